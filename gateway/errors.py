@@ -1,0 +1,100 @@
+"""Exceptions of the `gateway` package.
+
+Tree::
+
+    GatewayError
+     ├── StoreError
+     │    ├── StoreUnavailable        Redis (or the embedded store) cannot be reached
+     │    ├── FencingError            a write by a session that is no longer the active one
+     │    └── LimitExceeded           a per-account or per-address limit was hit
+     │         ├── TooManyPendingSessions
+     │         ├── TooManyPendingKeys
+     │         └── RateLimited
+     ├── AuthError
+     │    ├── UnsupportedAuthMethod
+     │    ├── InvalidCredentials       malformed credentials, or a rejected/revoked key
+     │    └── InvalidToken             bad or unknown bearer token
+     └── NotFound                      an admin resource does not exist
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "FencingError",
+    "GatewayError",
+    "InvalidCredentials",
+    "InvalidToken",
+    "LimitExceeded",
+    "NotFound",
+    "RateLimited",
+    "StoreError",
+    "StoreUnavailable",
+    "TooManyPendingKeys",
+    "TooManyPendingSessions",
+    "UnsupportedAuthMethod",
+]
+
+
+class GatewayError(Exception):
+    """Root of every exception raised by `gateway`."""
+
+
+class StoreError(GatewayError):
+    """Root of store failures."""
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be reached; the operation may be retried later."""
+
+
+class FencingError(StoreError):
+    """The session is not (or no longer) the account's active session."""
+
+    def __init__(self, session_id: str, reason: str | None = None) -> None:
+        super().__init__(f"session {session_id} is not active ({reason or 'unknown'})")
+        #: the session that tried to write
+        self.session_id = session_id
+        #: its close reason, when it is closed
+        self.reason = reason
+
+
+class LimitExceeded(StoreError):
+    """A limit was hit; `retry_after_s` says when trying again makes sense."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        #: seconds until a retry may succeed (the `Retry-After` header)
+        self.retry_after_s = retry_after_s
+
+
+class TooManyPendingSessions(LimitExceeded):
+    """The account already has the maximum number of pending sessions."""
+
+
+class TooManyPendingKeys(LimitExceeded):
+    """The account already has the maximum number of pending keys."""
+
+
+class RateLimited(LimitExceeded):
+    """Too many requests from one client address."""
+
+
+class AuthError(GatewayError):
+    """Root of authentication failures."""
+
+
+class UnsupportedAuthMethod(AuthError):
+    """No strategy is registered for the requested `auth_method`."""
+
+
+class InvalidCredentials(AuthError):
+    """Credentials are malformed, or the key was rejected or revoked."""
+
+
+class InvalidToken(AuthError):
+    """A bearer token is malformed or unknown."""
+
+
+class NotFound(GatewayError):
+    """An admin resource does not exist."""

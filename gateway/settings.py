@@ -1,0 +1,68 @@
+"""Process settings, read once from `COPYGATE_*` environment variables and passed down."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Build one in `main`/`create_app`; never a global."""
+
+    model_config = SettingsConfigDict(env_prefix="COPYGATE_", extra="ignore")
+
+    #: Redis URL; unset means the embedded in-process store (single process, not durable).
+    redis_url: str | None = None
+    #: Bootstrap bearer token with the `backoffice` role.
+    admin_token: SecretStr | None = None
+    #: Heartbeat interval announced to EAs (seconds).
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    #: A session whose last heartbeat is older than this is closed (seconds).
+    heartbeat_timeout_s: float = Field(default=15.0, gt=0)
+    #: Server-side secret for the re-authentication fingerprints. Must be the same on
+    #: every node and across restarts for the fast path to survive a restart; when
+    #: unset a random one is used per process (the fast path then only helps within
+    #: one process lifetime). Never stored in Redis.
+    auth_pepper: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_hex(32)))
+    #: Whether `auth_pepper` came from the environment (set by `create_app`).
+    auth_pepper_configured: bool = False
+    #: Namespace prefix of every Redis key.
+    key_prefix: str = "cg"
+    #: Identifies this gateway process in logs and telemetry.
+    node_id: str = Field(default_factory=lambda: f"node-{secrets.token_hex(3)}")
+
+    # ---- limits ---------------------------------------------------------------
+    max_pending_sessions_per_account: int = Field(default=3, ge=1)
+    max_pending_keys_per_account: int = Field(default=3, ge=1)
+    #: Session creations allowed per client address per window.
+    session_create_limit: int = Field(default=300, ge=1)
+    session_create_window_s: int = Field(default=10, ge=1)
+    #: Largest WebSocket frame / poll body accepted (bytes).
+    max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
+    #: Numbered + held messages kept per account before enqueues are refused.
+    max_log_entries_per_account: int = Field(default=5000, ge=10)
+    #: How long closed sessions are remembered (so their tokens get 410, not 401).
+    closed_session_ttl_s: int = Field(default=24 * 3600, ge=60)
+
+    # ---- argon2id (OWASP: m=19 MiB, t=2, p=1) --------------------------------
+    argon2_memory_kib: int = Field(default=19 * 1024, ge=8)
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    #: Threads that run argon2 off the event loop.
+    argon2_threads: int = Field(default=2, ge=1)
+
+    # ---- telemetry ------------------------------------------------------------
+    #: Span/metric exporter: none, console, or otlp (OTEL_EXPORTER_OTLP_* apply).
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    #: Log level of the `copygate` loggers.
+    log_level: str = "INFO"
+
+    @property
+    def heartbeat_timeout_ms(self) -> int:
+        """The timeout in integer milliseconds."""
+        return int(self.heartbeat_timeout_s * 1000)

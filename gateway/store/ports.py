@@ -1,0 +1,285 @@
+"""The store ports: what the gateway needs from its state store.
+
+Each port is a `typing.Protocol`. The production implementation talks to Redis
+through `redis.asyncio`; the embedded store is the same implementation over an
+in-process fakeredis server, so both run one contract suite
+(`tests/gateway/store/`). Every method raises `StoreUnavailable` when the store
+cannot be reached, never a Redis exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol
+
+from gateway.store.records import (
+    AccountRecord,
+    ActivationResult,
+    AdminTokenRecord,
+    CreatedSession,
+    EnqueueResult,
+    KeyRecord,
+    LogEntry,
+    SessionRecord,
+)
+from schemas.codes import KeyStatus
+
+__all__ = [
+    "AccountStore",
+    "AdminTokenStore",
+    "DeliveryLog",
+    "EventBus",
+    "IntentSink",
+    "KeyStore",
+    "RateLimiter",
+    "SessionStore",
+]
+
+
+class SessionStore(Protocol):
+    """Sessions, with atomic create-with-preemption and promotion under a fencing generation.
+
+    Invariant: at most one session per account is `authenticated` at any time, on
+    every gateway node. The account hash holds `gen` (incremented by each
+    activation) and `active_sid`; a session is active iff it is authenticated and
+    `active_sid` names it.
+    """
+
+    async def create_session(
+        self,
+        *,
+        account_id: str,
+        session_id: str,
+        token_hash: str,
+        key_id: str | None,
+        authenticated: bool,
+        now_ms: int,
+        heartbeat_timeout_ms: int,
+        max_pending_sessions: int,
+        client: dict[str, Any] | None = None,
+    ) -> CreatedSession:
+        """Create a session atomically.
+
+        A `pending` session preempts nothing; raises `TooManyPendingSessions` when the
+        account already has `max_pending_sessions` pending sessions.
+        An `authenticated` one is *activated*: `gen` is incremented, every other live
+        session of the account is closed with reason `preempted` (and announced on the
+        account's event channel), unacknowledged durable messages of the account are
+        renumbered after the current seq, and held messages are numbered after them.
+        The heartbeat deadline is `now_ms + heartbeat_timeout_ms`.
+        """
+        ...
+
+    async def promote(
+        self,
+        session_id: str,
+        *,
+        now_ms: int,
+        opening_messages: Sequence[bytes],
+    ) -> ActivationResult | None:
+        """Promote a pending session to authenticated, atomically (activation).
+
+        In order: preempt every other live session, log `opening_messages`
+        (SessionStateChange, then InitAck: envelope JSON without seq, bound to this
+        session) with fresh seqs, renumber the unacknowledged durable messages after
+        them, number the held messages after those, and move the held OrderIntents to
+        the intent stream in their original order. Returns None (and changes nothing)
+        if the session is not pending any more.
+        """
+        ...
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """The session (live or recently closed), or None if unknown or expired."""
+        ...
+
+    async def list_sessions(self, account_id: str | None = None) -> list[SessionRecord]:
+        """Live sessions, of one account or of all accounts."""
+        ...
+
+    async def pending_sessions_for_key(self, account_id: str, key_id: str) -> list[str]:
+        """Ids of the account's pending sessions opened with that key, oldest first."""
+        ...
+
+    async def close_session(
+        self, session_id: str, *, reason: str, now_ms: int
+    ) -> SessionRecord | None:
+        """Close a live session and announce it; None if it was not live."""
+        ...
+
+    async def touch(self, session_id: str, *, now_ms: int, heartbeat_timeout_ms: int) -> None:
+        """Record a heartbeat: push the session's deadline to `now_ms + timeout`.
+
+        Raises `FencingError` if the session is closed.
+        """
+        ...
+
+    async def next_deadline_ms(self) -> int | None:
+        """The earliest heartbeat deadline of any live session, or None."""
+        ...
+
+    async def close_expired(self, *, now_ms: int, limit: int = 500) -> list[SessionRecord]:
+        """Close (reason `heartbeat_timeout`) live sessions whose deadline is < now_ms.
+
+        Safe to run on every node at once: each session is closed exactly once.
+        """
+        ...
+
+
+class DeliveryLog(Protocol):
+    """Per-account numbered server -> EA messages, kept until acknowledged."""
+
+    async def enqueue(self, account_id: str, envelope_id: str, body: bytes) -> EnqueueResult:
+        """Queue a durable message (envelope JSON without seq).
+
+        Numbered at once when the account has an active session, otherwise held
+        (unnumbered) until one activates. An envelope id already queued is ignored
+        (`duplicate=True`). Announces `deliver` on the account's event channel.
+        """
+        ...
+
+    async def log_for_session(self, account_id: str, session_id: str, body: bytes) -> int:
+        """Log a message meant for one session only (e.g. an InitAck); returns its seq."""
+        ...
+
+    async def next_seq(self, account_id: str) -> int:
+        """Hand out one seq for a message sent directly and not kept (e.g. ErrorAlert)."""
+        ...
+
+    async def read(
+        self, account_id: str, session_id: str, *, after_seq: int, limit: int = 500
+    ) -> list[LogEntry]:
+        """Logged messages with seq > after_seq that this session may receive, in order.
+
+        Empty unless the session is the account's active session.
+        """
+        ...
+
+    async def ack(self, account_id: str, session_id: str, ack_seq: int) -> int:
+        """Drop every message with seq <= ack_seq (clamped to the last seq handed out).
+
+        Raises `FencingError` if the session is not active. Returns the account's
+        acknowledged seq afterwards.
+        """
+        ...
+
+    async def pending_count(self, account_id: str) -> tuple[int, int]:
+        """(numbered unacknowledged, held) message counts, for operators."""
+        ...
+
+
+class IntentSink(Protocol):
+    """Where a session's inbound trade events go."""
+
+    async def hold_intent(self, account_id: str, session_id: str, body: bytes) -> None:
+        """Keep an OrderIntent of a pending session, in order (released on promotion)."""
+        ...
+
+    async def publish_intent(self, account_id: str, session_id: str, body: bytes) -> str:
+        """Append an OrderIntent to the intent stream (fenced); returns the stream id."""
+        ...
+
+    async def publish_ea_event(self, account_id: str, session_id: str, body: bytes) -> str:
+        """Append an ExecutionReport or SyncSnapshot to the EA event stream (fenced)."""
+        ...
+
+    async def record_ea_state(
+        self, account_id: str, *, kind: str, payload: bytes, now_ms: int
+    ) -> None:
+        """Keep the last InitRequest (`kind="init"`) or StatusHeartbeat (`"status"`) payload."""
+        ...
+
+
+class EventBus(Protocol):
+    """Cross-node notifications per account (Redis pub/sub)."""
+
+    async def publish(self, account_id: str, event: dict[str, Any]) -> None:
+        """Announce an event (`{"kind": "deliver" | "closed" | "promoted", ...}`)."""
+        ...
+
+    def subscribe(self, account_id: str) -> AsyncIterator[dict[str, Any]]:
+        """Events of one account from now on, until the iterator is closed."""
+        ...
+
+
+class KeyStore(Protocol):
+    """Account session keys (hashes only) and the re-authentication fingerprints."""
+
+    async def list_account_keys(self, account_id: str) -> list[KeyRecord]:
+        """Every key of the account, any status."""
+        ...
+
+    async def find_by_fingerprint(self, account_id: str, fingerprint: str) -> KeyRecord | None:
+        """The key a verified fingerprint points to, if any."""
+        ...
+
+    async def remember_fingerprint(self, account_id: str, fingerprint: str, key_id: str) -> None:
+        """Map a fingerprint to a key after a successful full verification."""
+        ...
+
+    async def register_pending(
+        self, record: KeyRecord, *, fingerprint: str, max_pending_keys: int
+    ) -> KeyRecord:
+        """Store a new pending key, atomically with its fingerprint.
+
+        Returns the existing key if the fingerprint is already known; raises
+        `TooManyPendingKeys` when the account is at `max_pending_keys`.
+        """
+        ...
+
+    async def provision(self, record: KeyRecord, *, fingerprint: str) -> KeyRecord:
+        """Store a back-office key (status approved)."""
+        ...
+
+    async def get(self, key_id: str) -> KeyRecord | None:
+        """One key by id."""
+        ...
+
+    async def list_by_status(self, status: KeyStatus | None = None) -> list[KeyRecord]:
+        """Keys with that status (all keys if None), oldest first."""
+        ...
+
+    async def set_status(
+        self, key_id: str, status: KeyStatus, *, by: str, now_ms: int
+    ) -> KeyRecord:
+        """Approve, reject or revoke; raises `NotFound`."""
+        ...
+
+    async def touch(self, key_id: str, *, now_ms: int) -> None:
+        """Record a successful use."""
+        ...
+
+
+class AccountStore(Protocol):
+    """Account configuration."""
+
+    async def put_account(self, record: AccountRecord) -> AccountRecord:
+        """Create or replace; returns what is stored."""
+        ...
+
+    async def get_account(self, account_id: str) -> AccountRecord | None:
+        """The account, or None if never configured."""
+        ...
+
+    async def list_accounts(self, tenant_id: str | None = None) -> list[AccountRecord]:
+        """Accounts, of one tenant or all."""
+        ...
+
+
+class AdminTokenStore(Protocol):
+    """Tenant-admin (and extra back-office) bearer tokens, stored hashed."""
+
+    async def add_token(self, token_hash: str, record: AdminTokenRecord) -> None:
+        """Store a token record under the sha256 of its secret."""
+        ...
+
+    async def find_token(self, token_hash: str) -> AdminTokenRecord | None:
+        """The record of a token, or None."""
+        ...
+
+
+class RateLimiter(Protocol):
+    """Fixed-window counters shared by every node."""
+
+    async def hit(self, bucket: str, *, limit: int, window_s: int, now_ms: int) -> int | None:
+        """Count one hit; returns None if allowed, else seconds until the window ends."""
+        ...

@@ -1,0 +1,112 @@
+"""Value objects the stores return. Plain frozen dataclasses: no I/O, no Redis types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.codes import AdminRole, KeyStatus, Role, SessionState
+
+__all__ = [
+    "AccountRecord",
+    "ActivationResult",
+    "AdminTokenRecord",
+    "CreatedSession",
+    "EnqueueResult",
+    "KeyRecord",
+    "LogEntry",
+    "SessionRecord",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One EA session as stored."""
+
+    session_id: str  #: random, url-safe
+    account_id: str  #: owner account
+    state: SessionState  #: pending, authenticated or closed
+    key_id: str | None  #: the key that opened it (None for non-key auth methods)
+    generation: int  #: fencing generation it was activated with; 0 while pending
+    token_hash: str  #: sha256 hex of the session token's secret part
+    created_ms: int  #: creation time
+    last_heartbeat_ms: int  #: last StatusHeartbeat (creation time before the first)
+    closed_reason: str | None = None  #: CloseReason value once closed
+    closed_ms: int | None = None  #: when it was closed
+    client: dict[str, Any] | None = None  #: telemetry from the creation request
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedSession:
+    """Result of `SessionStore.create_session`."""
+
+    session: SessionRecord  #: the new session
+    preempted: tuple[str, ...] = ()  #: session ids closed with reason `preempted`
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationResult:
+    """Result of a promotion (pending -> authenticated)."""
+
+    session: SessionRecord  #: the promoted session
+    preempted: tuple[str, ...] = ()  #: session ids closed with reason `preempted`
+    released_intents: int = 0  #: held OrderIntents moved to the intent stream
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One server -> EA message in an account's delivery log."""
+
+    seq: int  #: per-account sequence number
+    body: bytes  #: the envelope JSON *without* `seq` (see `with_seq`)
+
+    def with_seq(self) -> bytes:
+        """The envelope JSON with `"seq"` spliced in first."""
+        return b'{"seq":%d,' % self.seq + self.body[1:]
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueResult:
+    """Result of `DeliveryLog.enqueue`."""
+
+    seq: int | None  #: assigned seq, or None when held until a session activates
+    duplicate: bool = False  #: an entry with the same envelope id already existed
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """An account session key. The secret itself is never stored."""
+
+    key_id: str  #: random public id, used in admin URLs
+    account_id: str  #: the only account it can open
+    status: KeyStatus  #: pending, approved, rejected or revoked
+    source: str  #: "generated" (first-launch EA key) or "provisioned" (back-office)
+    secret_hash: str  #: argon2id PHC string
+    first_seen_ms: int  #: registration time
+    last_seen_ms: int | None = None  #: last successful use
+    decided_ms: int | None = None  #: last approve/reject/revoke
+    decided_by: str | None = None  #: admin principal of that decision
+    client: dict[str, Any] | None = None  #: telemetry of the first session
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    """Tenant, role and label of an account (set by `PUT /admin/v1/accounts/{id}`)."""
+
+    account_id: str  #: the account
+    tenant_id: str  #: owning tenant
+    role: Role  #: master or follower
+    label: str | None = None  #: free text
+    updated_ms: int | None = None  #: last change
+
+
+@dataclass(frozen=True, slots=True)
+class AdminTokenRecord:
+    """An admin bearer token (only its hash is stored)."""
+
+    token_id: str  #: public id
+    role: AdminRole  #: backoffice or tenant_admin
+    tenant_id: str | None  #: the only tenant a tenant_admin may touch
+    label: str | None = None  #: free text
+    created_ms: int = 0  #: issue time
+    extra: dict[str, Any] = field(default_factory=dict)  #: reserved

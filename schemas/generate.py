@@ -1,0 +1,88 @@
+"""Generate the committed JSON Schema files from the models.
+
+Run ``python -m schemas.generate`` after changing a model; a test fails when the
+committed files drift from the code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, TypeAdapter
+
+from schemas import envelope, rest
+
+__all__ = ["JSON_DIR", "render_all", "write_all"]
+
+JSON_DIR = Path(__file__).parent / "json"
+
+_MESSAGES: tuple[type[BaseModel], ...] = (
+    envelope.InitRequest,
+    envelope.InitAck,
+    envelope.SessionStateChange,
+    envelope.StatusHeartbeat,
+    envelope.OrderIntent,
+    envelope.OrderCommand,
+    envelope.ExecutionReport,
+    envelope.SyncSnapshot,
+    envelope.SyncSnapshotRequest,
+    envelope.ErrorAlert,
+    envelope.ShutdownNotice,
+)
+_REST: tuple[type[BaseModel], ...] = (
+    rest.ErrorBody,
+    rest.SessionCreateRequest,
+    rest.SessionCreated,
+    rest.ExchangeRequest,
+    rest.ExchangeResponse,
+    rest.KeyList,
+    rest.ProvisionedKey,
+    rest.AccountUpsert,
+    rest.AccountView,
+    rest.SessionList,
+    rest.TenantTokenRequest,
+    rest.TenantTokenCreated,
+    rest.AdminCommandRequest,
+    rest.AdminCommandQueued,
+)
+
+
+def _dump(schema: dict[str, Any]) -> bytes:
+    return orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def render_all() -> dict[str, bytes]:
+    """Every schema file name mapped to its exact bytes."""
+    files: dict[str, bytes] = {}
+    for model in (*_MESSAGES, *_REST):
+        files[f"{model.__name__}.json"] = _dump(model.model_json_schema(mode="serialization"))
+    files["ClientEnvelope.json"] = _dump(
+        TypeAdapter(envelope.ClientEnvelope).json_schema(mode="validation")
+    )
+    files["ServerEnvelope.json"] = _dump(
+        TypeAdapter(envelope.ServerEnvelope).json_schema(mode="serialization")
+    )
+    return files
+
+
+def write_all(directory: Path = JSON_DIR) -> list[Path]:
+    """Write every schema file, removing stale ones; returns the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = render_all()
+    for stale in directory.glob("*.json"):
+        if stale.name not in files:
+            stale.unlink()
+    written = []
+    for name, data in sorted(files.items()):
+        path = directory / name
+        path.write_bytes(data)
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_all():
+        sys.stdout.write(f"wrote {path}\n")

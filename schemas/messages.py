@@ -1,0 +1,256 @@
+"""Payload models of the event catalogue (wire contract v1, section Catalogue).
+
+Inbound payloads ignore unknown fields (the contract allows extra optional
+fields); every required field of the contract is required here.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from schemas.codes import (
+    Action,
+    ExecutionStatus,
+    OrderType,
+    Role,
+    SessionState,
+    Severity,
+    Side,
+)
+from schemas.types import (
+    AccountId,
+    EpochMs,
+    MessageId,
+    NonNegativeDecimal,
+    PositiveDecimal,
+    Price,
+    Seq,
+    Symbol,
+    Ticket,
+    Volume,
+)
+
+__all__ = [
+    "AccountInfo",
+    "ErrorAlertPayload",
+    "ExecutionReportPayload",
+    "InitAckPayload",
+    "InitRequestPayload",
+    "OrderCommandPayload",
+    "OrderIntentPayload",
+    "PendingOrder",
+    "Position",
+    "RetryPolicy",
+    "SessionStateChangePayload",
+    "ShutdownNoticePayload",
+    "StatusHeartbeatPayload",
+    "SymbolSpec",
+    "SyncSnapshotPayload",
+    "SyncSnapshotRequestPayload",
+    "WireModel",
+]
+
+_TICKETED_ACTIONS = frozenset({Action.MODIFY, Action.CLOSE, Action.CANCEL_PENDING})
+
+
+class WireModel(BaseModel):
+    """Base of every wire model: unknown fields are ignored, values are frozen."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, use_enum_values=False)
+
+
+class AccountInfo(WireModel):
+    """Trading account figures reported by the EA."""
+
+    balance: NonNegativeDecimal | None = None
+    equity: NonNegativeDecimal | None = None
+    currency: str | None = Field(default=None, max_length=8)
+    leverage: int | None = Field(default=None, ge=0)
+
+
+class SymbolSpec(WireModel):
+    """Broker symbol properties the copier sizes orders with."""
+
+    symbol: Symbol
+    digits: int = Field(ge=0, le=10)
+    point: PositiveDecimal
+    contract_size: PositiveDecimal
+    lot_step: PositiveDecimal
+    min_lot: PositiveDecimal
+    max_lot: PositiveDecimal
+    tick_value: PositiveDecimal | None = None
+    tick_size: PositiveDecimal | None = None
+
+
+class InitRequestPayload(WireModel):
+    """EA -> server: capabilities and the highest processed `seq`."""
+
+    ack_seq: Seq
+    account: AccountInfo | None = None
+    symbols: list[SymbolSpec] | None = Field(default=None, max_length=2000)
+
+
+class InitAckPayload(WireModel):
+    """Server -> EA: the session is usable."""
+
+    session_id: str
+    role: Role | None
+    heartbeat_interval_s: float
+    heartbeat_timeout_s: float | None = None
+    account_id: AccountId | None = None
+    server_time_ms: EpochMs | None = None
+
+
+class SessionStateChangePayload(WireModel):
+    """Server -> EA: the session changed state (e.g. promoted to authenticated)."""
+
+    state: SessionState
+    reason: str | None = None
+
+
+class StatusHeartbeatPayload(WireModel):
+    """EA -> server: liveness plus account figures and the highest processed `seq`."""
+
+    ack_seq: Seq
+    balance: NonNegativeDecimal | None = None
+    equity: NonNegativeDecimal | None = None
+    margin_level: NonNegativeDecimal | None = None
+
+
+class OrderIntentPayload(WireModel):
+    """Master EA -> server: a trade event seen on the master account."""
+
+    action: Action
+    ticket: Ticket
+    symbol: Symbol
+    side: Side
+    order_type: OrderType
+    volume: Volume
+    price: Price
+    sl: Price | None = None
+    tp: Price | None = None
+    magic: int | None = None
+    comment: str | None = Field(default=None, max_length=64)
+    #: After a partial close, the master's ticket of the remaining position.
+    new_ticket: Ticket | None = None
+    #: When the master saw the event (epoch ms), if different from the envelope ts.
+    event_time_ms: EpochMs | None = None
+
+
+class OrderCommandPayload(WireModel):
+    """Server -> follower EA: execute this."""
+
+    command_id: str = Field(min_length=1, max_length=128)
+    action: Action
+    symbol: Symbol
+    side: Side
+    order_type: OrderType
+    volume: Volume
+    master_ticket: Ticket
+    ticket: Ticket | None = None
+    price: Price | None = None
+    sl: Price | None = None
+    tp: Price | None = None
+    max_slippage_points: int | None = Field(default=None, ge=0)
+    expires_at: EpochMs | None = None
+    master_account_id: AccountId | None = None
+    magic: int | None = None
+    comment: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _ticket_for_existing_orders(self) -> Self:
+        if self.action in _TICKETED_ACTIONS and self.ticket is None:
+            raise ValueError(f"ticket is required for action {self.action.value}")
+        return self
+
+
+class ExecutionReportPayload(WireModel):
+    """Follower EA -> server: the outcome of an OrderCommand."""
+
+    command_id: str = Field(min_length=1, max_length=128)
+    status: ExecutionStatus
+    ticket: Ticket | None = None
+    symbol: Symbol | None = None
+    volume: NonNegativeDecimal | None = None
+    price: Price | None = None
+    error_code: int | None = None
+    error_message: str | None = Field(default=None, max_length=512)
+    #: After a partial close, the follower's ticket of the remaining position.
+    new_ticket: Ticket | None = None
+    executed_at_ms: EpochMs | None = None
+
+
+class Position(WireModel):
+    """An open market position in a SyncSnapshot."""
+
+    ticket: Ticket
+    symbol: Symbol
+    side: Side
+    volume: Volume
+    open_price: Price
+    sl: Price | None = None
+    tp: Price | None = None
+    magic: int | None = None
+    comment: str | None = Field(default=None, max_length=64)
+
+
+class PendingOrder(WireModel):
+    """A pending (limit/stop) order in a SyncSnapshot."""
+
+    ticket: Ticket
+    symbol: Symbol
+    side: Side
+    order_type: OrderType
+    volume: Volume
+    price: Price
+    open_price: Price | None = None
+    sl: Price | None = None
+    tp: Price | None = None
+    magic: int | None = None
+    comment: str | None = Field(default=None, max_length=64)
+
+
+class SyncSnapshotPayload(WireModel):
+    """EA -> server: everything open on the account right now."""
+
+    positions: list[Position] = Field(max_length=5000)
+    orders: list[PendingOrder] = Field(max_length=5000)
+    balance: NonNegativeDecimal | None = None
+    equity: NonNegativeDecimal | None = None
+    request_id: str | None = Field(default=None, max_length=128)
+
+
+class SyncSnapshotRequestPayload(WireModel):
+    """Server -> EA: please send a SyncSnapshot."""
+
+    request_id: str = Field(min_length=1, max_length=128)
+    reason: str | None = None
+
+
+class RetryPolicy(WireModel):
+    """How the EA should retry after an ErrorAlert."""
+
+    policy: str = Field(max_length=32)
+    after_ms: EpochMs | None = None
+    max_attempts: int | None = Field(default=None, ge=0)
+
+
+class ErrorAlertPayload(WireModel):
+    """Either direction: an anomaly or a policy violation."""
+
+    code: str = Field(min_length=1, max_length=64)
+    severity: Severity
+    message: str = Field(max_length=1024)
+    remediation: str | None = Field(default=None, max_length=1024)
+    retry: RetryPolicy | None = None
+    ref_id: MessageId | None = None
+
+
+class ShutdownNoticePayload(WireModel):
+    """Either direction: the session is about to end deliberately."""
+
+    reason: str = Field(min_length=1, max_length=64)
+    reconnect_after_s: float | None = Field(default=None, ge=0)
+    message: str | None = Field(default=None, max_length=512)
