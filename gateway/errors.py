@@ -9,7 +9,8 @@ Tree::
      │    └── LimitExceeded           a per-account or per-address limit was hit
      │         ├── TooManyPendingSessions
      │         ├── TooManyPendingKeys
-     │         └── RateLimited
+     │         ├── RateLimited
+     │         └── DeliveryLogFull    an account's delivery log is at its size limit
      ├── AuthError
      │    ├── UnsupportedAuthMethod
      │    ├── InvalidCredentials       malformed credentials, or a rejected/revoked key
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "DeliveryLogFull",
     "FencingError",
     "GatewayError",
     "InvalidCredentials",
@@ -78,6 +80,10 @@ class TooManyPendingKeys(LimitExceeded):
 
 class RateLimited(LimitExceeded):
     """Too many requests from one client address."""
+
+
+class DeliveryLogFull(LimitExceeded):
+    """The account's delivery log holds its maximum of numbered + held messages."""
 
 
 class AuthError(GatewayError):

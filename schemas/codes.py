@@ -82,6 +82,7 @@ class CloseReason(StrEnum):
     SERVER_SHUTDOWN = "server_shutdown"
     CLIENT_SHUTDOWN = "client_shutdown"
     CLOSED_BY_OPERATOR = "closed_by_operator"
+    STORE_UNAVAILABLE = "store_unavailable"
 
     @property
     def close_code(self) -> CloseCode:
@@ -97,6 +98,7 @@ _CLOSE_CODE_BY_REASON: dict[CloseReason, CloseCode] = {
     CloseReason.SERVER_SHUTDOWN: CloseCode.SERVER_SHUTDOWN,
     CloseReason.CLIENT_SHUTDOWN: CloseCode.NORMAL,
     CloseReason.CLOSED_BY_OPERATOR: CloseCode.SERVER_SHUTDOWN,
+    CloseReason.STORE_UNAVAILABLE: CloseCode.SERVER_SHUTDOWN,
 }
 
 

@@ -133,12 +133,7 @@ ClientEnvelope = Annotated[
 
 #: Anything the server sends.
 ServerEnvelope = Annotated[
-    InitAck
-    | SessionStateChange
-    | OrderCommand
-    | SyncSnapshotRequest
-    | ErrorAlert
-    | ShutdownNotice,
+    InitAck | SessionStateChange | OrderCommand | SyncSnapshotRequest | ErrorAlert | ShutdownNotice,
     Field(discriminator="type"),
 ]
 
@@ -154,7 +149,14 @@ INBOUND_TYPES = frozenset(
     }
 )
 OUTBOUND_TYPES = frozenset(
-    {"InitAck", "SessionStateChange", "OrderCommand", "SyncSnapshot", "ErrorAlert", "ShutdownNotice"}
+    {
+        "InitAck",
+        "SessionStateChange",
+        "OrderCommand",
+        "SyncSnapshot",
+        "ErrorAlert",
+        "ShutdownNotice",
+    }
 )
 
 _CLIENT_ADAPTER: TypeAdapter[ClientEnvelope] = TypeAdapter(ClientEnvelope)
@@ -189,7 +191,7 @@ def _decode(data: str | bytes | dict[str, Any], allowed: frozenset[str]) -> dict
         raise EnvelopeError(
             ErrorCode.UNKNOWN_TYPE, f"unknown message type {msg_type!r}", ref_id=ref_id
         )
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 def parse_client_envelope(data: str | bytes | dict[str, Any]) -> ClientEnvelope:

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, TypeAdapter
 
-from schemas import envelope, rest
+from schemas import envelope, rest, subscriptions
 
 __all__ = ["JSON_DIR", "render_all", "write_all"]
 
@@ -47,6 +47,9 @@ _REST: tuple[type[BaseModel], ...] = (
     rest.TenantTokenCreated,
     rest.AdminCommandRequest,
     rest.AdminCommandQueued,
+    subscriptions.SubscriptionSettings,
+    subscriptions.SubscriptionView,
+    subscriptions.SubscriptionList,
 )
 
 

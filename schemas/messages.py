@@ -6,7 +6,7 @@ fields); every required field of the contract is required here.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -96,7 +96,8 @@ class InitAckPayload(WireModel):
     """Server -> EA: the session is usable."""
 
     session_id: str
-    role: Role | None
+    #: `master`, `follower`, or `unassigned` until the back-office configures the account.
+    role: Role | Literal["unassigned"]
     heartbeat_interval_s: float
     heartbeat_timeout_s: float | None = None
     account_id: AccountId | None = None

@@ -12,8 +12,8 @@ from schemas.types import AccountId, EpochMs, Seq
 __all__ = [
     "AccountUpsert",
     "AccountView",
-    "AdminCommandRequest",
     "AdminCommandQueued",
+    "AdminCommandRequest",
     "ClientInfo",
     "ErrorBody",
     "ErrorInfo",

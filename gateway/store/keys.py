@@ -80,6 +80,14 @@ class RedisKeys:
         """ZSET: live session ids (as ``account_id session_id``) scored by deadline ms."""
         return f"{self.prefix}:heartbeat-deadlines"
 
+    def closed_sessions(self) -> str:
+        """ZSET: closed session ids scored by when their record expires (ms).
+
+        Lets the heartbeat monitor drop `session_index` entries of expired records;
+        without it the global index would grow by one field per session forever.
+        """
+        return f"{self.prefix}:closed-sessions"
+
     def key_index(self) -> str:
         """HASH: key_id -> account_id."""
         return f"{self.prefix}:key-index"

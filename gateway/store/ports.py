@@ -64,8 +64,9 @@ class SessionStore(Protocol):
         account already has `max_pending_sessions` pending sessions.
         An `authenticated` one is *activated*: `gen` is incremented, every other live
         session of the account is closed with reason `preempted` (and announced on the
-        account's event channel), unacknowledged durable messages of the account are
-        renumbered after the current seq, and held messages are numbered after them.
+        account's event channel), and held messages are numbered after the current
+        seq. Unacknowledged numbered messages keep their seq, so the EA's `ack_seq`
+        (reported after creation) still refers to them.
         The heartbeat deadline is `now_ms + heartbeat_timeout_ms`.
         """
         ...
@@ -79,11 +80,13 @@ class SessionStore(Protocol):
     ) -> ActivationResult | None:
         """Promote a pending session to authenticated, atomically (activation).
 
-        In order: preempt every other live session, log `opening_messages`
+        In order: preempt every other live session, drop what the session reported
+        as processed while pending (`remember_ack`), log `opening_messages`
         (SessionStateChange, then InitAck: envelope JSON without seq, bound to this
-        session) with fresh seqs, renumber the unacknowledged durable messages after
-        them, number the held messages after those, and move the held OrderIntents to
-        the intent stream in their original order. Returns None (and changes nothing)
+        session) with fresh seqs, renumber the remaining unacknowledged durable
+        messages after them (rule 2: the backlog comes after InitAck), number the held
+        messages after those, and move the held OrderIntents to the intent stream in
+        their original order. Returns None (and changes nothing)
         if the session is not pending any more.
         """
         ...
@@ -104,6 +107,14 @@ class SessionStore(Protocol):
         self, session_id: str, *, reason: str, now_ms: int
     ) -> SessionRecord | None:
         """Close a live session and announce it; None if it was not live."""
+        ...
+
+    async def remember_ack(self, session_id: str, ack_seq: int) -> None:
+        """Keep the highest `ack_seq` a *pending* session reported (max wins).
+
+        Promotion applies it before renumbering the backlog, so an EA is not re-sent
+        what it already processed. Ignored for sessions that are not pending.
+        """
         ...
 
     async def touch(self, session_id: str, *, now_ms: int, heartbeat_timeout_ms: int) -> None:
@@ -155,7 +166,8 @@ class DeliveryLog(Protocol):
         ...
 
     async def ack(self, account_id: str, session_id: str, ack_seq: int) -> int:
-        """Drop every message with seq <= ack_seq (clamped to the last seq handed out).
+        """Drop every message with seq <= ack_seq, clamped to the highest seq ever
+        returned by `read` (a message no transport was handed cannot be acknowledged).
 
         Raises `FencingError` if the session is not active. Returns the account's
         acknowledged seq afterwards.

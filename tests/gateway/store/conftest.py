@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import fakeredis
 import pytest
 import redis.asyncio as aioredis
 
 from gateway.store.keys import RedisKeys
+from tests.gateway.store.world import Node
 
 
 @pytest.fixture(params=["embedded", "redis"])
@@ -31,3 +32,31 @@ async def keys(redis_client: aioredis.Redis) -> AsyncIterator[RedisKeys]:
     yield RedisKeys(prefix=prefix)
     async for name in redis_client.scan_iter(match=f"{prefix}:*", count=1000):
         await redis_client.delete(name)
+
+
+@pytest.fixture
+async def make_client(
+    redis_client: aioredis.Redis, real_redis_url: str
+) -> AsyncIterator[Callable[[], aioredis.Redis]]:
+    """Makes more clients of the server behind `redis_client` (another node's view)."""
+    made: list[aioredis.Redis] = []
+
+    def make() -> aioredis.Redis:
+        client: aioredis.Redis
+        if isinstance(redis_client, fakeredis.FakeAsyncRedis):
+            server = redis_client.connection_pool.connection_kwargs["server"]
+            client = fakeredis.FakeAsyncRedis(server=server)
+        else:
+            client = aioredis.Redis.from_url(real_redis_url)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.aclose()
+
+
+@pytest.fixture
+def node(redis_client: aioredis.Redis, keys: RedisKeys) -> Node:
+    """The session-side stores over `redis_client`."""
+    return Node.over(redis_client, keys)

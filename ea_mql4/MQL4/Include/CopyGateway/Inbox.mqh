@@ -1,0 +1,92 @@
+//+------------------------------------------------------------------+
+//| Inbox.mqh -- routing of server->EA envelopes: decode, drop what  |
+//| was already processed (seq <= ack_seq) or already seen (id), and |
+//| track the highest processed seq for ack_seq. Pure code.          |
+//+------------------------------------------------------------------+
+#property strict
+
+#ifndef COPYGATEWAY_INBOX_MQH
+#define COPYGATEWAY_INBOX_MQH
+
+#include <CopyGateway/Protocol.mqh>
+
+#define CG_RECENT_IDS 256
+
+class CInbox
+  {
+private:
+   long              m_ack_seq;       // highest seq processed
+   string            m_recent[];      // ring of recently accepted envelope ids
+   int               m_recent_next;   // next ring slot
+   int               m_dropped;       // duplicates dropped so far
+
+   bool              Seen(const string &id) const
+     {
+      for(int i=0;i<ArraySize(m_recent);i++)
+         if(m_recent[i]==id)
+            return(true);
+      return(false);
+     }
+   void              Remember(const string &id)
+     {
+      if(ArraySize(m_recent)<CG_RECENT_IDS)
+        {
+         int n=ArraySize(m_recent);
+         ArrayResize(m_recent,n+1,CG_RECENT_IDS);
+         m_recent[n]=id;
+         return;
+        }
+      m_recent[m_recent_next]=id;
+      m_recent_next=(m_recent_next+1)%CG_RECENT_IDS;
+     }
+
+public:
+                     CInbox(void) : m_ack_seq(0),m_recent_next(0),m_dropped(0) {}
+   void              Init(const long ack_seq)
+     {
+      m_ack_seq=ack_seq;
+      ArrayResize(m_recent,0);
+      m_recent_next=0;
+      m_dropped=0;
+     }
+   long              AckSeq(void) const { return(m_ack_seq); }
+   int               Dropped(void) const { return(m_dropped); }
+
+   //--- Decode the envelopes of array node `list`; append the new ones to `out`.
+   //--- Invalid envelopes are returned too (kind CG_MSG_INVALID) so the caller can
+   //--- report them and still acknowledge their seq.
+   int               Route(const CJsonDoc &doc,const int list,SServerMessage &out[])
+     {
+      int added=0;
+      for(int c=doc.First(list);c>=0;c=doc.Next(c))
+        {
+         SServerMessage m;
+         CgDecodeServerMessage(doc,c,m);
+         if(m.seq>=0 && m.seq<=m_ack_seq)
+           {
+            m_dropped++;
+            continue;
+           }
+         if(m.id!="" && Seen(m.id))
+           {
+            m_dropped++;
+            continue;
+           }
+         if(m.id!="")
+            Remember(m.id);
+         int n=ArraySize(out);
+         ArrayResize(out,n+1,16);
+         out[n]=m;
+         added++;
+        }
+      return(added);
+     }
+   //--- Call after a message was fully handled (effects persisted).
+   void              MarkProcessed(const SServerMessage &m)
+     {
+      if(m.seq>m_ack_seq)
+         m_ack_seq=m.seq;
+     }
+  };
+
+#endif

@@ -1,0 +1,65 @@
+//+------------------------------------------------------------------+
+//| TradeMath.mqh -- pure trading arithmetic and the MT4 error       |
+//| retry policy.                                                    |
+//+------------------------------------------------------------------+
+#property strict
+
+#ifndef COPYGATEWAY_TRADEMATH_MQH
+#define COPYGATEWAY_TRADEMATH_MQH
+
+//--- retry classes of MT4 trade errors
+#define CG_RETRY_FINAL   0  // do not retry
+#define CG_RETRY_REFRESH 1  // RefreshRates() and retry with the new price (135, 136, 138)
+#define CG_RETRY_WAIT    2  // trade context busy: wait, then retry (146)
+#define CG_RETRY_CHECK   3  // timeout: check whether it went through first (128)
+
+int CgRetryClass(const int error)
+  {
+   if(error==135 || error==136 || error==138)
+      return(CG_RETRY_REFRESH);
+   if(error==146)
+      return(CG_RETRY_WAIT);
+   if(error==128)
+      return(CG_RETRY_CHECK);
+   return(CG_RETRY_FINAL);
+  }
+
+//--- Points per pip: 10 on fractional (3/5-digit) quotes, else 1.
+int CgPipFactor(const int digits) { return((digits==3 || digits==5) ? 10 : 1); }
+
+//--- Slippage in points from a value in pips, honouring 5-digit quotes.
+int CgSlippagePoints(const double pips,const int digits)
+  {
+   return((int)MathRound(pips*CgPipFactor(digits)));
+  }
+
+//--- Lots rounded DOWN to the step, capped at max; 0 when below min.
+double CgNormalizeLots(const double lots,const double step,const double min_lot,const double max_lot)
+  {
+   if(lots<=0 || step<=0)
+      return(0.0);
+   double steps=MathFloor(lots/step+1e-7);
+   double v=NormalizeDouble(steps*step,8);
+   if(max_lot>0 && v>max_lot)
+      v=NormalizeDouble(MathFloor(max_lot/step+1e-7)*step,8);
+   if(v<min_lot-1e-9)
+      return(0.0);
+   return(v);
+  }
+
+//--- Price to trade at: opening a buy / closing a sell uses Ask, else Bid.
+double CgMarketPrice(const bool buy,const bool opening,const double bid,const double ask)
+  {
+   if(opening)
+      return(buy ? ask : bid);
+   return(buy ? bid : ask);
+  }
+
+//--- Two prices differ by at least half a point.
+bool CgPriceChanged(const double a,const double b,const double point)
+  {
+   double eps=(point>0 ? point/2.0 : 1e-9);
+   return(MathAbs(a-b)>=eps);
+  }
+
+#endif

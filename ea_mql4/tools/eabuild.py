@@ -1,0 +1,148 @@
+"""Build the EA's Linux verification binaries (g++, C++17, -Wall -Werror).
+
+Targets:
+
+``core``      the EA's pure modules (``Include/CopyGateway/Core.mqh``) linked into
+              ``linux/tests/protocol_driver.cpp``: golden-fixture decode/encode and
+              the C++ unit tests.
+``terminal``  the whole EA (``Experts/CopyGateway.mq4`` and everything it includes)
+              linked against the terminal shim (``linux/shim/terminal.cpp``): a
+              process that runs the EA against a real gateway over HTTP.
+
+Both compile the EA's *own* sources after the ``mql2cpp`` pre-pass. Artifacts go
+to ``$COPYGATE_EA_BUILD_DIR`` or ``<tmp>/copygate-ea-build/<target>-<hash>``,
+keyed by a hash of every input, so an unchanged tree is not rebuilt.
+
+Usage: ``python ea_mql4/tools/eabuild.py core|terminal`` prints the binary path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from mql2cpp import convert_tree
+
+__all__ = ["CXXFLAGS", "EA_DIR", "MQL4_DIR", "BuildError", "build", "build_root"]
+
+EA_DIR = Path(__file__).resolve().parents[1]
+MQL4_DIR = EA_DIR / "MQL4"
+SHIM_DIR = EA_DIR / "linux" / "shim"
+LINUX_TESTS_DIR = EA_DIR / "linux" / "tests"
+CXXFLAGS = ("-std=c++17", "-Wall", "-Werror", "-O0", "-g0", "-pipe")
+_TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # target: (translation units, link flags); "src/" = pre-passed EA sources
+    "core": (("linux/tests/protocol_driver.cpp", "linux/shim/shim_core.cpp"), ()),
+    "terminal": (
+        (
+            "src/Experts/CopyGateway.cpp",
+            "linux/shim/shim_core.cpp",
+            "linux/shim/terminal.cpp",
+            "linux/shim/ws2_32.cpp",
+        ),
+        ("-pthread",),
+    ),
+}
+
+
+class BuildError(RuntimeError):
+    """g++ (or the pre-pass) failed; the message carries its output."""
+
+
+def build_root() -> Path:
+    """Where build directories live (never inside the repository)."""
+    configured = os.environ.get("COPYGATE_EA_BUILD_DIR")
+    return Path(configured) if configured else Path(tempfile.gettempdir()) / "copygate-ea-build"
+
+
+def _inputs_digest(target: str) -> str:
+    digest = hashlib.sha256(target.encode())
+    digest.update(" ".join(CXXFLAGS).encode())
+    for folder in (MQL4_DIR, SHIM_DIR, LINUX_TESTS_DIR, Path(__file__).parent):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix in (".mq4", ".mqh", ".h", ".cpp", ".py"):
+                digest.update(str(path.relative_to(EA_DIR)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _compile(work: Path, target: str) -> Path:
+    units, link_flags = _TARGETS[target]
+    convert_tree(MQL4_DIR, work / "src")
+    common = [
+        "g++",
+        *CXXFLAGS,
+        "-include",
+        str(SHIM_DIR / "mql4_shim.h"),
+        "-I",
+        str(work / "src" / "Include"),
+        "-I",
+        str(SHIM_DIR),
+    ]
+    procs = []
+    objects = []
+    for unit in units:
+        source = work / unit if unit.startswith("src/") else EA_DIR / unit
+        obj = work / (Path(unit).stem + ".o")
+        objects.append(obj)
+        procs.append(
+            (
+                unit,
+                subprocess.Popen(
+                    [*common, "-c", str(source), "-o", str(obj)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                ),
+            )
+        )
+    errors = []
+    for unit, proc in procs:
+        output, _ = proc.communicate()
+        if proc.returncode != 0:
+            errors.append(f"--- {unit}\n{output}")
+    if errors:
+        raise BuildError("\n".join(errors))
+    exe = work / target
+    link = subprocess.run(
+        ["g++", *[str(o) for o in objects], *link_flags, "-o", str(exe)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if link.returncode != 0:
+        raise BuildError(link.stdout + link.stderr)
+    return exe
+
+
+def build(target: str) -> Path:
+    """Build ``target`` (``core`` or ``terminal``) if needed; return the binary."""
+    if target not in _TARGETS:
+        raise ValueError(f"unknown target {target!r}")
+    final = build_root() / f"{target}-{_inputs_digest(target)}"
+    exe = final / target
+    if exe.exists():
+        return exe
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{target}-", dir=final.parent))
+    try:
+        _compile(work, target)
+        try:
+            work.rename(final)
+        except OSError:  # another process finished the same build first
+            shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return exe
+
+
+if __name__ == "__main__":
+    sys.stdout.write(f"{build(sys.argv[1] if len(sys.argv) > 1 else 'core')}\n")

@@ -1,0 +1,1 @@
+"""Back-office and tenant-admin REST API (`/admin/v1`)."""

@@ -1,0 +1,174 @@
+"""The ASGI application: routes, lifespan (store, monitor) and error handling."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from gateway.admin.routes import AdminRoutes
+from gateway.auth.admin import AdminAuthenticator
+from gateway.auth.hashing import SecretHasher
+from gateway.auth.session_key import AccountSessionKeyStrategy
+from gateway.auth.strategies import AuthRegistry
+from gateway.clock import Clock, system_clock_ms
+from gateway.heartbeat import HeartbeatMonitor
+from gateway.http_errors import exception_handlers, json_response
+from gateway.sessions import SessionService
+from gateway.settings import Settings
+from gateway.store.factory import StoreBundle, open_store
+from gateway.telemetry import configure_telemetry
+from gateway.transport.poll import SessionRoutes
+from gateway.transport.websocket import WebSocketPump
+
+__all__ = ["GatewayRuntime", "create_app"]
+
+_log = logging.getLogger("copygate.app")
+
+#: `reconnect_after_s` announced to EAs when this process shuts down.
+SHUTDOWN_RECONNECT_AFTER_S = 1.0
+
+
+class GatewayRuntime:
+    """Everything a running gateway process holds, built in the lifespan."""
+
+    def __init__(self, settings: Settings, store: StoreBundle, clock: Clock) -> None:
+        self.settings = settings  #: process settings
+        self.store = store  #: store ports
+        self.telemetry = configure_telemetry(settings.otel_exporter)  #: instruments
+        self.hasher = SecretHasher(settings)  #: argon2id off the event loop
+        self.key_strategy = AccountSessionKeyStrategy.from_settings(
+            store.key_store, self.hasher, settings
+        )  #: account_session_key
+        self.auth = AuthRegistry([self.key_strategy])  #: strategies by auth_method
+        self.service = SessionService(
+            settings=settings, store=store, auth=self.auth, telemetry=self.telemetry, clock=clock
+        )  #: sessions
+        self.connections: set[Any] = set()  #: live WebSocket connections of this node
+        self.websocket = WebSocketPump(self.service, self.connections)  #: WS endpoint
+        self.session_routes = SessionRoutes(self.service)  #: EA REST endpoints
+        self.admin = AdminRoutes(
+            self.service,
+            AdminAuthenticator.from_settings(store.admin_tokens, settings),
+            self.key_strategy,
+        )  #: admin endpoints
+        self.monitor = HeartbeatMonitor(
+            store.sessions, self.telemetry, clock, idle_check_s=settings.heartbeat_timeout_s
+        )  #: rule 3
+
+    async def aclose(self) -> None:
+        """Tell connected EAs to come back, stop background work, close the store."""
+        await self.websocket.shutdown(SHUTDOWN_RECONNECT_AFTER_S)
+        await self.monitor.stop()
+        self.hasher.close()
+        await self.store.aclose()
+
+
+def _routes(runtime: Callable[[], GatewayRuntime], settings: Settings) -> list[BaseRoute]:
+    async def healthz(request: Request) -> Response:
+        try:
+            rt = runtime()
+        except KeyError:
+            return json_response({"status": "starting"}, status=503)
+        return json_response(
+            {
+                "status": "ok",
+                "node_id": settings.node_id,
+                "store": "embedded" if rt.store.embedded else "redis",
+            }
+        )
+
+    async def metrics(request: Request) -> Response:
+        rt = runtime()
+        by_state: dict[str, int] = {}
+        for record in await rt.store.sessions.list_sessions():
+            by_state[record.state.value] = by_state.get(record.state.value, 0) + 1
+        return json_response(
+            {
+                "node_id": settings.node_id,
+                "sessions_live": by_state,
+                "websocket_connections": len(rt.connections),
+                "counters": dict(rt.telemetry.counts),
+            }
+        )
+
+    def ea(name: str) -> Callable[[Request], Awaitable[Response]]:
+        async def handler(request: Request) -> Response:
+            response: Response = await getattr(runtime().session_routes, name)(request)
+            return response
+
+        return handler
+
+    def admin(name: str) -> Callable[[Request], Awaitable[Response]]:
+        async def handler(request: Request) -> Response:
+            response: Response = await getattr(runtime().admin, name)(request)
+            return response
+
+        return handler
+
+    async def stream(websocket: WebSocket) -> None:
+        await runtime().websocket(websocket)
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/ea-gateway/v1/sessions", ea("create"), methods=["POST"]),
+        Route("/ea-gateway/v1/sessions/{session_id}", ea("delete"), methods=["DELETE"]),
+        Route("/ea-gateway/v1/sessions/{session_id}/exchange", ea("exchange"), methods=["POST"]),
+        WebSocketRoute("/ea-gateway/v1/stream", stream),
+        Route("/admin/v1/keys", admin("list_keys"), methods=["GET"]),
+        Route("/admin/v1/keys/{key_id}/{decision}", admin("decide_key"), methods=["POST"]),
+        Route("/admin/v1/accounts/{account_id}/keys", admin("provision_key"), methods=["POST"]),
+        Route("/admin/v1/accounts/{account_id}", admin("put_account"), methods=["PUT"]),
+        Route("/admin/v1/accounts/{account_id}", admin("get_account"), methods=["GET"]),
+        Route("/admin/v1/accounts/{account_id}/messages", admin("queue_message"), methods=["POST"]),
+        Route("/admin/v1/sessions", admin("list_sessions"), methods=["GET"]),
+        Route("/admin/v1/sessions/{session_id}", admin("close_session"), methods=["DELETE"]),
+        Route(
+            "/admin/v1/tenants/{tenant_id}/tokens", admin("issue_tenant_token"), methods=["POST"]
+        ),
+    ]
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = system_clock_ms) -> Starlette:
+    """Build the gateway application; state is opened in the lifespan."""
+    settings = settings or Settings()
+    if "COPYGATE_AUTH_PEPPER" in os.environ:
+        settings = settings.model_copy(update={"auth_pepper_configured": True})
+    holder: dict[str, GatewayRuntime] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = await open_store(settings)
+        rt = GatewayRuntime(settings, store, clock)
+        holder["runtime"] = rt
+        app.state.runtime = rt
+        if not settings.auth_pepper_configured and not store.embedded:
+            _log.warning(
+                "COPYGATE_AUTH_PEPPER is not set: the re-authentication fast path "
+                "will not survive a restart and is not shared between nodes"
+            )
+        rt.monitor.start()
+        _log.info(
+            "gateway %s ready (%s store)",
+            settings.node_id,
+            "embedded" if store.embedded else "redis",
+        )
+        try:
+            yield
+        finally:
+            await rt.aclose()
+
+    return Starlette(
+        routes=_routes(lambda: holder["runtime"], settings),
+        lifespan=lifespan,
+        exception_handlers=exception_handlers(),
+    )

@@ -1,0 +1,81 @@
+"""The `copygate` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+from starlette.applications import Starlette
+
+from gateway.app import SHUTDOWN_RECONNECT_AFTER_S, create_app
+from gateway.settings import Settings
+
+__all__ = ["main", "serve"]
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def serve(host: str, port: int, settings: Settings) -> None:
+    """Run gateway (+ copier, once built) in this process until interrupted."""
+    _configure_logging(settings.log_level)
+    if settings.redis_url is None:
+        logging.getLogger("copygate").warning(
+            "COPYGATE_REDIS_URL is not set: using the EMBEDDED in-process store. "
+            "State is lost on exit and only this process can serve EAs."
+        )
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        ws_max_size=settings.max_frame_bytes,
+        ws_per_message_deflate=False,
+        ws_ping_interval=None,
+        lifespan="on",
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    _GatewayServer(config, app).run()
+
+
+class _GatewayServer(uvicorn.Server):
+    """uvicorn's server, telling EAs `ShutdownNotice` + 4004 before it closes sockets."""
+
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        super().__init__(config)
+        self.gateway_app = app  #: the app whose runtime owns the connections
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        runtime = getattr(self.gateway_app.state, "runtime", None)
+        if runtime is not None:
+            await runtime.websocket.shutdown(SHUTDOWN_RECONNECT_AFTER_S)
+        await super().shutdown(sockets)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `copygate` console script."""
+    parser = argparse.ArgumentParser(prog="copygate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="run the gateway and copier")
+    serve_cmd.add_argument("--host", default="127.0.0.1", help="bind address")
+    serve_cmd.add_argument("--port", type=int, default=8080, help="TCP port")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        serve(args.host, args.port, Settings())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

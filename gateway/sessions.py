@@ -1,0 +1,313 @@
+"""The session service: authentication, creation, token checks and effect execution.
+
+Both transports use it. It turns the pure protocol's effects into store calls and
+returns what must be written to the EA; it never decides a session rule itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass, field
+
+from gateway.auth.strategies import AuthRegistry, AuthRequest
+from gateway.clock import Clock
+from gateway.errors import FencingError, InvalidToken, RateLimited
+from gateway.protocol import (
+    Acknowledge,
+    CheckPromotion,
+    CloseSession,
+    Effect,
+    HoldIntent,
+    LogAlert,
+    PublishEaEvent,
+    PublishIntent,
+    RecordHeartbeat,
+    RecordInit,
+    RememberAck,
+    Send,
+    SessionProtocol,
+)
+from gateway.settings import Settings
+from gateway.store.factory import StoreBundle
+from gateway.store.records import LogEntry, SessionRecord
+from gateway.telemetry import Telemetry
+from schemas.codes import CloseReason, KeyStatus, Role, SessionState
+from schemas.envelope import Envelope, encode_envelope
+from schemas.rest import SessionCreated, SessionCreateRequest
+
+__all__ = ["Applied", "SessionService", "new_envelope_id"]
+
+_log = logging.getLogger("copygate.sessions")
+
+
+def new_envelope_id() -> str:
+    """A random id for a server envelope: unique across nodes and restarts."""
+    return secrets.token_urlsafe(12)
+
+
+def _close_reason(value: str | None) -> CloseReason:
+    try:
+        return CloseReason(value or CloseReason.PREEMPTED)
+    except ValueError:
+        return CloseReason.PREEMPTED
+
+
+def _token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class Applied:
+    """What executing a batch of effects produced for the transport."""
+
+    outgoing: list[Envelope] = field(default_factory=list)  #: replies, not yet numbered
+    close: CloseSession | None = None  #: set when the transport must close
+    promoted: bool = False  #: the session became authenticated during this batch
+    acked: int | None = None  #: highest ack_seq the EA reported in this batch
+
+
+class SessionService:
+    """Creates sessions and carries out protocol effects against the store."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: StoreBundle,
+        auth: AuthRegistry,
+        telemetry: Telemetry,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings  #: process settings
+        self.store = store  #: every store port
+        self.auth = auth  #: strategies by auth_method
+        self.telemetry = telemetry  #: spans and counters
+        self.clock = clock  #: epoch-ms clock
+
+    # ---- creation and tokens ---------------------------------------------------
+    async def create(self, request: SessionCreateRequest, client_addr: str) -> SessionCreated:
+        """Authenticate and create a session (`POST /ea-gateway/v1/sessions`)."""
+        now = self.clock()
+        retry_after = await self.store.rate_limiter.hit(
+            f"session-create:{client_addr}",
+            limit=self.settings.session_create_limit,
+            window_s=self.settings.session_create_window_s,
+            now_ms=now,
+        )
+        if retry_after is not None:
+            raise RateLimited(f"too many session creations from {client_addr}", retry_after)
+        client = request.client.model_dump(exclude_none=True) if request.client else None
+        outcome = await self.auth.authenticate(
+            request.auth_method,
+            AuthRequest(
+                account_id=request.account_id,
+                credentials=request.credentials,
+                now_ms=now,
+                client=client,
+            ),
+        )
+        session_id = secrets.token_urlsafe(12)
+        secret = secrets.token_urlsafe(32)
+        created = await self.store.sessions.create_session(
+            account_id=request.account_id,
+            session_id=session_id,
+            token_hash=_token_hash(secret),
+            key_id=outcome.key_id,
+            authenticated=outcome.authenticated,
+            now_ms=now,
+            heartbeat_timeout_ms=self.settings.heartbeat_timeout_ms,
+            max_pending_sessions=self.settings.max_pending_sessions_per_account,
+            client=client,
+        )
+        state = created.session.state
+        self.telemetry.session_created(state.value)
+        for _ in created.preempted:
+            self.telemetry.session_closed(CloseReason.PREEMPTED.value)
+        return SessionCreated(
+            session_id=session_id,
+            state=state,
+            session_token=f"{session_id}.{secret}",
+            heartbeat_interval_s=self.settings.heartbeat_interval_s,
+            heartbeat_timeout_s=self.settings.heartbeat_timeout_s,
+        )
+
+    async def resolve_token(self, token: str | None) -> SessionRecord:
+        """The session a bearer token belongs to (possibly closed); `InvalidToken` if none."""
+        if not token or "." not in token:
+            raise InvalidToken("missing or malformed session token")
+        session_id, _, secret = token.partition(".")
+        record = await self.store.sessions.get_session(session_id)
+        if record is None or not hmac.compare_digest(record.token_hash, _token_hash(secret)):
+            raise InvalidToken("unknown session token")
+        return record
+
+    async def open_protocol(self, record: SessionRecord) -> SessionProtocol:
+        """A protocol instance for a stored session, with the account's current role."""
+        account = await self.store.accounts.get_account(record.account_id)
+        return self._protocol(record, account.role if account else None)
+
+    def _protocol(self, record: SessionRecord, role: Role | None) -> SessionProtocol:
+        return SessionProtocol(
+            session_id=record.session_id,
+            account_id=record.account_id,
+            state=record.state,
+            role=role,
+            heartbeat_interval_s=self.settings.heartbeat_interval_s,
+            heartbeat_timeout_s=self.settings.heartbeat_timeout_s,
+            last_heartbeat_ms=record.last_heartbeat_ms,
+            new_id=new_envelope_id,
+        )
+
+    # ---- effects -------------------------------------------------------------------
+    async def apply(self, proto: SessionProtocol, effects: list[Effect]) -> Applied:
+        """Carry out effects in order; a fencing failure turns into the session's close."""
+        applied = Applied()
+        queue = list(effects)
+        while queue:
+            effect = queue.pop(0)
+            try:
+                await self._apply_one(proto, effect, applied)
+            except FencingError as exc:
+                reason = _close_reason(exc.reason)
+                queue = proto.close(reason, self.clock())
+        return applied
+
+    async def _apply_one(self, proto: SessionProtocol, effect: Effect, applied: Applied) -> None:
+        """Effects that change what the transport does next."""
+        account, sid = proto.account_id, proto.session_id
+        match effect:
+            case Send(envelope=envelope):
+                applied.outgoing.append(envelope)
+            case Acknowledge(ack_seq=ack_seq):
+                await self.store.delivery.ack(account, sid, ack_seq)
+                applied.acked = max(ack_seq, applied.acked or 0)
+            case RememberAck(ack_seq=ack_seq):
+                await self.store.sessions.remember_ack(sid, ack_seq)
+                applied.acked = max(ack_seq, applied.acked or 0)
+            case CheckPromotion():
+                applied.promoted = await self.try_promote(proto) or applied.promoted
+            case CloseSession(reason=reason):
+                await self.close(sid, reason)
+                applied.close = effect
+            case _:
+                await self._record(proto, effect)
+
+    async def _record(self, proto: SessionProtocol, effect: Effect) -> None:
+        """Effects that only write to the store (or the log)."""
+        account, sid, now = proto.account_id, proto.session_id, self.clock()
+        match effect:
+            case RecordInit(payload=payload):
+                await self.store.intents.record_ea_state(
+                    account, kind="init", payload=payload, now_ms=now
+                )
+            case RecordHeartbeat(payload=payload):
+                await self.store.sessions.touch(
+                    sid, now_ms=now, heartbeat_timeout_ms=self.settings.heartbeat_timeout_ms
+                )
+                await self.store.intents.record_ea_state(
+                    account, kind="status", payload=payload, now_ms=now
+                )
+            case HoldIntent(body=body):
+                await self.store.intents.hold_intent(account, sid, body)
+            case PublishIntent(body=body):
+                await self.store.intents.publish_intent(account, sid, body)
+            case PublishEaEvent(body=body):
+                await self.store.intents.publish_ea_event(account, sid, body)
+            case LogAlert(alert=alert, from_ea=from_ea):
+                _log.warning(
+                    "%s alert for %s/%s: %s %s (ref %s)",
+                    "EA" if from_ea else "withheld",
+                    account,
+                    sid,
+                    alert.payload.code,
+                    alert.payload.message,
+                    alert.payload.ref_id,
+                )
+
+    # ---- promotion and key decisions -------------------------------------------
+    async def try_promote(self, proto: SessionProtocol) -> bool:
+        """Promote a pending session whose key is approved (rule 2); True if it happened."""
+        if proto.state is not SessionState.PENDING:
+            return False
+        record = await self.store.sessions.get_session(proto.session_id)
+        if record is None or record.state is not SessionState.PENDING or record.key_id is None:
+            if record is not None and record.state is SessionState.AUTHENTICATED:
+                proto.mark_authenticated()
+            return False
+        key = await self.store.key_store.get(record.key_id)
+        if key is None or key.status is not KeyStatus.APPROVED:
+            return False
+        if await self._promote(record, proto.role):
+            proto.mark_authenticated()
+            return True
+        return False
+
+    async def _promote(self, record: SessionRecord, role: Role | None) -> bool:
+        opening = self._protocol(record, role).promote(self.clock())
+        result = await self.store.sessions.promote(
+            record.session_id,
+            now_ms=self.clock(),
+            opening_messages=[encode_envelope(message) for message in opening],
+        )
+        if result is None:
+            return False
+        self.telemetry.session_promoted()
+        for _ in result.preempted:
+            self.telemetry.session_closed(CloseReason.PREEMPTED.value)
+        return True
+
+    async def promote_key_sessions(self, account_id: str, key_id: str) -> int:
+        """After an approval: promote every pending session using the key, oldest first."""
+        account = await self.store.accounts.get_account(account_id)
+        role = account.role if account else None
+        promoted = 0
+        for session_id in await self.store.sessions.pending_sessions_for_key(account_id, key_id):
+            record = await self.store.sessions.get_session(session_id)
+            if record is not None and record.state is SessionState.PENDING:
+                promoted += await self._promote(record, role)
+        return promoted
+
+    async def close_key_sessions(self, account_id: str, key_id: str, reason: CloseReason) -> int:
+        """After a rejection or revocation: close every live session using the key."""
+        closed = 0
+        for record in await self.store.sessions.list_sessions(account_id):
+            if record.key_id == key_id:
+                closed += await self.close(record.session_id, reason) is not None
+        return closed
+
+    async def close(self, session_id: str, reason: CloseReason) -> SessionRecord | None:
+        """Close a live session from the server side (announced to its transport)."""
+        closed = await self.store.sessions.close_session(
+            session_id, reason=reason, now_ms=self.clock()
+        )
+        if closed is not None:
+            self.telemetry.session_closed(reason.value)
+        return closed
+
+    async def outbound(
+        self, proto: SessionProtocol, replies: list[Envelope], *, after_seq: int
+    ) -> list[LogEntry]:
+        """Number `replies`, then read the log after `after_seq`: all of it, in seq order.
+
+        Numbering first and reading second means every logged message with a lower
+        seq than a reply is in the result, so a transport that writes the result in
+        order never puts a seq on the wire before a smaller deliverable one: an EA
+        acknowledging the larger seq cannot lose the smaller.
+        """
+        frames = []
+        for envelope in replies:
+            seq = await self.store.delivery.next_seq(proto.account_id)
+            frames.append(LogEntry(seq=seq, body=encode_envelope(envelope)))
+        if proto.state is SessionState.AUTHENTICATED:
+            frames.extend(
+                await self.store.delivery.read(
+                    proto.account_id,
+                    proto.session_id,
+                    after_seq=after_seq,
+                    limit=self.settings.max_log_entries_per_account,
+                )
+            )
+        return sorted(frames, key=lambda entry: entry.seq)

@@ -1,0 +1,106 @@
+"""`AccountStore` over Redis: tenant, role and label of each account.
+
+The configuration lives in the account hash ``account(A)`` (fields ``tenant_id``,
+``role``, ``label``, ``updated_ms``) next to the session fields (``gen``,
+``active_sid``, ``acked_seq``) that `SessionStore` keeps there; this module only
+ever writes its own fields. An account counts as configured once ``tenant_id`` is
+set. ``accounts()`` is the set of configured account ids, for listing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
+
+from gateway.store.keys import RedisKeys
+from gateway.store.records import AccountRecord
+from gateway.store.redis_errors import map_redis_errors
+from schemas.codes import Role
+
+__all__ = ["RedisAccountStore"]
+
+#: The hash fields this store owns, in `HMGET` order.
+_FIELDS = ("tenant_id", "role", "label", "updated_ms")
+
+
+def _text(value: Any) -> str:
+    """A Redis reply (bytes in bytes mode) as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _decode(account_id: str, values: list[Any]) -> AccountRecord | None:
+    """An account from its `HMGET` reply, or None if it was never configured."""
+    tenant_id, role, label, updated_ms = values
+    if tenant_id is None or role is None:
+        return None
+    return AccountRecord(
+        account_id=account_id,
+        tenant_id=_text(tenant_id),
+        role=Role(_text(role)),
+        label=_text(label) if label is not None else None,
+        updated_ms=int(updated_ms) if updated_ms is not None else None,
+    )
+
+
+class RedisAccountStore:
+    """The `AccountStore` port on a bytes-mode `redis.asyncio.Redis` (or fakeredis)."""
+
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
+        #: the client; fakeredis for the embedded store
+        self._redis = redis
+        #: key names under the configured prefix
+        self._keys = keys
+
+    async def put_account(self, record: AccountRecord) -> AccountRecord:
+        """Create or replace the configuration (one transaction); returns what is stored.
+
+        Session fields in the same hash are left alone; a `None` label or
+        `updated_ms` removes the stored one.
+        """
+        name = self._keys.account(record.account_id)
+        fields: dict[FieldT, EncodableT] = {
+            "tenant_id": record.tenant_id,
+            "role": record.role.value,
+        }
+        cleared: list[str] = []
+        for field, value in (("label", record.label), ("updated_ms", record.updated_ms)):
+            if value is None:
+                cleared.append(field)
+            else:
+                fields[field] = value
+        with map_redis_errors("RedisAccountStore.put_account"):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(name, mapping=fields)
+                if cleared:
+                    pipe.hdel(name, *cleared)
+                pipe.sadd(self._keys.accounts(), record.account_id)
+                await pipe.execute()
+        return record
+
+    async def get_account(self, account_id: str) -> AccountRecord | None:
+        """The account, or None if never configured (session fields alone do not count)."""
+        with map_redis_errors("RedisAccountStore.get_account"):
+            values = await self._redis.hmget(self._keys.account(account_id), list(_FIELDS))
+        return _decode(account_id, list(values))
+
+    async def list_accounts(self, tenant_id: str | None = None) -> list[AccountRecord]:
+        """Configured accounts, of one tenant or all, sorted by account id."""
+        with map_redis_errors("RedisAccountStore.list_accounts"):
+            members = await self._redis.smembers(self._keys.accounts())
+            account_ids = sorted(_text(member) for member in members)
+            if not account_ids:
+                return []
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for account_id in account_ids:
+                    pipe.hmget(self._keys.account(account_id), list(_FIELDS))
+                replies: list[list[Any]] = await pipe.execute()
+        records = [
+            record
+            for account_id, values in zip(account_ids, replies, strict=True)
+            if (record := _decode(account_id, values)) is not None
+        ]
+        if tenant_id is None:
+            return records
+        return [record for record in records if record.tenant_id == tenant_id]

@@ -1,0 +1,137 @@
+"""`DeliveryLog` over Redis: numbered server -> EA messages, kept until acknowledged.
+
+Per account, a ZSET scored by seq whose members are ``<binding>|<envelope json
+without seq>`` (binding ``*`` = durable, else the one session it is meant for), a
+LIST of held (unnumbered) durable messages waiting for an active session, a HASH
+envelope id -> member for deduplication, and a seq counter that is never reset.
+Seqs are handed out by ``INCR`` only, so they are never reused; an activation
+renumbers what is still unacknowledged after everything handed out before (see
+`RedisSessionStore`).
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from gateway.errors import DeliveryLogFull, FencingError
+from gateway.store.keys import RedisKeys
+from gateway.store.records import EnqueueResult, LogEntry
+from gateway.store.redis_errors import translates_redis_errors
+from gateway.store.scripts import Scripts
+
+__all__ = ["DEFAULT_MAX_LOG_ENTRIES", "FULL_RETRY_AFTER_S", "RedisDeliveryLog"]
+
+#: Numbered + held messages kept per account before enqueues are refused.
+DEFAULT_MAX_LOG_ENTRIES = 5000
+#: `retry_after_s` of `DeliveryLogFull`: the log drains as soon as the EA acks.
+FULL_RETRY_AFTER_S = 5
+
+
+class RedisDeliveryLog:
+    """`DeliveryLog` implementation over `redis.asyncio` (or fakeredis)."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: RedisKeys,
+        *,
+        max_log_entries: int = DEFAULT_MAX_LOG_ENTRIES,
+        scripts: Scripts | None = None,
+    ) -> None:
+        #: bytes-mode client
+        self._redis = redis
+        #: key names
+        self._keys = keys
+        #: numbered + held messages allowed per account
+        self._max_entries = max_log_entries
+        #: the Lua scripts
+        self._scripts = scripts or Scripts(redis, keys)
+
+    @translates_redis_errors
+    async def enqueue(self, account_id: str, envelope_id: str, body: bytes) -> EnqueueResult:
+        """Queue a durable message (envelope JSON without seq).
+
+        Numbered at once, and announced (`deliver`), when the account has an active
+        session; otherwise held unnumbered until one activates. An envelope id
+        already queued (numbered or held, not yet acknowledged) is ignored.
+
+        Raises:
+            DeliveryLogFull: the account already has `max_log_entries` messages.
+        """
+        reply = await self._scripts.run(
+            "enqueue",
+            [self._keys.account(account_id)],
+            account_id,
+            envelope_id,
+            body,
+            self._max_entries,
+        )
+        if reply[0] == b"full":
+            raise DeliveryLogFull(
+                f"delivery log of {account_id} holds {self._max_entries} messages",
+                retry_after_s=FULL_RETRY_AFTER_S,
+            )
+        seq = int(reply[1])
+        return EnqueueResult(seq=seq if seq >= 0 else None, duplicate=reply[0] == b"dup")
+
+    @translates_redis_errors
+    async def log_for_session(self, account_id: str, session_id: str, body: bytes) -> int:
+        """Log a message meant for one session only (e.g. an InitAck); returns its seq.
+
+        Raises:
+            FencingError: the session is not the account's active session (a pending
+                session receives nothing; its opening messages go through `promote`).
+        """
+        reply = await self._scripts.run(
+            "log_for_session", [self._keys.account(account_id)], account_id, session_id, body
+        )
+        if reply[0] != b"ok":
+            raise FencingError(session_id, reply[1].decode() or None)
+        return int(reply[1])
+
+    @translates_redis_errors
+    async def next_seq(self, account_id: str) -> int:
+        """Hand out one seq for a message sent directly and not kept (e.g. ErrorAlert)."""
+        return int(await self._redis.incr(self._keys.account_seq(account_id)))
+
+    @translates_redis_errors
+    async def read(
+        self, account_id: str, session_id: str, *, after_seq: int, limit: int = 500
+    ) -> list[LogEntry]:
+        """Logged messages with seq > after_seq that this session may receive, in order.
+
+        Empty unless the session is the account's active session.
+        """
+        flat = await self._scripts.run(
+            "read", [self._keys.account(account_id)], account_id, session_id, after_seq, limit
+        )
+        return [
+            LogEntry(seq=int(seq), body=member.partition(b"|")[2])
+            for member, seq in zip(flat[::2], flat[1::2], strict=True)
+        ]
+
+    @translates_redis_errors
+    async def ack(self, account_id: str, session_id: str, ack_seq: int) -> int:
+        """Drop every message with seq <= ack_seq (clamped to the last seq handed out).
+
+        Raises:
+            FencingError: the session is not the account's active session.
+
+        Returns:
+            The account's acknowledged seq afterwards (never decreases).
+        """
+        reply = await self._scripts.run(
+            "ack", [self._keys.account(account_id)], account_id, session_id, ack_seq
+        )
+        if reply[0] != b"ok":
+            raise FencingError(session_id, reply[1].decode() or None)
+        return int(reply[1])
+
+    @translates_redis_errors
+    async def pending_count(self, account_id: str) -> tuple[int, int]:
+        """(numbered unacknowledged, held) message counts, for operators."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zcard(self._keys.delivery_log(account_id))
+            pipe.llen(self._keys.held_messages(account_id))
+            numbered, held = await pipe.execute()
+        return int(numbered), int(held)

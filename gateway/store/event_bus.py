@@ -1,0 +1,325 @@
+"""`EventBus` over Redis pub/sub: one connection per process, many subscribers.
+
+Each account has one channel (`RedisKeys.account_events`). The Lua scripts publish
+on it (``closed``, ``promoted``, ``deliver``) and so does `RedisEventBus.publish`.
+
+However many sessions a process serves, it holds ONE pub/sub connection and two
+tasks: a supervisor (connects, sends SUBSCRIBE / UNSUBSCRIBE as subscribers come
+and go, pings, reconnects) and a reader (dispatches messages to subscribers).
+A subscriber is a `Subscription` fed by its own queue; channels are reference
+counted, so the thousandth subscriber of an account costs no Redis command.
+
+When the connection drops, the supervisor reconnects with exponential backoff,
+resubscribes every channel and, once Redis confirms a channel again, hands its
+subscribers a synthetic ``{"kind": "resync"}``: events may have been missed, so
+they must re-read the state they care about. A subscriber that falls
+`queue_size` events behind gets the same treatment (its backlog is replaced by one
+``resync``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from types import TracebackType
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from gateway.store.keys import RedisKeys
+from gateway.store.redis_errors import translates_redis_errors
+
+__all__ = ["RESYNC", "RedisEventBus", "Subscription"]
+
+logger = logging.getLogger("copygate.store.event_bus")
+
+#: Kind of the synthetic event that tells a subscriber to re-read its state.
+RESYNC = "resync"
+
+
+class _ConnectionStale(Exception):
+    """The pub/sub connection stopped answering PINGs."""
+
+
+class Subscription:
+    """The events of one account, as an async iterator; close it when done.
+
+    Created by `RedisEventBus.subscribe`. Iteration ends after `close` (or when the
+    bus closes). Use ``async with bus.subscribe(a) as events:`` to close it surely.
+    """
+
+    def __init__(self, bus: RedisEventBus, account_id: str, channel: bytes) -> None:
+        #: the account whose events these are
+        self.account_id = account_id
+        #: the bus that feeds this subscription
+        self._bus = bus
+        #: the Redis channel
+        self._channel = channel
+        #: events not yet consumed; None marks the end
+        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        #: whether close() was called
+        self._closed = False
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        if self._closed and self._queue.empty():
+            raise StopAsyncIteration
+        event = await self._queue.get()
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def ready(self) -> None:
+        """Wait until Redis confirmed the channel subscription.
+
+        Events published after this returns are delivered. Subscribe, await
+        `ready`, then read the state: nothing published in between is missed.
+        """
+        await self._bus._wait_ready(self._channel)
+
+    def close(self) -> None:
+        """Stop receiving; a pending or later `__anext__` ends the iteration."""
+        if not self._closed:
+            self._closed = True
+            self._bus._remove(self)
+            self._queue.put_nowait(None)
+
+    async def aclose(self) -> None:
+        """Same as `close` (for `contextlib.aclosing`)."""
+        self.close()
+
+    def _deliver(self, event: dict[str, Any], limit: int) -> None:
+        if self._closed:
+            return
+        if self._queue.qsize() >= limit:
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            event = {"kind": RESYNC}
+        self._queue.put_nowait(event)
+
+
+class RedisEventBus:
+    """`EventBus` implementation: Redis pub/sub multiplexed over one connection."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: RedisKeys,
+        *,
+        queue_size: int = 1000,
+        ping_interval_s: float = 5.0,
+        backoff_initial_s: float = 0.05,
+        backoff_max_s: float = 5.0,
+    ) -> None:
+        #: bytes-mode client (the pub/sub connection comes from its pool)
+        self._redis = redis
+        #: key names
+        self._keys = keys
+        #: events a subscriber may fall behind before it gets a `resync` instead
+        self._queue_size = queue_size
+        #: PING the pub/sub connection after this much silence; 2x silence = dead
+        self._ping_interval_s = ping_interval_s
+        #: first reconnection delay (doubles up to `backoff_max_s`)
+        self._backoff_initial_s = backoff_initial_s
+        #: longest reconnection delay
+        self._backoff_max_s = backoff_max_s
+        #: channel -> its live subscriptions (the reference count)
+        self._subs: dict[bytes, set[Subscription]] = {}
+        #: channel -> set once Redis confirmed the subscription on this connection
+        self._ready: dict[bytes, asyncio.Event] = {}
+        #: channels SUBSCRIBEd on the current connection
+        self._sent: set[bytes] = set()
+        #: channel -> SUBSCRIBE commands sent but not confirmed yet
+        self._inflight: dict[bytes, int] = {}
+        #: channels whose subscribers get `resync` at their next confirmation
+        self._resync: set[bytes] = set()
+        #: wakes the supervisor (subscriptions changed, or the reader ended)
+        self._wake = asyncio.Event()
+        #: loop time of the last thing read from the connection
+        self._last_seen = 0.0
+        #: the supervisor task, started by the first subscribe
+        self._task: asyncio.Task[None] | None = None
+        #: whether aclose() was called
+        self._closed = False
+
+    @translates_redis_errors
+    async def publish(self, account_id: str, event: dict[str, Any]) -> None:
+        """Announce an event (`{"kind": "deliver" | "closed" | "promoted", ...}`)."""
+        await self._redis.publish(self._keys.account_events(account_id), orjson.dumps(event))
+
+    def subscribe(self, account_id: str) -> Subscription:
+        """Events of one account from now on, until the subscription is closed.
+
+        Must be called with a running event loop. Await `Subscription.ready` to know
+        the subscription is live in Redis.
+        """
+        if self._closed:
+            raise RuntimeError("event bus is closed")
+        channel = self._keys.account_events(account_id).encode()
+        sub = Subscription(self, account_id, channel)
+        if channel not in self._subs:
+            self._subs[channel] = set()
+            self._ready[channel] = asyncio.Event()
+            self._wake.set()
+        self._subs[channel].add(sub)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._supervise(), name="copygate-event-bus"
+            )
+        return sub
+
+    async def aclose(self) -> None:
+        """Stop the tasks, close the connection and end every subscription."""
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for subs in list(self._subs.values()):
+            for sub in list(subs):
+                sub.close()
+
+    @property
+    def channel_count(self) -> int:
+        """Channels with at least one subscriber (for tests and metrics)."""
+        return len(self._subs)
+
+    # ---- subscriptions ------------------------------------------------------------
+    def _remove(self, sub: Subscription) -> None:
+        subs = self._subs.get(sub._channel)
+        if subs is None:
+            return
+        subs.discard(sub)
+        if not subs:
+            del self._subs[sub._channel]
+            self._ready.pop(sub._channel).set()  # release ready() waiters
+            self._wake.set()
+
+    async def _wait_ready(self, channel: bytes) -> None:
+        event = self._ready.get(channel)
+        if event is not None:
+            await event.wait()
+
+    # ---- connection life cycle ----------------------------------------------------
+    async def _supervise(self) -> None:
+        delay = self._backoff_initial_s
+        connected_before = False
+        while not self._closed:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.connect()  # type: ignore[no-untyped-call]
+                resync, connected_before = connected_before, True
+                if resync:
+                    logger.info("event bus reconnected; resubscribing %d channels", len(self._subs))
+                delay = self._backoff_initial_s
+                await self._serve(pubsub, resync=resync)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every failure means: reconnect
+                logger.warning("event bus connection lost (%r); retrying in %.2fs", exc, delay)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._backoff_max_s)
+
+    async def _serve(self, pubsub: PubSub, *, resync: bool) -> None:
+        """Drive one connection until it fails (always ends with an exception)."""
+        assert pubsub.connection is not None
+        pubsub.connection.retry = Retry(NoBackoff(), 0)  # failures come to us, not retried
+        loop = asyncio.get_running_loop()
+        self._sent.clear()
+        self._inflight.clear()
+        for event in self._ready.values():
+            event.clear()
+        self._resync = set(self._subs) if resync else set()
+        self._last_seen = loop.time()
+        self._wake.set()
+        reader = loop.create_task(self._read(pubsub), name="copygate-event-bus-reader")
+        try:
+            while True:
+                if reader.done():
+                    reader.result()
+                    raise _ConnectionStale("reader ended")
+                if self._wake.is_set():
+                    self._wake.clear()
+                    await self._sync(pubsub)
+                silence = loop.time() - self._last_seen
+                if silence > 2 * self._ping_interval_s:
+                    raise _ConnectionStale(f"no answer for {silence:.1f}s")
+                if silence >= self._ping_interval_s:
+                    await pubsub.ping()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._ping_interval_s / 2)
+        finally:
+            reader.cancel()
+            with contextlib.suppress(BaseException):
+                await reader
+
+    async def _sync(self, pubsub: PubSub) -> None:
+        """Bring the connection's channels in line with the subscribers."""
+        wanted = set(self._subs)
+        drop = self._sent - wanted
+        add = wanted - self._sent
+        self._sent = wanted
+        if drop:
+            await pubsub.unsubscribe(*drop)
+        if add:
+            for channel in add:
+                self._inflight[channel] = self._inflight.get(channel, 0) + 1
+            await pubsub.subscribe(*add)
+
+    async def _read(self, pubsub: PubSub) -> None:
+        try:
+            while True:
+                message = await pubsub.get_message(timeout=None)
+                self._last_seen = asyncio.get_running_loop().time()
+                if message is not None:
+                    self._dispatch(message)
+        finally:
+            self._wake.set()
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        channel = message["channel"]
+        if kind == "message":
+            try:
+                event = orjson.loads(message["data"])
+            except orjson.JSONDecodeError:
+                logger.warning("dropping malformed event on %r", channel)
+                return
+            for sub in list(self._subs.get(channel, ())):
+                sub._deliver(event, self._queue_size)
+        elif kind == "subscribe":
+            left = self._inflight.get(channel, 0) - 1
+            if left > 0:
+                self._inflight[channel] = left
+                return
+            self._inflight.pop(channel, None)
+            ready = self._ready.get(channel)
+            if ready is None or channel not in self._sent:
+                return
+            ready.set()
+            if channel in self._resync:
+                self._resync.discard(channel)
+                for sub in list(self._subs[channel]):
+                    sub._deliver({"kind": RESYNC}, self._queue_size)

@@ -1,0 +1,126 @@
+"""`IntentSink` over Redis: where a session's inbound trade events go.
+
+An authenticated (active) session's OrderIntents go to the global intent stream and
+its ExecutionReports / SyncSnapshots to the EA event stream, each entry with the
+fields ``account_id``, ``session_id`` and ``body``. Both appends are fenced in Lua:
+a session that is no longer active cannot write. A pending session's OrderIntents
+are held per account (bound to the session) and released by `promote`.
+
+Streams are trimmed with ``MAXLEN ~ stream_maxlen`` (approximate, so trimming is
+cheap); the bound is generous and only stops a stalled copier from growing Redis
+without limit.
+"""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from gateway.errors import FencingError, LimitExceeded
+from gateway.store.keys import RedisKeys
+from gateway.store.redis_errors import translates_redis_errors
+from gateway.store.scripts import Scripts
+from gateway.store.session_store import DEFAULT_STREAM_MAXLEN
+
+__all__ = ["DEFAULT_MAX_HELD_INTENTS", "EA_STATE_KINDS", "RedisIntentSink"]
+
+#: OrderIntents a pending account may accumulate before `hold_intent` refuses.
+DEFAULT_MAX_HELD_INTENTS = 1000
+#: Payload kinds `record_ea_state` keeps.
+EA_STATE_KINDS = frozenset({"init", "status"})
+
+
+class RedisIntentSink:
+    """`IntentSink` implementation over `redis.asyncio` (or fakeredis)."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: RedisKeys,
+        *,
+        stream_maxlen: int = DEFAULT_STREAM_MAXLEN,
+        max_held_intents: int = DEFAULT_MAX_HELD_INTENTS,
+        scripts: Scripts | None = None,
+    ) -> None:
+        #: bytes-mode client
+        self._redis = redis
+        #: key names
+        self._keys = keys
+        #: approximate MAXLEN of both streams
+        self._stream_maxlen = stream_maxlen
+        #: held OrderIntents allowed per account
+        self._max_held = max_held_intents
+        #: the Lua scripts
+        self._scripts = scripts or Scripts(redis, keys)
+
+    @translates_redis_errors
+    async def hold_intent(self, account_id: str, session_id: str, body: bytes) -> None:
+        """Keep an OrderIntent of a pending session, in order (released on promotion).
+
+        Raises:
+            FencingError: the session is not live and pending.
+            LimitExceeded: the account already holds `max_held_intents` intents.
+        """
+        reply = await self._scripts.run(
+            "hold_intent",
+            [self._keys.account(account_id)],
+            account_id,
+            session_id,
+            body,
+            self._max_held,
+        )
+        if reply[0] == b"full":
+            raise LimitExceeded(
+                f"account {account_id} holds {self._max_held} OrderIntents", retry_after_s=60
+            )
+        if reply[0] != b"ok":
+            raise FencingError(session_id, reply[1].decode() or None)
+
+    @translates_redis_errors
+    async def publish_intent(self, account_id: str, session_id: str, body: bytes) -> str:
+        """Append an OrderIntent to the intent stream (fenced); returns the stream id.
+
+        Raises:
+            FencingError: the session is not the account's active session.
+        """
+        return await self._append("intents", account_id, session_id, body)
+
+    @translates_redis_errors
+    async def publish_ea_event(self, account_id: str, session_id: str, body: bytes) -> str:
+        """Append an ExecutionReport or SyncSnapshot to the EA event stream (fenced).
+
+        Raises:
+            FencingError: the session is not the account's active session.
+        """
+        return await self._append("ea_inbox", account_id, session_id, body)
+
+    async def _append(self, stream: str, account_id: str, session_id: str, body: bytes) -> str:
+        reply = await self._scripts.run(
+            "publish_stream",
+            [self._keys.account(account_id)],
+            account_id,
+            session_id,
+            body,
+            stream,
+            self._stream_maxlen,
+        )
+        if reply[0] != b"ok":
+            raise FencingError(session_id, reply[1].decode() or None)
+        return str(reply[1].decode())
+
+    @translates_redis_errors
+    async def record_ea_state(
+        self, account_id: str, *, kind: str, payload: bytes, now_ms: int
+    ) -> None:
+        """Keep the last InitRequest (`kind="init"`) or StatusHeartbeat (`"status"`) payload.
+
+        Stored in the account's ea-state hash as ``<kind>`` (the JSON payload) and
+        ``<kind>_ms`` (when it arrived).
+
+        Raises:
+            ValueError: `kind` is not one of `EA_STATE_KINDS`.
+        """
+        if kind not in EA_STATE_KINDS:
+            raise ValueError(f"unknown EA state kind {kind!r}")
+        await self._redis.hset(
+            self._keys.ea_state(account_id), mapping={kind: payload, f"{kind}_ms": now_ms}
+        )

@@ -1,0 +1,156 @@
+-- Shared helpers, prepended to every copygate script (see gateway/store/scripts.py).
+--
+-- ARGV[1]: key templates, one per line, in the order of `names` below; byte \1
+-- stands for the account id and \2 for the session id.
+-- Data layout (see gateway/store/keys.py):
+--   account hash: gen, active_sid, acked_seq (+ account config fields)
+--   session hash: the SessionRecord fields; client as JSON
+--   log zset:     score seq, member "<binding>|<envelope json without seq>"
+--   held list:    durable members "*|<json>" waiting for an active session
+--   held intents: "<session id>|<OrderIntent json>"
+--   deadlines:    member "<account id> <session id>", score deadline ms
+local unpack = unpack or table.unpack
+local T = {}
+do
+  local names = {'account', 'seq', 'sessions', 'session', 'log', 'ids', 'held',
+                 'held_intents', 'events', 'index', 'deadlines', 'closed', 'intents',
+                 'ea_inbox'}
+  local i = 1
+  for line in string.gmatch(ARGV[1], '[^\n]+') do
+    T[names[i]] = line
+    i = i + 1
+  end
+end
+
+-- A key from a template: account id `a`, optionally session id `s`.
+local function k(tpl, a, s)
+  local i = string.find(tpl, '\1', 1, true)
+  local out = string.sub(tpl, 1, i - 1) .. a .. string.sub(tpl, i + 1)
+  if s then
+    local j = string.find(out, '\2', i + #a, true)
+    out = string.sub(out, 1, j - 1) .. s .. string.sub(out, j + 1)
+  end
+  return out
+end
+
+-- Integers as decimal strings (never "1e+12"), whatever Lua number they are.
+local function int(n)
+  return string.format('%d', tonumber(n))
+end
+
+-- "<binding>|<rest>" -> binding, rest
+local function split(m)
+  local i = string.find(m, '|', 1, true)
+  return string.sub(m, 1, i - 1), string.sub(m, i + 1)
+end
+
+local function publish(a, event)
+  redis.call('PUBLISH', k(T.events, a), cjson.encode(event))
+end
+
+local function is_active(a, sid)
+  return redis.call('HGET', k(T.account, a), 'active_sid') == sid
+end
+
+-- {'fenced', close reason or ''}: the answer of a fenced write.
+local function fenced(a, sid)
+  local reason = redis.call('HGET', k(T.session, a, sid), 'closed_reason')
+  return {'fenced', reason or ''}
+end
+
+-- RPUSH a (possibly long) list in chunks that fit Lua's unpack().
+local function push_all(key, items)
+  for i = 1, #items, 1000 do
+    redis.call('RPUSH', key, unpack(items, i, math.min(i + 999, #items)))
+  end
+end
+
+-- Remove every held OrderIntent of session `sid`; returns their bodies in order.
+local function take_intents(a, sid)
+  local key = k(T.held_intents, a)
+  local mine, rest = {}, {}
+  for _, m in ipairs(redis.call('LRANGE', key, 0, -1)) do
+    local binding, body = split(m)
+    if binding == sid then mine[#mine + 1] = body else rest[#rest + 1] = m end
+  end
+  if #mine > 0 then
+    redis.call('DEL', key)
+    push_all(key, rest)
+  end
+  return mine
+end
+
+-- Close one live session of account `a`; false if it was not live.
+local function close_one(a, sid, reason, now, ttl)
+  local skey = k(T.session, a, sid)
+  local state = redis.call('HGET', skey, 'state')
+  redis.call('ZREM', k(T.sessions, a), sid)
+  redis.call('ZREM', T.deadlines, a .. ' ' .. sid)
+  if (not state) or state == 'closed' then
+    return false
+  end
+  redis.call('HSET', skey, 'state', 'closed', 'closed_reason', reason, 'closed_ms', now)
+  redis.call('EXPIRE', skey, ttl)
+  redis.call('ZADD', T.closed, int(tonumber(now) + tonumber(ttl) * 1000), sid)
+  local akey = k(T.account, a)
+  if redis.call('HGET', akey, 'active_sid') == sid then
+    redis.call('HDEL', akey, 'active_sid')
+  end
+  if state == 'pending' then
+    take_intents(a, sid)
+  end
+  publish(a, {kind = 'closed', session_id = sid, reason = reason})
+  return true
+end
+
+-- Give `member` the next seq of the account (adds it, or renumbers it in place).
+local function number(a, member)
+  local seq = redis.call('INCR', k(T.seq, a))
+  redis.call('ZADD', k(T.log, a), seq, member)
+  return seq
+end
+
+-- Make `sid` the account's active session (the session must be live).
+-- Preempts every other live session; logs `opening` (bodies bound to sid); renumbers
+-- the unacknowledged durable entries after them; numbers the held messages last;
+-- drops log entries bound to other sessions. Returns gen, {preempted ids}.
+local function activate(a, sid, now, ttl, opening)
+  local akey = k(T.account, a)
+  local gen = redis.call('HINCRBY', akey, 'gen', 1)
+  local preempted = {}
+  for _, other in ipairs(redis.call('ZRANGE', k(T.sessions, a), 0, -1)) do
+    if other ~= sid and close_one(a, other, 'preempted', now, ttl) then
+      preempted[#preempted + 1] = other
+    end
+  end
+  redis.call('HSET', akey, 'active_sid', sid)
+  redis.call('HSET', k(T.session, a, sid), 'state', 'authenticated', 'generation', int(gen))
+  local logk = k(T.log, a)
+  local durable = {}
+  for _, m in ipairs(redis.call('ZRANGE', logk, 0, -1)) do
+    local binding = split(m)
+    if binding == '*' then
+      durable[#durable + 1] = m
+    elseif binding ~= sid then
+      redis.call('ZREM', logk, m)
+    end
+  end
+  for _, body in ipairs(opening) do
+    number(a, sid .. '|' .. body)
+  end
+  for _, m in ipairs(durable) do
+    number(a, m)
+  end
+  local heldk = k(T.held, a)
+  for _, m in ipairs(redis.call('LRANGE', heldk, 0, -1)) do
+    number(a, m)
+  end
+  redis.call('DEL', heldk)
+  return gen, preempted
+end
+
+-- Append to a stream with approximate trimming; returns the entry id.
+local function xadd(stream, maxlen, a, sid, body)
+  return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+                    'account_id', a, 'session_id', sid, 'body', body)
+end

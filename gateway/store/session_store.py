@@ -1,0 +1,263 @@
+"""`SessionStore` over Redis: sessions, activation with fencing, heartbeat deadlines.
+
+Every state change is one Lua script (``gateway/store/lua``), so the invariant "at
+most one authenticated session per account" holds across gateway nodes: the account
+hash holds ``gen`` (incremented by each activation) and ``active_sid``; a session is
+active iff it is authenticated and ``active_sid`` names it. Closing the active
+session clears ``active_sid``, so messages enqueued meanwhile are held.
+
+Closed sessions keep their record for ``closed_session_ttl_s`` (so their tokens get
+410 with the close reason, not 401); they leave the live set and the deadline set.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import orjson
+import redis.asyncio as aioredis
+
+from gateway.errors import FencingError, TooManyPendingSessions
+from gateway.store.keys import RedisKeys
+from gateway.store.records import ActivationResult, CreatedSession, SessionRecord
+from gateway.store.redis_errors import translates_redis_errors
+from gateway.store.scripts import Scripts
+from schemas.codes import SessionState
+
+__all__ = [
+    "DEFAULT_CLOSED_SESSION_TTL_S",
+    "DEFAULT_STREAM_MAXLEN",
+    "RedisSessionStore",
+    "session_from_flat",
+    "session_from_hash",
+]
+
+#: How long a closed session's record is kept (seconds).
+DEFAULT_CLOSED_SESSION_TTL_S = 24 * 3600
+#: Approximate MAXLEN of the intent and EA-event streams. Generous: the copier reads
+#: them through a consumer group within milliseconds; the bound only stops a stalled
+#: copier from growing Redis without limit (at ~1 KiB per entry, ~100 MiB).
+DEFAULT_STREAM_MAXLEN = 100_000
+
+
+def session_from_hash(raw: Mapping[bytes, bytes]) -> SessionRecord:
+    """Build a `SessionRecord` from a session hash as read from Redis."""
+    f = {k.decode(): v.decode() for k, v in raw.items()}
+    closed_ms = f.get("closed_ms")
+    client = f.get("client")
+    return SessionRecord(
+        session_id=f["session_id"],
+        account_id=f["account_id"],
+        state=SessionState(f["state"]),
+        key_id=f.get("key_id"),
+        generation=int(f.get("generation", "0")),
+        token_hash=f["token_hash"],
+        created_ms=int(f["created_ms"]),
+        last_heartbeat_ms=int(f["last_heartbeat_ms"]),
+        closed_reason=f.get("closed_reason"),
+        closed_ms=int(closed_ms) if closed_ms is not None else None,
+        client=orjson.loads(client) if client is not None else None,
+    )
+
+
+def session_from_flat(flat: Sequence[bytes]) -> SessionRecord:
+    """Build a `SessionRecord` from a flat ``HGETALL`` reply (as Lua returns it)."""
+    return session_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
+
+
+def _deadline_member(member: bytes) -> tuple[str, str]:
+    """``b"<account id> <session id>"`` -> (account id, session id)."""
+    account_id, _, session_id = member.decode().partition(" ")
+    return account_id, session_id
+
+
+def _ids(raw: Sequence[bytes]) -> tuple[str, ...]:
+    return tuple(item.decode() for item in raw)
+
+
+class RedisSessionStore:
+    """`SessionStore` implementation over `redis.asyncio` (or fakeredis)."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: RedisKeys,
+        *,
+        closed_session_ttl_s: int = DEFAULT_CLOSED_SESSION_TTL_S,
+        stream_maxlen: int = DEFAULT_STREAM_MAXLEN,
+        scripts: Scripts | None = None,
+    ) -> None:
+        #: bytes-mode client
+        self._redis = redis
+        #: key names
+        self._keys = keys
+        #: how long closed session records are kept (seconds)
+        self._closed_ttl_s = closed_session_ttl_s
+        #: approximate MAXLEN of the intent stream (held intents released on promotion)
+        self._stream_maxlen = stream_maxlen
+        #: the Lua scripts
+        self._scripts = scripts or Scripts(redis, keys)
+
+    @translates_redis_errors
+    async def create_session(
+        self,
+        *,
+        account_id: str,
+        session_id: str,
+        token_hash: str,
+        key_id: str | None,
+        authenticated: bool,
+        now_ms: int,
+        heartbeat_timeout_ms: int,
+        max_pending_sessions: int,
+        client: dict[str, Any] | None = None,
+    ) -> CreatedSession:
+        """Create a session atomically; an authenticated one is activated at once.
+
+        Raises:
+            TooManyPendingSessions: a pending session would exceed
+                `max_pending_sessions` (retry once an abandoned one timed out).
+            StoreUnavailable: Redis cannot be reached.
+        """
+        reply = await self._scripts.run(
+            "create_session",
+            [self._keys.account(account_id)],
+            account_id,
+            session_id,
+            token_hash,
+            key_id or "",
+            "1" if authenticated else "0",
+            now_ms,
+            now_ms + heartbeat_timeout_ms,
+            max_pending_sessions,
+            orjson.dumps(client) if client is not None else b"",
+            self._closed_ttl_s,
+        )
+        if reply[0] == b"too_many":
+            raise TooManyPendingSessions(
+                f"account {account_id} already has {max_pending_sessions} pending sessions",
+                retry_after_s=max(1, math.ceil(heartbeat_timeout_ms / 1000)),
+            )
+        return CreatedSession(session=session_from_flat(reply[1]), preempted=_ids(reply[2]))
+
+    @translates_redis_errors
+    async def promote(
+        self,
+        session_id: str,
+        *,
+        now_ms: int,
+        opening_messages: Sequence[bytes],
+    ) -> ActivationResult | None:
+        """Promote a pending session to authenticated (activation), atomically.
+
+        Returns:
+            The activation, or None (nothing changed) if the session is not pending.
+        """
+        current = await self.get_session(session_id)
+        if current is None or current.state is not SessionState.PENDING:
+            return None
+        account_id = current.account_id
+        reply = await self._scripts.run(
+            "promote",
+            [self._keys.account(account_id)],
+            account_id,
+            session_id,
+            now_ms,
+            self._closed_ttl_s,
+            self._stream_maxlen,
+            *opening_messages,
+        )
+        if reply[0] != b"ok":
+            return None
+        return ActivationResult(
+            session=session_from_flat(reply[1]),
+            preempted=_ids(reply[2]),
+            released_intents=int(reply[3]),
+        )
+
+    @translates_redis_errors
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        """The session (live or recently closed), or None if unknown or expired."""
+        flat = await self._scripts.run("get_session", [], session_id)
+        return session_from_flat(flat) if flat else None
+
+    @translates_redis_errors
+    async def list_sessions(self, account_id: str | None = None) -> list[SessionRecord]:
+        """Live sessions, of one account (oldest first) or of all accounts."""
+        pairs: list[tuple[str, str]]
+        if account_id is not None:
+            sids = cast(
+                list[bytes],
+                await self._redis.zrange(self._keys.account_sessions(account_id), 0, -1),
+            )
+            pairs = [(account_id, sid.decode()) for sid in sids]
+        else:
+            members = cast(
+                list[bytes], await self._redis.zrange(self._keys.heartbeat_deadlines(), 0, -1)
+            )
+            pairs = [_deadline_member(m) for m in members]
+        return await self._load(pairs)
+
+    async def _load(self, pairs: Sequence[tuple[str, str]]) -> list[SessionRecord]:
+        if not pairs:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for account_id, sid in pairs:
+                pipe.hgetall(self._keys.session(account_id, sid))
+            hashes: list[dict[bytes, bytes]] = await pipe.execute()
+        records = [session_from_hash(h) for h in hashes if h]
+        return [r for r in records if r.state is not SessionState.CLOSED]
+
+    @translates_redis_errors
+    async def pending_sessions_for_key(self, account_id: str, key_id: str) -> list[str]:
+        """Ids of the account's pending sessions opened with that key, oldest first."""
+        records = await self.list_sessions(account_id)
+        return [
+            r.session_id for r in records if r.state is SessionState.PENDING and r.key_id == key_id
+        ]
+
+    @translates_redis_errors
+    async def close_session(
+        self, session_id: str, *, reason: str, now_ms: int
+    ) -> SessionRecord | None:
+        """Close a live session with `reason` and announce it (`closed` event).
+
+        Returns:
+            The closed record, or None if the session was not live.
+        """
+        flat = await self._scripts.run(
+            "close_session", [], session_id, reason, now_ms, self._closed_ttl_s
+        )
+        return session_from_flat(flat) if flat else None
+
+    @translates_redis_errors
+    async def touch(self, session_id: str, *, now_ms: int, heartbeat_timeout_ms: int) -> None:
+        """Record a heartbeat: the deadline becomes `now_ms + heartbeat_timeout_ms`.
+
+        Raises:
+            FencingError: the session is closed or unknown.
+        """
+        reply = await self._scripts.run(
+            "touch", [], session_id, now_ms, now_ms + heartbeat_timeout_ms
+        )
+        if reply[0] != b"ok":
+            raise FencingError(session_id, reply[1].decode() or None)
+
+    @translates_redis_errors
+    async def next_deadline_ms(self) -> int | None:
+        """The earliest heartbeat deadline of any live session, or None."""
+        first = await self._redis.zrange(self._keys.heartbeat_deadlines(), 0, 0, withscores=True)
+        return int(first[0][1]) if first else None
+
+    @translates_redis_errors
+    async def close_expired(self, *, now_ms: int, limit: int = 500) -> list[SessionRecord]:
+        """Close (reason `heartbeat_timeout`) live sessions whose deadline is < now_ms.
+
+        Safe on every node at once: the script removes what it closes, so each
+        session is closed (and announced) exactly once. Also forgets the
+        session-index entries of closed records that have expired.
+        """
+        reply = await self._scripts.run("close_expired", [], now_ms, limit, self._closed_ttl_s)
+        return [session_from_flat(flat) for flat in reply]

@@ -1,0 +1,110 @@
+"""OpenTelemetry at the edges: spans for session creation and inbound messages,
+counters for sessions by state and closes by reason.
+
+The exporter is chosen by `COPYGATE_OTEL_EXPORTER` (none, console, otlp); the
+standard `OTEL_EXPORTER_OTLP_*` variables configure the OTLP exporter. With
+`none`, the API's no-op providers are used and spans cost next to nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import Meter
+from opentelemetry.trace import Span, Tracer
+
+__all__ = ["Telemetry", "configure_telemetry"]
+
+_log = logging.getLogger("copygate.telemetry")
+
+
+class Telemetry:
+    """The gateway's instruments. Also keeps plain in-process counts for `/metrics`."""
+
+    def __init__(self, tracer: Tracer, meter: Meter) -> None:
+        self.tracer = tracer  #: span factory
+        self._created = meter.create_counter(
+            "copygate.sessions.created", description="sessions created, by initial state"
+        )
+        self._closed = meter.create_counter(
+            "copygate.sessions.closed", description="sessions closed, by reason"
+        )
+        self._promoted = meter.create_counter(
+            "copygate.sessions.promoted", description="pending sessions promoted"
+        )
+        self._messages = meter.create_counter(
+            "copygate.messages.inbound", description="inbound EA messages, by type"
+        )
+        self.counts: Counter[str] = Counter()  #: local totals, exposed on /metrics
+
+    def session_created(self, state: str) -> None:
+        """Count a creation in `state`."""
+        self._created.add(1, {"state": state})
+        self.counts[f"sessions_created_{state}"] += 1
+
+    def session_promoted(self) -> None:
+        """Count a promotion."""
+        self._promoted.add(1)
+        self.counts["sessions_promoted"] += 1
+
+    def session_closed(self, reason: str) -> None:
+        """Count a close for `reason`."""
+        self._closed.add(1, {"reason": reason})
+        self.counts[f"sessions_closed_{reason}"] += 1
+
+    @contextmanager
+    def message_span(self, transport: str, account_id: str) -> Iterator[Span]:
+        """A span around one inbound message; rename it once its type is known."""
+        with self.tracer.start_as_current_span(
+            "ea.message",
+            attributes={"copygate.transport": transport, "copygate.account_id": account_id},
+        ) as span:
+            yield span
+
+    def message_seen(self, span: Span, message_type: str | None) -> None:
+        """Name the span after the message type and count it."""
+        kind = message_type or "invalid"
+        span.update_name(f"ea.message {kind}")
+        self._messages.add(1, {"type": kind})
+
+
+def configure_telemetry(exporter: str, service_name: str = "copygate") -> Telemetry:
+    """Install SDK providers with the chosen exporter (or none) and build the instruments."""
+    if exporter != "none":
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import (
+            ConsoleMetricExporter,
+            MetricExporter,
+            PeriodicExportingMetricReader,
+        )
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor,
+            ConsoleSpanExporter,
+            SpanExporter,
+        )
+
+        span_exporter: SpanExporter
+        metric_exporter: MetricExporter
+        if exporter == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+                OTLPMetricExporter,
+            )
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            span_exporter, metric_exporter = OTLPSpanExporter(), OTLPMetricExporter()
+        else:
+            span_exporter, metric_exporter = ConsoleSpanExporter(), ConsoleMetricExporter()
+        resource = Resource.create({"service.name": service_name})
+        tracer_provider = TracerProvider(resource=resource)
+        tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+        trace.set_tracer_provider(tracer_provider)
+        reader = PeriodicExportingMetricReader(metric_exporter)
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
+        _log.info("telemetry exporter: %s", exporter)
+    return Telemetry(trace.get_tracer("copygate.gateway"), metrics.get_meter("copygate.gateway"))

@@ -1,0 +1,1 @@
+"""The two thin pumps over the session protocol: WebSocket and HTTP polling."""

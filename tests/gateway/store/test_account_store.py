@@ -1,0 +1,93 @@
+"""Contract of `RedisAccountStore`, against the embedded store and real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import fakeredis
+import pytest
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from gateway.errors import StoreUnavailable
+from gateway.store.account_store import RedisAccountStore
+from gateway.store.keys import RedisKeys
+from gateway.store.records import AccountRecord
+from schemas.codes import Role
+
+
+@pytest.fixture
+def store(redis_client: aioredis.Redis, keys: RedisKeys) -> RedisAccountStore:
+    return RedisAccountStore(redis_client, keys)
+
+
+@pytest.fixture
+async def down_store(
+    redis_client: aioredis.Redis, keys: RedisKeys
+) -> AsyncIterator[RedisAccountStore]:
+    """A store whose server cannot be reached (same flavour as `redis_client`)."""
+    if isinstance(redis_client, fakeredis.FakeAsyncRedis):
+        server = fakeredis.FakeServer()
+        server.connected = False
+        client: aioredis.Redis = fakeredis.FakeAsyncRedis(server=server)
+    else:
+        client = aioredis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
+    yield RedisAccountStore(client, keys)
+    await client.aclose()
+
+
+async def test_put_account_then_get_returns_the_same_record(store: RedisAccountStore) -> None:
+    record = AccountRecord("demo-1001", "tenant-a", Role.MASTER, label="Main", updated_ms=42)
+    assert await store.put_account(record) == record
+    assert await store.get_account("demo-1001") == record
+
+
+async def test_get_account_returns_none_when_never_configured(store: RedisAccountStore) -> None:
+    assert await store.get_account("demo-404") is None
+
+
+async def test_get_account_ignores_session_fields_of_an_unconfigured_account(
+    store: RedisAccountStore, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    await redis_client.hset(keys.account("demo-1"), mapping={"gen": 3, "active_sid": "s1"})
+    assert await store.get_account("demo-1") is None
+    assert await store.list_accounts() == []
+
+
+async def test_put_account_replaces_and_clears_the_label_without_touching_session_fields(
+    store: RedisAccountStore, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    await store.put_account(AccountRecord("demo-1", "tenant-a", Role.MASTER, label="old"))
+    await redis_client.hset(keys.account("demo-1"), mapping={"gen": 3, "active_sid": "s1"})
+    replaced = AccountRecord("demo-1", "tenant-b", Role.FOLLOWER, label=None, updated_ms=9)
+    await store.put_account(replaced)
+    assert await store.get_account("demo-1") == replaced
+    assert await redis_client.hmget(keys.account("demo-1"), ["gen", "active_sid"]) == [
+        b"3",
+        b"s1",
+    ]
+
+
+async def test_list_accounts_filters_by_tenant_and_sorts_by_id(store: RedisAccountStore) -> None:
+    b = AccountRecord("b-2", "tenant-a", Role.FOLLOWER)
+    a = AccountRecord("a-1", "tenant-a", Role.MASTER)
+    c = AccountRecord("c-3", "tenant-b", Role.FOLLOWER)
+    for record in (b, c, a):
+        await store.put_account(record)
+    assert await store.list_accounts() == [a, b, c]
+    assert await store.list_accounts("tenant-a") == [a, b]
+    assert await store.list_accounts("tenant-z") == []
+
+
+async def test_every_operation_raises_store_unavailable_when_redis_is_down(
+    down_store: RedisAccountStore,
+) -> None:
+    calls = [
+        down_store.put_account(AccountRecord("demo-1", "t", Role.MASTER)),
+        down_store.get_account("demo-1"),
+        down_store.list_accounts(),
+    ]
+    for call in calls:
+        with pytest.raises(StoreUnavailable):
+            await call
