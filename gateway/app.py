@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from copier.runtime import CopierRuntime, copier_routes
 from gateway.admin.routes import AdminRoutes
 from gateway.auth.admin import AdminAuthenticator
 from gateway.auth.hashing import SecretHasher
@@ -144,10 +145,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock_
     if "COPYGATE_AUTH_PEPPER" in os.environ:
         settings = settings.model_copy(update={"auth_pepper_configured": True})
     holder: dict[str, GatewayRuntime] = {}
+    copier: dict[str, CopierRuntime] = {}  # the copier half (worker + routes), see copier.runtime
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await open_store(settings)
+        copier["runtime"] = CopierRuntime(store, settings, clock)  # wraps store.delivery first
         rt = GatewayRuntime(settings, store, clock)
         holder["runtime"] = rt
         app.state.runtime = rt
@@ -157,6 +160,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock_
                 "will not survive a restart and is not shared between nodes"
             )
         rt.monitor.start()
+        copier["runtime"].start()
         _log.info(
             "gateway %s ready (%s store)",
             settings.node_id,
@@ -165,10 +169,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock_
         try:
             yield
         finally:
+            await copier["runtime"].stop()
             await rt.aclose()
 
     return Starlette(
-        routes=_routes(lambda: holder["runtime"], settings),
+        routes=_routes(lambda: holder["runtime"], settings)
+        + copier_routes(lambda: copier["runtime"]),
         lifespan=lifespan,
         exception_handlers=exception_handlers(),
     )

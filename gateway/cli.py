@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from gateway.app import SHUTDOWN_RECONNECT_AFTER_S, create_app
 from gateway.settings import Settings
 
-__all__ = ["main", "serve"]
+__all__ = ["copier", "main", "serve"]
 
 
 def _configure_logging(level: str) -> None:
@@ -26,7 +26,7 @@ def _configure_logging(level: str) -> None:
 
 
 def serve(host: str, port: int, settings: Settings) -> None:
-    """Run gateway (+ copier, once built) in this process until interrupted."""
+    """Run gateway + one copier worker in this process until interrupted."""
     _configure_logging(settings.log_level)
     if settings.redis_url is None:
         logging.getLogger("copygate").warning(
@@ -71,10 +71,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve_cmd = commands.add_parser("serve", help="run the gateway and copier")
     serve_cmd.add_argument("--host", default="127.0.0.1", help="bind address")
     serve_cmd.add_argument("--port", type=int, default=8080, help="TCP port")
+    copier_cmd = commands.add_parser("copier", help="run standalone copier workers")
+    copier_cmd.add_argument("--workers", type=int, default=1, help="consumers in this process")
     args = parser.parse_args(argv)
     if args.command == "serve":
         serve(args.host, args.port, Settings())
+    elif args.command == "copier":
+        copier(max(1, args.workers), Settings())
     return 0
+
+
+def copier(workers: int, settings: Settings) -> None:
+    """Run `workers` copier consumers in this process until interrupted."""
+    import asyncio
+
+    from copier.runtime import run_standalone
+
+    _configure_logging(settings.log_level)
+    asyncio.run(run_standalone(settings, workers))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mql2cpp import convert_tree
 
-__all__ = ["CXXFLAGS", "EA_DIR", "MQL4_DIR", "BuildError", "build", "build_root"]
+__all__ = ["CXXFLAGS", "EA_DIR", "MQL4_DIR", "BuildError", "build", "build_root", "syntax_only"]
 
 EA_DIR = Path(__file__).resolve().parents[1]
 MQL4_DIR = EA_DIR / "MQL4"
@@ -120,6 +120,32 @@ def _compile(work: Path, target: str) -> Path:
     if link.returncode != 0:
         raise BuildError(link.stdout + link.stderr)
     return exe
+
+
+def syntax_only(mql4_root: Path, work: Path) -> None:
+    """Pre-pass ``mql4_root`` into ``work`` and type-check the expert with g++.
+
+    Raises:
+        BuildError: g++ rejected the sources (its output is the message).
+    """
+    convert_tree(mql4_root, work / "src")
+    result = subprocess.run(
+        [
+            "g++",
+            *CXXFLAGS,
+            "-fsyntax-only",
+            "-include",
+            str(SHIM_DIR / "mql4_shim.h"),
+            "-I",
+            str(work / "src" / "Include"),
+            str(work / "src" / "Experts" / "CopyGateway.cpp"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BuildError(result.stdout + result.stderr)
 
 
 def build(target: str) -> Path:

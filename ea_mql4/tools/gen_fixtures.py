@@ -343,7 +343,8 @@ def client_cases() -> dict[str, tuple[list[str], Envelope]]:
         ("EURUSD", 5, "0.00001", "100000", "0.01", "0.01", "100"),
         ("XAUUSD", 2, "0.01", "100", "0.01", "0.01", "50"),
     ]
-    kv = head("InitRequest", "i-1") + [
+    kv = [
+        *head("InitRequest", "i-1"),
         "ack_seq=41",
         "balance=10000.5",
         "equity=9950.25",
@@ -499,7 +500,7 @@ def client_cases() -> dict[str, tuple[list[str], Envelope]]:
         _row(2003, "USDJPY", "buy", "limit", "0.2", "148.5", magic=0),
         _row(2004, "EURUSD", "sell", "stop", "0.3", "1.0900", sl=Decimal("1.1"), magic=9),
     ]
-    kv = head("SyncSnapshot", "i-snap") + ["balance=10000", "equity=10100.75", "request_id=r-1"]
+    kv = [*head("SyncSnapshot", "i-snap"), "balance=10000", "equity=10100.75", "request_id=r-1"]
     for r in rows:
         kv.append(
             "row="

@@ -79,10 +79,15 @@ FORBIDDEN: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bdelete\s+[A-Za-z_]"), "`delete` is outside the C++-compatible subset"),
     (re.compile(r"\bGetPointer\s*\("), "pointers are outside the C++-compatible subset"),
     (re.compile(r"->"), "`->` is not MQL4"),
+    (
+        re.compile(r"\b(?:Open|High|Low|Close|Time|Volume|Bars|Digits|Point|Bid|Ask)\s*\("),
+        "MQL4 predefined series/variable name used as a function name",
+    ),
     (re.compile(r"\b[DC]__MQLLIT\d+__"), "D'..'/C'..' literals are outside the subset"),
     (
         re.compile(
-            r"^[ \t]*(?!return\b|else\b|case\b|do\b)(?:static\s+)?(?:const\s+)?\w+\s+\w+\s*\[\s*\w+\s*\]\s*[;=]",
+            r"^[ \t]*(?!return\b|else\b|case\b|do\b)(?:static\s+)?(?:const\s+)?"
+            r"\w+\s+\w+\s*\[\s*\w+\s*\]\s*[;=]",
             re.M,
         ),
         "fixed-size arrays: declare `T a[]` and ArrayResize() instead",

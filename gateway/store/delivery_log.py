@@ -4,9 +4,11 @@ Per account, a ZSET scored by seq whose members are ``<binding>|<envelope json
 without seq>`` (binding ``*`` = durable, else the one session it is meant for), a
 LIST of held (unnumbered) durable messages waiting for an active session, a HASH
 envelope id -> member for deduplication, and a seq counter that is never reset.
-Seqs are handed out by ``INCR`` only, so they are never reused; an activation
+Seqs are handed out by ``INCR`` only, so they are never reused; a promotion
 renumbers what is still unacknowledged after everything handed out before (see
-`RedisSessionStore`).
+`RedisSessionStore`). The account hash keeps ``acked_seq`` and ``read_seq``, the
+highest seq `read` ever returned: acknowledgements are clamped to it, because a
+message no transport was handed cannot have been processed.
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ class RedisDeliveryLog:
     ) -> list[LogEntry]:
         """Logged messages with seq > after_seq that this session may receive, in order.
 
-        Empty unless the session is the account's active session.
+        Empty unless the session is the account's active session. Records the highest
+        seq returned, the ceiling of later acknowledgements.
         """
         flat = await self._scripts.run(
             "read", [self._keys.account(account_id)], account_id, session_id, after_seq, limit
@@ -112,7 +115,10 @@ class RedisDeliveryLog:
 
     @translates_redis_errors
     async def ack(self, account_id: str, session_id: str, ack_seq: int) -> int:
-        """Drop every message with seq <= ack_seq (clamped to the last seq handed out).
+        """Drop every message with seq <= ack_seq.
+
+        `ack_seq` is clamped to the highest seq ever returned by `read` (a message no
+        transport was handed cannot be acknowledged).
 
         Raises:
             FencingError: the session is not the account's active session.

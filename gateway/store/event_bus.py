@@ -243,9 +243,12 @@ class RedisEventBus:
             delay = min(delay * 2, self._backoff_max_s)
 
     async def _serve(self, pubsub: PubSub, *, resync: bool) -> None:
-        """Drive one connection until it fails (always ends with an exception)."""
-        assert pubsub.connection is not None
-        pubsub.connection.retry = Retry(NoBackoff(), 0)  # failures come to us, not retried
+        """Drive one connection until it fails or the bus closes."""
+        connection = pubsub.connection
+        assert connection is not None
+        # failures come to us (we resubscribe and resync), not to redis-py's silent
+        # retry; the pool's own policy is restored before the connection goes back
+        pool_retry, connection.retry = connection.retry, Retry(NoBackoff(), 0)
         loop = asyncio.get_running_loop()
         self._sent.clear()
         self._inflight.clear()
@@ -256,7 +259,7 @@ class RedisEventBus:
         self._wake.set()
         reader = loop.create_task(self._read(pubsub), name="copygate-event-bus-reader")
         try:
-            while True:
+            while not self._closed:
                 if reader.done():
                     reader.result()
                     raise _ConnectionStale("reader ended")
@@ -268,12 +271,16 @@ class RedisEventBus:
                     raise _ConnectionStale(f"no answer for {silence:.1f}s")
                 if silence >= self._ping_interval_s:
                     await pubsub.ping()
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._ping_interval_s / 2)
+                    async with asyncio.timeout(self._ping_interval_s / 2):
+                        await self._wake.wait()
         finally:
             reader.cancel()
-            with contextlib.suppress(BaseException):
-                await reader
+            await asyncio.wait({reader})
+            if not reader.cancelled():
+                reader.exception()  # retrieved: a failed read means reconnect
+            connection.retry = pool_retry
 
     async def _sync(self, pubsub: PubSub) -> None:
         """Bring the connection's channels in line with the subscribers."""

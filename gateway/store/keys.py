@@ -20,7 +20,11 @@ class RedisKeys:
 
     # ---- per account (hash-tagged) -------------------------------------------------
     def account(self, account_id: str) -> str:
-        """HASH: tenant_id, role, label, updated_ms; plus gen, active_sid, acked_seq."""
+        """HASH: tenant_id, role, label, updated_ms; plus gen, active_sid, acked_seq.
+
+        ``read_seq`` (the highest seq the delivery log handed to a transport, the
+        ceiling of acknowledgements) is kept here too.
+        """
         return f"{self.prefix}:{{{account_id}}}:account"
 
     def account_seq(self, account_id: str) -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "AdminTokenStore",
     "DeliveryLog",
     "EventBus",
+    "EventSubscription",
     "IntentSink",
     "KeyStore",
     "RateLimiter",
@@ -201,6 +202,22 @@ class IntentSink(Protocol):
         ...
 
 
+class EventSubscription(Protocol):
+    """One account's events as an async iterator (`{"kind": ...}` dicts)."""
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def __anext__(self) -> dict[str, Any]: ...
+
+    async def ready(self) -> None:
+        """Return once events published from now on are certain to arrive."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop receiving; iteration ends."""
+        ...
+
+
 class EventBus(Protocol):
     """Cross-node notifications per account (Redis pub/sub)."""
 
@@ -208,8 +225,8 @@ class EventBus(Protocol):
         """Announce an event (`{"kind": "deliver" | "closed" | "promoted", ...}`)."""
         ...
 
-    def subscribe(self, account_id: str) -> AsyncIterator[dict[str, Any]]:
-        """Events of one account from now on, until the iterator is closed."""
+    def subscribe(self, account_id: str) -> EventSubscription:
+        """Events of one account from now on (after `ready()`), until closed."""
         ...
 
 

@@ -41,6 +41,7 @@ SCRIPT_NAMES: tuple[str, ...] = (
     "promote",
     "publish_stream",
     "read",
+    "remember_ack",
     "touch",
 )
 

@@ -6,6 +6,12 @@ hash holds ``gen`` (incremented by each activation) and ``active_sid``; a sessio
 active iff it is authenticated and ``active_sid`` names it. Closing the active
 session clears ``active_sid``, so messages enqueued meanwhile are held.
 
+Activation by creation keeps the seqs of unacknowledged messages (the new EA's
+``ack_seq`` refers to them) and numbers held messages after them. Activation by
+promotion first applies the ack the pending session reported (`remember_ack`),
+then logs the opening messages, renumbers the remaining backlog after them and
+numbers the held messages last (rule 2: SessionStateChange, InitAck, backlog).
+
 Closed sessions keep their record for ``closed_session_ttl_s`` (so their tokens get
 410 with the close reason, not 401); they leave the live set and the deadline set.
 """
@@ -116,6 +122,9 @@ class RedisSessionStore:
     ) -> CreatedSession:
         """Create a session atomically; an authenticated one is activated at once.
 
+        Activation preempts every other live session of the account, keeps the seqs
+        of unacknowledged messages and numbers the held messages after them.
+
         Raises:
             TooManyPendingSessions: a pending session would exceed
                 `max_pending_sessions` (retry once an abandoned one timed out).
@@ -151,6 +160,11 @@ class RedisSessionStore:
         opening_messages: Sequence[bytes],
     ) -> ActivationResult | None:
         """Promote a pending session to authenticated (activation), atomically.
+
+        In order: preempt every other live session, drop what the session reported
+        as processed (`remember_ack`), log `opening_messages` bound to this session,
+        renumber the remaining unacknowledged durable messages after them, number the
+        held messages, move the session's held OrderIntents to the intent stream.
 
         Returns:
             The activation, or None (nothing changed) if the session is not pending.
@@ -231,6 +245,16 @@ class RedisSessionStore:
             "close_session", [], session_id, reason, now_ms, self._closed_ttl_s
         )
         return session_from_flat(flat) if flat else None
+
+    @translates_redis_errors
+    async def remember_ack(self, session_id: str, ack_seq: int) -> None:
+        """Keep the highest `ack_seq` a *pending* session reported (max wins).
+
+        `promote` applies it (clamped like `DeliveryLog.ack`) before renumbering the
+        backlog, so the EA is not re-sent what it already processed. Ignored for
+        sessions that are not live and pending.
+        """
+        await self._scripts.run("remember_ack", [], session_id, ack_seq)
 
     @translates_redis_errors
     async def touch(self, session_id: str, *, now_ms: int, heartbeat_timeout_ms: int) -> None:

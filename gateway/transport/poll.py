@@ -9,10 +9,7 @@ for a notification on the account's event channel (no polling loop).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
-from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -22,6 +19,7 @@ from gateway.errors import FencingError
 from gateway.http_errors import ApiError, error_response, json_response, read_body
 from gateway.protocol import Send, SessionProtocol
 from gateway.sessions import SessionService
+from gateway.store.ports import EventSubscription
 from gateway.store.records import LogEntry, SessionRecord
 from gateway.transport.websocket import bearer_token
 from schemas.codes import CloseReason, ErrorCode, SessionState
@@ -89,18 +87,21 @@ class SessionRoutes:
             return _closed_response(record)
         body = await read_body(request, ExchangeRequest)
         proto = await self.service.open_protocol(record)
-        events = self.service.store.bus.subscribe(record.account_id)
+        events = None
+        if body.wait_ms > 0:  # subscribe before reading, so nothing slips in between
+            events = self.service.store.bus.subscribe(record.account_id)
+            await events.ready()
         try:
             return await self._exchange(proto, body, events)
         except FencingError:
             fresh = await self.service.store.sessions.get_session(record.session_id)
             return _closed_response(fresh or record)
         finally:
-            with contextlib.suppress(Exception):
-                await events.aclose()  # type: ignore[attr-defined]
+            if events is not None:
+                await events.aclose()
 
     async def _exchange(
-        self, proto: SessionProtocol, body: ExchangeRequest, events: AsyncIterator[dict[str, Any]]
+        self, proto: SessionProtocol, body: ExchangeRequest, events: EventSubscription | None
     ) -> Response:
         replies: list[Envelope] = []
         telemetry = self.service.telemetry
@@ -119,7 +120,7 @@ class SessionRoutes:
         await self._acknowledge(proto, body.ack_seq)
         frames = await self.service.outbound(proto, replies, after_seq=body.ack_seq)
         deadline = time.monotonic() + body.wait_ms / 1000
-        while not frames:
+        while not frames and events is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not await self._wait(events, remaining):
                 break
@@ -160,7 +161,7 @@ class SessionRoutes:
         return Response(body, media_type="application/json")
 
     @staticmethod
-    async def _wait(events: AsyncIterator[dict[str, Any]], seconds: float) -> bool:
+    async def _wait(events: EventSubscription, seconds: float) -> bool:
         """Wait for a relevant account event; False on timeout or end of stream."""
         try:
             async with asyncio.timeout(seconds):

@@ -27,6 +27,9 @@ _log = logging.getLogger("copygate.ws")
 
 #: `reconnect_after_s` announced when the store is unreachable.
 STORE_RETRY_AFTER_S = 5.0
+#: How long a new connection waits for the EA to report its ack_seq (InitRequest or
+#: StatusHeartbeat) before it writes the backlog anyway.
+READY_GRACE_S = 0.5
 
 
 def bearer_token(headers: Any) -> str | None:
@@ -43,10 +46,11 @@ class _Connection:
 
     Every write goes through `deliver`, under one lock, in strictly increasing seq
     order: replies are numbered first, then the log is read, then both are written
-    merged by seq. Until the EA has said what it already processed (its first
-    InitRequest or StatusHeartbeat, or a promotion while connected) nothing but a
-    close is written, so a reconnecting EA is re-sent exactly what it has not
-    processed.
+    merged by seq. A new connection holds the backlog until the EA has said what it
+    already processed (its first InitRequest or StatusHeartbeat, or a promotion
+    while connected), so a reconnecting EA is re-sent exactly what it has not
+    processed; it waits at most `READY_GRACE_S`, and a reply that must go out
+    earlier (an ErrorAlert, a close) flushes the backlog ahead of it, in order.
     """
 
     def __init__(
@@ -70,8 +74,9 @@ class _Connection:
                 self.sent_upto = max(self.sent_upto, acked)
                 self.ready = True
             self.waiting.extend(replies)
-            if not (self.ready or force) or self.closed.is_set():
+            if self.closed.is_set() or not (self.ready or force or self.waiting):
                 return
+            self.ready = True
             replies, self.waiting = self.waiting, []
             frames = await self.service.outbound(self.proto, replies, after_seq=self.sent_upto)
             for frame in frames:
@@ -121,6 +126,8 @@ class WebSocketPump:
 
     async def _run(self, conn: _Connection) -> None:
         events = self.service.store.bus.subscribe(conn.proto.account_id)
+        await events.ready()
+        grace = asyncio.create_task(self._after_grace(conn))
         try:
             reader = asyncio.create_task(self._read(conn))
             watcher = asyncio.create_task(self._watch(conn, events))
@@ -136,9 +143,19 @@ class WebSocketPump:
                 if (exc := task.exception()) is not None:
                     _log.error("connection task failed", exc_info=exc)
         finally:
-            with contextlib.suppress(Exception):
-                await events.aclose()  # type: ignore[attr-defined]
+            grace.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await grace
+            await events.aclose()
             await conn.close(int(CloseCode.NORMAL))
+
+    async def _after_grace(self, conn: _Connection) -> None:
+        """Write the backlog if the EA has not reported its ack_seq in time."""
+        await asyncio.sleep(READY_GRACE_S)
+        try:
+            await conn.deliver([], force=True)
+        except StoreUnavailable as exc:
+            await self._close_store_unavailable(conn, exc)
 
     async def _read(self, conn: _Connection) -> None:
         telemetry = self.service.telemetry

@@ -30,8 +30,9 @@ def start_server(
     servers: list[Server] = []
 
     def start(*, redis: bool = True, port: int | None = None, **env: str) -> Server:
-        server = Server(port or free_port(),
-                        server_env(real_redis_url if redis else None, prefix, **env))
+        server = Server(
+            port or free_port(), server_env(real_redis_url if redis else None, prefix, **env)
+        )
         server.start(tmp_path)
         servers.append(server)
         return server

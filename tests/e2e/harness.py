@@ -51,16 +51,28 @@ def heartbeat(ack_seq: int = 0) -> dict[str, Any]:
 
 
 def init_request(ack_seq: int = 0) -> dict[str, Any]:
-    return envelope("InitRequest", {"ack_seq": ack_seq,
-                                    "account": {"balance": 1000, "equity": 1000,
-                                                "currency": "USD", "leverage": 100}})
+    return envelope(
+        "InitRequest",
+        {
+            "ack_seq": ack_seq,
+            "account": {"balance": 1000, "equity": 1000, "currency": "USD", "leverage": 100},
+        },
+    )
 
 
 def order_command(ticket: int = 1, command_id: str | None = None) -> dict[str, Any]:
-    return {"type": "OrderCommand", "payload": {
-        "command_id": command_id or f"cmd-{secrets.token_hex(4)}", "action": "open",
-        "symbol": "EURUSD", "side": "buy", "order_type": "market", "volume": 0.1,
-        "master_ticket": ticket}}
+    return {
+        "type": "OrderCommand",
+        "payload": {
+            "command_id": command_id or f"cmd-{secrets.token_hex(4)}",
+            "action": "open",
+            "symbol": "EURUSD",
+            "side": "buy",
+            "order_type": "market",
+            "volume": 0.1,
+            "master_ticket": ticket,
+        },
+    }
 
 
 @dataclass
@@ -84,9 +96,20 @@ class Server:
         self.log_path = log_dir / f"server-{self.port}-{secrets.token_hex(2)}.log"
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port)],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                [
+                    sys.executable,
+                    "-m",
+                    "gateway",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
             )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -114,16 +137,18 @@ class Server:
 
 def server_env(redis_url: str | None, prefix: str, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COPYGATE_")}
-    env.update({
-        "COPYGATE_ADMIN_TOKEN": ADMIN_TOKEN,
-        "COPYGATE_HEARTBEAT_INTERVAL_S": "1",
-        "COPYGATE_HEARTBEAT_TIMEOUT_S": "3",
-        "COPYGATE_KEY_PREFIX": prefix,
-        "COPYGATE_AUTH_PEPPER": "e2e-pepper-" + prefix,
-        "COPYGATE_ARGON2_MEMORY_KIB": "1024",
-        "COPYGATE_ARGON2_TIME_COST": "1",
-        "COPYGATE_LOG_LEVEL": "INFO",
-    })
+    env.update(
+        {
+            "COPYGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+            "COPYGATE_HEARTBEAT_INTERVAL_S": "1",
+            "COPYGATE_HEARTBEAT_TIMEOUT_S": "3",
+            "COPYGATE_KEY_PREFIX": prefix,
+            "COPYGATE_AUTH_PEPPER": "e2e-pepper-" + prefix,
+            "COPYGATE_ARGON2_MEMORY_KIB": "1024",
+            "COPYGATE_ARGON2_TIME_COST": "1",
+            "COPYGATE_LOG_LEVEL": "INFO",
+        }
+    )
     if redis_url:
         env["COPYGATE_REDIS_URL"] = redis_url
     env.update(overrides)
@@ -162,13 +187,15 @@ class Admin:
         return key
 
     async def put_account(self, account_id: str, role: str, tenant: str = "t1") -> None:
-        response = await self.request("PUT", f"/admin/v1/accounts/{account_id}",
-                                      json={"tenant_id": tenant, "role": role})
+        response = await self.request(
+            "PUT", f"/admin/v1/accounts/{account_id}", json={"tenant_id": tenant, "role": role}
+        )
         assert response.status_code == 200, response.text
 
     async def queue(self, account_id: str, message: dict[str, Any]) -> dict[str, Any]:
-        response = await self.request("POST", f"/admin/v1/accounts/{account_id}/messages",
-                                      json={"message": message})
+        response = await self.request(
+            "POST", f"/admin/v1/accounts/{account_id}/messages", json={"message": message}
+        )
         assert response.status_code == 202, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -185,10 +212,15 @@ class EA:
 
     async def create_session(self, expect: int = 201) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as client:
-            response = await client.post("/ea-gateway/v1/sessions", json={
-                "account_id": self.account_id, "auth_method": "account_session_key",
-                "credentials": {"key": self.key},
-                "client": {"platform": "mt4", "ea_version": "1.0.0", "terminal_build": 1440}})
+            response = await client.post(
+                "/ea-gateway/v1/sessions",
+                json={
+                    "account_id": self.account_id,
+                    "auth_method": "account_session_key",
+                    "credentials": {"key": self.key},
+                    "client": {"platform": "mt4", "ea_version": "1.0.0", "terminal_build": 1440},
+                },
+            )
         assert response.status_code == expect, response.text
         if response.status_code == 201:
             self.session = response.json()
@@ -200,17 +232,20 @@ class EA:
 
     @contextlib.asynccontextmanager
     async def websocket(self, url: str) -> AsyncIterator[WsEA]:
-        async with websockets.connect(url, additional_headers=self.auth, compression=None,
-                                      max_size=2**20) as ws:
+        async with websockets.connect(
+            url, additional_headers=self.auth, compression=None, max_size=2**20
+        ) as ws:
             yield WsEA(ws)
 
-    async def exchange(self, messages: list[dict[str, Any]] | None = None, ack_seq: int = 0,
-                       wait_ms: int = 0) -> httpx.Response:
+    async def exchange(
+        self, messages: list[dict[str, Any]] | None = None, ack_seq: int = 0, wait_ms: int = 0
+    ) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.base_url, timeout=40) as client:
             return await client.post(
                 f"/ea-gateway/v1/sessions/{self.session['session_id']}/exchange",
                 headers=self.auth,
-                json={"messages": messages or [], "ack_seq": ack_seq, "wait_ms": wait_ms})
+                json={"messages": messages or [], "ack_seq": ack_seq, "wait_ms": wait_ms},
+            )
 
 
 @dataclass

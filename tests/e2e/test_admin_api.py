@@ -55,10 +55,12 @@ async def test_sessions_are_listed_and_can_be_closed_by_an_operator(
 ) -> None:
     ea = EA(server.base_url, "acct-ops", key=await admin.provision("acct-ops"))
     await ea.create_session()
-    listed = (await admin.request("GET", "/admin/v1/sessions",
-                                  params={"account_id": "acct-ops"})).json()["sessions"]
+    listed = (
+        await admin.request("GET", "/admin/v1/sessions", params={"account_id": "acct-ops"})
+    ).json()["sessions"]
     assert [(s["session_id"], s["state"]) for s in listed] == [
-        (ea.session["session_id"], "authenticated")]
+        (ea.session["session_id"], "authenticated")
+    ]
     closed = await admin.request("DELETE", f"/admin/v1/sessions/{ea.session['session_id']}")
     assert closed.status_code == 200
     assert (await ea.exchange()).json()["error"]["code"] == "closed_by_operator"
@@ -73,8 +75,9 @@ async def test_tenant_admin_is_confined_to_its_tenant(server: Server, admin: Adm
     assert (await tenant.request("POST", "/admin/v1/accounts/acct-t1/keys")).status_code == 201
     denied = await tenant.request("POST", "/admin/v1/accounts/acct-t2/keys")
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
-    moved = await tenant.request("PUT", "/admin/v1/accounts/acct-t2",
-                                 json={"tenant_id": "t1", "role": "master"})
+    moved = await tenant.request(
+        "PUT", "/admin/v1/accounts/acct-t2", json={"tenant_id": "t1", "role": "master"}
+    )
     assert moved.status_code == 403
     minted = await tenant.request("POST", "/admin/v1/tenants/t1/tokens", json={})
     assert minted.status_code == 403
@@ -104,9 +107,14 @@ async def test_pending_sessions_per_account_are_limited(server: Server) -> None:
 
 async def _create(server: Server, account: str, key: str = "k" * 32) -> httpx.Response:
     async with httpx.AsyncClient(base_url=server.base_url) as client:
-        return await client.post("/ea-gateway/v1/sessions", json={
-            "account_id": account, "auth_method": "account_session_key",
-            "credentials": {"key": key}})
+        return await client.post(
+            "/ea-gateway/v1/sessions",
+            json={
+                "account_id": account,
+                "auth_method": "account_session_key",
+                "credentials": {"key": key},
+            },
+        )
 
 
 @pytest.mark.parametrize(
@@ -114,12 +122,21 @@ async def _create(server: Server, account: str, key: str = "k" * 32) -> httpx.Re
     [
         (b"{", 400, "malformed_json"),
         (b"[]", 400, "malformed_json"),
-        (b'{"account_id": "bad id!", "auth_method": "account_session_key", "credentials": {}}',
-         422, "validation_error"),
-        (b'{"account_id": "a", "auth_method": "kerberos", "credentials": {"key": "x"}}',
-         422, "unsupported_auth_method"),
-        (b'{"account_id": "a", "auth_method": "account_session_key", "credentials": {"key": 5}}',
-         401, "invalid_credentials"),
+        (
+            b'{"account_id": "bad id!", "auth_method": "account_session_key", "credentials": {}}',
+            422,
+            "validation_error",
+        ),
+        (
+            b'{"account_id": "a", "auth_method": "kerberos", "credentials": {"key": "x"}}',
+            422,
+            "unsupported_auth_method",
+        ),
+        (
+            b'{"account_id": "a", "auth_method": "account_session_key", "credentials": {"key": 5}}',
+            401,
+            "invalid_credentials",
+        ),
         (b'{"account_id": "a"}', 422, "validation_error"),
         (b"x" * (1024 * 1024 + 10), 413, "payload_too_large"),
     ],
@@ -128,8 +145,9 @@ async def test_bad_session_requests_get_json_errors_never_500(
     server: Server, body: bytes, status: int, code: str
 ) -> None:
     async with httpx.AsyncClient(base_url=server.base_url) as client:
-        response = await client.post("/ea-gateway/v1/sessions", content=body,
-                                     headers={"content-type": "application/json"})
+        response = await client.post(
+            "/ea-gateway/v1/sessions", content=body, headers={"content-type": "application/json"}
+        )
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
 

@@ -11,8 +11,15 @@ import redis.asyncio as aioredis
 
 from tests.e2e.harness import EA, Admin, Server, envelope, heartbeat, init_request, order_command
 
-INTENT = {"action": "open", "ticket": 11, "symbol": "EURUSD", "side": "buy",
-          "order_type": "market", "volume": 0.1, "price": 1.1}
+INTENT = {
+    "action": "open",
+    "ticket": 11,
+    "symbol": "EURUSD",
+    "side": "buy",
+    "order_type": "market",
+    "volume": 0.1,
+    "price": 1.1,
+}
 
 
 async def authenticated_ea(server: Server, admin: Admin, account: str) -> EA:
@@ -66,7 +73,11 @@ async def test_promotion_sends_state_change_then_init_ack_then_held_commands(
         assert response.status_code == 200, response.text
         received = [await ws.recv() for _ in range(4)]
     assert [m["type"] for m in received] == [
-        "SessionStateChange", "InitAck", "OrderCommand", "OrderCommand"]
+        "SessionStateChange",
+        "InitAck",
+        "OrderCommand",
+        "OrderCommand",
+    ]
     assert received[0]["payload"]["state"] == "authenticated"
     assert received[1]["payload"]["session_id"] == ea.session["session_id"]
     assert [m["payload"]["command_id"] for m in received[2:]] == ["c-1", "c-2"]
@@ -142,9 +153,7 @@ async def test_silent_poll_session_answers_410_heartbeat_timeout(
 # ---- rule 4 ------------------------------------------------------------------------
 
 
-async def test_new_authenticated_session_preempts_the_old_one(
-    server: Server, admin: Admin
-) -> None:
+async def test_new_authenticated_session_preempts_the_old_one(server: Server, admin: Admin) -> None:
     key = await admin.provision("acct-preempt")
     first = EA(server.base_url, "acct-preempt", key=key)
     await first.create_session()
@@ -220,7 +229,8 @@ async def test_ea_deletes_its_own_session_with_a_shutdown_notice(
     ea = await authenticated_ea(server, admin, "acct-delete")
     async with httpx.AsyncClient(base_url=server.base_url) as client:
         response = await client.delete(
-            f"/ea-gateway/v1/sessions/{ea.session['session_id']}", headers=ea.auth)
+            f"/ea-gateway/v1/sessions/{ea.session['session_id']}", headers=ea.auth
+        )
     assert response.status_code == 200
     assert response.json()["messages"][0]["type"] == "ShutdownNotice"
     assert (await ea.exchange()).status_code == 410

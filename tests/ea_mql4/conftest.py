@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,10 @@ EA_TOOLS = REPO / "ea_mql4" / "tools"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 if str(EA_TOOLS) not in sys.path:
     sys.path.insert(0, str(EA_TOOLS))
+
+from terminal_harness import Terminal  # noqa: E402
+
+from .fake_gateway import FakeGateway  # noqa: E402
 
 
 def _require_gxx() -> None:
@@ -36,3 +42,26 @@ def terminal_binary() -> Path:
     import eabuild
 
     return eabuild.build("terminal")
+
+
+@pytest.fixture
+def gateway() -> Iterator[FakeGateway]:
+    """The in-process fake of the gateway's EA endpoints."""
+    with FakeGateway() as fake:
+        yield fake
+    assert not fake.invalid, f"the EA sent envelopes the models reject: {fake.invalid}"
+
+
+@pytest.fixture
+def start_terminal(terminal_binary: Path, tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
+    """Start EA terminals (stopped at teardown); same name = same MQL4/Files."""
+    started: list[Terminal] = []
+
+    def start(name: str, server_url: str, **kwargs: Any) -> Terminal:
+        terminal = Terminal(terminal_binary, tmp_path / name, server_url, **kwargs)
+        started.append(terminal)
+        return terminal.start()
+
+    yield start
+    for terminal in started:
+        terminal.stop()

@@ -91,3 +91,18 @@ def test_ea_core_unit_tests_pass(core_driver: Path) -> None:
     failures = [line for line in result.stdout.splitlines() if not line.startswith("PASS")]
     assert result.returncode == 0, "\n".join(failures)
     assert "0 failed" in result.stdout
+
+
+def test_gxx_check_rejects_a_type_error_in_the_ea_sources(tmp_path: Path) -> None:
+    import shutil
+
+    import eabuild
+
+    tree = tmp_path / "MQL4"
+    shutil.copytree(eabuild.MQL4_DIR, tree)
+    protocol = tree / "Include" / "CopyGateway" / "Protocol.mqh"
+    text = protocol.read_text(encoding="utf-8")
+    assert 'w.KeyInt("ts",ts);' in text
+    protocol.write_text(text.replace('w.KeyInt("ts",ts);', 'w.KeyStr("ts",ts);'), encoding="utf-8")
+    with pytest.raises(eabuild.BuildError, match=r"Protocol\.mqh:\d+"):
+        eabuild.syntax_only(tree, tmp_path / "work")

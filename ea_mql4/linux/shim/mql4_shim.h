@@ -406,6 +406,10 @@ void FileClose(int handle);
 uint FileWriteString(int handle, const string &text, int length = -1);
 string FileReadString(int handle, int length = -1);
 bool FileIsEnding(int handle);
+ulong FileSize(int handle);
+uint FileReadArray(int handle, MqlArray<uchar> &array, int start = 0, int count = WHOLE_ARRAY);
+uint FileWriteArray(int handle, const MqlArray<uchar> &array, int start = 0,
+                    int count = WHOLE_ARRAY);
 void FileFlush(int handle);
 bool FileIsExist(const string &name, int common_flag = 0);
 bool FileDelete(const string &name, int common_flag = 0);

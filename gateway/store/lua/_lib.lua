@@ -3,8 +3,9 @@
 -- ARGV[1]: key templates, one per line, in the order of `names` below; byte \1
 -- stands for the account id and \2 for the session id.
 -- Data layout (see gateway/store/keys.py):
---   account hash: gen, active_sid, acked_seq (+ account config fields)
---   session hash: the SessionRecord fields; client as JSON
+--   account hash: gen, active_sid, acked_seq, read_seq (+ account config fields)
+--   session hash: the SessionRecord fields (client as JSON); ack_seq of a pending
+--                 session (remember_ack)
 --   log zset:     score seq, member "<binding>|<envelope json without seq>"
 --   held list:    durable members "*|<json>" waiting for an active session
 --   held intents: "<session id>|<OrderIntent json>"
@@ -106,15 +107,38 @@ end
 -- Give `member` the next seq of the account (adds it, or renumbers it in place).
 local function number(a, member)
   local seq = redis.call('INCR', k(T.seq, a))
-  redis.call('ZADD', k(T.log, a), seq, member)
+  redis.call('ZADD', k(T.log, a), int(seq), member)
   return seq
 end
 
--- Make `sid` the account's active session (the session must be live).
--- Preempts every other live session; logs `opening` (bodies bound to sid); renumbers
--- the unacknowledged durable entries after them; numbers the held messages last;
--- drops log entries bound to other sessions. Returns gen, {preempted ids}.
-local function activate(a, sid, now, ttl, opening)
+-- Acknowledge up to `ack`, clamped to the highest seq `read` ever returned (a message
+-- no transport was handed cannot be acknowledged): drop those entries (and the
+-- id-index entries of the durable ones); acked_seq = max. Returns acked_seq.
+local function drop_acked(a, ack)
+  local akey, logk, ids = k(T.account, a), k(T.log, a), k(T.ids, a)
+  local upto = math.min(tonumber(ack), tonumber(redis.call('HGET', akey, 'read_seq') or '0'))
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', logk, '-inf', int(upto))) do
+    local binding, body = split(m)
+    if binding == '*' then
+      local ok, envelope = pcall(cjson.decode, body)
+      if ok and type(envelope) == 'table' and type(envelope.id) == 'string' then
+        redis.call('HDEL', ids, envelope.id)
+      end
+    end
+  end
+  redis.call('ZREMRANGEBYSCORE', logk, '-inf', int(upto))
+  local acked = math.max(upto, tonumber(redis.call('HGET', akey, 'acked_seq') or '0'))
+  redis.call('HSET', akey, 'acked_seq', int(acked))
+  return acked
+end
+
+-- Make `sid` the account's active session (the session must be live): preempt every
+-- other live session, drop log entries bound to other sessions, log `opening`
+-- (bodies bound to sid). With `renumber` (promotion) the unacknowledged durable
+-- entries get new seqs after the opening messages; without it (creation) they keep
+-- theirs, so the EA's ack_seq still refers to them. Held messages are numbered
+-- last. Returns gen, {preempted ids}.
+local function activate(a, sid, now, ttl, opening, renumber)
   local akey = k(T.account, a)
   local gen = redis.call('HINCRBY', akey, 'gen', 1)
   local preempted = {}
@@ -138,8 +162,10 @@ local function activate(a, sid, now, ttl, opening)
   for _, body in ipairs(opening) do
     number(a, sid .. '|' .. body)
   end
-  for _, m in ipairs(durable) do
-    number(a, m)
+  if renumber then
+    for _, m in ipairs(durable) do
+      number(a, m)
+    end
   end
   local heldk = k(T.held, a)
   for _, m in ipairs(redis.call('LRANGE', heldk, 0, -1)) do

@@ -1,4 +1,5 @@
--- Create a session; an authenticated one is activated at once (see activate()).
+-- Create a session; an authenticated one is activated at once (see activate();
+-- numbered messages keep their seqs, held ones are numbered after them).
 -- KEYS[1] account hash
 -- ARGV[2] account id, [3] session id, [4] token hash, [5] key id ('' = none),
 -- [6] '1' authenticated / '0' pending, [7] now ms, [8] deadline ms,
@@ -31,7 +32,7 @@ redis.call('ZADD', T.deadlines, ARGV[8], a .. ' ' .. sid)
 local preempted = {}
 if authenticated then
   local _
-  _, preempted = activate(a, sid, now, ARGV[11], {})
+  _, preempted = activate(a, sid, now, ARGV[11], {}, false)
   publish(a, {kind = 'deliver'})
 end
 return {'ok', redis.call('HGETALL', skey), preempted}

@@ -1,4 +1,5 @@
--- Promote a pending session (activation), then release its held OrderIntents.
+-- Promote a pending session: apply its remembered ack, activate (renumbering the
+-- backlog after the opening messages), then release its held OrderIntents.
 -- KEYS[1] account hash
 -- ARGV[2] account id, [3] session id, [4] now ms, [5] closed ttl s,
 -- [6] intent stream MAXLEN (approximate), [7..] opening messages (JSON without seq)
@@ -12,7 +13,12 @@ local opening = {}
 for i = 7, #ARGV do
   opening[#opening + 1] = ARGV[i]
 end
-local _, preempted = activate(a, sid, now, ARGV[5], opening)
+-- first drop what the EA reported as processed while pending (remember_ack)
+local reported = redis.call('HGET', k(T.session, a, sid), 'ack_seq')
+if reported then
+  drop_acked(a, reported)
+end
+local _, preempted = activate(a, sid, now, ARGV[5], opening, true)
 local intents = take_intents(a, sid)
 -- whatever else is held belonged to sessions that are closed now
 redis.call('DEL', k(T.held_intents, a))

@@ -14,7 +14,9 @@ from tests.gateway.store.world import Node
 
 
 @pytest.fixture(params=["embedded", "redis"])
-async def redis_client(request: pytest.FixtureRequest, real_redis_url: str) -> AsyncIterator[aioredis.Redis]:
+async def redis_client(
+    request: pytest.FixtureRequest, real_redis_url: str
+) -> AsyncIterator[aioredis.Redis]:
     """A bytes-mode client: in-process fakeredis, or the real server (real Redis must be up)."""
     if request.param == "embedded":
         client: aioredis.Redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())

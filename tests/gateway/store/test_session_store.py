@@ -165,7 +165,8 @@ async def test_closed_session_keeps_its_record_with_reason_for_the_ttl(
     closed = await node.sessions.close_session("a1", reason="client_shutdown", now_ms=5_000)
 
     assert closed is not None
-    assert (closed.state, closed.closed_reason, closed.closed_ms) == ("closed", "client_shutdown", 5_000)
+    assert closed.state is SessionState.CLOSED
+    assert (closed.closed_reason, closed.closed_ms) == ("client_shutdown", 5_000)
     assert await node.sessions.get_session("a1") == closed
     assert 0 < await redis_client.ttl(keys.session("demo-1", "a1")) <= 600
     assert await node.sessions.list_sessions("demo-1") == []
@@ -249,8 +250,13 @@ async def test_expired_sessions_close_exactly_once_under_concurrent_monitors(
 ) -> None:
     first = Node.over(redis_client, keys)
     for i in range(60):
-        await first.open(f"s{i}", account_id=f"acct-{i % 7}", authenticated=i % 2 == 0,
-                         now_ms=1_000 + i, max_pending=100)
+        await first.open(
+            f"s{i}",
+            account_id=f"acct-{i % 7}",
+            authenticated=i % 2 == 0,
+            now_ms=1_000 + i,
+            max_pending=100,
+        )
     live_before = await first.sessions.list_sessions()
     monitors = [first] + [Node.over(make_client(), keys) for _ in range(4)]
 

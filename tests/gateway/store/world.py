@@ -68,4 +68,3 @@ HEARTBEAT_TIMEOUT_MS = 15_000
 def envelope(envelope_id: str, kind: str = "OrderCommand", **payload: object) -> bytes:
     """A server -> EA envelope without seq, as the delivery log stores it."""
     return orjson.dumps({"type": kind, "id": envelope_id, "ts": 1, "payload": payload})
-

@@ -52,33 +52,37 @@ public:
    long              AckSeq(void) const { return(m_ack_seq); }
    int               Dropped(void) const { return(m_dropped); }
 
-   //--- Decode the envelopes of array node `list`; append the new ones to `out`.
+   //--- Decode one envelope (node `env`); append it to `out` unless it is a duplicate.
    //--- Invalid envelopes are returned too (kind CG_MSG_INVALID) so the caller can
    //--- report them and still acknowledge their seq.
+   bool              RouteOne(const CJsonDoc &doc,const int env,SServerMessage &out[])
+     {
+      SServerMessage m;
+      CgDecodeServerMessage(doc,env,m);
+      if(m.seq>=0 && m.seq<=m_ack_seq)
+        {
+         m_dropped++;
+         return(false);
+        }
+      if(m.id!="" && Seen(m.id))
+        {
+         m_dropped++;
+         return(false);
+        }
+      if(m.id!="")
+         Remember(m.id);
+      int n=ArraySize(out);
+      ArrayResize(out,n+1,16);
+      out[n]=m;
+      return(true);
+     }
+   //--- Every envelope of array node `list` (a poll answer); returns how many were new.
    int               Route(const CJsonDoc &doc,const int list,SServerMessage &out[])
      {
       int added=0;
       for(int c=doc.First(list);c>=0;c=doc.Next(c))
-        {
-         SServerMessage m;
-         CgDecodeServerMessage(doc,c,m);
-         if(m.seq>=0 && m.seq<=m_ack_seq)
-           {
-            m_dropped++;
-            continue;
-           }
-         if(m.id!="" && Seen(m.id))
-           {
-            m_dropped++;
-            continue;
-           }
-         if(m.id!="")
-            Remember(m.id);
-         int n=ArraySize(out);
-         ArrayResize(out,n+1,16);
-         out[n]=m;
-         added++;
-        }
+         if(RouteOne(doc,c,out))
+            added++;
       return(added);
      }
    //--- Call after a message was fully handled (effects persisted).

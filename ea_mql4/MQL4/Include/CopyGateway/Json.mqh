@@ -101,7 +101,7 @@ private:
          m_first[m_depth-1]=false;
         }
      }
-   void              Open(const string &bracket)
+   void              OpenContainer(const string &bracket)
      {
       BeforeValue();
       m_out+=bracket;
@@ -115,8 +115,8 @@ public:
                      CJsonWriter(void) : m_out(""),m_depth(0),m_after_key(false) {}
    void              Reset(void) { m_out=""; m_depth=0; m_after_key=false; }
    string            Text(void) const { return(m_out); }
-   void              BeginObject(void) { Open("{"); }
-   void              BeginArray(void) { Open("["); }
+   void              BeginObject(void) { OpenContainer("{"); }
+   void              BeginArray(void) { OpenContainer("["); }
    void              EndObject(void) { m_out+="}"; m_depth--; }
    void              EndArray(void) { m_out+="]"; m_depth--; }
    void              Key(const string &key)

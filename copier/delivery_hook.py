@@ -1,0 +1,92 @@
+"""The "command delivered" timestamp: a thin wrapper around the gateway's `DeliveryLog`.
+
+`DeliveryTimestamps` delegates every call to the wrapped delivery log. After a
+`read` that hands entries to a transport, it records, for each `OrderCommand`
+envelope among them, the first time it was handed out (``HSETNX`` into the
+account's ``copy-delivered`` hash, which expires a week after its last write).
+That is the "command delivered" point of a copy record's latency split.
+
+It is installed in `gateway.app` (one line) instead of changing ``read.lua``,
+which belongs to the delivery log: reads without commands cost nothing extra,
+reads with commands cost one pipelined round trip.
+"""
+
+from __future__ import annotations
+
+import orjson
+import redis.asyncio as aioredis
+
+from copier.keys import CopierKeys
+from gateway.clock import Clock
+from gateway.store.ports import DeliveryLog
+from gateway.store.records import EnqueueResult, LogEntry
+from gateway.store.redis_errors import translates_redis_errors
+
+__all__ = ["DELIVERED_TTL_S", "DeliveryTimestamps"]
+
+#: The delivered-times hash of an account expires this long after its last write.
+DELIVERED_TTL_S = 7 * 24 * 3600
+
+_COMMAND_MARK = b'"type":"OrderCommand"'
+
+
+class DeliveryTimestamps:
+    """`DeliveryLog` that remembers when each OrderCommand was first handed to a transport."""
+
+    def __init__(
+        self, inner: DeliveryLog, redis: aioredis.Redis, keys: CopierKeys, clock: Clock
+    ) -> None:
+        self.inner = inner  #: the real delivery log
+        self._redis = redis  #: bytes-mode client
+        self._keys = keys  #: copier key names
+        self._clock = clock  #: epoch ms
+
+    async def enqueue(self, account_id: str, envelope_id: str, body: bytes) -> EnqueueResult:
+        """See `DeliveryLog.enqueue`."""
+        return await self.inner.enqueue(account_id, envelope_id, body)
+
+    async def log_for_session(self, account_id: str, session_id: str, body: bytes) -> int:
+        """See `DeliveryLog.log_for_session`."""
+        return await self.inner.log_for_session(account_id, session_id, body)
+
+    async def next_seq(self, account_id: str) -> int:
+        """See `DeliveryLog.next_seq`."""
+        return await self.inner.next_seq(account_id)
+
+    async def read(
+        self, account_id: str, session_id: str, *, after_seq: int, limit: int = 500
+    ) -> list[LogEntry]:
+        """See `DeliveryLog.read`; also records first-delivery times of OrderCommands."""
+        entries = await self.inner.read(account_id, session_id, after_seq=after_seq, limit=limit)
+        ids = [_command_id(e.body) for e in entries if _COMMAND_MARK in e.body]
+        found = [i for i in ids if i]
+        if found:
+            await self._record(account_id, found)
+        return entries
+
+    @translates_redis_errors
+    async def _record(self, account_id: str, envelope_ids: list[str]) -> None:
+        key = self._keys.delivered_times(account_id)
+        now = self._clock()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for envelope_id in envelope_ids:
+                pipe.hsetnx(key, envelope_id, now)
+            pipe.expire(key, DELIVERED_TTL_S)
+            await pipe.execute()
+
+    async def ack(self, account_id: str, session_id: str, ack_seq: int) -> int:
+        """See `DeliveryLog.ack`."""
+        return await self.inner.ack(account_id, session_id, ack_seq)
+
+    async def pending_count(self, account_id: str) -> tuple[int, int]:
+        """See `DeliveryLog.pending_count`."""
+        return await self.inner.pending_count(account_id)
+
+
+def _command_id(body: bytes) -> str | None:
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    envelope_id = value.get("id") if isinstance(value, dict) else None
+    return envelope_id if isinstance(envelope_id, str) else None

@@ -1,0 +1,50 @@
+"""Copier worker settings, read once from ``COPYGATE_COPIER_*`` environment variables.
+
+Kept apart from `gateway.settings.Settings` (the gateway's) so the copier's knobs
+live with the copier; the Redis URL and key prefix still come from the gateway's
+settings, so both halves always share one namespace.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["CopierSettings"]
+
+
+class CopierSettings(BaseSettings):
+    """Everything configurable about copier workers. Build one per process."""
+
+    model_config = SettingsConfigDict(env_prefix="COPYGATE_COPIER_", extra="ignore")
+
+    #: Run one worker inside `copygate serve` (turn off when only standalone
+    #: `copygate copier` processes should copy).
+    in_process: bool = True
+    #: Stream entries read per XREADGROUP call.
+    batch: int = Field(default=64, ge=1, le=10_000)
+    #: How long one XREADGROUP call blocks waiting for entries (ms).
+    block_ms: int = Field(default=500, ge=1)
+    #: A pending entry idle this long is claimed (XAUTOCLAIM) by another consumer (ms).
+    claim_idle_ms: int = Field(default=5_000, ge=1)
+    #: How often a worker looks for entries to claim (ms).
+    claim_interval_ms: int = Field(default=1_000, ge=1)
+    #: Claims of an entry after which a failing entry goes to the dead-letter stream.
+    max_failures: int = Field(default=5, ge=1)
+    #: Lifetime of a partition (account) lock; a dead holder blocks it this long (ms).
+    lock_ttl_ms: int = Field(default=10_000, ge=100)
+    #: How often the outbox is swept for due retries and orphaned entries (ms).
+    sweep_interval_ms: int = Field(default=100, ge=1)
+    #: How long an immediate outbox entry is left to the worker that wrote it (ms).
+    outbox_grace_ms: int = Field(default=2_000, ge=1)
+    #: Copy records kept per follower (oldest are trimmed).
+    max_copies_per_follower: int = Field(default=1_000, ge=10)
+    #: Delivery log enqueues in flight at once per worker.
+    enqueue_concurrency: int = Field(default=32, ge=1)
+    #: Consecutive rejected executions that open a follower's circuit breaker.
+    breaker_threshold: int = Field(default=5, ge=1)
+    #: How long an open circuit breaker blocks new opens (ms).
+    breaker_cooldown_ms: int = Field(default=60_000, ge=1)
+    #: TEST HOOK: sleep this long after a read returned new entries, before
+    #: processing them (lets a test SIGKILL a worker between read and ack). 0 = off.
+    test_pause_after_read_ms: int = Field(default=0, ge=0)

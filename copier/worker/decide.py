@@ -1,0 +1,279 @@
+"""The worker's decisions for one follower: pure, no I/O, no clock.
+
+This is the sans-I/O half of the worker. The pump (`copier.worker.pump`) loads a
+`FollowerRecord`, calls one of the functions below and writes the returned
+`FollowerWrite` atomically (with a version check); it never decides anything.
+
+- `decide_signal`: one master intent (live, replayed or synthetic) -> a command,
+  a skip or a parked intent, plus the copy record;
+- `decide_report`: one ExecutionReport -> link update, retry (a delayed outbox
+  entry under ``<id>.rN``) or give-up, breaker update, and the replay of the
+  intents parked on the link it unblocked;
+- `decide_follower_snapshot`: a follower's SyncSnapshot -> reconciliation.
+
+Every command leaves as an `OutboxItem` (envelope id = command id). Intents
+parked behind a link (`WaitForLink`) are kept in the record, in order; any later
+intent for the same link is parked behind them without being planned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from copier.core import (
+    BackoffPolicy,
+    MasterSignal,
+    ReconcileNoteKind,
+    Retry,
+    decide_retry,
+    derive_command_id,
+    reconcile_follower,
+    retry_command_id,
+)
+from copier.worker.draft import (
+    Draft,
+    FollowerContext,
+    FollowerWrite,
+    OutboxItem,
+    StatusChange,
+    attempt_of,
+    new_copy,
+)
+from copier.worker.state import CopyRecord, CopyStatus, FollowerRecord
+from schemas.codes import Action, ExecutionStatus
+from schemas.messages import (
+    ExecutionReportPayload,
+    OrderCommandPayload,
+    SyncSnapshotPayload,
+)
+from schemas.subscriptions import SubscriptionSettings, SubscriptionStatus
+
+__all__ = [
+    "FollowerContext",
+    "FollowerWrite",
+    "OutboxItem",
+    "StatusChange",
+    "attempt_of",
+    "decide_follower_snapshot",
+    "decide_report",
+    "decide_signal",
+]
+
+_FILL_STATUSES = frozenset({ExecutionStatus.FILLED, ExecutionStatus.CLOSED})
+
+
+def decide_signal(
+    signal: MasterSignal,
+    settings: SubscriptionSettings,
+    follower: FollowerRecord,
+    ctx: FollowerContext,
+    now_ms: int,
+    *,
+    grace_ms: int = 2_000,
+) -> FollowerWrite:
+    """Decide what one follower does about one master intent.
+
+    Intents for a link that already has parked intents are parked behind them
+    (order is kept); otherwise the planner decides, and a `WaitForLink` parks it.
+
+    Args:
+        signal: the master's intent.
+        settings: the follower's subscription to that master.
+        follower: the follower's stored record.
+        ctx: the follower's equity and symbols.
+        now_ms: the current time.
+        grace_ms: how long a sweeper leaves an immediate outbox item to its writer.
+
+    Returns:
+        The write: new record, copy record, outbox items, status changes.
+    """
+    draft = Draft(follower, ctx, now_ms, grace_ms)
+    link = follower.links.find(signal.master_account_id, signal.intent.ticket)
+    if link is not None and follower.parked_for(link.key):
+        base = derive_command_id(signal.master_account_id, signal.intent_id, follower.account_id)
+        message = "earlier intents for this ticket are waiting for the follower's report"
+        draft.copies[base] = replace(
+            new_copy(base, signal, now_ms), status=CopyStatus.WAITING, message=message
+        )
+        draft.park(link.key, signal)
+        return draft.finish()
+    wait_key = draft.plan(signal, settings)
+    if wait_key is not None:
+        draft.park(wait_key, signal)
+    return draft.finish()
+
+
+def decide_report(
+    follower: FollowerRecord,
+    report: ExecutionReportPayload,
+    copy: CopyRecord | None,
+    subscriptions: Mapping[str, SubscriptionSettings],
+    ctx: FollowerContext,
+    now_ms: int,
+    *,
+    grace_ms: int = 2_000,
+    policy: BackoffPolicy | None = None,
+    not_delivered: bool = False,
+) -> FollowerWrite | None:
+    """Apply one ExecutionReport of a follower.
+
+    Args:
+        follower: the follower's stored record.
+        report: the report.
+        copy: the copy record of the report's command (base id), if any.
+        subscriptions: the follower's subscriptions by master (for parked replays).
+        ctx: the follower's equity and symbols.
+        now_ms: the current time.
+        grace_ms: see `decide_signal`.
+        policy: retry backoff.
+        not_delivered: the "report" is the copier's own: the delivery log refused
+            the command (no retry, no breaker count).
+
+    Returns:
+        The write, or None when the report is for no awaited command (a
+        duplicate or unknown report changes nothing).
+    """
+    links = follower.links
+    link = links.for_command(report.command_id)
+    if link is None:
+        return None
+    draft = Draft(follower, ctx, now_ms, grace_ms)
+    before_state = follower.breaker.state(now_ms)
+    if not not_delivered:
+        draft.record = replace(draft.record, breaker=follower.breaker.on_report(report, now_ms))
+    give_up: str | None = None
+    if report.status is ExecutionStatus.REJECTED and not not_delivered:
+        expires = None if copy is None or copy.command is None else copy.command.get("expires_at")
+        decision = decide_retry(
+            report,
+            retries_done=attempt_of(report.command_id),
+            now_ms=now_ms,
+            expires_at=expires if isinstance(expires, int) else None,
+            policy=policy,
+        )
+        if isinstance(decision, Retry) and copy is not None and copy.command is not None:
+            new_id = retry_command_id(report.command_id, decision.attempt)
+            draft.record = replace(draft.record, links=links.reissue(report.command_id, new_id))
+            command = OrderCommandPayload.model_validate({**copy.command, "command_id": new_id})
+            draft.send(command, due_ms=decision.not_before_ms)
+            draft.copies[copy.command_id] = replace(
+                copy,
+                status=CopyStatus.RETRYING,
+                reason=f"mt4_error_{report.error_code}",
+                message=f"retry {decision.attempt} in {decision.delay_ms} ms",
+                current_command_id=new_id,
+                attempts=copy.attempts + 1,
+                reported_ms=now_ms,
+                decided_ms=now_ms,
+            )
+            draft.breaker_alert(before_state)
+            return draft.finish()
+        if not isinstance(decision, Retry):
+            give_up = decision.reason.value
+    applied = links.apply_report(report)
+    draft.record = replace(draft.record, links=applied.book)
+    if copy is not None:
+        draft.copies[copy.command_id] = _reported(copy, report, now_ms, give_up, not_delivered)
+    draft.breaker_alert(before_state)
+    if applied.unblocked and applied.link is not None:
+        draft.replay(applied.link.key, subscriptions)
+    return draft.finish()
+
+
+def _reported(
+    copy: CopyRecord,
+    report: ExecutionReportPayload,
+    now_ms: int,
+    give_up: str | None,
+    not_delivered: bool,
+) -> CopyRecord:
+    status = CopyStatus.NOT_DELIVERED if not_delivered else report.status.value
+    reason = copy.reason
+    if report.status in (ExecutionStatus.REJECTED, ExecutionStatus.EXPIRED):
+        reason = give_up or (
+            f"mt4_error_{report.error_code}" if report.error_code else report.status.value
+        )
+    filled = report.status in _FILL_STATUSES or report.status is ExecutionStatus.PLACED
+    return replace(
+        copy,
+        status=status,
+        reason=reason,
+        message=report.error_message or copy.message,
+        follower_ticket=report.ticket if report.ticket is not None else copy.follower_ticket,
+        filled_volume=report.volume if filled and report.volume else copy.filled_volume,
+        filled_price=report.price if filled and report.price else copy.filled_price,
+        reported_ms=now_ms,
+        decided_ms=now_ms,
+    )
+
+
+def decide_follower_snapshot(
+    follower: FollowerRecord,
+    snapshot: SyncSnapshotPayload,
+    round_id: str,
+    subscriptions: Mapping[str, SubscriptionSettings],
+    ctx: FollowerContext,
+    now_ms: int,
+    *,
+    grace_ms: int = 2_000,
+) -> FollowerWrite:
+    """Reconcile a follower's links with its SyncSnapshot (see `reconcile_follower`).
+
+    Closes planned for positions the master no longer holds become commands
+    with copy records keyed by their (round-derived) command ids; every other
+    change (closed, filled or resized at the broker) gets a copy record with
+    that status under the same kind of key, so operators see it.
+    """
+    paused = {m for m, s in subscriptions.items() if s.status is SubscriptionStatus.PAUSED}
+    result = reconcile_follower(
+        follower.account_id, follower.links, snapshot, round_id=round_id, paused_masters=paused
+    )
+    draft = Draft(follower, ctx, now_ms, grace_ms)
+    draft.record = replace(draft.record, links=result.links)
+    for command in result.commands:
+        draft.send(command)
+        draft.copies[command.command_id] = CopyRecord(
+            command_id=command.command_id,
+            master_id=command.master_account_id or "",
+            intent_id=f"reconcile:{round_id}:{command.master_ticket}",
+            action=command.action,
+            master_ticket=command.master_ticket,
+            symbol=command.symbol,
+            status=CopyStatus.QUEUED,
+            intent_received_ms=now_ms,
+            decided_ms=now_ms,
+            reason="reconcile",
+            message="the master no longer holds this position",
+            requested_volume=command.volume,
+            current_command_id=command.command_id,
+            attempts=1,
+            command=command.model_dump(mode="json", exclude_none=True),
+        )
+    for note in result.notes:
+        draft.notes.append(f"{note.kind.value}: {note.message}")
+        key = derive_command_id(
+            note.master_account_id,
+            f"reconcile:{round_id}:{note.master_ticket}",
+            follower.account_id,
+        )
+        link = result.links.find(note.master_account_id, note.master_ticket)
+        if key in draft.copies or link is None:
+            continue  # a planned close: its record is above
+        draft.copies[key] = CopyRecord(
+            command_id=key,
+            master_id=note.master_account_id,
+            intent_id=f"reconcile:{round_id}:{note.master_ticket}",
+            action=Action.CLOSE
+            if note.kind is ReconcileNoteKind.CLOSED_AT_BROKER
+            else (Action.MODIFY),
+            master_ticket=note.master_ticket,
+            symbol=link.symbol,
+            status=note.kind.value,
+            intent_received_ms=now_ms,
+            decided_ms=now_ms,
+            reason="reconcile",
+            message=note.message,
+            follower_ticket=note.follower_ticket,
+        )
+    return draft.finish()

@@ -1,0 +1,244 @@
+"""Building blocks of the worker's decisions: value objects and the write draft. Pure.
+
+`Draft` accumulates one `FollowerWrite` while `copier.worker.decide` runs the
+planner (new record, copy records, outbox envelopes, status changes); it only
+mutates itself, never its inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from copier.core import (
+    Alert,
+    BreakerState,
+    FollowerState,
+    MasterSignal,
+    Send,
+    Skip,
+    SwitchStatus,
+    derive_command_id,
+    plan_intent,
+    update_peak,
+)
+from copier.core.links import LinkKey
+from copier.worker.state import CopyRecord, CopyStatus, FollowerRecord
+from schemas.codes import Action, Severity
+from schemas.envelope import ErrorAlert, OrderCommand, encode_envelope
+from schemas.messages import OrderCommandPayload, SymbolSpec
+from schemas.subscriptions import SubscriptionSettings, SubscriptionStatus
+
+__all__ = [
+    "Draft",
+    "FollowerContext",
+    "FollowerWrite",
+    "OutboxItem",
+    "StatusChange",
+    "attempt_of",
+    "new_copy",
+]
+
+_ENTRIES = frozenset({Action.OPEN, Action.PLACE_PENDING})
+
+
+@dataclass(frozen=True)
+class FollowerContext:
+    """What the EA last told the gateway about the follower account (ea-state)."""
+
+    equity: Decimal | None = None  # latest equity (StatusHeartbeat, else InitRequest)
+    symbols: Mapping[str, SymbolSpec] = field(default_factory=dict)  # InitRequest symbols
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """An envelope to hand to the follower's delivery log."""
+
+    envelope_id: str  # envelope id (= command id for commands): the delivery log dedups on it
+    body: bytes  # envelope JSON without seq
+    due_ms: int  # not before (retries); for immediate items, when a sweeper may take over
+    immediate: bool  # the writer enqueues it right after its commit
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A subscription status the copier itself changes (e.g. drawdown -> close_only)."""
+
+    master_id: str  # the subscription's master
+    status: SubscriptionStatus  # the new status
+    reason: str  # machine-readable reason (the guard)
+    message: str  # human readable explanation
+
+
+@dataclass(frozen=True)
+class FollowerWrite:
+    """Everything one decision writes for one follower, in one atomic commit."""
+
+    before: FollowerRecord  # the record the decision was made on (its version is checked)
+    after: FollowerRecord  # the record to store
+    copies: tuple[CopyRecord, ...] = ()  # copy records to store (replace by command id)
+    outbox: tuple[OutboxItem, ...] = ()  # envelopes to enqueue
+    status_changes: tuple[StatusChange, ...] = ()  # subscription statuses to change
+    notes: tuple[str, ...] = ()  # what happened, for the log
+
+
+def attempt_of(command_id: str) -> int:
+    """The retry number encoded in a command id (``cmd-...r2`` -> 2; no suffix -> 0)."""
+    _, sep, suffix = command_id.rpartition(".r")
+    return int(suffix) if sep and suffix.isdigit() else 0
+
+
+class Draft:
+    """Accumulates one `FollowerWrite` (local mutation only; inputs stay untouched)."""
+
+    def __init__(self, record: FollowerRecord, ctx: FollowerContext, now_ms: int, grace_ms: int):
+        self.before = record  # the record as loaded
+        self.record = replace(record, peak=update_peak(record.peak, ctx.equity))  # working copy
+        self.ctx = ctx  # the follower's equity and symbols
+        self.now = now_ms  # decision time
+        self.grace = grace_ms  # how long an immediate outbox item is left to its writer
+        self.copies: dict[str, CopyRecord] = {}  # copy records by base command id
+        self.outbox: list[OutboxItem] = []  # envelopes to enqueue
+        self.changes: list[StatusChange] = []  # subscription status changes
+        self.notes: list[str] = []  # log lines
+
+    def finish(self) -> FollowerWrite:
+        return FollowerWrite(
+            self.before,
+            self.record,
+            tuple(self.copies.values()),
+            tuple(self.outbox),
+            tuple(self.changes),
+            tuple(self.notes),
+        )
+
+    # ---- outputs -----------------------------------------------------------------
+    def send(self, command: OrderCommandPayload, *, due_ms: int | None = None) -> None:
+        envelope = OrderCommand(id=command.command_id, ts=self.now, payload=command)
+        immediate = due_ms is None
+        due = self.now + self.grace if due_ms is None else due_ms
+        self.outbox.append(
+            OutboxItem(command.command_id, encode_envelope(envelope), due, immediate)
+        )
+
+    def alert(self, alert: Alert, ref: str) -> None:
+        envelope_id = f"alert-{alert.code}-{ref}"
+        envelope = ErrorAlert(id=envelope_id, ts=self.now, payload=alert.to_payload())
+        self.outbox.append(
+            OutboxItem(envelope_id, encode_envelope(envelope), self.now + self.grace, True)
+        )
+
+    def breaker_alert(self, before_state: BreakerState) -> None:
+        breaker = self.record.breaker
+        if before_state is not BreakerState.OPEN and breaker.state(self.now) is BreakerState.OPEN:
+            message = (
+                f"{breaker.failures} consecutive rejected executions: new opens are paused "
+                f"for {breaker.cooldown_ms // 1000} s"
+            )
+            alert = Alert("circuit_open", Severity.ERROR, message, "check the follower terminal")
+            self.alert(alert, str(breaker.opened_at_ms))
+
+    # ---- planning ----------------------------------------------------------------
+    def plan(self, signal: MasterSignal, settings: SubscriptionSettings) -> LinkKey | None:
+        """Plan one intent; returns the link key when it must wait (not parked yet)."""
+        master = signal.master_account_id
+        record = self.record
+        state = FollowerState(
+            account_id=record.account_id,
+            equity=self.ctx.equity,
+            equity_peak=record.peak,
+            symbols=self.ctx.symbols,
+            links=record.links,
+            recent_order_ms=record.recent_for(master, self.now),
+            breaker=record.breaker,
+        )
+        plan = plan_intent(signal, settings, state, self.now)
+        self.record = replace(self.record, links=plan.links)
+        base = derive_command_id(master, signal.intent_id, record.account_id)
+        for effect in plan.effects:
+            if isinstance(effect, SwitchStatus):
+                change = StatusChange(master, effect.status, effect.reason.value, effect.message)
+                self.changes.append(change)
+            else:
+                self.alert(effect, base)
+        copy = new_copy(base, signal, self.now)
+        outcome = plan.outcome
+        if isinstance(outcome, Send):
+            command = outcome.command
+            if command.action in _ENTRIES:
+                self.record = self.record.with_order(master, self.now)
+                self.record = replace(
+                    self.record, breaker=self.record.breaker.on_open_sent(self.now)
+                )
+            self.send(command)
+            notes = "; ".join(
+                f"{a.reason.value}: {a.before} -> {a.after}" for a in outcome.adjustments
+            )
+            self.copies[base] = replace(
+                copy,
+                status=CopyStatus.QUEUED,
+                message=notes or None,
+                requested_volume=command.volume,
+                requested_price=command.price,
+                current_command_id=command.command_id,
+                attempts=1,
+                command=command.model_dump(mode="json", exclude_none=True),
+            )
+            return None
+        if isinstance(outcome, Skip):
+            self.copies[base] = replace(
+                copy,
+                status=CopyStatus.SKIPPED,
+                reason=outcome.reason.value,
+                message=outcome.message,
+            )
+            return None
+        link = plan.links.find(master, outcome.master_ticket)
+        key = link.key if link is not None else (master, outcome.master_ticket)
+        self.copies[base] = replace(copy, status=CopyStatus.WAITING, message=outcome.message)
+        return key
+
+    def park(self, key: LinkKey, signal: MasterSignal) -> None:
+        self.record = self.record.with_parked(key, (*self.record.parked_for(key), signal))
+
+    def replay(self, key: LinkKey, subscriptions: Mapping[str, SubscriptionSettings]) -> None:
+        """Replay the intents parked on `key` in order, until one has to wait again."""
+        queue = list(self.record.parked_for(key))
+        self.record = self.record.with_parked(key, ())
+        while queue:
+            signal = queue[0]
+            settings = subscriptions.get(signal.master_account_id)
+            if settings is None:
+                base = derive_command_id(
+                    signal.master_account_id, signal.intent_id, self.record.account_id
+                )
+                self.copies[base] = replace(
+                    new_copy(base, signal, self.now),
+                    status=CopyStatus.SKIPPED,
+                    reason="unsubscribed",
+                    message="the subscription was deleted while the intent waited",
+                )
+                queue.pop(0)
+                continue
+            wait_key = self.plan(signal, settings)
+            if wait_key is not None:
+                for parked in queue:
+                    self.park(wait_key, parked)
+                return
+            queue.pop(0)
+
+
+def new_copy(base: str, signal: MasterSignal, now_ms: int) -> CopyRecord:
+    intent = signal.intent
+    return CopyRecord(
+        command_id=base,
+        master_id=signal.master_account_id,
+        intent_id=signal.intent_id,
+        action=intent.action,
+        master_ticket=intent.ticket,
+        symbol=intent.symbol,
+        status=CopyStatus.QUEUED,
+        intent_received_ms=signal.received_ms,
+        decided_ms=now_ms,
+    )

@@ -1,0 +1,247 @@
+"""The worker's pump: read -> decide (pure, `copier.worker.decide`) -> write -> flush.
+
+Each handler is idempotent, so a stream entry processed twice (a worker died
+before acking, or a catch-up ran it first) has the effect of one:
+
+- an intent is decided for a follower only if that follower has no copy record
+  for it yet (the record's key is the derived command id), and the record, the
+  link book and the outbox entry are written in one atomic commit;
+- the delivery log drops an envelope id it already holds, and the envelope id
+  is the command id;
+- a report whose command the link book no longer awaits changes nothing.
+
+A commit that loses a race (another worker changed the follower record in
+between) is retried on fresh state, up to `MAX_COMMIT_ATTEMPTS` times.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from copier.core import MasterSignal, derive_command_id, reconcile_master
+from copier.worker.decide import (
+    FollowerWrite,
+    OutboxItem,
+    decide_follower_snapshot,
+    decide_report,
+    decide_signal,
+)
+from copier.worker.state import MasterBook, apply_master_intent
+from copier.worker.store import FollowerStore
+from copier.worker.streams import StreamEntry
+from gateway.clock import Clock
+from schemas.codes import ExecutionStatus
+from schemas.envelope import (
+    ExecutionReport,
+    OrderIntent,
+    SyncSnapshot,
+    parse_client_envelope,
+)
+from schemas.messages import ExecutionReportPayload, SyncSnapshotPayload
+from schemas.subscriptions import SubscriptionView
+
+__all__ = ["MAX_COMMIT_ATTEMPTS", "CommitConflict", "CopierPump", "PumpCounters"]
+
+_log = logging.getLogger("copygate.copier")
+
+#: Commits of one decision before giving up (the entry then stays pending).
+MAX_COMMIT_ATTEMPTS = 20
+
+
+class CommitConflict(RuntimeError):
+    """A follower record kept changing under a decision."""
+
+
+@dataclass
+class PumpCounters:
+    """What this pump did (for the benchmark and /metrics)."""
+
+    intents: int = 0  #: master intents fanned out
+    decisions: int = 0  #: follower decisions committed
+    commands: int = 0  #: envelopes handed to delivery logs
+    reports: int = 0  #: ExecutionReports applied
+    snapshots: int = 0  #: SyncSnapshots reconciled
+    conflicts: int = 0  #: commits retried on fresh state
+
+
+class CopierPump:
+    """Carries decisions out against the store."""
+
+    def __init__(self, store: FollowerStore, clock: Clock, *, grace_ms: int = 2_000) -> None:
+        self.store = store  #: Redis I/O
+        self._clock = clock  #: epoch ms
+        self._grace = grace_ms  #: outbox grace for immediate items
+        self.counters = PumpCounters()  #: what happened
+
+    # ---- stream handlers -----------------------------------------------------------
+    async def on_intent_entry(self, entry: StreamEntry) -> None:
+        """Handler of the intent stream: one master OrderIntent."""
+        envelope = parse_client_envelope(bytes(entry.fields[b"body"]))
+        if not isinstance(envelope, OrderIntent):
+            _log.warning("intent stream entry %s is a %s; ignored", entry.entry_id, envelope.type)
+            return
+        master = entry.account_id
+        equity = await self.store.equity(master)
+        signal = MasterSignal(master, envelope.id, envelope.payload, entry.received_ms, equity)
+        await self.fan_out(signal)
+        book = await self.store.master_book(master)
+        await self.store.put_master_book(
+            master, apply_master_intent(book, envelope.id, envelope.payload)
+        )
+
+    async def on_inbox_entry(self, entry: StreamEntry) -> None:
+        """Handler of the EA event stream: ExecutionReports and SyncSnapshots."""
+        envelope = parse_client_envelope(bytes(entry.fields[b"body"]))
+        account = entry.account_id
+        if isinstance(envelope, ExecutionReport):
+            await self.on_report(account, envelope.payload)
+        elif isinstance(envelope, SyncSnapshot):
+            await self.on_snapshot(account, envelope.payload, round_id=envelope.id)
+
+    # ---- intents ---------------------------------------------------------------------
+    async def fan_out(self, signal: MasterSignal) -> None:
+        """Decide and write one intent for every follower of its master."""
+        master = signal.master_account_id
+        views = await self.store.followers_of(master)
+        wanted: dict[str, str | None] = {
+            f: derive_command_id(master, signal.intent_id, f) for f in sorted(views)
+        }
+        self.counters.intents += 1
+        for _attempt in range(MAX_COMMIT_ATTEMPTS):
+            if not wanted:
+                return
+            loaded = await self.store.load(wanted)
+            now = self._clock()
+            writes = [
+                decide_signal(signal, views[f], item.record, item.ctx, now, grace_ms=self._grace)
+                for f, item in loaded.items()
+                if item.copy is None  # decided before (a re-processed entry): nothing to do
+            ]
+            retry = await self._commit(
+                writes,
+                {w.after.account_id: {master: views[w.after.account_id]} for w in writes},
+                now,
+            )
+            wanted = {f: wanted[f] for f in retry}
+        raise CommitConflict(f"intent {signal.intent_id}: follower records kept changing")
+
+    async def _commit(
+        self,
+        writes: list[FollowerWrite],
+        views: Mapping[str, Mapping[str, SubscriptionView]],
+        now: int,
+    ) -> list[str]:
+        """Commit, flush what committed, and return the followers to decide again."""
+        results = await self.store.commit(writes, now_ms=now, views=views)
+        committed = [w for w, ok in zip(writes, results, strict=True) if ok]
+        lost = [w.after.account_id for w, ok in zip(writes, results, strict=True) if not ok]
+        self.counters.decisions += len(committed)
+        self.counters.conflicts += len(lost)
+        for write in committed:
+            for note in write.notes:
+                _log.info("%s: %s", write.after.account_id, note)
+        await self.flush(
+            (w.after.account_id, item) for w in committed for item in w.outbox if item.immediate
+        )
+        return lost
+
+    # ---- reports and snapshots ---------------------------------------------------
+    async def on_report(
+        self, follower: str, report: ExecutionReportPayload, *, not_delivered: bool = False
+    ) -> None:
+        """Apply one ExecutionReport (or a not-delivered verdict) of a follower."""
+        base = report.command_id.split(".r", 1)[0]
+        subs = await self.store.subscriptions_of(follower)
+        for _attempt in range(MAX_COMMIT_ATTEMPTS):
+            item = (await self.store.load({follower: base}))[follower]
+            now = self._clock()
+            write = decide_report(
+                item.record,
+                report,
+                item.copy,
+                subs,
+                item.ctx,
+                now,
+                grace_ms=self._grace,
+                not_delivered=not_delivered,
+            )
+            if write is None:
+                return
+            if not await self._commit([write], {follower: subs}, now):
+                self.counters.reports += 1
+                return
+        raise CommitConflict(f"report {report.command_id}: follower record kept changing")
+
+    async def on_snapshot(
+        self, account: str, snapshot: SyncSnapshotPayload, *, round_id: str
+    ) -> None:
+        """Reconcile an account's SyncSnapshot: as a master, as a follower, or both."""
+        self.counters.snapshots += 1
+        if await self.store.followers_of(account):
+            await self._master_snapshot(account, snapshot, round_id)
+        subs = await self.store.subscriptions_of(account)
+        if not subs:
+            return
+        for _attempt in range(MAX_COMMIT_ATTEMPTS):
+            item = (await self.store.load({account: None}))[account]
+            if not item.record.links.links:
+                return
+            now = self._clock()
+            write = decide_follower_snapshot(
+                item.record, snapshot, round_id, subs, item.ctx, now, grace_ms=self._grace
+            )
+            if not await self._commit([write], {account: subs}, now):
+                return
+        raise CommitConflict(f"snapshot {round_id}: follower record kept changing")
+
+    async def _master_snapshot(
+        self, master: str, snapshot: SyncSnapshotPayload, round_id: str
+    ) -> None:
+        book = await self.store.master_book(master)
+        synthetic = reconcile_master(
+            list(book.positions.values()),
+            list(book.orders.values()),
+            snapshot,
+            round_id=round_id,
+        )
+        equity = await self.store.equity(master)
+        for found in synthetic:
+            if found.intent_id in book.applied:
+                continue
+            _log.info("master %s reconciled: %s", master, found.intent_id)
+            await self.fan_out(
+                MasterSignal(master, found.intent_id, found.intent, self._clock(), equity)
+            )
+        applied = (*book.applied, *(s.intent_id for s in synthetic))[-256:]
+        await self.store.put_master_book(
+            master,
+            MasterBook(
+                positions={p.ticket: p for p in snapshot.positions},
+                orders={o.ticket: o for o in snapshot.orders},
+                applied=applied,
+            ),
+        )
+
+    # ---- outbox ----------------------------------------------------------------------
+    async def flush(self, items: Iterable[tuple[str, OutboxItem]]) -> None:
+        """Hand outbox items to the delivery logs; refused commands are recorded as such."""
+        results = await self.store.flush(items, now_ms=self._clock())
+        for account, result in results.items():
+            self.counters.commands += len(result.queued)
+            for envelope_id in result.refused:
+                if envelope_id.startswith("cmd-"):
+                    refused = ExecutionReportPayload(
+                        command_id=envelope_id,
+                        status=ExecutionStatus.REJECTED,
+                        error_message="not delivered: the follower's delivery log is full",
+                    )
+                    await self.on_report(account, refused, not_delivered=True)
+
+    async def sweep(self) -> int:
+        """Enqueue due outbox items (retries, and orphans of writers that died)."""
+        due: list[tuple[str, OutboxItem]] = await self.store.due_outbox(self._clock())
+        if due:
+            await self.flush(due)
+        return len(due)

@@ -1,0 +1,271 @@
+"""Ordered consumption of the intent and EA event streams by a consumer group.
+
+Redis Streams consumer groups share entries among consumers but do not keep
+any order between them. The copier needs order **per account** (a master's
+open before its close; a follower's fill before its close report), so every
+entry is processed under a per-account lock, after every earlier entry of the
+same account:
+
+1. ``XREADGROUP`` (group ``copiers``) hands this consumer a batch.
+2. For each entry: take the account's lock (``SET NX PX``); read the account's
+   *mark* (last entry id fully processed for it, per stream); an entry at or
+   below the mark was already processed (by a catch-up, below): just ``XACK``.
+3. **Catch-up**: earlier entries of the account that are still pending (another
+   consumer read them but has not finished, or died) are found with ``XRANGE``
+   from ``max(mark, oldest pending id)`` and processed first, in order. Their
+   owner will find them below the mark later and only ack them.
+4. After the handler succeeded, the mark is raised and the entry acked in one
+   ``MULTI``. Handlers are idempotent, so a crash before that only repeats work.
+
+Recovery: entries idle longer than ``claim_idle_ms`` are taken over with
+``XAUTOCLAIM``; each claim counts as a failed attempt. A claimed entry whose
+handler raises after ``max_failures`` claims goes to the dead-letter stream (with
+the error) and is acked; so does one claimed ``3 x max_failures`` times (a crash
+loop). Handlers that raise leave the entry pending for the next claim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from copier.keys import CONSUMER_GROUP, CopierKeys
+from copier.worker.lua import RELEASE
+from gateway.clock import Clock
+
+__all__ = ["Handler", "OrderedStreams", "StreamEntry", "entry_key"]
+
+_log = logging.getLogger("copygate.copier.streams")
+
+
+def entry_key(entry_id: str) -> tuple[int, int]:
+    """A stream id as a comparable (ms, seq) pair."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    """One stream entry as handed to a handler."""
+
+    stream: str  #: the stream key
+    entry_id: str  #: the entry id (``<ms>-<seq>``; ms is the Redis clock at append)
+    fields: Mapping[bytes, bytes]  #: account_id, session_id, body
+
+    @property
+    def account_id(self) -> str:
+        """The account the entry is about (the partition key)."""
+        return self.fields.get(b"account_id", b"").decode()
+
+    @property
+    def received_ms(self) -> int:
+        """When Redis appended the entry (server clock)."""
+        return entry_key(self.entry_id)[0]
+
+
+#: Processes one entry; must be idempotent. Raising leaves the entry pending.
+Handler = Callable[[StreamEntry], Awaitable[None]]
+
+
+class OrderedStreams:
+    """One consumer of the copier group over several streams, ordered per account."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: CopierKeys,
+        handlers: Mapping[str, Handler],
+        *,
+        consumer: str,
+        clock: Clock,
+        lock_ttl_ms: int = 10_000,
+        max_failures: int = 5,
+        claim_idle_ms: int = 5_000,
+        batch: int = 64,
+        pause_after_read_ms: int = 0,
+    ) -> None:
+        self._redis = redis  #: bytes-mode client
+        self._keys = keys  #: copier key names
+        self._handlers = dict(handlers)  #: stream key -> handler
+        self.consumer = consumer  #: this consumer's name in the group
+        self._clock = clock  #: epoch ms
+        self._lock_ttl = lock_ttl_ms  #: partition lock lifetime
+        self._max_failures = max_failures  #: claims before a failing entry is dead-lettered
+        self._claim_idle = claim_idle_ms  #: idle time before an entry is claimed
+        self._batch = batch  #: entries per read
+        self._pause = pause_after_read_ms  #: TEST HOOK: sleep between read and processing
+        self._release = redis.register_script(RELEASE)  #: compare-and-delete of a lock
+        self._cursors = dict.fromkeys(self._handlers, "0-0")  #: XAUTOCLAIM cursors
+
+    async def ensure_groups(self) -> None:
+        """Create the consumer group on every stream (from the start) if missing."""
+        for stream in self._handlers:
+            with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
+                await self._redis.xgroup_create(stream, CONSUMER_GROUP, id="0", mkstream=True)
+
+    # ---- reading ---------------------------------------------------------------
+    async def read(self, block_ms: int) -> list[StreamEntry]:
+        """New entries for this consumer (blocks up to `block_ms`)."""
+        reply: Any = await self._redis.xreadgroup(
+            CONSUMER_GROUP,
+            self.consumer,
+            dict.fromkeys(self._handlers, ">"),
+            count=self._batch,
+            block=block_ms,
+        )
+        entries = [
+            StreamEntry(stream.decode(), entry_id.decode(), fields)
+            for stream, rows in reply or ()
+            for entry_id, fields in rows
+        ]
+        if entries and self._pause:
+            _log.warning(
+                "TEST HOOK: pausing %d ms after reading %d entries", self._pause, len(entries)
+            )
+            await asyncio.sleep(self._pause / 1000)
+        return entries
+
+    async def claim(self) -> list[tuple[StreamEntry, int]]:
+        """Entries idle too long in any consumer, now ours, with their claim counts."""
+        claimed: list[tuple[StreamEntry, int]] = []
+        for stream in self._handlers:
+            reply = await self._redis.xautoclaim(
+                stream,
+                CONSUMER_GROUP,
+                self.consumer,
+                self._claim_idle,
+                start_id=self._cursors[stream],
+                count=self._batch,
+            )
+            cursor, rows = reply[0], reply[1]
+            self._cursors[stream] = cursor.decode()
+            for entry_id, fields in rows:
+                if fields is None:  # trimmed away: nothing to process
+                    await self._redis.xack(stream, CONSUMER_GROUP, entry_id)
+                    continue
+                entry = StreamEntry(stream, entry_id.decode(), fields)
+                count = int(await self._redis.hincrby(self._keys.failures(), _fkey(entry), 1))
+                claimed.append((entry, count))
+        return claimed
+
+    # ---- processing --------------------------------------------------------------
+    async def process(self, entry: StreamEntry, claims: int = 0) -> None:
+        """Process one entry in account order (see the module docstring).
+
+        Raises:
+            Exception: the handler's error, when the entry stays pending.
+        """
+        if claims >= 3 * self._max_failures:
+            await self._dead_letter(entry, f"claimed {claims} times (crash loop?)")
+            return
+        async with self._partition(entry.account_id):
+            mark = await self._mark(entry)
+            if mark is not None and entry_key(entry.entry_id) <= entry_key(mark):
+                await self._redis.xack(entry.stream, CONSUMER_GROUP, entry.entry_id)
+                return
+            for earlier in await self._earlier(entry, mark):
+                await self._handle(earlier, await self._claims(earlier))
+            await self._handle(entry, claims)
+
+    async def _handle(self, entry: StreamEntry, claims: int) -> None:
+        try:
+            await self._handlers[entry.stream](entry)
+        except Exception as exc:
+            if claims < self._max_failures:
+                raise
+            await self._dead_letter(entry, f"{type(exc).__name__}: {exc}")
+            return
+        await self._done(entry)
+
+    async def _done(self, entry: StreamEntry) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._keys.marks(entry.stream), entry.account_id, entry.entry_id)
+            pipe.xack(entry.stream, CONSUMER_GROUP, entry.entry_id)
+            pipe.hdel(self._keys.failures(), _fkey(entry))
+            await pipe.execute()
+
+    async def _dead_letter(self, entry: StreamEntry, error: str) -> None:
+        _log.error("dead-lettering %s %s: %s", entry.stream, entry.entry_id, error)
+        claims = await self._claims(entry)
+        mark = await self._mark(entry)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(
+                self._keys.dead_letters(),
+                {
+                    "stream": entry.stream,
+                    "entry_id": entry.entry_id,
+                    "account_id": entry.account_id,
+                    "error": error[:2000],
+                    "claims": str(claims),
+                    "dead_ms": str(self._clock()),
+                    "body": entry.fields.get(b"body", b""),
+                },
+                maxlen=10_000,
+                approximate=True,
+            )
+            if mark is None or entry_key(mark) < entry_key(entry.entry_id):
+                pipe.hset(self._keys.marks(entry.stream), entry.account_id, entry.entry_id)
+            pipe.xack(entry.stream, CONSUMER_GROUP, entry.entry_id)
+            pipe.hdel(self._keys.failures(), _fkey(entry))
+            await pipe.execute()
+
+    async def _mark(self, entry: StreamEntry) -> str | None:
+        raw: Any = await self._redis.hget(self._keys.marks(entry.stream), entry.account_id)
+        return None if raw is None else raw.decode()
+
+    async def _claims(self, entry: StreamEntry) -> int:
+        raw = await self._redis.hget(self._keys.failures(), _fkey(entry))
+        return int(raw or 0)
+
+    async def _earlier(self, entry: StreamEntry, mark: str | None) -> list[StreamEntry]:
+        """Unprocessed entries of the same account before `entry`, oldest first."""
+        summary = await self._redis.xpending(entry.stream, CONSUMER_GROUP)
+        oldest = summary.get("min") if summary else None
+        if oldest is None:
+            return []
+        start = oldest.decode() if isinstance(oldest, bytes) else str(oldest)
+        if mark is not None and entry_key(mark) > entry_key(start):
+            start = mark
+        if entry_key(start) >= entry_key(entry.entry_id):
+            return []
+        rows: Any = await self._redis.xrange(entry.stream, min=start, max=entry.entry_id)
+        found: list[StreamEntry] = []
+        for raw_id, fields in rows:
+            entry_id = raw_id.decode()
+            if entry_id == entry.entry_id or fields.get(b"account_id", b"").decode() != (
+                entry.account_id
+            ):
+                continue
+            if mark is not None and entry_key(entry_id) <= entry_key(mark):
+                continue
+            found.append(StreamEntry(entry.stream, entry_id, fields))
+        return found
+
+    @contextlib.asynccontextmanager
+    async def _partition(self, account_id: str) -> AsyncIterator[None]:
+        """Hold the account's lock (waits for another holder, up to 3 lock lifetimes)."""
+        key = self._keys.partition_lock(account_id)
+        token = secrets.token_hex(8)
+        deadline = asyncio.get_running_loop().time() + 3 * self._lock_ttl / 1000
+        delay = 0.002
+        while not await self._redis.set(key, token, nx=True, px=self._lock_ttl):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"partition {account_id} stays locked")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        try:
+            yield
+        finally:
+            await self._release(keys=[key], args=[token])
+
+
+def _fkey(entry: StreamEntry) -> str:
+    return f"{entry.stream} {entry.entry_id}"

@@ -1,0 +1,603 @@
+//+------------------------------------------------------------------+
+//| Ea.mqh -- CCopyGatewayEa: wires the pure core (session machine,  |
+//| inbox, journal, ticket map, snapshot diff) to the terminal       |
+//| (files, WebRequest / ws2_32, trade functions). All decisions are |
+//| taken in the core; this class pumps.                             |
+//+------------------------------------------------------------------+
+#property strict
+
+#ifndef COPYGATEWAY_EA_MQH
+#define COPYGATEWAY_EA_MQH
+
+#include <CopyGateway/Platform.mqh>
+#include <CopyGateway/Http.mqh>
+#include <CopyGateway/WsTransport.mqh>
+#include <CopyGateway/Master.mqh>
+#include <CopyGateway/Follower.mqh>
+
+enum ENUM_CG_ROLE
+  {
+   CG_ROLE_MASTER=0,    // Master (publishes its trades)
+   CG_ROLE_FOLLOWER=1   // Follower (executes copied trades)
+  };
+
+enum ENUM_CG_TRANSPORT
+  {
+   CG_TRANSPORT_POLL=0, // HTTPS poll via WebRequest (default)
+   CG_TRANSPORT_WS=1    // WebSocket via ws2_32.dll (needs DLL imports, ws:// only)
+  };
+
+#define CG_MAX_BATCH     200    // envelopes per exchange request
+#define CG_MAX_OUTBOX    5000   // queued envelopes kept while offline
+#define CG_STATUS_MS     1000   // chart status refresh
+
+struct SEaConfig
+  {
+   string            server_url;        // https://host (no trailing slash)
+   int               role;              // ENUM_CG_ROLE
+   string            account_id;        // "" = AccountNumber()
+   string            preshared_key;     // "" = generated key file
+   int               transport;         // ENUM_CG_TRANSPORT
+   string            ws_url;            // ws://127.0.0.1:port/ea-gateway/v1/stream
+   int               timer_ms;          // EventSetMillisecondTimer period
+   int               poll_wait_ms;      // follower: server hold per poll
+   int               idle_poll_ms;      // master: poll period when idle
+   int               http_timeout_ms;   // WebRequest timeout (plus the hold)
+   int               magic;             // magic of the follower's orders
+   int               master_magic_filter; // master: -1 = every order
+   double            slippage_pips;     // follower default slippage
+   double            max_lots;          // follower: per order, 0 = off
+   int               max_open;          // follower: open+pending, 0 = off
+   string            allowed_symbols;   // comma list, "" = all
+   bool              kill_switch;       // follower: no new openings
+   int               max_retries;       // trade retries
+   bool              use_os_random;     // mix RtlGenRandom into a generated key (DLL)
+  };
+
+class CCopyGatewayEa
+  {
+private:
+   SEaConfig         m_cfg;             // inputs
+   CClock            m_clock;           // epoch ms
+   CFileStore        m_store;           // MQL4/Files/CopyGateway/<account>/
+   CKeyStore         m_keys;            // session key
+   CHttpClient       m_http;            // WebRequest
+   CWsTransport      m_ws;              // optional WebSocket
+   CSessionMachine   m_session;         // life cycle
+   CInbox            m_inbox;           // server->EA routing + ack_seq
+   CCommandJournal   m_journal;         // command-id dedup with stored reports
+   CTicketMap        m_tickets;         // master->follower tickets
+   CSafetyPolicy     m_safety;          // follower limits
+   CMasterTracker    m_master;          // master snapshot diff
+   CTradeExecutor    m_exec;            // follower trade execution
+   string            m_account;         // account id on the wire
+   string            m_key;             // session key
+   string            m_outbox[];        // encoded envelopes waiting for delivery
+   string            m_launch;          // per-launch id prefix
+   long              m_counter;         // id counter
+   long              m_next_poll_ms;    // next idle poll
+   long              m_next_status_ms;  // next chart status refresh
+   long              m_saved_ack;       // ack_seq stored in state.json
+   bool              m_snapshot_due;    // send a SyncSnapshot once InitAck arrived
+   bool              m_stop_notified;   // the stop alert was shown
+   bool              m_ws_was_open;     // WebSocket connected at least once this session
+
+   bool              IsMaster(void) const { return(m_cfg.role==CG_ROLE_MASTER); }
+   string            NextId(void)
+     {
+      m_counter++;
+      return("ea-"+m_launch+"-"+IntegerToString(m_counter));
+     }
+   void              Queue(const string &json)
+     {
+      int n=ArraySize(m_outbox);
+      if(n>=CG_MAX_OUTBOX)
+        {
+         Print("CopyGateway: outbox full, dropping the oldest message");
+         for(int i=1;i<n;i++)
+            m_outbox[i-1]=m_outbox[i];
+         n--;
+        }
+      ArrayResize(m_outbox,n+1,64);
+      m_outbox[n]=json;
+     }
+   void              QueueFront(const string &json)
+     {
+      int n=ArraySize(m_outbox);
+      ArrayResize(m_outbox,n+1,64);
+      for(int i=n;i>0;i--)
+         m_outbox[i]=m_outbox[i-1];
+      m_outbox[0]=json;
+     }
+   void              RemoveFront(const int count)
+     {
+      int n=ArraySize(m_outbox);
+      int k=MathMin(count,n);
+      for(int i=k;i<n;i++)
+         m_outbox[i-k]=m_outbox[i];
+      ArrayResize(m_outbox,n-k);
+     }
+   string            Url(const string &path) const { return(m_cfg.server_url+path); }
+
+   //--- persistence ----------------------------------------------
+   void              SaveState(const long ack)
+     {
+      CJsonWriter w;
+      w.BeginObject();
+      w.KeyInt("v",1);
+      w.KeyStr("account_id",m_account);
+      w.KeyInt("ack_seq",ack);
+      w.EndObject();
+      if(m_store.Write("state.json",w.Text()))
+         m_saved_ack=ack;
+     }
+   long              LoadAck(void)
+     {
+      string text;
+      long ack=0;
+      CJsonDoc doc;
+      if(m_store.Read("state.json",text) && doc.Parse(text))
+         doc.GetLong(doc.Root(),"ack_seq",ack);
+      return(ack);
+     }
+   void              SaveFollower(void)
+     {
+      m_store.Write("journal.json",m_journal.Serialize());
+      m_store.Write("tickets.json",m_tickets.Serialize());
+     }
+   //--- everything up to `ack` and every message sent so far was delivered
+   void              OnDelivered(const long ack)
+     {
+      if(ack!=m_saved_ack)
+         SaveState(ack);
+      if(IsMaster() && ArraySize(m_outbox)==0)
+         m_store.Write("master.json",m_master.Serialize());
+     }
+
+   //--- messages ---------------------------------------------------
+   void              QueueInitRequest(void)
+     {
+      SAccountInfo a;
+      SSymbolSpec symbols[];
+      CgReadAccount(a);
+      CgReadSymbols(symbols,m_safety);
+      QueueFront(CgEncodeInitRequest(NextId(),m_clock.NowMs(),m_inbox.AckSeq(),a,symbols));
+     }
+   void              QueueSnapshot(const string &request_id)
+     {
+      SAccountInfo a;
+      SOrderRow rows[];
+      CgReadAccount(a);
+      if(IsMaster())
+         CgReadRows(rows,m_cfg.master_magic_filter,m_safety);
+      else
+         CgReadRows(rows,m_cfg.magic,m_safety);
+      Queue(CgEncodeSyncSnapshot(NextId(),m_clock.NowMs(),rows,a,request_id));
+     }
+   void              QueueHeartbeat(void)
+     {
+      SAccountInfo a;
+      CgReadAccount(a);
+      Queue(CgEncodeHeartbeat(NextId(),m_clock.NowMs(),m_inbox.AckSeq(),a));
+     }
+   void              QueueAlert(const string &code,const string &severity,const string &message,const string &ref_id)
+     {
+      Queue(CgEncodeErrorAlert(NextId(),m_clock.NowMs(),code,severity,message,ref_id));
+     }
+
+   void              HandleCommand(const SServerMessage &m,const long now)
+     {
+      if(IsMaster())
+        {
+         QueueAlert("not_a_follower","error","this EA runs in master mode; OrderCommand "+m.command.command_id+" ignored",m.id);
+         return;
+        }
+      string stored;
+      if(m_journal.Find(m.command.command_id,stored) && stored!="")
+        {
+         Queue(stored);  // duplicate delivery: answer again, never trade twice
+         return;
+        }
+      SExecutionReport r;
+      bool in_flight=(m_journal.Find(m.command.command_id,stored) && stored=="");
+      int linked=m_tickets.Find(m.command.master_account_id,m.command.master_ticket);
+      if(in_flight && linked>0 && (m.command.action=="open" || m.command.action=="place_pending"))
+        {
+         // we crashed after trading but before journaling the report
+         CgResetReport(r);
+         r.command_id=m.command.command_id;
+         r.status=(m.command.action=="open" ? "filled" : "placed");
+         r.ticket=linked;
+         r.symbol=m.command.symbol;
+         if(OrderSelect(linked,SELECT_BY_TICKET))
+           {
+            r.price=OrderOpenPrice();
+            r.volume=OrderLots();
+           }
+        }
+      else
+        {
+         m_journal.Add(m.command.command_id,"");  // in-flight marker
+         m_store.Write("journal.json",m_journal.Serialize());
+         m_exec.Execute(m.command,now,m_safety,m_tickets,r);
+        }
+      string report=CgEncodeExecutionReport(NextId(),m_clock.NowMs(),r);
+      m_journal.Add(m.command.command_id,report);
+      SaveFollower();
+      Queue(report);
+      Print("CopyGateway: ",m.command.action," ",m.command.symbol," (master #",m.command.master_ticket,") -> ",r.status,
+            (r.has_error_code ? " error "+IntegerToString(r.error_code) : ""),
+            (r.error_message!="" ? " ("+r.error_message+")" : ""));
+     }
+   void              Handle(const SServerMessage &m,const long now)
+     {
+      switch(m.kind)
+        {
+         case CG_MSG_INVALID:
+            Print("CopyGateway: dropped an invalid server message ",m.id,": ",m.error);
+            QueueAlert("invalid_message","warning",m.error,m.id);
+            break;
+         case CG_MSG_INIT_ACK:
+           {
+            m_session.OnInitAck(m.heartbeat_interval_s,m.heartbeat_timeout_s,now);
+            Print("CopyGateway: session ready (role ",(m.role=="" ? "unassigned" : m.role),", heartbeat ",
+                  DoubleToString(m.heartbeat_interval_s,1)," s)");
+            string mine=(IsMaster() ? "master" : "follower");
+            if((m.role=="master" || m.role=="follower") && m.role!=mine)
+              {
+               QueueAlert("role_mismatch","error","EA runs as "+mine+" but the account is a "+m.role,m.id);
+               Alert("CopyGateway: the gateway says this account is a ",m.role,", but InpRole is ",mine,". Fix InpRole.");
+              }
+            m_snapshot_due=true;
+            break;
+           }
+         case CG_MSG_STATE_CHANGE:
+            if(m.state=="closed")
+               m_session.OnClosed(m.reason,-1,now);
+            else
+               m_session.OnStateChange(m.state);
+            break;
+         case CG_MSG_ORDER_COMMAND:
+            HandleCommand(m,now);
+            break;
+         case CG_MSG_SNAPSHOT_REQUEST:
+            QueueSnapshot(m.request_id);
+            break;
+         case CG_MSG_ERROR_ALERT:
+            Print("CopyGateway: server ",m.severity," ",m.code,": ",m.message);
+            if(m.severity=="critical")
+               Alert("CopyGateway: ",m.message);
+            break;
+         case CG_MSG_SHUTDOWN:
+            Print("CopyGateway: server closes the session: ",m.reason);
+            m_session.OnClosed(m.reason,m.reconnect_after_s,now);
+            break;
+        }
+     }
+   void              HandleMessages(SServerMessage &msgs[],const long now)
+     {
+      for(int i=0;i<ArraySize(msgs);i++)
+        {
+         Handle(msgs[i],now);
+         m_inbox.MarkProcessed(msgs[i]);
+        }
+     }
+
+   //--- session creation -----------------------------------------
+   void              CreateSession(const long now)
+     {
+      string response;
+      long retry_after=-1;
+      m_http.SetTimeout(m_cfg.http_timeout_ms);
+      int status=m_http.Request("POST",Url("/ea-gateway/v1/sessions"),"",
+                                CgEncodeSessionCreate(m_account,m_key,TerminalInfoInteger(TERMINAL_BUILD)),
+                                response,retry_after);
+      SSessionCreated created;
+      if(status==201 && CgDecodeSessionCreated(response,created))
+        {
+         m_session.OnCreated(created,now);
+         m_ws_was_open=false;
+         Print("CopyGateway: session ",created.session_id," is ",created.state);
+         if(created.state=="pending")
+            Print("CopyGateway: waiting for the back-office to approve this EA's key (account ",m_account,")");
+         return;
+        }
+      string code,message;
+      CgDecodeErrorBody(response,code,message);
+      if(status==-1)
+         Print("CopyGateway: gateway unreachable (error ",m_http.LastError(),")");
+      else
+         Print("CopyGateway: session refused: HTTP ",status," ",code," ",message);
+      m_session.OnCreateFailed(status,code,retry_after,now);
+     }
+
+   //--- poll transport ---------------------------------------------
+   void              PumpPoll(const long now)
+     {
+      if(!m_session.CanExchange(now))
+         return;
+      int n=MathMin(ArraySize(m_outbox),CG_MAX_BATCH);
+      if(n==0 && now<m_next_poll_ms)
+         return;
+      int wait=(n==0 && !IsMaster() ? m_cfg.poll_wait_ms : 0);
+      long ack=m_inbox.AckSeq();
+      string url=Url("/ea-gateway/v1/sessions/"+m_session.SessionId()+"/exchange");
+      string response;
+      long retry_after=-1;
+      m_http.SetTimeout(m_cfg.http_timeout_ms+wait);
+      int status=m_http.Request("POST",url,m_session.Token(),CgEncodeExchange(m_outbox,n,ack,wait),response,retry_after);
+      string code,message;
+      if(status!=200)
+        {
+         CgDecodeErrorBody(response,code,message);
+         if(status==-1)
+            Print("CopyGateway: exchange failed (error ",m_http.LastError(),")");
+         else
+            Print("CopyGateway: exchange answered HTTP ",status," ",code);
+         m_session.OnExchangeResult(status,code,retry_after,now);
+         return;
+        }
+      m_session.OnExchangeResult(200,"",-1,now);
+      RemoveFront(n);
+      OnDelivered(ack);
+      m_next_poll_ms=now+(IsMaster() ? m_cfg.idle_poll_ms : 0);
+      CJsonDoc doc;
+      if(!doc.Parse(response))
+        {
+         Print("CopyGateway: unreadable exchange answer: ",doc.Error());
+         return;
+        }
+      string state;
+      if(doc.GetString(doc.Root(),"state",state))
+         m_session.OnStateChange(state);
+      SServerMessage msgs[];
+      m_inbox.Route(doc,doc.Find(doc.Root(),"messages"),msgs);
+      HandleMessages(msgs,now);
+     }
+
+   //--- WebSocket transport ----------------------------------------
+   void              PumpWs(const long now)
+     {
+      if(!m_ws.IsOpen())
+        {
+         if(m_ws_was_open)
+           {
+            int code=m_ws.CloseCode();
+            Print("CopyGateway: WebSocket closed (",code,") ",m_ws.Error());
+            m_ws_was_open=false;
+            m_session.OnWsClosed(code,now);
+            return;
+           }
+         if(!m_session.CanExchange(now))
+            return;
+         if(!m_ws.Connect(m_cfg.ws_url,m_session.Token(),m_cfg.http_timeout_ms))
+           {
+            Print("CopyGateway: WebSocket connect failed: ",m_ws.Error());
+            if(m_ws.CloseCode()==4003)
+               m_session.OnExchangeResult(401,"invalid_token",-1,now);
+            else
+               m_session.OnExchangeResult(-1,"",-1,now);
+            return;
+           }
+         m_ws_was_open=true;
+         QueueInitRequest();  // every connection starts with InitRequest{ack_seq}
+        }
+      int sent=0;
+      long ack=m_inbox.AckSeq();
+      for(int i=0;i<ArraySize(m_outbox);i++)
+        {
+         if(!m_ws.SendText(m_outbox[i]))
+            break;
+         sent++;
+        }
+      RemoveFront(sent);
+      if(sent>0)
+         OnDelivered(ack);
+      string texts[];
+      m_ws.Poll(texts);
+      for(int i=0;i<ArraySize(texts);i++)
+        {
+         CJsonDoc doc;
+         SServerMessage msgs[];
+         if(!doc.Parse(texts[i]))
+           {
+            QueueAlert("malformed_json","warning","unreadable frame: "+doc.Error(),"");
+            continue;
+           }
+         m_inbox.RouteOne(doc,doc.Root(),msgs);
+         HandleMessages(msgs,now);
+        }
+     }
+
+   //--- Everything that depends on the account: files, key, saved state.
+   void              AttachAccount(void)
+     {
+      m_account=(m_cfg.account_id!="" ? m_cfg.account_id : IntegerToString(AccountNumber()));
+      m_store.Init("CopyGateway\\"+m_account);
+      bool generated=false;
+      m_key=m_keys.LoadOrCreate(m_store,m_cfg.preshared_key,m_cfg.use_os_random,generated);
+      if(generated)
+         Print("CopyGateway: generated a new session key (",m_store.Path("session.key"),"); it needs back-office approval");
+      uchar seed[],digest[],none[];
+      StringToCharArray(m_key+IntegerToString((long)GetMicrosecondCount())+IntegerToString(m_clock.NowMs()),seed,0,WHOLE_ARRAY,CP_UTF8);
+      CryptEncode(CRYPT_HASH_SHA256,seed,none,digest);
+      ArrayResize(digest,4);
+      m_launch=CgHex(digest);
+      MathSrand((int)((digest[0]<<24)|(digest[1]<<16)|(digest[2]<<8)|digest[3]));
+      m_session.Reset((uint)((digest[1]<<16)|(digest[2]<<8)|digest[3])|1);
+      long ack=LoadAck();
+      m_saved_ack=ack;
+      m_inbox.Init(ack);
+      string text;
+      m_journal.Clear();
+      m_tickets.Clear();
+      if(m_store.Read("journal.json",text))
+         m_journal.Load(text);
+      if(m_store.Read("tickets.json",text))
+         m_tickets.Load(text);
+      m_master.Reset();
+      if(IsMaster() && m_store.Read("master.json",text))
+         m_master.Load(text);
+      Print("CopyGateway: account ",m_account,", last seq ",ack);
+     }
+
+   void              ShowStatus(const long now)
+     {
+      if(now<m_next_status_ms)
+         return;
+      m_next_status_ms=now+CG_STATUS_MS;
+      string link="connecting";
+      if(m_session.IsStopped())
+         link="STOPPED: "+m_session.StopReason();
+      else if(m_session.IsOpen())
+         link=m_session.State();
+      else if(m_session.Link()==CG_LINK_BACKOFF)
+         link="retrying in "+IntegerToString((m_session.RetryAtMs()-now)/1000)+" s";
+      Comment("CopyGateway ",(IsMaster() ? "master" : "follower")," | account ",m_account," | ",link,
+              " | seq ",m_inbox.AckSeq()," | queued ",ArraySize(m_outbox),
+              (m_safety.KillSwitch() ? " | KILL SWITCH ON" : ""));
+     }
+   void              NotifyStop(void)
+     {
+      if(m_stop_notified)
+         return;
+      m_stop_notified=true;
+      string reason=m_session.StopReason();
+      Print("CopyGateway: stopped (",reason,"): ",CgStopAdvice(reason));
+      Alert("CopyGateway: ",CgStopAdvice(reason));
+     }
+
+public:
+                     CCopyGatewayEa(void) : m_counter(0),m_next_poll_ms(0),m_next_status_ms(0),m_saved_ack(-1),
+                     m_snapshot_due(false),m_stop_notified(false),m_ws_was_open(false) {}
+
+   int               Init(const SEaConfig &cfg)
+     {
+      m_cfg=cfg;
+      if(IsTesting())
+        {
+         Print("CopyGateway: WebRequest does not work in the Strategy Tester");
+         return(INIT_FAILED);
+        }
+      if(StringSubstr(m_cfg.server_url,StringLen(m_cfg.server_url)-1)=="/")
+         m_cfg.server_url=StringSubstr(m_cfg.server_url,0,StringLen(m_cfg.server_url)-1);
+      if(m_cfg.transport==CG_TRANSPORT_WS && !IsDllsAllowed())
+        {
+         Alert("CopyGateway: the WebSocket transport needs 'Allow DLL imports'");
+         return(INIT_PARAMETERS_INCORRECT);
+        }
+      m_safety.Configure(m_cfg.max_lots,m_cfg.max_open,m_cfg.allowed_symbols,m_cfg.kill_switch);
+      m_exec.Init(m_cfg.magic,m_cfg.slippage_pips,m_cfg.max_retries);
+      m_master.Init(m_cfg.master_magic_filter);
+      m_stop_notified=false;
+      m_snapshot_due=false;
+      m_ws_was_open=false;
+      m_next_poll_ms=0;
+      m_account="";
+      m_session.Reset(0);
+      if(m_cfg.account_id!="" || AccountNumber()!=0)
+         AttachAccount();
+      else
+         Print("CopyGateway: waiting for the terminal to log in to an account");
+      ArrayResize(m_outbox,0);
+      if(!EventSetMillisecondTimer(m_cfg.timer_ms))
+        {
+         Print("CopyGateway: EventSetMillisecondTimer failed");
+         return(INIT_FAILED);
+        }
+      Print("CopyGateway ",CG_EA_VERSION," started as ",(IsMaster() ? "master" : "follower"));
+      return(INIT_SUCCEEDED);
+     }
+
+   void              Deinit(const int reason)
+     {
+      EventKillTimer();
+      if(m_session.IsOpen())
+        {
+         long now=m_clock.NowMs();
+         Queue(CgEncodeShutdownNotice(NextId(),now,"client_shutdown"));
+         string response;
+         long retry_after=-1;
+         long ack=m_inbox.AckSeq();
+         m_http.SetTimeout(1000);  // OnDeinit must finish within ~2.5 s
+         if(m_cfg.transport==CG_TRANSPORT_POLL)
+           {
+            int n=MathMin(ArraySize(m_outbox),CG_MAX_BATCH);
+            string url=Url("/ea-gateway/v1/sessions/"+m_session.SessionId()+"/exchange");
+            if(m_http.Request("POST",url,m_session.Token(),CgEncodeExchange(m_outbox,n,ack,0),response,retry_after)==200)
+              {
+               RemoveFront(n);
+               OnDelivered(ack);
+              }
+           }
+         else
+           {
+            int i=0;
+            while(i<ArraySize(m_outbox) && m_ws.SendText(m_outbox[i]))
+               i++;
+            m_ws.Shutdown(1000);
+           }
+         m_http.Request("DELETE",Url("/ea-gateway/v1/sessions/"+m_session.SessionId()),m_session.Token(),"",response,retry_after);
+         m_session.Closed();
+        }
+      if(!IsMaster() && m_account!="")
+         SaveFollower();
+      Comment("");
+      Print("CopyGateway: stopped (deinit reason ",reason,")");
+     }
+
+   void              OnTimer(void)
+     {
+      long now=m_clock.NowMs();
+      if(m_account=="")
+        {
+         if(AccountNumber()==0)
+            return;  // not logged in yet
+         AttachAccount();
+        }
+      ShowStatus(now);
+      if(m_session.IsStopped())
+        {
+         NotifyStop();
+         return;
+        }
+      if(m_session.WantsSession(now))
+         CreateSession(now);
+      if(!m_session.IsOpen())
+         return;
+      if(IsMaster())
+        {
+         SOrderIntent intents[];
+         int n=m_master.Scan(m_safety,intents);
+         for(int i=0;i<n;i++)
+            Queue(CgEncodeOrderIntent(NextId(),now,intents[i]));
+        }
+      if(m_session.TakeInitRequest() && m_cfg.transport==CG_TRANSPORT_POLL)
+         QueueInitRequest();
+      if(m_session.HeartbeatDue(now))
+        {
+         QueueHeartbeat();
+         m_session.HeartbeatSent(now);
+        }
+      if(m_snapshot_due && m_session.InitAcked())
+        {
+         m_snapshot_due=false;
+         QueueSnapshot("");
+        }
+      if(m_cfg.transport==CG_TRANSPORT_WS)
+         PumpWs(now);
+      else
+         PumpPoll(now);
+      if(m_session.IsStopped())
+         NotifyStop();
+     }
+
+   void              OnTick(void)
+     {
+      // trade detection and transport run on the timer; ticks only refresh the status
+      if(m_account!="")
+         ShowStatus(m_clock.NowMs());
+     }
+  };
+
+#endif

@@ -1,0 +1,289 @@
+//+------------------------------------------------------------------+
+//| Platform.mqh -- thin adapters over terminal services: wall clock |
+//| in epoch ms, files under MQL4/Files, the session key, and        |
+//| account/symbol/order reads.                                      |
+//+------------------------------------------------------------------+
+#property strict
+
+#ifndef COPYGATEWAY_PLATFORM_MQH
+#define COPYGATEWAY_PLATFORM_MQH
+
+#include <CopyGateway/Core.mqh>
+
+//--- Optional OS random source (only called when DLL imports are allowed).
+#import "advapi32.dll"
+int SystemFunction036(uchar &buffer[],int length);   // RtlGenRandom
+#import
+
+//+------------------------------------------------------------------+
+//| CClock: epoch milliseconds. TimeGMT() has 1 s resolution, so the |
+//| clock is anchored on it and advanced with GetMicrosecondCount(); |
+//| it re-anchors when the two drift apart by more than 2 s.         |
+//+------------------------------------------------------------------+
+class CClock
+  {
+private:
+   long              m_base_ms;   // wall time at the anchor
+   ulong             m_base_us;   // GetMicrosecondCount() at the anchor
+   bool              m_anchored;  // anchor taken
+
+public:
+                     CClock(void) : m_base_ms(0),m_base_us(0),m_anchored(false) {}
+   long              NowMs(void)
+     {
+      ulong us=GetMicrosecondCount();
+      long wall=(long)TimeGMT()*1000;
+      if(!m_anchored)
+        {
+         m_base_ms=wall;
+         m_base_us=us;
+         m_anchored=true;
+        }
+      long estimate=m_base_ms+(long)((us-m_base_us)/1000);
+      if(estimate<wall-2000 || estimate>wall+3000)
+        {
+         m_base_ms=wall;
+         m_base_us=us;
+         estimate=wall;
+        }
+      return(estimate);
+     }
+  };
+
+//+------------------------------------------------------------------+
+//| CFileStore: small UTF-8 text files in MQL4/Files/<folder>/,      |
+//| written atomically (temp file + FileMove).                       |
+//+------------------------------------------------------------------+
+class CFileStore
+  {
+private:
+   string            m_dir;   // "CopyGateway\\<account>\\"
+
+public:
+   void              Init(const string &folder)
+     {
+      m_dir=folder+"\\";
+      FolderCreate(folder);
+     }
+   string            Path(const string &name) const { return(m_dir+name); }
+   bool              Exists(const string &name) const { return(FileIsExist(m_dir+name)); }
+   bool              Read(const string &name,string &text) const
+     {
+      text="";
+      if(!FileIsExist(m_dir+name))
+         return(false);
+      int h=FileOpen(m_dir+name,FILE_READ|FILE_BIN|FILE_SHARE_READ);
+      if(h==INVALID_HANDLE)
+         return(false);
+      uchar bytes[];
+      int size=(int)FileSize(h);
+      if(size>0)
+         FileReadArray(h,bytes,0,size);
+      FileClose(h);
+      text=CharArrayToString(bytes,0,WHOLE_ARRAY,CP_UTF8);
+      return(true);
+     }
+   bool              Write(const string &name,const string &text) const
+     {
+      string tmp=m_dir+name+".tmp";
+      int h=FileOpen(tmp,FILE_WRITE|FILE_BIN);
+      if(h==INVALID_HANDLE)
+        {
+         Print("CopyGateway: cannot write ",tmp,", error ",GetLastError());
+         return(false);
+        }
+      uchar bytes[];
+      int n=StringToCharArray(text,bytes,0,WHOLE_ARRAY,CP_UTF8);
+      if(n>0)
+         ArrayResize(bytes,n-1);  // no terminating zero in the file
+      uint written=FileWriteArray(h,bytes,0,ArraySize(bytes));
+      FileClose(h);
+      if((int)written!=ArraySize(bytes))
+         return(false);
+      return(FileMove(tmp,0,m_dir+name,FILE_REWRITE));
+     }
+  };
+
+//--- lower-case hex of bytes
+string CgHex(const uchar &bytes[])
+  {
+   string hex="0123456789abcdef";
+   string out="";
+   for(int i=0;i<ArraySize(bytes);i++)
+      out+=StringSubstr(hex,bytes[i]>>4,1)+StringSubstr(hex,bytes[i]&15,1);
+   return(out);
+  }
+
+//+------------------------------------------------------------------+
+//| CKeyStore: the account session key.                              |
+//|                                                                  |
+//| A pre-shared key (input) always wins. Otherwise the key generated |
+//| at first launch is kept in MQL4/Files/<folder>/session.key.      |
+//| MQL4 has no CSPRNG: the generator hashes (SHA-256, CryptEncode)  |
+//| many weak sources -- microsecond timer jitter over 256 rounds,   |
+//| tick/local/GMT/server times, account, terminal memory, quotes,   |
+//| MathRand -- and, when DLL imports are allowed, 32 bytes from     |
+//| Windows RtlGenRandom. Without the DLL the effective entropy is   |
+//| hard to bound (timer jitter dominates); the back-office approval |
+//| of pending keys is what actually gates access.                   |
+//+------------------------------------------------------------------+
+class CKeyStore
+  {
+private:
+   uchar             m_pool[];   // running SHA-256 state of the entropy pool
+
+   void              Mix(const string &sample)
+     {
+      uchar data[],digest[],none[];
+      StringToCharArray(sample,data,0,WHOLE_ARRAY,CP_UTF8);
+      int n=ArraySize(m_pool);
+      int m=ArraySize(data);
+      ArrayResize(data,m+n);
+      for(int i=0;i<n;i++)
+         data[m+i]=m_pool[i];
+      if(CryptEncode(CRYPT_HASH_SHA256,data,none,digest)==32)
+         ArrayCopy(m_pool,digest);
+     }
+
+public:
+   string            Generate(const bool allow_dll)
+     {
+      ArrayResize(m_pool,0);
+      MathSrand((int)(GetTickCount()^(uint)GetMicrosecondCount()));
+      Mix(IntegerToString(AccountNumber())+"|"+AccountCompany()+"|"+IntegerToString((long)TimeLocal())+"|"+
+          IntegerToString((long)TimeGMT())+"|"+IntegerToString((long)TimeCurrent())+"|"+
+          IntegerToString(TerminalInfoInteger(TERMINAL_MEMORY_USED))+"|"+IntegerToString(TerminalInfoInteger(TERMINAL_BUILD)));
+      for(int round=0;round<256;round++)
+        {
+         ulong t0=GetMicrosecondCount();
+         int spin=0;
+         for(int k=0;k<200+(MathRand()&255);k++)
+            spin+=k*round;
+         ulong t1=GetMicrosecondCount();
+         Mix(IntegerToString((long)t0)+":"+IntegerToString((long)(t1-t0))+":"+IntegerToString(spin)+":"+
+             IntegerToString(MathRand())+":"+IntegerToString(GetTickCount()));
+        }
+      if(allow_dll && IsDllsAllowed())
+        {
+         uchar os_random[];
+         ArrayResize(os_random,32);
+         if((SystemFunction036(os_random,32)&0xFF)!=0)  // BOOLEAN: only the low byte counts
+            Mix(CgHex(os_random));
+        }
+      Mix("copygate-session-key-v1");
+      return(CgHex(m_pool));
+     }
+   //--- The key to use; `generated` tells whether a new one was just created.
+   string            LoadOrCreate(CFileStore &store,const string &preshared,const bool allow_dll,bool &generated)
+     {
+      generated=false;
+      if(preshared!="")
+         return(preshared);
+      string key;
+      if(store.Read("session.key",key))
+        {
+         StringReplace(key,"\n","");
+         StringReplace(key,"\r","");
+         StringReplace(key," ","");
+         if(StringLen(key)>=32)
+            return(key);
+        }
+      key=Generate(allow_dll);
+      if(!store.Write("session.key",key))
+         Print("CopyGateway: WARNING the session key could not be saved; a new one will be generated next time");
+      generated=true;
+      return(key);
+     }
+  };
+
+//+------------------------------------------------------------------+
+//| Terminal reads                                                   |
+//+------------------------------------------------------------------+
+void CgReadAccount(SAccountInfo &a)
+  {
+   a.balance=AccountBalance();
+   a.equity=AccountEquity();
+   a.margin_level=AccountInfoDouble(ACCOUNT_MARGIN_LEVEL);
+   a.currency=AccountCurrency();
+   a.leverage=AccountLeverage();
+  }
+
+//--- Market Watch symbols the EA may trade (allowed list), for InitRequest.
+int CgReadSymbols(SSymbolSpec &out[],const CSafetyPolicy &safety)
+  {
+   ArrayResize(out,0);
+   int total=SymbolsTotal(true);
+   for(int i=0;i<total && ArraySize(out)<500;i++)
+     {
+      string s=SymbolName(i,true);
+      if(!safety.SymbolAllowed(s))
+         continue;
+      double point=MarketInfo(s,MODE_POINT);
+      double step=MarketInfo(s,MODE_LOTSTEP);
+      double min_lot=MarketInfo(s,MODE_MINLOT);
+      double max_lot=MarketInfo(s,MODE_MAXLOT);
+      double contract=MarketInfo(s,MODE_LOTSIZE);
+      if(point<=0 || step<=0 || min_lot<=0 || max_lot<=0 || contract<=0)
+         continue;
+      int n=ArraySize(out);
+      ArrayResize(out,n+1,64);
+      out[n].symbol=s;
+      out[n].digits=(int)MarketInfo(s,MODE_DIGITS);
+      out[n].point=point;
+      out[n].contract_size=contract;
+      out[n].lot_step=step;
+      out[n].min_lot=min_lot;
+      out[n].max_lot=max_lot;
+      out[n].tick_value=MathMax(MarketInfo(s,MODE_TICKVALUE),0.0);
+      out[n].tick_size=MathMax(MarketInfo(s,MODE_TICKSIZE),0.0);
+     }
+   return(ArraySize(out));
+  }
+
+//--- Copy the selected order into a row.
+void CgRowFromSelected(SOrderRow &r)
+  {
+   r.ticket=OrderTicket();
+   r.symbol=OrderSymbol();
+   r.type=OrderType();
+   r.lots=OrderLots();
+   r.open_price=OrderOpenPrice();
+   r.sl=OrderStopLoss();
+   r.tp=OrderTakeProfit();
+   r.magic=OrderMagicNumber();
+   r.comment=OrderComment();
+   r.open_time=OrderOpenTime();
+  }
+
+//--- Open positions and pending orders; magic_filter -1 = all.
+int CgReadRows(SOrderRow &rows[],const int magic_filter,const CSafetyPolicy &safety)
+  {
+   ArrayResize(rows,0);
+   int total=OrdersTotal();
+   for(int i=0;i<total;i++)
+     {
+      if(!OrderSelect(i,SELECT_BY_POS,MODE_TRADES))
+         continue;
+      if(OrderType()>OP_SELLSTOP)
+         continue;
+      if(magic_filter>=0 && OrderMagicNumber()!=magic_filter)
+         continue;
+      if(!safety.SymbolAllowed(OrderSymbol()))
+         continue;
+      int n=ArraySize(rows);
+      ArrayResize(rows,n+1,64);
+      CgRowFromSelected(rows[n]);
+     }
+   return(ArraySize(rows));
+  }
+
+int CgCountOrders(const int magic)
+  {
+   int count=0;
+   for(int i=OrdersTotal()-1;i>=0;i--)
+      if(OrderSelect(i,SELECT_BY_POS,MODE_TRADES) && OrderMagicNumber()==magic)
+         count++;
+   return(count);
+  }
+
+#endif

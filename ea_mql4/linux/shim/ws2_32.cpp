@@ -1,0 +1,70 @@
+// ws2_32.cpp -- the ws2_32.dll functions WsTransport.mqh imports, mapped onto
+// POSIX sockets so the EA's WebSocket transport runs unchanged on Linux.
+// (The pre-pass puts `#import "ws2_32.dll"` declarations in namespace
+// mql_import_ws2_32; these are their definitions.)
+#include "mql4_shim.h"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace {
+int g_wsa_error = 0;
+int wsa_error_from_errno() {
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS) return 10035;  // WSAEWOULDBLOCK
+  if (errno == ECONNREFUSED) return 10061;
+  if (errno == ECONNRESET) return 10054;
+  return 10000 + errno;
+}
+}  // namespace
+
+namespace mql_import_ws2_32 {
+
+int WSAStartup(ushort, MqlArray<uchar> &data) {
+  if (data.items().size() < 4) data.items().resize(4);
+  return 0;
+}
+int WSAGetLastError(void) { return g_wsa_error; }
+int socket(int af, int type, int protocol) {
+  (void)af;
+  (void)type;
+  (void)protocol;
+  int fd = ::socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  if (fd < 0) g_wsa_error = wsa_error_from_errno();
+  return fd;
+}
+int connect(int s, MqlArray<uchar> &name, int namelen) {
+  if (namelen < 8 || name.items().size() < 8) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;  // bytes 0..1: AF_INET little-endian (Windows layout)
+  std::memcpy(&addr.sin_port, name.items().data() + 2, 2);  // network order already
+  std::memcpy(&addr.sin_addr, name.items().data() + 4, 4);
+  int rc = ::connect(s, reinterpret_cast<sockaddr *>(&addr), sizeof addr);
+  if (rc != 0) g_wsa_error = wsa_error_from_errno();
+  return rc;
+}
+int send(int s, MqlArray<uchar> &buf, int len, int flags) {
+  (void)flags;
+  int n = (int)::send(s, buf.items().data(), (size_t)len, MSG_NOSIGNAL);
+  if (n < 0) g_wsa_error = wsa_error_from_errno();
+  return n;
+}
+int recv(int s, MqlArray<uchar> &buf, int len, int flags) {
+  (void)flags;
+  if ((int)buf.items().size() < len) buf.items().resize((size_t)len);
+  int n = (int)::recv(s, buf.items().data(), (size_t)len, 0);
+  if (n < 0) g_wsa_error = wsa_error_from_errno();
+  return n;
+}
+int closesocket(int s) { return ::close(s); }
+int ioctlsocket(int s, int cmd, uint &argp) {
+  if (cmd != (int)0x8004667E) return -1;  // FIONBIO only
+  int fl = fcntl(s, F_GETFL, 0);
+  return fcntl(s, F_SETFL, argp ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK)) == 0 ? 0 : -1;
+}
+
+}  // namespace mql_import_ws2_32

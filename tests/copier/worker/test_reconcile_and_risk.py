@@ -1,0 +1,138 @@
+"""Reconciliation, risk effects and audit over the store (embedded and real Redis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.copier.worker.world import MASTER, World
+
+
+def position(ticket: int, volume: float = 1.0, **fields: Any) -> dict[str, Any]:
+    return {
+        "ticket": ticket,
+        "symbol": "EURUSD",
+        "side": "buy",
+        "volume": volume,
+        "open_price": 1.1,
+        "sl": 1.09,
+        "tp": 1.12,
+        **fields,
+    }
+
+
+async def _copied(world: World, follower: str, ticket: int, follower_ticket: int) -> None:
+    await world.intent("open", ticket)
+    await world.run()
+    (opened,) = await world.commands(follower)
+    await world.report(follower, opened["command_id"], "filled", ticket=follower_ticket, volume=1.0)
+    await world.run()
+
+
+async def test_follower_snapshot_marks_a_position_gone_at_the_broker_closed(
+    world: World,
+) -> None:
+    await world.follower("f1")
+    await _copied(world, "f1", 100, 555)
+    await world.snapshot("f1", positions=[])  # SL hit while offline
+    await world.run()
+    await world.intent("close", 100)
+    await world.run()
+    assert await world.commands("f1") == []  # never closed (or reopened) again
+    skipped = [c for c in await world.copies("f1") if c["action"] == "close"]
+    assert skipped[0]["reason"] == "link_closed"
+
+
+async def test_follower_snapshot_closes_what_the_master_closed_while_paused(
+    world: World,
+) -> None:
+    await world.follower("f1")
+    await _copied(world, "f1", 100, 555)
+    await world.subscribe("f1", status="paused")
+    await world.intent("close", 100)
+    await world.run()
+    assert await world.commands("f1") == []
+    await world.subscribe("f1", status="active")
+    await world.snapshot("f1", positions=[position(555)])
+    await world.run()
+    (closed,) = await world.commands("f1")
+    assert (closed["action"], closed["ticket"]) == ("close", 555)
+
+
+async def test_master_snapshot_propagates_a_close_made_while_it_was_offline(
+    world: World,
+) -> None:
+    await world.follower("f1")
+    await _copied(world, "f1", 100, 555)
+    await world.snapshot(MASTER, positions=[])  # the master closed 100 while offline
+    await world.run()
+    (closed,) = await world.commands("f1")
+    assert (closed["action"], closed["ticket"], closed["volume"]) == ("close", 555, 1.0)
+    await world.snapshot(MASTER, positions=[])  # a second snapshot finds nothing new
+    await world.run()
+    assert await world.commands("f1") == []
+
+
+async def test_drawdown_breach_switches_to_close_only_alerts_and_is_audited(
+    world: World,
+) -> None:
+    await world.follower("f1", risk={"max_drawdown_pct": 10})
+    await world.intent("open", 100)
+    await world.run()
+    await world.commands("f1")
+    await world.ea_state(
+        "f1",
+        equity=8_500,
+        symbols=[
+            {
+                "symbol": "EURUSD",
+                "digits": 5,
+                "point": 0.00001,
+                "contract_size": 100000,
+                "lot_step": 0.01,
+                "min_lot": 0.01,
+                "max_lot": 100,
+            }
+        ],
+    )
+    await world.intent("open", 101)
+    await world.run()
+    delivered = await world.delivered("f1")
+    assert [e["type"] for e in delivered] == ["ErrorAlert"]
+    assert delivered[0]["payload"]["code"] == "max_drawdown"
+    view = await world.subscriptions.get("f1", MASTER)
+    assert view is not None and view.status == "close_only"
+    (entry, *_older) = await world.subscriptions.audit("f1")
+    assert (entry["actor"], entry["action"]) == ("copier", "status")
+    assert entry["before"]["status"] == "active" and entry["after"]["status"] == "close_only"
+
+
+async def test_breaker_opens_after_repeated_rejections_and_alerts(
+    redis_client: object, keys: object
+) -> None:
+    world = await World.create(redis_client, keys, breaker_threshold=2)  # type: ignore[arg-type]
+    await world.follower("f1")
+    for ticket in (1, 2):
+        await world.intent("open", ticket)
+        await world.run()
+        (command,) = await world.commands("f1")
+        await world.report("f1", command["command_id"], "rejected", error_code=134)
+        await world.run()
+    alerts = [e for e in await world.delivered("f1") if e["type"] == "ErrorAlert"]
+    assert [a["payload"]["code"] for a in alerts] == ["circuit_open"]
+    await world.intent("open", 3)
+    await world.run()
+    assert await world.commands("f1") == []
+    record = next(c for c in await world.copies("f1") if c["master_ticket"] == 3)
+    assert record["reason"] == "circuit_open"
+
+
+async def test_subscription_changes_are_audited_with_before_and_after(world: World) -> None:
+    await world.subscribe("f1", allocation={"mode": "fixed_lot", "lots": 0.1})
+    await world.subscribe("f1", allocation={"mode": "fixed_lot", "lots": 0.2})
+    await world.subscriptions.delete("f1", MASTER, actor="ops", now_ms=world.clock())
+    entries = await world.subscriptions.audit("f1")
+    assert [e["action"] for e in entries] == ["delete", "put", "put"]
+    assert entries[1]["before"]["allocation"]["lots"] == 0.1
+    assert entries[1]["after"]["allocation"]["lots"] == 0.2
+    assert entries[0]["after"] is None and entries[0]["actor"] == "ops"
+    assert await world.subscriptions.audit(MASTER) == entries

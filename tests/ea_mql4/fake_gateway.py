@@ -1,0 +1,411 @@
+"""A small in-process fake of the gateway's EA endpoints (poll transport only).
+
+It exists so the EA can be exercised end to end *today*, before `copygate
+serve` is complete. It follows the wire contract for the parts the EA uses and
+validates every EA message with the real models (``schemas``), so a test that
+passes here proves the EA speaks valid envelopes. It is not the gateway: the
+session rules it implements are the minimum the tests need (pending/promotion,
+preemption, closing with a reason, seq/ack_seq re-delivery, holds).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from schemas import EnvelopeError, parse_client_envelope
+from schemas.rest import ExchangeRequest, SessionCreateRequest
+
+__all__ = ["FakeGateway", "FakeSession"]
+
+_ids = itertools.count(1)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class FakeSession:
+    """One EA session."""
+
+    session_id: str
+    token: str
+    account_id: str
+    key: str
+    state: str  # pending | authenticated | closed
+    closed_reason: str | None = None
+    client: dict[str, Any] | None = None
+
+
+@dataclass
+class _Account:
+    seq: int = 0
+    outbox: list[dict[str, Any]] = field(default_factory=list)  # envelopes with seq
+    held: list[dict[str, Any]] = field(default_factory=list)  # waiting for promotion
+    received: list[dict[str, Any]] = field(default_factory=list)
+    acked: int = 0
+
+
+class FakeGateway:
+    """Threaded HTTP fake of ``/ea-gateway/v1/...``; use as a context manager."""
+
+    def __init__(self, *, heartbeat_interval_s: float = 1.0, auto_approve: bool = True) -> None:
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.auto_approve = auto_approve  #: unknown keys authenticate at once
+        self.rejected_keys: set[str] = set()
+        self.sessions: list[FakeSession] = []
+        self.invalid: list[str] = []  #: EA messages the models rejected
+        self.requests: list[tuple[str, str]] = []  #: (method, path)
+        self._accounts: dict[str, _Account] = {}
+        self._cond = threading.Condition()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    # ------------------------------------------------------------ life cycle
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeGateway:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # ------------------------------------------------------------ test API
+    def account(self, account_id: str) -> _Account:
+        with self._cond:
+            return self._accounts.setdefault(account_id, _Account())
+
+    def queue(self, account_id: str, env_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Queue a server->EA envelope (held while the account has no authenticated session)."""
+        env = {"type": env_type, "id": f"srv-{next(_ids)}", "ts": _now_ms(), "payload": payload}
+        with self._cond:
+            acc = self._accounts.setdefault(account_id, _Account())
+            held = not self.auto_approve and self._live(account_id, "authenticated") is None
+            if held and env_type == "OrderCommand":
+                acc.held.append(env)
+            else:
+                self._append(acc, env)
+            self._cond.notify_all()
+        return env
+
+    def redeliver(self, account_id: str, env: dict[str, Any]) -> None:
+        """Send an already-sent envelope again under a new seq (a duplicate delivery)."""
+        with self._cond:
+            self._append(self._accounts[account_id], {k: v for k, v in env.items() if k != "seq"})
+            self._cond.notify_all()
+
+    def promote(self, account_id: str) -> None:
+        """Approve the pending key: SessionStateChange, InitAck, then the held backlog."""
+        with self._cond:
+            session = self._live(account_id, "pending")
+            assert session is not None, "no pending session"
+            self._preempt_others(session)
+            session.state = "authenticated"
+            acc = self._accounts[account_id]
+            self._append(acc, self._env("SessionStateChange", {"state": "authenticated"}))
+            self._append(acc, self._init_ack(session))
+            for env in acc.held:
+                self._append(acc, env)
+            acc.held.clear()
+            self._cond.notify_all()
+
+    def close(self, account_id: str, reason: str) -> None:
+        """Close the live session: its token then gets 410 with ``reason``."""
+        with self._cond:
+            for s in self.sessions:
+                if s.account_id == account_id and s.state != "closed":
+                    s.state = "closed"
+                    s.closed_reason = reason
+            self._cond.notify_all()
+
+    def received(self, account_id: str, env_type: str | None = None) -> list[dict[str, Any]]:
+        with self._cond:
+            got = list(self._accounts.setdefault(account_id, _Account()).received)
+        return [e for e in got if env_type is None or e["type"] == env_type]
+
+    def wait_for(
+        self,
+        account_id: str,
+        env_type: str,
+        where: Callable[[dict[str, Any]], bool] = lambda _e: True,
+        timeout: float = 10.0,
+        count: int = 1,
+    ) -> list[dict[str, Any]]:
+        """Wait until ``count`` envelopes of ``env_type`` matching ``where`` arrived."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                acc = self._accounts.setdefault(account_id, _Account())
+                found = [e for e in acc.received if e["type"] == env_type and where(e["payload"])]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    kinds = [e["type"] for e in acc.received]
+                    raise AssertionError(f"no {count}x {env_type} for {account_id}; got {kinds}")
+                self._cond.wait(min(left, 0.1))
+
+    def sessions_of(self, account_id: str) -> list[FakeSession]:
+        with self._cond:
+            return [s for s in self.sessions if s.account_id == account_id]
+
+    # ------------------------------------------------------------ internals
+    def _env(self, env_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"type": env_type, "id": f"srv-{next(_ids)}", "ts": _now_ms(), "payload": payload}
+
+    def _init_ack(self, session: FakeSession) -> dict[str, Any]:
+        return self._env(
+            "InitAck",
+            {
+                "session_id": session.session_id,
+                "role": "unassigned",
+                "heartbeat_interval_s": self.heartbeat_interval_s,
+                "heartbeat_timeout_s": self.heartbeat_interval_s * 3,
+            },
+        )
+
+    def _append(self, acc: _Account, env: dict[str, Any]) -> None:
+        acc.seq += 1
+        acc.outbox.append({**env, "seq": acc.seq})
+
+    def _live(self, account_id: str, state: str) -> FakeSession | None:
+        for s in self.sessions:
+            if s.account_id == account_id and s.state == state:
+                return s
+        return None
+
+    def _preempt_others(self, winner: FakeSession) -> None:
+        for s in self.sessions:
+            if s is not winner and s.account_id == winner.account_id and s.state != "closed":
+                s.state = "closed"
+                s.closed_reason = "preempted"
+
+    def _create(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        req = SessionCreateRequest.model_validate_json(body)
+        key = str(req.credentials.get("key", ""))
+        if key in self.rejected_keys:
+            return 401, {"error": {"code": "invalid_credentials", "message": "key rejected"}}
+        with self._cond:
+            session = FakeSession(
+                session_id=secrets.token_hex(8),
+                token=secrets.token_hex(16),
+                account_id=req.account_id,
+                key=key,
+                state="authenticated" if self.auto_approve else "pending",
+                client=req.client.model_dump() if req.client else None,
+            )
+            self.sessions.append(session)
+            self._accounts.setdefault(req.account_id, _Account())
+            if session.state == "authenticated":
+                self._preempt_others(session)
+        return 201, {
+            "session_id": session.session_id,
+            "state": session.state,
+            "session_token": session.token,
+            "heartbeat_interval_s": self.heartbeat_interval_s,
+            "heartbeat_timeout_s": self.heartbeat_interval_s * 3,
+        }
+
+    def _session_for(self, headers: Any, session_id: str | None) -> FakeSession | None:
+        auth = headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip()
+        for s in self.sessions:
+            if s.token == token and (session_id is None or s.session_id == session_id):
+                return s
+        return None
+
+    def _exchange(self, session: FakeSession, body: bytes) -> tuple[int, dict[str, Any]]:
+        req = ExchangeRequest.model_validate_json(body)
+        with self._cond:
+            acc = self._accounts[session.account_id]
+            for raw in req.messages:
+                try:
+                    env = parse_client_envelope(raw)
+                except EnvelopeError as exc:
+                    self.invalid.append(f"{exc}: {json.dumps(raw)[:300]}")
+                    continue
+                acc.received.append(json.loads(env.model_dump_json(exclude_none=True)))
+                if env.type == "InitRequest" and session.state == "authenticated":
+                    self._append(acc, self._init_ack(session))
+            acc.acked = max(acc.acked, req.ack_seq)
+            self._cond.notify_all()
+            deadline = time.monotonic() + req.wait_ms / 1000
+            while True:
+                if session.state == "closed":
+                    return 410, {"error": {"code": session.closed_reason, "message": "closed"}}
+                due = (
+                    []
+                    if session.state == "pending"
+                    else [e for e in acc.outbox if e["seq"] > req.ack_seq]
+                )
+                left = deadline - time.monotonic()
+                if due or left <= 0:
+                    return 200, {"state": session.state, "messages": due}
+                self._cond.wait(left)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _reply(self, status: int, obj: dict[str, Any]) -> None:
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
+            def do_POST(self) -> None:
+                gateway.requests.append(("POST", self.path))
+                body = self._body()
+                parts = self.path.strip("/").split("/")
+                if self.path == "/ea-gateway/v1/sessions":
+                    self._reply(*gateway._create(body))
+                    return
+                if len(parts) == 5 and parts[-1] == "exchange":
+                    session = gateway._session_for(self.headers, parts[3])
+                    if session is None:
+                        self._reply(401, {"error": {"code": "invalid_token", "message": "no"}})
+                        return
+                    self._reply(*gateway._exchange(session, body))
+                    return
+                self._reply(404, {"error": {"code": "not_found", "message": self.path}})
+
+            def do_DELETE(self) -> None:
+                gateway.requests.append(("DELETE", self.path))
+                self._body()
+                session = gateway._session_for(self.headers, self.path.rsplit("/", 1)[-1])
+                if session is None:
+                    self._reply(401, {"error": {"code": "invalid_token", "message": "no"}})
+                    return
+                with gateway._cond:
+                    session.state = "closed"
+                    session.closed_reason = "client_shutdown"
+                    gateway._cond.notify_all()
+                self._reply(200, {})
+
+        return Handler
+
+
+class FakeStream:
+    """WebSocket endpoint ``/ea-gateway/v1/stream`` beside a :class:`FakeGateway`.
+
+    Runs a `websockets` server on its own event loop thread; tokens are checked
+    against the gateway's sessions. Received envelopes land in the gateway's
+    per-account ``received`` list, so the same ``wait_for`` works.
+    """
+
+    def __init__(self, gateway: FakeGateway) -> None:
+        self.gateway = gateway
+        self.port = 0
+        self._loop: Any = None
+        self._server: Any = None
+        self._conns: dict[str, Any] = {}  # account -> live connection
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ea-gateway/v1/stream"
+
+    def __enter__(self) -> FakeStream:
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import asyncio
+
+        async def stop() -> None:
+            self._server.close()
+            await self._server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(5)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    def send(self, account_id: str, env_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send a server envelope (with the account's next seq) on the live connection."""
+        import asyncio
+
+        env = self.gateway._env(env_type, payload)
+        with self.gateway._cond:
+            acc = self.gateway._accounts[account_id]
+            self.gateway._append(acc, env)
+            env = acc.outbox[-1]
+        conn = self._conns[account_id]
+        asyncio.run_coroutine_threadsafe(conn.send(json.dumps(env)), self._loop).result(5)
+        return env
+
+    def close(self, account_id: str, code: int, reason: str = "") -> None:
+        import asyncio
+
+        conn = self._conns[account_id]
+        asyncio.run_coroutine_threadsafe(conn.close(code, reason), self._loop).result(5)
+
+    def _run(self) -> None:
+        import asyncio
+
+        from websockets.asyncio.server import serve
+
+        gateway = self.gateway
+
+        def check_token(connection: Any, request: Any) -> Any:
+            session = gateway._session_for(request.headers, None)
+            if session is None or session.state == "closed":
+                return connection.respond(401, "invalid token\n")
+            return None
+
+        async def handler(connection: Any) -> None:
+            session = gateway._session_for(connection.request.headers, None)
+            assert session is not None
+            self._conns[session.account_id] = connection
+            async for raw in connection:
+                try:
+                    env = parse_client_envelope(raw)
+                except EnvelopeError as exc:
+                    gateway.invalid.append(f"{exc}: {str(raw)[:300]}")
+                    continue
+                with gateway._cond:
+                    acc = gateway._accounts[session.account_id]
+                    acc.received.append(json.loads(env.model_dump_json(exclude_none=True)))
+                    gateway._cond.notify_all()
+                    ack = gateway._init_ack(session) if env.type == "InitRequest" else None
+                    if ack is not None:
+                        gateway._append(acc, ack)
+                        ack = acc.outbox[-1]
+                if ack is not None:
+                    await connection.send(json.dumps(ack))
+
+        async def main() -> None:
+            self._server = await serve(handler, "127.0.0.1", 0, process_request=check_token)
+            self.port = self._server.sockets[0].getsockname()[1]
+            self._ready.set()
+
+        self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(main())
+        self._loop.run_forever()
+        self._loop.close()

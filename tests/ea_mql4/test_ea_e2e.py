@@ -1,0 +1,215 @@
+"""The EA against the real gateway: `copygate serve` + a master and a follower EA.
+
+Both EAs are the real EA compiled against the terminal shim; they create their
+sessions with generated keys (pending), the back-office approves them over the
+admin API, and a trade on the master must appear on the follower.
+
+These tests need a complete `copygate serve` (gateway + copier). Until the lead
+declares it ready they are skipped unless ``COPYGATE_EA_E2E=1`` is set. The
+server runs with the embedded store (no Redis), heartbeat 1 s / timeout 3 s.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from terminal_harness import OP_BUY, Terminal
+
+from .conftest import REPO
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        os.environ.get("COPYGATE_EA_E2E") != "1",
+        reason="needs a complete `copygate serve`; set COPYGATE_EA_E2E=1 to run",
+    ),
+]
+
+ADMIN_TOKEN = "ea-e2e-admin"
+MAGIC = 20251122
+StartTerminal = Callable[..., Terminal]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Gateway:
+    """A `copygate serve` process and an admin client."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / "copygate.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COPYGATE_")}
+        env |= {
+            "COPYGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+            "COPYGATE_HEARTBEAT_INTERVAL_S": "1",
+            "COPYGATE_HEARTBEAT_TIMEOUT_S": "3",
+        }
+        self._log = self.log_path.open("w")
+        port = str(self.port)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--host", "127.0.0.1", "--port", port],
+            cwd=REPO,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.admin = httpx.Client(
+            base_url=self.base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=5
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                if self.admin.get("/healthz").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"copygate serve did not become healthy:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        self.admin.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._log.close()
+
+    # ------------------------------------------------------------ admin API (wire contract)
+    def put_account(self, account_id: str, role: str) -> None:
+        body = {"tenant_id": "t1", "role": role}
+        r = self.admin.put(f"/admin/v1/accounts/{account_id}", json=body)
+        assert r.status_code in (200, 201), r.text
+
+    def subscribe(self, follower: str, master: str, **settings: Any) -> None:
+        body = {
+            "allocation": {"mode": "mirror", "multiplier": 1.0},
+            "copy_sl_tp": True,
+            "copy_pending": True,
+            "status": "active",
+            **settings,
+        }
+        r = self.admin.put(f"/admin/v1/accounts/{follower}/subscriptions/{master}", json=body)
+        assert r.status_code in (200, 201), r.text
+
+    def pending_keys(self, account_id: str) -> list[dict[str, Any]]:
+        r = self.admin.get("/admin/v1/keys", params={"status": "pending"})
+        assert r.status_code == 200, r.text
+        return [k for k in r.json()["keys"] if k["account_id"] == account_id]
+
+    def decide_key(self, account_id: str, decision: str, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            keys = self.pending_keys(account_id)
+            if keys:
+                r = self.admin.post(f"/admin/v1/keys/{keys[0]['key_id']}/{decision}")
+                assert r.status_code == 200, r.text
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"no pending key for {account_id}")
+
+    def sessions(self, account_id: str) -> list[dict[str, Any]]:
+        r = self.admin.get("/admin/v1/sessions", params={"account_id": account_id})
+        assert r.status_code == 200, r.text
+        sessions: list[dict[str, Any]] = r.json()["sessions"]
+        return sessions
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Gateway]:
+    gw = Gateway(tmp_path)
+    yield gw
+    gw.stop()
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def copies(follower: Terminal) -> list[dict[str, Any]]:
+    return [o for o in follower.book()["open"] if o["magic"] == MAGIC]
+
+
+@pytest.mark.parametrize("transport", ["poll", "websocket"])
+def test_a_master_trade_is_copied_to_the_follower_and_closed_with_it(
+    server: Gateway, start_terminal: StartTerminal, transport: str
+) -> None:
+    server.put_account("m-1", "master")
+    server.put_account("f-1", "follower")
+    server.subscribe("f-1", "m-1")
+    master = start_terminal("m", server.base_url, role="master", account_id="m-1")
+    ws_url = server.base_url.replace("http://", "ws://") + "/ea-gateway/v1/stream"
+    follower = start_terminal(
+        "f",
+        server.base_url,
+        role="follower",
+        account_id="f-1",
+        first_ticket=9000,
+        inputs={"InpTransport": 1, "InpWsUrl": ws_url} if transport == "websocket" else {},
+        env={"MQL_DLLS_ALLOWED": "1"},
+    )
+    server.decide_key("m-1", "approve")
+    server.decide_key("f-1", "approve")
+    master.wait_log("session ready", timeout=15)
+    follower.wait_log("session ready", timeout=15)
+
+    ticket = master.open("EURUSD", OP_BUY, 0.3, sl=1.05, tp=1.2)
+    [copy] = wait_until(lambda: copies(follower), what="the copy on the follower")
+    assert (copy["lots"], copy["type"], copy["symbol"]) == (0.3, OP_BUY, "EURUSD")
+    assert (copy["sl"], copy["tp"]) == (1.05, 1.2)
+
+    rest = master.close(ticket, 0.1)
+    wait_until(lambda: [o["lots"] for o in copies(follower)] == [0.2], what="partial close")
+    master.close(rest)
+    wait_until(lambda: copies(follower) == [], what="full close")
+
+
+def test_a_second_terminal_preempts_the_first_which_stays_idle(
+    server: Gateway, start_terminal: StartTerminal
+) -> None:
+    server.put_account("m-1", "master")
+    first = start_terminal("m", server.base_url, role="master", account_id="m-1")
+    server.decide_key("m-1", "approve")
+    wait_until(lambda: first.file("session.key").exists(), what="key file")
+    key = first.file("session.key").read_text()
+    second = start_terminal(
+        "m2", server.base_url, role="master", account_id="m-1", inputs={"InpPresharedKey": key}
+    )
+    first.wait_log("another terminal started a session", timeout=15)
+    time.sleep(2)
+    live = [s for s in server.sessions("m-1") if s["state"] != "closed"]
+    assert len(live) == 1
+    assert "STOPPED" not in second.log()
+
+
+def test_a_rejected_key_stops_the_ea(server: Gateway, start_terminal: StartTerminal) -> None:
+    server.put_account("f-1", "follower")
+    follower = start_terminal("f", server.base_url, role="follower", account_id="f-1")
+    server.decide_key("f-1", "reject")
+    follower.wait_log("rejected or revoked", timeout=15)

@@ -1,0 +1,104 @@
+"""The optional WebSocket transport: the EA's raw ws2_32 client (handshake,
+masked frames, close codes) against a real `websockets` server.
+
+On Linux the shim maps the ws2_32.dll imports onto POSIX sockets
+(``linux/shim/ws2_32.cpp``), so the EA's own WsTransport.mqh runs unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from terminal_harness import Terminal
+
+from .fake_gateway import FakeGateway, FakeStream
+
+StartTerminal = Callable[..., Terminal]
+
+
+@pytest.fixture
+def stream(gateway: FakeGateway) -> Iterator[FakeStream]:
+    with FakeStream(gateway) as fake:
+        yield fake
+
+
+def start_ws_follower(start: StartTerminal, gateway: FakeGateway, stream: FakeStream) -> Terminal:
+    return start(
+        "f",
+        gateway.base_url,
+        role="follower",
+        account_id="f-1",
+        inputs={"InpTransport": 1, "InpWsUrl": stream.url},
+        env={"MQL_DLLS_ALLOWED": "1"},
+    )
+
+
+def test_ws_transport_carries_the_same_envelopes(
+    gateway: FakeGateway, stream: FakeStream, start_terminal: StartTerminal
+) -> None:
+    start_ws_follower(start_terminal, gateway, stream)
+    gateway.wait_for("f-1", "SyncSnapshot")  # InitRequest -> InitAck -> SyncSnapshot over WS
+    big_comment = "x" * 60
+    stream.send(
+        "f-1",
+        "OrderCommand",
+        {
+            "command_id": "ws-1",
+            "action": "open",
+            "symbol": "EURUSD",
+            "side": "sell",
+            "order_type": "market",
+            "volume": 0.2,
+            "master_ticket": 77,
+            "comment": big_comment,
+        },
+    )
+    report = gateway.wait_for("f-1", "ExecutionReport", lambda p: p["command_id"] == "ws-1")
+    assert report[0]["payload"]["status"] == "filled"
+    beats = gateway.wait_for("f-1", "StatusHeartbeat", lambda p: p["ack_seq"] >= 2)
+    assert beats
+    assert [r for r in gateway.requests if "exchange" in r[1]] == []  # no polling at all
+
+
+def test_ws_close_4001_stops_the_ea_without_reconnecting(
+    gateway: FakeGateway, stream: FakeStream, start_terminal: StartTerminal
+) -> None:
+    terminal = start_ws_follower(start_terminal, gateway, stream)
+    gateway.wait_for("f-1", "SyncSnapshot")
+    stream.close("f-1", 4001, "preempted")
+    terminal.wait_log("another terminal started a session")
+    time.sleep(1.0)
+    assert len(gateway.sessions_of("f-1")) == 1
+
+
+def test_ws_close_4002_reconnects_with_a_new_session(
+    gateway: FakeGateway, stream: FakeStream, start_terminal: StartTerminal
+) -> None:
+    start_ws_follower(start_terminal, gateway, stream)
+    gateway.wait_for("f-1", "SyncSnapshot")
+    stream.close("f-1", 4002, "heartbeat_timeout")
+    gateway.wait_for("f-1", "InitRequest", count=2)
+    assert len(gateway.sessions_of("f-1")) == 2
+
+
+def test_ws_transport_refuses_to_start_without_dll_imports(
+    gateway: FakeGateway, stream: FakeStream, terminal_binary: object, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from terminal_harness import TerminalError
+
+    terminal = Terminal(
+        Path(str(terminal_binary)),
+        Path(str(tmp_path)) / "f",
+        gateway.base_url,
+        role="follower",
+        account_id="f-1",
+        inputs={"InpTransport": 1, "InpWsUrl": stream.url},
+    )
+    with pytest.raises(TerminalError, match="init_failed"):
+        terminal.start()
+    terminal.stop()
+    assert "Allow DLL imports" in terminal.log()
