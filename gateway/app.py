@@ -26,7 +26,7 @@ from gateway.http_errors import exception_handlers, json_response
 from gateway.sessions import SessionService
 from gateway.settings import Settings
 from gateway.store.factory import StoreBundle, open_store
-from gateway.telemetry import configure_telemetry
+from gateway.telemetry import Telemetry, configure_telemetry
 from gateway.transport.poll import SessionRoutes
 from gateway.transport.websocket import WebSocketPump
 
@@ -41,10 +41,11 @@ SHUTDOWN_RECONNECT_AFTER_S = 1.0
 class GatewayRuntime:
     """Everything a running gateway process holds, built in the lifespan."""
 
-    def __init__(self, settings: Settings, store: StoreBundle, clock: Clock) -> None:
+    def __init__(self, settings: Settings, store: StoreBundle, clock: Clock,
+                 telemetry: Telemetry | None = None) -> None:
         self.settings = settings  #: process settings
         self.store = store  #: store ports
-        self.telemetry = configure_telemetry(settings.otel_exporter)  #: instruments
+        self.telemetry = telemetry or configure_telemetry(settings.otel_exporter)  #: instruments
         self.hasher = SecretHasher(settings)  #: argon2id off the event loop
         self.key_strategy = AccountSessionKeyStrategy.from_settings(
             store.key_store, self.hasher, settings
@@ -139,8 +140,17 @@ def _routes(runtime: Callable[[], GatewayRuntime], settings: Settings) -> list[B
     ]
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = system_clock_ms) -> Starlette:
-    """Build the gateway application; state is opened in the lifespan."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = system_clock_ms,
+    telemetry: Telemetry | None = None,
+) -> Starlette:
+    """Build the gateway application; state is opened in the lifespan.
+
+    `telemetry` replaces the instruments built from `settings.otel_exporter` (tests
+    pass in-memory exporters).
+    """
     settings = settings or Settings()
     if "COPYGATE_AUTH_PEPPER" in os.environ:
         settings = settings.model_copy(update={"auth_pepper_configured": True})
@@ -151,7 +161,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = system_clock_
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await open_store(settings)
         copier["runtime"] = CopierRuntime(store, settings, clock)  # wraps store.delivery first
-        rt = GatewayRuntime(settings, store, clock)
+        rt = GatewayRuntime(settings, store, clock, telemetry)
         holder["runtime"] = rt
         app.state.runtime = rt
         if not settings.auth_pepper_configured and not store.embedded:

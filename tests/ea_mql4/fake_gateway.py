@@ -103,6 +103,14 @@ class FakeGateway:
             self._cond.notify_all()
         return env
 
+    def queue_together(self, account_id: str, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Queue several envelopes at once, so they arrive in one poll answer."""
+        with self._cond:
+            acc = self._accounts.setdefault(account_id, _Account())
+            for env_type, payload in items:
+                self._append(acc, self._env(env_type, payload))
+            self._cond.notify_all()
+
     def redeliver(self, account_id: str, env: dict[str, Any]) -> None:
         """Send an already-sent envelope again under a new seq (a duplicate delivery)."""
         with self._cond:

@@ -4,9 +4,7 @@ Both EAs are the real EA compiled against the terminal shim; they create their
 sessions with generated keys (pending), the back-office approves them over the
 admin API, and a trade on the master must appear on the follower.
 
-These tests need a complete `copygate serve` (gateway + copier). Until the lead
-declares it ready they are skipped unless ``COPYGATE_EA_E2E=1`` is set. The
-server runs with the embedded store (no Redis), heartbeat 1 s / timeout 3 s.
+The server runs with the embedded store (no Redis), heartbeat 1 s / timeout 3 s.
 """
 
 from __future__ import annotations
@@ -25,13 +23,7 @@ from terminal_harness import OP_BUY, Terminal
 
 from .conftest import REPO
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(
-        os.environ.get("COPYGATE_EA_E2E") != "1",
-        reason="needs a complete `copygate serve`; set COPYGATE_EA_E2E=1 to run",
-    ),
-]
+pytestmark = pytest.mark.e2e
 
 ADMIN_TOKEN = "ea-e2e-admin"
 MAGIC = 20251122

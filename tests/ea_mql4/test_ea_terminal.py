@@ -463,3 +463,17 @@ def test_ea_closes_its_session_on_detach(
     f.stop()
     gateway.wait_for("f-1", "ShutdownNotice", lambda p: p["reason"] == "client_shutdown")
     assert gateway.sessions_of("f-1")[0].closed_reason == "client_shutdown"
+
+
+def test_ea_ignores_what_follows_a_shutdown_notice_in_the_same_batch(
+    gateway: FakeGateway, start_terminal: StartTerminal
+) -> None:
+    f = start_terminal("f", gateway.base_url, role="follower", account_id="f-1")
+    gateway.wait_for("f-1", "SyncSnapshot")
+    gateway.queue_together(
+        "f-1", [("ShutdownNotice", {"reason": "preempted"}), ("OrderCommand", command("open"))]
+    )
+    f.wait_log("another terminal started a session")
+    time.sleep(0.3)
+    assert ours(f.book()) == []
+    assert gateway.received("f-1", "ExecutionReport") == []

@@ -40,7 +40,7 @@ def test_ws_transport_carries_the_same_envelopes(
 ) -> None:
     start_ws_follower(start_terminal, gateway, stream)
     gateway.wait_for("f-1", "SyncSnapshot")  # InitRequest -> InitAck -> SyncSnapshot over WS
-    big_comment = "x" * 60
+    long_comment = "x" * 60  # the frame exceeds 125 bytes: 16-bit extended length
     stream.send(
         "f-1",
         "OrderCommand",
@@ -52,7 +52,7 @@ def test_ws_transport_carries_the_same_envelopes(
             "order_type": "market",
             "volume": 0.2,
             "master_ticket": 77,
-            "comment": big_comment,
+            "comment": long_comment,
         },
     )
     report = gateway.wait_for("f-1", "ExecutionReport", lambda p: p["command_id"] == "ws-1")

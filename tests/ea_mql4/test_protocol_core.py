@@ -7,6 +7,7 @@ cannot drift apart unnoticed.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -16,11 +17,17 @@ import pytest
 from schemas import parse_client_envelope
 from schemas.rest import ExchangeRequest, SessionCreateRequest
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, REPO
 
 SERVER_CASES = sorted(p.stem for p in (FIXTURES / "server").glob("*.json"))
 CLIENT_CASES = sorted(p.stem for p in (FIXTURES / "client").glob("*.kv"))
 REST_CASES = sorted(p.stem for p in (FIXTURES / "rest").glob("*.json"))
+#: the C++ unit tests of the pure modules, one pytest item each
+CORE_UNIT_TESTS = re.findall(
+    r"^TEST\((\w+)\)",
+    (REPO / "ea_mql4" / "linux" / "tests" / "core_tests.h").read_text(encoding="utf-8"),
+    re.M,
+)
 
 
 def run(driver: Path, *args: str) -> str:
@@ -84,13 +91,18 @@ def test_ea_exchange_body_validates_and_carries_valid_envelopes(core_driver: Pat
     assert kinds == ["StatusHeartbeat", "ShutdownNotice"]
 
 
-def test_ea_core_unit_tests_pass(core_driver: Path) -> None:
+@pytest.mark.parametrize("name", CORE_UNIT_TESTS)
+def test_ea_core_unit_test(core_driver: Path, name: str) -> None:
     result = subprocess.run(
-        [str(core_driver), "selftest"], capture_output=True, text=True, timeout=60, check=False
+        [str(core_driver), "selftest", name],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
-    failures = [line for line in result.stdout.splitlines() if not line.startswith("PASS")]
-    assert result.returncode == 0, "\n".join(failures)
-    assert "0 failed" in result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith(f"PASS {name}\n"), result.stdout
+    assert "1 run, 0 failed" in result.stdout
 
 
 def test_gxx_check_rejects_a_type_error_in_the_ea_sources(tmp_path: Path) -> None:
@@ -106,3 +118,11 @@ def test_gxx_check_rejects_a_type_error_in_the_ea_sources(tmp_path: Path) -> Non
     protocol.write_text(text.replace('w.KeyInt("ts",ts);', 'w.KeyStr("ts",ts);'), encoding="utf-8")
     with pytest.raises(eabuild.BuildError, match=r"Protocol\.mqh:\d+"):
         eabuild.syntax_only(tree, tmp_path / "work")
+
+
+def test_every_core_unit_test_is_collected_and_passes(core_driver: Path) -> None:
+    result = subprocess.run(
+        [str(core_driver), "selftest"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stdout
+    assert f"{len(CORE_UNIT_TESTS)} run, 0 failed" in result.stdout

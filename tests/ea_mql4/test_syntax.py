@@ -15,8 +15,6 @@ from mql2cpp import ConversionError, check_syntax, convert
 
 from .conftest import REPO
 
-pytest.importorskip("tree_sitter_cpp", reason="pip install tree-sitter tree-sitter-cpp")
-
 EA_SOURCES = sorted((REPO / "ea_mql4" / "MQL4").rglob("*.mq[4h]"))
 EXPERT = REPO / "ea_mql4" / "MQL4" / "Experts" / "CopyGateway.mq4"
 

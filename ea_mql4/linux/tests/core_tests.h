@@ -616,7 +616,7 @@ TEST(test_ws_parser_reads_server_frames_incrementally) {
 static int run_core_tests(const std::string &filter) {
   int failures = 0, run = 0;
   for (auto &c : core_tests::registry()) {
-    if (!filter.empty() && std::string(c.name).find(filter) == std::string::npos) continue;
+    if (!filter.empty() && std::string(c.name) != filter) continue;
     core_tests::failed() = false;
     c.fn();
     run++;

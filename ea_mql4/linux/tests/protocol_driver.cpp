@@ -5,7 +5,7 @@
 //   protocol_driver encode <client case .kv>         -> the EA's encoded JSON
 //   protocol_driver rest <session_created|exchange_response|error_body> <file>
 //   protocol_driver body <session_create|exchange>   -> REST bodies the EA sends
-//   protocol_driver selftest                         -> unit tests of the pure modules
+//   protocol_driver selftest [name]                  -> unit tests of the pure modules
 //
 // The fixtures are generated from the gateway's models by
 // ea_mql4/tools/gen_fixtures.py.

@@ -278,6 +278,8 @@ private:
      {
       for(int i=0;i<ArraySize(msgs);i++)
         {
+         if(!m_session.IsOpen())
+            break;  // closed/stopped by an earlier message: the rest is not ours to act on
          Handle(msgs[i],now);
          m_inbox.MarkProcessed(msgs[i]);
         }

@@ -1,0 +1,105 @@
+"""Spans for session creation and each inbound message type; counters by state and reason."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from gateway.telemetry import Telemetry
+
+ADMIN = {"Authorization": "Bearer t0ken"}
+
+
+@pytest.fixture
+def instruments() -> tuple[Telemetry, InMemorySpanExporter, InMemoryMetricReader]:
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    telemetry = Telemetry(tracer_provider.get_tracer("test"), meter_provider.get_meter("test"))
+    return telemetry, spans, reader
+
+
+@pytest.fixture
+async def client(
+    instruments: tuple[Telemetry, InMemorySpanExporter, InMemoryMetricReader],
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app in-process on the embedded store, lifespan included."""
+    settings = Settings(admin_token="t0ken", argon2_memory_kib=8, argon2_time_cost=1)
+    app = create_app(settings, telemetry=instruments[0])
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as test_client:
+            yield test_client
+
+
+def _metric_points(
+    reader: InMemoryMetricReader, name: str
+) -> dict[tuple[tuple[str, str], ...], int]:
+    data = reader.get_metrics_data()
+    points: dict[tuple[tuple[str, str], ...], int] = {}
+    assert data is not None
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == name:
+                    for point in metric.data.data_points:
+                        key = tuple(sorted((k, str(v)) for k, v in point.attributes.items()))
+                        points[key] = int(point.value)
+    return points
+
+
+async def test_session_creation_and_each_inbound_message_type_get_spans_and_counts(
+    client: httpx.AsyncClient,
+    instruments: tuple[Telemetry, InMemorySpanExporter, InMemoryMetricReader],
+) -> None:
+    _, spans, reader = instruments
+    key = (await client.post("/admin/v1/accounts/a-1/keys", headers=ADMIN)).json()["key"]
+    created = await client.post(
+        "/ea-gateway/v1/sessions",
+        json={
+            "account_id": "a-1",
+            "auth_method": "account_session_key",
+            "credentials": {"key": key},
+        },
+    )
+    session = created.json()
+    messages = [
+        {"type": "InitRequest", "id": "m1", "ts": 1, "payload": {"ack_seq": 0}},
+        {"type": "StatusHeartbeat", "id": "m2", "ts": 1, "payload": {"ack_seq": 0}},
+        {"type": "Nope", "id": "m3", "ts": 1, "payload": {}},
+    ]
+    await client.post(
+        f"/ea-gateway/v1/sessions/{session['session_id']}/exchange",
+        headers={"Authorization": f"Bearer {session['session_token']}"},
+        json={"messages": messages, "ack_seq": 0},
+    )
+    names = [span.name for span in spans.get_finished_spans()]
+    assert "ea.session.create" in names
+    assert {"ea.message InitRequest", "ea.message StatusHeartbeat", "ea.message invalid"} <= set(
+        names
+    )
+    assert _metric_points(reader, "copygate.sessions.created") == {(("state", "authenticated"),): 1}
+    assert _metric_points(reader, "copygate.messages.inbound")[(("type", "invalid"),)] == 1
+
+
+async def test_closes_are_counted_by_reason(
+    client: httpx.AsyncClient,
+    instruments: tuple[Telemetry, InMemorySpanExporter, InMemoryMetricReader],
+) -> None:
+    _, _, reader = instruments
+    key = (await client.post("/admin/v1/accounts/a-2/keys", headers=ADMIN)).json()["key"]
+    body = {"account_id": "a-2", "auth_method": "account_session_key", "credentials": {"key": key}}
+    await client.post("/ea-gateway/v1/sessions", json=body)
+    await client.post("/ea-gateway/v1/sessions", json=body)  # preempts the first
+    assert _metric_points(reader, "copygate.sessions.closed") == {(("reason", "preempted"),): 1}
