@@ -14,6 +14,7 @@ import orjson
 from pydantic import BaseModel, TypeAdapter
 
 from schemas import envelope, rest, subscriptions
+from schemas.api_docs import asyncapi_document, openapi_document
 
 __all__ = ["JSON_DIR", "render_all", "write_all"]
 
@@ -68,6 +69,8 @@ def render_all() -> dict[str, bytes]:
     files["ServerEnvelope.json"] = _dump(
         TypeAdapter(envelope.ServerEnvelope).json_schema(mode="serialization")
     )
+    files["openapi.json"] = _dump(openapi_document())
+    files["asyncapi.json"] = _dump(asyncapi_document())
     return files
 
 

@@ -8,6 +8,7 @@ import httpx
 import orjson
 import pytest
 import redis.asyncio as aioredis
+import websockets
 
 from tests.e2e.harness import EA, Admin, Server, envelope, heartbeat, init_request, order_command
 
@@ -234,3 +235,12 @@ async def test_ea_deletes_its_own_session_with_a_shutdown_notice(
     assert response.status_code == 200
     assert response.json()["messages"][0]["type"] == "ShutdownNotice"
     assert (await ea.exchange()).status_code == 410
+
+
+async def test_permessage_deflate_is_never_negotiated(server: Server, admin: Admin) -> None:
+    ea = await authenticated_ea(server, admin, "acct-deflate")
+    async with websockets.connect(
+        server.ws_url, additional_headers=ea.auth, compression="deflate"
+    ) as ws:
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers

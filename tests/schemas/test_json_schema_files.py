@@ -32,3 +32,48 @@ def test_every_catalogue_type_has_a_schema_file() -> None:
         "ShutdownNotice",
     ):
         assert f"{message}.json" in names
+
+
+def _refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
+
+
+def _resolve(document: dict[str, object], ref: str) -> object:
+    node: object = document
+    for part in ref.removeprefix("#/").split("/"):
+        assert isinstance(node, dict) and part in node, f"unresolved $ref {ref}"
+        node = node[part]
+    return node
+
+
+def test_openapi_and_asyncapi_references_all_resolve() -> None:
+    from schemas.api_docs import asyncapi_document, openapi_document
+
+    for document in (openapi_document(), asyncapi_document()):
+        for ref in _refs(document):
+            _resolve(document, ref)
+
+
+def test_openapi_documents_every_contract_path() -> None:
+    from schemas.api_docs import openapi_document
+
+    paths = openapi_document()["paths"]
+    for path in (
+        "/ea-gateway/v1/sessions",
+        "/ea-gateway/v1/sessions/{session_id}/exchange",
+        "/admin/v1/keys",
+        "/admin/v1/keys/{key_id}/approve",
+        "/admin/v1/keys/{key_id}/reject",
+        "/admin/v1/accounts/{account_id}/keys",
+        "/admin/v1/accounts/{account_id}",
+        "/admin/v1/sessions",
+        "/admin/v1/tenants/{tenant_id}/tokens",
+        "/admin/v1/accounts/{follower_id}/subscriptions/{master_id}",
+        "/admin/v1/accounts/{follower_id}/subscriptions",
+    ):
+        assert path in paths
