@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -41,8 +40,13 @@ SHUTDOWN_RECONNECT_AFTER_S = 1.0
 class GatewayRuntime:
     """Everything a running gateway process holds, built in the lifespan."""
 
-    def __init__(self, settings: Settings, store: StoreBundle, clock: Clock,
-                 telemetry: Telemetry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: StoreBundle,
+        clock: Clock,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self.settings = settings  #: process settings
         self.store = store  #: store ports
         self.telemetry = telemetry or configure_telemetry(settings.otel_exporter)  #: instruments
@@ -152,8 +156,6 @@ def create_app(
     pass in-memory exporters).
     """
     settings = settings or Settings()
-    if "COPYGATE_AUTH_PEPPER" in os.environ:
-        settings = settings.model_copy(update={"auth_pepper_configured": True})
     holder: dict[str, GatewayRuntime] = {}
     copier: dict[str, CopierRuntime] = {}  # the copier half (worker + routes), see copier.runtime
 
@@ -164,7 +166,7 @@ def create_app(
         rt = GatewayRuntime(settings, store, clock, telemetry)
         holder["runtime"] = rt
         app.state.runtime = rt
-        if not settings.auth_pepper_configured and not store.embedded:
+        if settings.auth_pepper is None and not store.embedded:
             _log.warning(
                 "COPYGATE_AUTH_PEPPER is not set: the re-authentication fast path "
                 "will not survive a restart and is not shared between nodes"

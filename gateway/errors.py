@@ -20,6 +20,10 @@ Tree::
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from schemas.codes import ErrorCode
+
 __all__ = [
     "AuthError",
     "DeliveryLogFull",
@@ -64,6 +68,9 @@ class FencingError(StoreError):
 class LimitExceeded(StoreError):
     """A limit was hit; `retry_after_s` says when trying again makes sense."""
 
+    #: the stable REST `error.code` (HTTP 429) of this limit
+    error_code: ClassVar[ErrorCode] = ErrorCode.RATE_LIMITED
+
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         #: seconds until a retry may succeed (the `Retry-After` header)
@@ -73,9 +80,13 @@ class LimitExceeded(StoreError):
 class TooManyPendingSessions(LimitExceeded):
     """The account already has the maximum number of pending sessions."""
 
+    error_code = ErrorCode.TOO_MANY_PENDING_SESSIONS
+
 
 class TooManyPendingKeys(LimitExceeded):
     """The account already has the maximum number of pending keys."""
+
+    error_code = ErrorCode.TOO_MANY_PENDING_KEYS
 
 
 class RateLimited(LimitExceeded):

@@ -139,8 +139,8 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
 async def _on_gateway_error(request: Request, exc: Exception) -> Response:
     match exc:
         case LimitExceeded():
-            code = getattr(exc, "error_code", None) or _limit_code(exc)
-            return error_response(429, code, str(exc), headers=_retry_headers(exc.retry_after_s))
+            headers = _retry_headers(exc.retry_after_s)
+            return error_response(429, exc.error_code, str(exc), headers=headers)
         case StoreUnavailable():
             _log.warning("store unavailable: %s", exc)
             return error_response(
@@ -167,14 +167,6 @@ async def _on_gateway_error(request: Request, exc: Exception) -> Response:
         case FencingError():
             return error_response(410, exc.reason or ErrorCode.CONFLICT, str(exc))
     return await _on_unexpected(request, exc)
-
-
-def _limit_code(exc: LimitExceeded) -> str:
-    name = type(exc).__name__
-    return {
-        "TooManyPendingSessions": ErrorCode.TOO_MANY_PENDING_SESSIONS,
-        "TooManyPendingKeys": ErrorCode.TOO_MANY_PENDING_KEYS,
-    }.get(name, ErrorCode.RATE_LIMITED)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:

@@ -28,9 +28,7 @@ class Settings(BaseSettings):
     #: every node and across restarts for the fast path to survive a restart; when
     #: unset a random one is used per process (the fast path then only helps within
     #: one process lifetime). Never stored in Redis.
-    auth_pepper: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_hex(32)))
-    #: Whether `auth_pepper` came from the environment (set by `create_app`).
-    auth_pepper_configured: bool = False
+    auth_pepper: SecretStr | None = None
     #: Namespace prefix of every Redis key.
     key_prefix: str = "cg"
     #: Identifies this gateway process in logs and telemetry.

@@ -106,7 +106,7 @@ class AccountSessionKeyStrategy:
         return cls(
             keys,
             hasher,
-            pepper=settings.auth_pepper,
+            pepper=settings.auth_pepper or SecretStr(secrets.token_hex(32)),
             max_pending_keys=settings.max_pending_keys_per_account,
         )
 

@@ -135,6 +135,7 @@ async def test_subscription_changes_are_audited_with_before_and_after(world: Wor
     assert entries[1]["before"]["allocation"]["lots"] == 0.1
     assert entries[1]["after"]["allocation"]["lots"] == 0.2
     assert entries[0]["after"] is None and entries[0]["actor"] == "ops"
+
     def without_ids(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{k: v for k, v in row.items() if k != "id"} for row in rows]
 
