@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -116,3 +117,43 @@ def python_process(code: str, port: int) -> Iterator[None]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+class RawHttpConnection:
+    """A minimal keep-alive HTTP/1.1 client: the load generator must cost far less than
+    the server it measures (httpx does not, at hundreds of requests per second)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host  #: server host
+        self.port = port  #: server port
+        self.reader: asyncio.StreamReader | None = None  #: open connection, read side
+        self.writer: asyncio.StreamWriter | None = None  #: open connection, write side
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {self.host}",
+            f"Content-Length: {len(body)}",
+            "Content-Type: application/json",
+        ]
+        head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        status_line = await self.reader.readline()
+        status = int(status_line.split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
