@@ -66,7 +66,8 @@ class Applied:
     outgoing: list[Envelope] = field(default_factory=list)  #: replies, not yet numbered
     close: CloseSession | None = None  #: set when the transport must close
     promoted: bool = False  #: the session became authenticated during this batch
-    acked: int | None = None  #: highest ack_seq the EA reported in this batch
+    acked: int | None = None  #: acknowledged seq after this batch (clamped by the store)
+    reported: bool = False  #: the EA said what it processed (ack_seq seen in this batch)
 
 
 class SessionService:
@@ -182,11 +183,15 @@ class SessionService:
             case Send(envelope=envelope):
                 applied.outgoing.append(envelope)
             case Acknowledge(ack_seq=ack_seq):
-                await self.store.delivery.ack(account, sid, ack_seq)
-                applied.acked = max(ack_seq, applied.acked or 0)
+                # the store clamps to what a transport was handed: a bogus ack_seq
+                # can neither drop undelivered messages nor skip later ones
+                acked = await self.store.delivery.ack(account, sid, ack_seq)
+                applied.acked = max(acked, applied.acked or 0)
+                applied.reported = True
             case RememberAck(ack_seq=ack_seq):
+                # applied at promotion, which renumbers what is left after it
                 await self.store.sessions.remember_ack(sid, ack_seq)
-                applied.acked = max(ack_seq, applied.acked or 0)
+                applied.reported = True
             case CheckPromotion():
                 applied.promoted = await self.try_promote(proto) or applied.promoted
             case CloseSession(reason=reason):

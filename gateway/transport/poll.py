@@ -117,8 +117,8 @@ class SessionRoutes:
             replies.extend(applied.outgoing)
             if applied.close is not None:
                 return await self._respond(proto, replies, body.ack_seq)
-        await self._acknowledge(proto, body.ack_seq)
-        frames = await self.service.outbound(proto, replies, after_seq=body.ack_seq)
+        after = await self._acknowledge(proto, body.ack_seq)
+        frames = await self.service.outbound(proto, replies, after_seq=after)
         deadline = time.monotonic() + body.wait_ms / 1000
         while not frames and events is not None:
             remaining = deadline - time.monotonic()
@@ -133,17 +133,24 @@ class SessionRoutes:
                 )
             if record.state is SessionState.AUTHENTICATED:
                 proto.mark_authenticated()
-            frames = await self.service.outbound(proto, [], after_seq=body.ack_seq)
+            frames = await self.service.outbound(proto, [], after_seq=after)
         return self._encode(proto, frames)
 
-    async def _acknowledge(self, proto: SessionProtocol, ack_seq: int) -> None:
-        """The body's `ack_seq`: applied now, or kept until promotion while pending."""
+    async def _acknowledge(self, proto: SessionProtocol, ack_seq: int) -> int:
+        """Apply the body's `ack_seq` (kept until promotion while pending).
+
+        Returns the seq to read after: the store's clamped acknowledgement, so a
+        bogus, too large `ack_seq` can neither drop nor hide undelivered messages.
+        """
         if ack_seq <= 0:
-            return
+            return 0
         if proto.state is SessionState.AUTHENTICATED:
-            await self.service.store.delivery.ack(proto.account_id, proto.session_id, ack_seq)
-        elif proto.state is SessionState.PENDING:
+            return await self.service.store.delivery.ack(
+                proto.account_id, proto.session_id, ack_seq
+            )
+        if proto.state is SessionState.PENDING:
             await self.service.store.sessions.remember_ack(proto.session_id, ack_seq)
+        return 0
 
     async def _respond(
         self, proto: SessionProtocol, replies: list[Envelope], ack_seq: int

@@ -66,13 +66,22 @@ class _Connection:
         self.closed = asyncio.Event()  #: set once the socket is closed by us or the peer
 
     async def deliver(
-        self, replies: list[Envelope], *, acked: int | None = None, force: bool = False
+        self,
+        replies: list[Envelope],
+        *,
+        acked: int | None = None,
+        reported: bool = False,
+        force: bool = False,
     ) -> None:
-        """Write replies and every due logged message, in seq order."""
+        """Write replies and every due logged message, in seq order.
+
+        `acked` is the store's clamped acknowledged seq; `reported` says the EA has
+        told what it processed (the connection is ready).
+        """
         async with self.lock:
             if acked is not None:
                 self.sent_upto = max(self.sent_upto, acked)
-                self.ready = True
+            self.ready = self.ready or reported
             self.waiting.extend(replies)
             if self.closed.is_set() or not (self.ready or force or self.waiting):
                 return
@@ -183,7 +192,9 @@ class WebSocketPump:
             if applied.promoted:
                 conn.ready = True
             closing = applied.close is not None
-            await conn.deliver(applied.outgoing, acked=applied.acked, force=closing)
+            await conn.deliver(
+                applied.outgoing, acked=applied.acked, reported=applied.reported, force=closing
+            )
         except StoreUnavailable as exc:
             await self._close_store_unavailable(conn, exc)
             return True

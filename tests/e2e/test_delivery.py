@@ -183,3 +183,26 @@ async def test_command_queued_on_one_node_reaches_a_websocket_on_another_promptl
         command = await ws.recv_type("OrderCommand", timeout=2)
         assert command["payload"]["command_id"] == "x-node"
         assert time.monotonic() - started < 0.5
+
+
+async def test_a_too_large_ack_seq_neither_drops_nor_hides_later_commands(
+    start_server: ServerFactory,
+) -> None:
+    server = start_server()
+    admin = Admin(server.base_url)
+    key = await admin.provision("acct-bogus-ack")
+    await admin.queue("acct-bogus-ack", order_command(command_id="before"))
+    ws_ea = EA(server.base_url, "acct-bogus-ack", key=key)
+    await ws_ea.create_session()
+    async with ws_ea.websocket(server.ws_url) as ws:
+        await ws.send(init_request(ack_seq=10**12))  # nothing was ever handed out
+        assert (await ws.recv_type("OrderCommand"))["payload"]["command_id"] == "before"
+        await admin.queue("acct-bogus-ack", order_command(command_id="after"))
+        assert (await ws.recv_type("OrderCommand"))["payload"]["command_id"] == "after"
+    poll_ea = EA(server.base_url, "acct-bogus-ack", key=key)
+    await poll_ea.create_session()
+    await admin.queue("acct-bogus-ack", order_command(command_id="polled"))
+    body = (await poll_ea.exchange(ack_seq=10**12)).json()
+    assert "polled" in [
+        m["payload"]["command_id"] for m in body["messages"] if m["type"] == "OrderCommand"
+    ]
