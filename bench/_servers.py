@@ -1,14 +1,17 @@
-"""Helpers shared by the benchmarks: start servers in their own processes, percentiles."""
+"""Helpers shared by the benchmarks: servers in their own processes, /proc sampling, percentiles."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
+import resource
 import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,10 +58,8 @@ def wait_http(url: str, timeout: float = 20) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
-@contextlib.contextmanager
-def gateway_process(redis_url: str | None, **env: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """A `copygate serve` process on a free port; yields (base_url, its env)."""
-    port = free_port()
+def gateway_env(redis_url: str | None, **env: str) -> dict[str, str]:
+    """The environment of a benchmark gateway: a fresh key prefix and a stable pepper."""
     prefix = f"cgbench-{secrets.token_hex(3)}"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("COPYGATE_")}
     full_env.update(
@@ -74,28 +75,144 @@ def gateway_process(redis_url: str | None, **env: str) -> Iterator[tuple[str, di
     if redis_url:
         full_env["COPYGATE_REDIS_URL"] = redis_url
     full_env.update(env)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-        env=full_env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz")
-        yield f"http://127.0.0.1:{port}", full_env
-    finally:
-        proc.terminate()
+    return full_env
+
+
+class GatewayServer:
+    """One `copygate serve` process that can be stopped and started again on its port.
+
+    The key prefix and the pepper stay the same across restarts (a restart of the
+    same deployment); `cleanup` deletes every key under the prefix.
+    """
+
+    def __init__(self, redis_url: str | None, **env: str) -> None:
+        self.redis_url = redis_url  #: Redis of the gateway (None: embedded store)
+        self.env = gateway_env(redis_url, **env)  #: its environment
+        self.port = free_port()  #: its TCP port, kept across restarts
+        self.proc: subprocess.Popen[bytes] | None = None  #: the running process
+        #: the processes' stderr (warnings and errors), appended across restarts
+        self.log_path = Path(tempfile.gettempdir()) / f"{self.env['COPYGATE_KEY_PREFIX']}.log"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ea-gateway/v1/stream"
+
+    @property
+    def prefix(self) -> str:
+        return self.env["COPYGATE_KEY_PREFIX"]
+
+    def start(self, **overrides: str) -> None:
+        """Start the process (with env `overrides` for this run only) and wait for it."""
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve", "--port", str(self.port)],
+            env={**self.env, **overrides},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log_path.open("ab"),
+            preexec_fn=raise_fd_limit,
+        )
+        wait_http(f"{self.base_url}/healthz")
+
+    def stop(self, timeout: float = 60) -> None:
+        """SIGTERM, wait for the exit (SIGKILL after `timeout`)."""
+        if self.proc is None:
+            return
+        self.proc.terminate()
         try:
-            proc.wait(10)
+            self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
-        if redis_url:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def cleanup(self) -> None:
+        if self.redis_url:
             import redis
 
-            client = redis.Redis.from_url(redis_url)
-            for name in client.scan_iter(match=f"{prefix}:*", count=1000):
-                client.delete(name)
+            client = redis.Redis.from_url(self.redis_url)
+            names = list(client.scan_iter(match=f"{self.prefix}:*", count=5000))
+            for start in range(0, len(names), 1000):
+                client.delete(*names[start : start + 1000])
+
+
+@contextlib.contextmanager
+def gateway_server(redis_url: str | None, **env: str) -> Iterator[GatewayServer]:
+    """A started `GatewayServer`; stopped and its keys deleted afterwards."""
+    server = GatewayServer(redis_url, **env)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        server.cleanup()
+
+
+@contextlib.contextmanager
+def gateway_process(redis_url: str | None, **env: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """A `copygate serve` process on a free port; yields (base_url, its env)."""
+    with gateway_server(redis_url, **env) as server:
+        yield server.base_url, server.env
+
+
+def raise_fd_limit() -> None:
+    """Raise this process's open-file limit to its hard limit (10,000 sockets need it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcSample:
+    """RSS and CPU time of a process at one instant (from /proc)."""
+
+    at: float  #: time.monotonic()
+    rss_kib: int  #: VmRSS
+    cpu_s: float  #: user + system CPU seconds so far
+
+
+def proc_sample(pid: int) -> ProcSample:
+    """Read /proc/<pid>/status and /proc/<pid>/stat."""
+    rss = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return ProcSample(time.monotonic(), rss, ticks / os.sysconf("SC_CLK_TCK"))
+
+
+def cpu_percent(before: ProcSample, after: ProcSample) -> float:
+    """CPU used between two samples, in % of one core."""
+    return 100 * (after.cpu_s - before.cpu_s) / (after.at - before.at)
+
+
+def progress(label: str, done: int, total: int) -> None:
+    """A one-line progress counter on stderr."""
+    sys.stderr.write(f"\r{label}: {done}/{total}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def machine() -> dict[str, object]:
+    """Cores, memory, Python, platform and the load average at the start."""
+    import platform
+
+    mem_kib = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg": list(os.getloadavg()),
+    }
 
 
 @contextlib.contextmanager
@@ -106,6 +223,7 @@ def python_process(code: str, port: int) -> Iterator[None]:
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=raise_fd_limit,
     )
     try:
         deadline = time.monotonic() + 20

@@ -13,6 +13,8 @@ reads with commands cost one pipelined round trip.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
 import redis.asyncio as aioredis
 
@@ -44,6 +46,10 @@ class DeliveryTimestamps:
     async def enqueue(self, account_id: str, envelope_id: str, body: bytes) -> EnqueueResult:
         """See `DeliveryLog.enqueue`."""
         return await self.inner.enqueue(account_id, envelope_id, body)
+
+    async def enqueue_many(self, items: Sequence[tuple[str, str, bytes]]) -> list[EnqueueResult]:
+        """See `DeliveryLog.enqueue_many`."""
+        return await self.inner.enqueue_many(items)
 
     async def log_for_session(self, account_id: str, session_id: str, body: bytes) -> int:
         """See `DeliveryLog.log_for_session`."""

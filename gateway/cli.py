@@ -7,6 +7,8 @@ import logging
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -73,12 +75,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve_cmd.add_argument("--port", type=int, default=8080, help="TCP port")
     copier_cmd = commands.add_parser("copier", help="run standalone copier workers")
     copier_cmd.add_argument("--workers", type=int, default=1, help="consumers in this process")
+    _add_demo_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "serve":
         serve(args.host, args.port, Settings())
     elif args.command == "copier":
         copier(max(1, args.workers), Settings())
+    elif args.command == "demo":
+        from gateway.demo import DemoOptions
+        from gateway.demo import main as run_demo
+
+        return run_demo(
+            DemoOptions(
+                duration_s=args.duration,
+                seed=args.seed,
+                host=args.host,
+                port=args.port,
+                summary_json=args.summary_json,
+                view=args.view if args.view is not None else sys.stderr.isatty(),
+            )
+        )
     return 0
+
+
+def _add_demo_parser(commands: Any) -> None:
+    """`copygate demo`: gateway + copier + simulated terminals, embedded store."""
+    demo = commands.add_parser("demo", help="run the whole product with simulated terminals")
+    demo.add_argument("--duration", type=float, default=None, help="seconds (default: Ctrl-C)")
+    demo.add_argument("--seed", type=int, default=1, help="seeds prices, trading and errors")
+    demo.add_argument("--host", default="127.0.0.1", help="bind address")
+    demo.add_argument("--port", type=int, default=8080, help="TCP port (0: any free port)")
+    demo.add_argument("--summary-json", type=Path, default=None, help="write the summary here")
+    demo.add_argument(
+        "--view",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="live terminal view (default: when stderr is a terminal)",
+    )
 
 
 def copier(workers: int, settings: Settings) -> None:

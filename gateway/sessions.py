@@ -55,6 +55,10 @@ def _close_reason(value: str | None) -> CloseReason:
         return CloseReason.PREEMPTED
 
 
+def _is_ack(effect: Effect) -> bool:
+    return isinstance(effect, Acknowledge)
+
+
 def _token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -170,11 +174,30 @@ class SessionService:
         while queue:
             effect = queue.pop(0)
             try:
-                await self._apply_one(proto, effect, applied)
+                if isinstance(effect, RecordHeartbeat) and queue and _is_ack(queue[0]):
+                    # an authenticated heartbeat: touch + status + ack in one store call
+                    await self._heartbeat(proto, effect, queue.pop(0), applied)
+                else:
+                    await self._apply_one(proto, effect, applied)
             except FencingError as exc:
                 reason = _close_reason(exc.reason)
                 queue = proto.close(reason, self.clock())
         return applied
+
+    async def _heartbeat(
+        self, proto: SessionProtocol, beat: RecordHeartbeat, ack: Effect, applied: Applied
+    ) -> None:
+        assert isinstance(ack, Acknowledge)
+        acked = await self.store.sessions.heartbeat(
+            proto.account_id,
+            proto.session_id,
+            now_ms=self.clock(),
+            heartbeat_timeout_ms=self.settings.heartbeat_timeout_ms,
+            status=beat.payload,
+            ack_seq=ack.ack_seq,
+        )
+        applied.acked = max(acked, applied.acked or 0)
+        applied.reported = True
 
     async def _apply_one(self, proto: SessionProtocol, effect: Effect, applied: Applied) -> None:
         """Effects that change what the transport does next."""

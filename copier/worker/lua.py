@@ -6,15 +6,18 @@ cannot both win; the loser re-reads and re-decides), stores the new record,
 runs the decision's other writes (copy records, outbox entries, subscription
 status changes, audit entries) and trims old copy records, all atomically.
 
-`OUTBOX_DONE`: after the delivery log accepted envelopes, drop them from the
-outbox, remember when they were first queued, and re-score the outbox index.
+`OUTBOX_DONE`: after the delivery log took envelopes (of any number of
+accounts, in one call), drop them from the outboxes, remember when they were
+first queued, and re-score the outbox index.
 
 `RELEASE`: delete a lock only if it still holds our token.
 """
 
 from __future__ import annotations
 
-__all__ = ["COMMIT", "COMMIT_OPS", "OUTBOX_DONE", "RELEASE"]
+from copier.keys import CopierKeys
+
+__all__ = ["COMMIT", "COMMIT_OPS", "OUTBOX_DONE", "RELEASE", "outbox_templates"]
 
 #: Redis commands a COMMIT may carry in its op list.
 COMMIT_OPS = frozenset({"HSET", "HDEL", "ZADD", "XADD", "HSETNX"})
@@ -54,26 +57,55 @@ return {'ok', v + 1}
 """
 
 OUTBOX_DONE = """
--- KEYS[1] outbox hash, [2] outbox index, [3] queued times
--- ARGV[1] account id, [2] now ms, [3..] envelope ids the delivery log accepted
-for i = 3, #ARGV do
-  redis.call('HDEL', KEYS[1], ARGV[i])
-  redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[2])
+-- After the delivery log took (or refused) envelopes of one or many accounts: drop
+-- them from each account's outbox, remember when the queued ones were first queued,
+-- and re-score (or remove) the account in the outbox index.
+-- ARGV[1] key templates (outbox, outbox index, queued times; byte 1 = account id),
+-- [2] now ms, then per account: [account id, n queued, n refused, queued ids...,
+-- refused ids...]
+local t = {}
+for line in string.gmatch(ARGV[1], '[^\\n]+') do
+  t[#t + 1] = line
 end
-local earliest = nil
-for _, value in ipairs(redis.call('HVALS', KEYS[1])) do
-  local due = tonumber(string.match(value, '^(%d+)|'))
-  if due and (earliest == nil or due < earliest) then
-    earliest = due
+local function key(tpl, a)
+  local i = string.find(tpl, '\\1', 1, true)
+  return string.sub(tpl, 1, i - 1) .. a .. string.sub(tpl, i + 1)
+end
+local now = ARGV[2]
+local i = 3
+while i <= #ARGV do
+  local a, nq, nr = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local outbox, queued = key(t[1], a), key(t[3], a)
+  for j = i + 3, i + 2 + nq do
+    redis.call('HDEL', outbox, ARGV[j])
+    redis.call('HSETNX', queued, ARGV[j], now)
+  end
+  for j = i + 3 + nq, i + 2 + nq + nr do
+    redis.call('HDEL', outbox, ARGV[j])
+  end
+  i = i + 3 + nq + nr
+  local earliest = nil
+  for _, value in ipairs(redis.call('HVALS', outbox)) do
+    local due = tonumber(string.match(value, '^(%d+)|'))
+    if due and (earliest == nil or due < earliest) then
+      earliest = due
+    end
+  end
+  if earliest == nil then
+    redis.call('ZREM', t[2], a)
+  else
+    redis.call('ZADD', t[2], string.format('%d', earliest), a)
   end
 end
-if earliest == nil then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  return 0
-end
-redis.call('ZADD', KEYS[2], string.format('%d', earliest), ARGV[1])
 return 1
 """
+
+
+def outbox_templates(keys: CopierKeys) -> bytes:
+    """ARGV[1] of `OUTBOX_DONE`: outbox, outbox index and queued-times key templates."""
+    a = "\x01"
+    return "\n".join((keys.outbox(a), keys.outbox_index(), keys.queued_times(a))).encode()
+
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then

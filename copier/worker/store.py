@@ -13,10 +13,9 @@ entries whose due time is the backoff deadline.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +25,7 @@ import redis.asyncio as aioredis
 from copier.core import CircuitBreaker
 from copier.keys import CopierKeys
 from copier.subscriptions import AuditEntry, audit_ops, subscription_ops
+from copier.worker.cache import DecodeCache
 from copier.worker.codec import (
     decode_copy,
     decode_follower,
@@ -36,9 +36,8 @@ from copier.worker.codec import (
     encode_master_book,
 )
 from copier.worker.decide import FollowerContext, FollowerWrite, OutboxItem
-from copier.worker.lua import COMMIT, OUTBOX_DONE
+from copier.worker.lua import COMMIT, OUTBOX_DONE, outbox_templates
 from copier.worker.state import CopyRecord, FollowerRecord, MasterBook
-from gateway.errors import DeliveryLogFull
 from gateway.store.keys import RedisKeys
 from gateway.store.ports import DeliveryLog
 from gateway.store.redis_errors import translates_redis_errors
@@ -97,10 +96,12 @@ class FollowerStore:
         self._delivery = delivery  #: where commands go (idempotent enqueue by envelope id)
         self._breaker = breaker or CircuitBreaker()  #: breaker thresholds for new records
         self._max_copies = max_copies  #: copy records kept per follower
-        self._limit = asyncio.Semaphore(enqueue_concurrency)  #: concurrent enqueues
+        self._enqueue_concurrency = enqueue_concurrency  #: unused (one enqueue_many call)
         self._commit = redis.register_script(COMMIT)  #: the CAS commit
         self._done = redis.register_script(OUTBOX_DONE)  #: outbox acknowledgement
+        self._templates = outbox_templates(self.ckeys)  #: key templates of OUTBOX_DONE
         self._subs: dict[tuple[str, str], tuple[bytes, SubscriptionView]] = {}  #: parse cache
+        self._records: DecodeCache[FollowerRecord] = DecodeCache()  #: decoded records
         #: follower -> (init_ms, symbols, InitRequest equity): parsed InitRequests
         self._specs: dict[str, tuple[bytes, dict[str, SymbolSpec], Decimal | None]] = {}
 
@@ -149,7 +150,10 @@ class FollowerStore:
         loaded: dict[str, Loaded] = {}
         for i, follower in enumerate(followers):
             (version, state), (init_ms, status), copy = flat[3 * i : 3 * i + 3]
-            record = decode_follower(follower, int(version or 0), state, self._breaker)
+            record = self._records.get(follower, (version, state))
+            if record is None:
+                record = decode_follower(follower, int(version or 0), state, self._breaker)
+                self._records.put(follower, (version, state), record)
             _, specs, init_equity = self._specs.get(follower, (b"", {}, None))
             equity = _equity(status)
             ctx = FollowerContext(
@@ -235,8 +239,9 @@ class FollowerStore:
         if not writes:
             return []
         k = self.ckeys
+        states = [encode_follower(write.after) for write in writes]
         async with self._redis.pipeline(transaction=False) as pipe:
-            for write in writes:
+            for write, state in zip(writes, states, strict=True):
                 follower = write.after.account_id
                 ops = self._ops(write, (views or {}).get(follower, {}), now_ms)
                 await self._commit(
@@ -249,54 +254,47 @@ class FollowerStore:
                     ],
                     args=[
                         write.before.version,
-                        encode_follower(write.after),
+                        state,
                         dumps(ops),
                         self._max_copies,
                     ],
                     client=pipe,
                 )
             replies = await pipe.execute()
+        for write, state, reply in zip(writes, states, replies, strict=True):
+            if reply[0] == b"ok":  # what Redis now holds, already decoded
+                version = int(reply[1])
+                after = replace(write.after, version=version)
+                self._records.put(after.account_id, (str(version).encode(), state), after)
         return [reply[0] == b"ok" for reply in replies]
 
     # ---- outbox ----------------------------------------------------------------
-    async def _enqueue(self, account_id: str, item: OutboxItem) -> bool:
-        async with self._limit:
-            try:
-                await self._delivery.enqueue(account_id, item.envelope_id, item.body)
-            except DeliveryLogFull:
-                _log.warning(
-                    "delivery log of %s is full: %s not queued", account_id, item.envelope_id
-                )
-                return False
-        return True
-
     @translates_redis_errors
     async def flush(
         self, items: Iterable[tuple[str, OutboxItem]], *, now_ms: int
     ) -> dict[str, FlushResult]:
         """Enqueue outbox items (account, item) and drop them from the outbox.
 
-        Returns what happened per account; refused items are dropped from the
-        outbox too (the caller records them as not delivered).
+        One `DeliveryLog.enqueue_many` call for every item, then one `OUTBOX_DONE`
+        call for every account. Returns what happened per account; refused items
+        (the follower's log is full) are dropped from the outbox too (the caller
+        records them as not delivered).
         """
         pairs = list(items)
         if not pairs:
             return {}
-        accepted = await asyncio.gather(*(self._enqueue(a, item) for a, item in pairs))
+        results = await self._delivery.enqueue_many(
+            [(account, item.envelope_id, item.body) for account, item in pairs]
+        )
         done: dict[str, tuple[list[str], list[str]]] = {}
-        for (account, item), ok in zip(pairs, accepted, strict=True):
-            done.setdefault(account, ([], []))[0 if ok else 1].append(item.envelope_id)
-        k = self.ckeys
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for account, (queued, refused) in done.items():
-                await self._done(
-                    keys=[k.outbox(account), k.outbox_index(), k.queued_times(account)],
-                    args=[account, now_ms, *queued],
-                    client=pipe,
-                )
-                if refused:
-                    pipe.hdel(k.outbox(account), *refused)
-            await pipe.execute()
+        for (account, item), result in zip(pairs, results, strict=True):
+            if result.full:
+                _log.warning("delivery log of %s is full: %s not queued", account, item.envelope_id)
+            done.setdefault(account, ([], []))[1 if result.full else 0].append(item.envelope_id)
+        args: list[str | int] = [now_ms]
+        for account, (queued, refused) in done.items():
+            args += [account, len(queued), len(refused), *queued, *refused]
+        await self._done(keys=[], args=[self._templates, *args])
         return {a: FlushResult(tuple(q), tuple(r)) for a, (q, r) in done.items()}
 
     @translates_redis_errors

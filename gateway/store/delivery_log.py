@@ -13,6 +13,8 @@ message no transport was handed cannot have been processed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import redis.asyncio as aioredis
 
 from gateway.errors import DeliveryLogFull, FencingError
@@ -21,12 +23,14 @@ from gateway.store.records import EnqueueResult, LogEntry
 from gateway.store.redis_errors import translates_redis_errors
 from gateway.store.scripts import Scripts
 
-__all__ = ["DEFAULT_MAX_LOG_ENTRIES", "FULL_RETRY_AFTER_S", "RedisDeliveryLog"]
+__all__ = ["DEFAULT_MAX_LOG_ENTRIES", "ENQUEUE_CHUNK", "FULL_RETRY_AFTER_S", "RedisDeliveryLog"]
 
 #: Numbered + held messages kept per account before enqueues are refused.
 DEFAULT_MAX_LOG_ENTRIES = 5000
 #: `retry_after_s` of `DeliveryLogFull`: the log drains as soon as the EA acks.
 FULL_RETRY_AFTER_S = 5
+#: Items per `enqueue_many` script call (bounds how long one call holds Redis).
+ENQUEUE_CHUNK = 500
 
 
 class RedisDeliveryLog:
@@ -75,6 +79,31 @@ class RedisDeliveryLog:
             )
         seq = int(reply[1])
         return EnqueueResult(seq=seq if seq >= 0 else None, duplicate=reply[0] == b"dup")
+
+    @translates_redis_errors
+    async def enqueue_many(self, items: Sequence[tuple[str, str, bytes]]) -> list[EnqueueResult]:
+        """Queue many durable messages (account id, envelope id, body) in one script call.
+
+        Each item is handled exactly like `enqueue`; an item whose account's log is
+        full comes back with ``full=True`` (nothing is raised). Items go in chunks of
+        `ENQUEUE_CHUNK`, so one call never blocks Redis for long.
+        """
+        results: list[EnqueueResult] = []
+        for start in range(0, len(items), ENQUEUE_CHUNK):
+            args: list[str | bytes | int] = [self._max_entries]
+            for account_id, envelope_id, body in items[start : start + ENQUEUE_CHUNK]:
+                args += [account_id, envelope_id, body]
+            reply = await self._scripts.run("enqueue_many", [], *args)
+            for status, seq in zip(reply[::2], reply[1::2], strict=True):
+                number = int(seq)
+                results.append(
+                    EnqueueResult(
+                        seq=number if number >= 0 else None,
+                        duplicate=status == b"dup",
+                        full=status == b"full",
+                    )
+                )
+        return results
 
     @translates_redis_errors
     async def log_for_session(self, account_id: str, session_id: str, body: bytes) -> int:

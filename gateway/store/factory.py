@@ -32,9 +32,13 @@ from gateway.store.redis_errors import map_redis_errors
 from gateway.store.scripts import Scripts
 from gateway.store.session_store import RedisSessionStore
 
-__all__ = ["StoreBundle", "open_store"]
+__all__ = ["REDIS_MAX_CONNECTIONS", "StoreBundle", "open_store"]
 
 logger = logging.getLogger("copygate.store")
+
+#: Redis connections one process opens at most (the event bus's pub/sub one included);
+#: Redis accepts 10,000 clients by default.
+REDIS_MAX_CONNECTIONS = 2048
 
 
 @dataclass(slots=True)
@@ -82,7 +86,13 @@ async def open_store(settings: Settings) -> StoreBundle:
         )
         redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
     else:
-        redis = aioredis.Redis.from_url(settings.redis_url)
+        # redis-py's default pool refuses a command ("Too many connections") once 100
+        # connections are in use, which a loaded gateway reaches (every WebSocket flush,
+        # heartbeat and copier call holds one while it runs; more while the event loop
+        # is behind): a refusal there closes EAs with store_unavailable. Its blocking
+        # pool loses wake-ups under contention (waiters time out while connections are
+        # free), so the cap is simply set far above what one process needs.
+        redis = aioredis.Redis.from_url(settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS)
         try:
             with map_redis_errors("connecting to Redis"):
                 await redis.ping()

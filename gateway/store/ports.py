@@ -118,6 +118,25 @@ class SessionStore(Protocol):
         """
         ...
 
+    async def heartbeat(
+        self,
+        account_id: str,
+        session_id: str,
+        *,
+        now_ms: int,
+        heartbeat_timeout_ms: int,
+        status: bytes,
+        ack_seq: int,
+    ) -> int:
+        """The StatusHeartbeat of the account's *active* session, atomically: `touch`,
+        keep `status` in ea-state (as `IntentSink.record_ea_state(kind="status")`), and
+        `DeliveryLog.ack` (clamped the same way).
+
+        Raises `FencingError` (and changes nothing) if the session is not active.
+        Returns the account's acknowledged seq afterwards.
+        """
+        ...
+
     async def touch(self, session_id: str, *, now_ms: int, heartbeat_timeout_ms: int) -> None:
         """Record a heartbeat: push the session's deadline to `now_ms + timeout`.
 
@@ -146,6 +165,16 @@ class DeliveryLog(Protocol):
         Numbered at once when the account has an active session, otherwise held
         (unnumbered) until one activates. An envelope id already queued is ignored
         (`duplicate=True`). Announces `deliver` on the account's event channel.
+        """
+        ...
+
+    async def enqueue_many(self, items: Sequence[tuple[str, str, bytes]]) -> list[EnqueueResult]:
+        """`enqueue` for many (account id, envelope id, body) items, in one store call.
+
+        Each item is treated exactly as `enqueue` would, in order; an item refused
+        because its account's log is full comes back with `full=True` instead of
+        raising, so the others are not held back. `deliver` is announced once per
+        account that got a numbered message.
         """
         ...
 

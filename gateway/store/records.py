@@ -71,6 +71,7 @@ class EnqueueResult:
 
     seq: int | None  #: assigned seq, or None when held until a session activates
     duplicate: bool = False  #: an entry with the same envelope id already existed
+    full: bool = False  #: refused: the log was full (only `enqueue_many` reports it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,9 @@ SCRIPT_NAMES: tuple[str, ...] = (
     "close_session",
     "create_session",
     "enqueue",
+    "enqueue_many",
     "get_session",
+    "heartbeat",
     "hold_intent",
     "log_for_session",
     "promote",
@@ -79,6 +81,7 @@ def key_templates(keys: RedisKeys) -> bytes:
         keys.closed_sessions(),
         keys.intent_stream(),
         keys.ea_inbox_stream(),
+        keys.ea_state(a),
     )
     return "\n".join(templates).encode()
 

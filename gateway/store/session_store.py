@@ -247,6 +247,39 @@ class RedisSessionStore:
         return session_from_flat(flat) if flat else None
 
     @translates_redis_errors
+    async def heartbeat(
+        self,
+        account_id: str,
+        session_id: str,
+        *,
+        now_ms: int,
+        heartbeat_timeout_ms: int,
+        status: bytes,
+        ack_seq: int,
+    ) -> int:
+        """Touch + keep the StatusHeartbeat payload + ack, in one script call.
+
+        Raises:
+            FencingError: the session is not the account's active session.
+
+        Returns:
+            The account's acknowledged seq afterwards.
+        """
+        reply = await self._scripts.run(
+            "heartbeat",
+            [self._keys.account(account_id)],
+            account_id,
+            session_id,
+            now_ms,
+            now_ms + heartbeat_timeout_ms,
+            status,
+            ack_seq,
+        )
+        if reply[0] != b"ok":
+            raise FencingError(session_id, reply[1].decode() or None)
+        return int(reply[1])
+
+    @translates_redis_errors
     async def remember_ack(self, session_id: str, ack_seq: int) -> None:
         """Keep the highest `ack_seq` a *pending* session reported (max wins).
 

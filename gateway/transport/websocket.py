@@ -62,6 +62,9 @@ class _Connection:
         self.sent_upto = 0  #: highest seq this connection need not send (written or acked)
         self.ready = False  #: the EA has reported its ack_seq (or was promoted here)
         self.waiting: list[Envelope] = []  #: replies held until `ready`
+        #: the log may hold something not written yet (set by `deliver`/`resync`/promotion
+        #: events and at first; a heartbeat's ack alone never needs a log read)
+        self.stale = True
         self.lock = asyncio.Lock()  #: one writer at a time
         self.closed = asyncio.Event()  #: set once the socket is closed by us or the peer
 
@@ -72,20 +75,26 @@ class _Connection:
         acked: int | None = None,
         reported: bool = False,
         force: bool = False,
+        wake: bool = False,
     ) -> None:
         """Write replies and every due logged message, in seq order.
 
         `acked` is the store's clamped acknowledged seq; `reported` says the EA has
-        told what it processed (the connection is ready).
+        told what it processed (the connection is ready); `wake` says the log may
+        have new entries (an event). With no reply to write and nothing announced
+        since the last read, the log is not read again.
         """
         async with self.lock:
             if acked is not None:
                 self.sent_upto = max(self.sent_upto, acked)
+            self.stale = self.stale or wake
             self.ready = self.ready or reported
             self.waiting.extend(replies)
             if self.closed.is_set() or not (self.ready or force or self.waiting):
                 return
-            self.ready = True
+            if not (self.stale or self.waiting or force):
+                return
+            self.ready, self.stale = True, False
             replies, self.waiting = self.waiting, []
             frames = await self.service.outbound(self.proto, replies, after_seq=self.sent_upto)
             for frame in frames:
@@ -193,7 +202,11 @@ class WebSocketPump:
                 conn.ready = True
             closing = applied.close is not None
             await conn.deliver(
-                applied.outgoing, acked=applied.acked, reported=applied.reported, force=closing
+                applied.outgoing,
+                acked=applied.acked,
+                reported=applied.reported,
+                force=closing,
+                wake=applied.promoted,
             )
         except StoreUnavailable as exc:
             await self._close_store_unavailable(conn, exc)
@@ -233,9 +246,9 @@ class WebSocketPump:
             elif kind == "promoted" and event.get("session_id") == conn.proto.session_id:
                 conn.proto.mark_authenticated()
                 conn.ready = True
-                await conn.deliver([])
+                await conn.deliver([], wake=True)
             elif kind in ("deliver", "resync", "promoted"):
-                await conn.deliver([])
+                await conn.deliver([], wake=True)
             if conn.closed.is_set():
                 return
 

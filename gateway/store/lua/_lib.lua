@@ -15,7 +15,7 @@ local T = {}
 do
   local names = {'account', 'seq', 'sessions', 'session', 'log', 'ids', 'held',
                  'held_intents', 'events', 'index', 'deadlines', 'closed', 'intents',
-                 'ea_inbox'}
+                 'ea_inbox', 'ea_state'}
   local i = 1
   for line in string.gmatch(ARGV[1], '[^\n]+') do
     T[names[i]] = line

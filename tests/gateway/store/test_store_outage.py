@@ -40,9 +40,13 @@ CALLS: dict[str, Callable[[Node], Awaitable[Any]]] = {
     "remember_ack": lambda n: n.sessions.remember_ack("s1", 1),
     "close_session": lambda n: n.sessions.close_session("s1", reason="preempted", now_ms=1),
     "touch": lambda n: n.sessions.touch("s1", now_ms=1, heartbeat_timeout_ms=1),
+    "heartbeat": lambda n: n.sessions.heartbeat(
+        "a", "s1", now_ms=1, heartbeat_timeout_ms=1, status=b"{}", ack_seq=0
+    ),
     "next_deadline_ms": lambda n: n.sessions.next_deadline_ms(),
     "close_expired": lambda n: n.sessions.close_expired(now_ms=1),
     "enqueue": lambda n: n.log.enqueue("a", "m1", b"{}"),
+    "enqueue_many": lambda n: n.log.enqueue_many([("a", "m1", b"{}")]),
     "log_for_session": lambda n: n.log.log_for_session("a", "s1", b"{}"),
     "next_seq": lambda n: n.log.next_seq("a"),
     "read": lambda n: n.log.read("a", "s1", after_seq=0),

@@ -1,0 +1,50 @@
+"""Every load benchmark's `--quick` smoke mode runs end to end and writes its JSON result.
+
+The full runs are not part of the suite (minutes each, 10,000 sockets); these keep
+the scripts from rotting: a gateway process, the fleet's worker process, the floor.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import REDIS_URL
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_quick(script: str, out: Path) -> dict[str, Any]:
+    subprocess.run(
+        [sys.executable, f"bench/{script}", "--quick", "--redis-url", REDIS_URL, "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        timeout=180,
+        capture_output=True,
+    )
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def test_fanout_quick_mode_delivers_every_command_and_measures_the_floor(tmp_path: Path) -> None:
+    result = run_quick("fanout.py", tmp_path / "fanout.json")
+    [run] = result["runs"]
+    assert run["gateway"]["n"] == run["floor"]["n"] == run["followers"] * run["intents"]
+    assert run["gateway"]["missing"] == run["floor"]["missing"] == 0
+    assert run["ratio"]["p99_ms"] > 0
+
+
+def test_idle_quick_mode_keeps_every_session_and_reads_proc(tmp_path: Path) -> None:
+    result = run_quick("idle.py", tmp_path / "idle.json")
+    assert result["connected"] == result["live_at_end"] == result["sessions"]
+    assert result["rss_with_sessions_kib"] > 0 and result["cpu_heartbeating_pct"] >= 0
+    assert result["heartbeats_per_s"] > 0
+
+
+def test_reconnect_storm_quick_mode_reauthenticates_every_session(tmp_path: Path) -> None:
+    result = run_quick("reconnect_storm.py", tmp_path / "storm.json")
+    assert result["connected_before"] == result["reconnected"] == result["sessions"]
+    assert result["storm_s"] > 0
