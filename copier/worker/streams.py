@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,9 @@ from gateway.clock import Clock
 __all__ = ["Handler", "OrderedStreams", "StreamEntry", "entry_key"]
 
 _log = logging.getLogger("copygate.copier.streams")
+
+#: Poll interval when the store does not block on XREADGROUP (the embedded store).
+NON_BLOCKING_POLL_S = 0.01
 
 
 def entry_key(entry_id: str) -> tuple[int, int]:
@@ -113,7 +117,13 @@ class OrderedStreams:
 
     # ---- reading ---------------------------------------------------------------
     async def read(self, block_ms: int) -> list[StreamEntry]:
-        """New entries for this consumer (blocks up to `block_ms`)."""
+        """New entries for this consumer (blocks up to `block_ms`).
+
+        The embedded store (fakeredis) answers a blocking XREADGROUP at once; an
+        empty answer that came back much faster than `block_ms` is followed by a
+        short sleep, so an idle worker does not spin a core.
+        """
+        started = time.monotonic()
         reply: Any = await self._redis.xreadgroup(
             CONSUMER_GROUP,
             self.consumer,
@@ -126,6 +136,8 @@ class OrderedStreams:
             for stream, rows in reply or ()
             for entry_id, fields in rows
         ]
+        if not entries and time.monotonic() - started < block_ms / 2000:
+            await asyncio.sleep(min(block_ms / 1000, NON_BLOCKING_POLL_S))
         if entries and self._pause:
             _log.warning(
                 "TEST HOOK: pausing %d ms after reading %d entries", self._pause, len(entries)
