@@ -5,10 +5,15 @@ follower's decision is committed with one `COMMIT` script call (version check +
 every write of the decision, atomically); commits of many followers are
 pipelined too. Commands reach the follower's delivery log through the
 **outbox**: the commit stores each envelope in the follower's outbox hash, the
-writer then calls `DeliveryLog.enqueue` (idempotent by envelope id) and finally
-`OUTBOX_DONE` drops the entry. A writer that dies in between leaves the entry
-behind; the sweeper enqueues it once it is ``grace_ms`` old. Retries are outbox
-entries whose due time is the backoff deadline.
+writer then hands every envelope of the batch to ONE `DeliveryLog.enqueue_many`
+call (idempotent by envelope id) and finally ONE `OUTBOX_DONE` call drops the
+entries of every account. A writer that dies in between leaves the entries
+behind; the sweeper enqueues them once they are ``grace_ms`` old. Retries are
+outbox entries whose due time is the backoff deadline.
+
+Decoded follower records are kept with the exact bytes they came from
+(`DecodeCache`); a record is decoded again only when Redis holds other bytes, and
+a successful commit puts what it wrote straight into the cache.
 """
 
 from __future__ import annotations
@@ -96,7 +101,9 @@ class FollowerStore:
         self._delivery = delivery  #: where commands go (idempotent enqueue by envelope id)
         self._breaker = breaker or CircuitBreaker()  #: breaker thresholds for new records
         self._max_copies = max_copies  #: copy records kept per follower
-        self._enqueue_concurrency = enqueue_concurrency  #: unused (one enqueue_many call)
+        #: kept for `CopierSettings.enqueue_concurrency`; moot since a flush is one
+        #: `enqueue_many` call
+        self._enqueue_concurrency = enqueue_concurrency
         self._commit = redis.register_script(COMMIT)  #: the CAS commit
         self._done = redis.register_script(OUTBOX_DONE)  #: outbox acknowledgement
         self._templates = outbox_templates(self.ckeys)  #: key templates of OUTBOX_DONE

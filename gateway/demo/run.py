@@ -123,7 +123,7 @@ class Demo:
                 self.phase = "settling"
                 await self._settle(admin, live)
                 self.phase = "done"
-                await self._refresh(admin, live)
+                await self._refresh(admin, live, limit=1000)
             summary = build_summary(self, self.copies)
             await asyncio.gather(*(s.client.close() for s in sims), return_exceptions=True)
         return summary
@@ -220,9 +220,11 @@ class Demo:
                 break
             await self._refresh(admin, live)
 
-    async def _refresh(self, admin: AdminClient, live: Live | None) -> None:
+    async def _refresh(self, admin: AdminClient, live: Live | None, limit: int = 100) -> None:
+        """Latest copy records (a rolling window for the view; up to 1000 at the end)."""
         results = await asyncio.gather(
-            *(admin.copies(f.account_id) for f in self.follower_specs), return_exceptions=True
+            *(admin.copies(f.account_id, limit) for f in self.follower_specs),
+            return_exceptions=True,
         )
         for spec, rows in zip(self.follower_specs, results, strict=True):
             if isinstance(rows, list):

@@ -101,9 +101,9 @@ class AdminClient:
         path = f"/admin/v1/accounts/{follower}/subscriptions/{master}"
         await self.call("PUT", path, 200, json=settings)
 
-    async def copies(self, follower: str) -> list[dict[str, Any]]:
-        """The follower's copy records, newest first."""
-        body = await self.call("GET", f"/admin/v1/accounts/{follower}/copies?limit=1000", 200)
+    async def copies(self, follower: str, limit: int = 1000) -> list[dict[str, Any]]:
+        """The follower's latest copy records, newest first."""
+        body = await self.call("GET", f"/admin/v1/accounts/{follower}/copies?limit={limit}", 200)
         rows: list[dict[str, Any]] = body["copies"]
         return rows
 

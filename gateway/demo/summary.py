@@ -114,12 +114,8 @@ def build_summary(demo: Demo, copies: dict[str, list[dict[str, Any]]]) -> dict[s
             "reports": dict(executor.statuses),
             "mt4_errors": {str(code): n for code, n in sorted(executor.errors.items())},
             "copy_records": dict(statuses),
-            "copies_filled": sum(
-                1
-                for r in records
-                if r.get("action") in ("open", "place_pending")
-                and r.get("filled_volume") is not None
-            ),
+            "copies_filled": executor.statuses.get("filled", 0)
+            + executor.statuses.get("placed", 0),
             "closed_at_broker": len(executor.broker_closed),
             "equity": float(terminal.account.equity),
             "balance": float(terminal.account.balance),

@@ -7,8 +7,10 @@ at exit. It is meant for development and single-node trials, and it says so loud
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import fakeredis
 import redis.asyncio as aioredis
@@ -32,13 +34,50 @@ from gateway.store.redis_errors import map_redis_errors
 from gateway.store.scripts import Scripts
 from gateway.store.session_store import RedisSessionStore
 
-__all__ = ["REDIS_MAX_CONNECTIONS", "StoreBundle", "open_store"]
+__all__ = ["REDIS_MAX_CONNECTIONS", "QueuedConnectionPool", "StoreBundle", "open_store"]
 
 logger = logging.getLogger("copygate.store")
 
-#: Redis connections one process opens at most (the event bus's pub/sub one included);
-#: Redis accepts 10,000 clients by default.
-REDIS_MAX_CONNECTIONS = 2048
+#: Redis connections one process opens at most (the event bus's pub/sub one included).
+REDIS_MAX_CONNECTIONS = 256
+
+
+class QueuedConnectionPool(aioredis.ConnectionPool):
+    """redis-py's pool, except that at `max_connections` a caller waits its turn (FIFO).
+
+    redis-py holds one connection per command in flight. A loaded gateway has one
+    command in flight per busy session (10,000 sessions heartbeating while the event
+    loop is behind), far more than Redis should see as clients. redis-py's default
+    pool then refuses the command ("Too many connections", which closed EAs with
+    store_unavailable); its `BlockingConnectionPool` loses wake-ups under contention
+    (waiters time out although connections are free). An `asyncio.Semaphore` in front
+    of the pool queues callers fairly instead.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: one slot per connection the pool may hand out
+        self._slots = asyncio.Semaphore(self.max_connections)
+        #: ids of the connections handed out, each holding one slot
+        self._holding: set[int] = set()
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        await self._slots.acquire()
+        try:
+            connection = await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+        except BaseException:
+            self._slots.release()  # the parent released the connection, if it had one
+            raise
+        self._holding.add(id(connection))
+        return connection
+
+    async def release(self, connection: Any) -> None:
+        try:
+            await super().release(connection)
+        finally:
+            if id(connection) in self._holding:
+                self._holding.discard(id(connection))
+                self._slots.release()
 
 
 @dataclass(slots=True)
@@ -86,13 +125,9 @@ async def open_store(settings: Settings) -> StoreBundle:
         )
         redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
     else:
-        # redis-py's default pool refuses a command ("Too many connections") once 100
-        # connections are in use, which a loaded gateway reaches (every WebSocket flush,
-        # heartbeat and copier call holds one while it runs; more while the event loop
-        # is behind): a refusal there closes EAs with store_unavailable. Its blocking
-        # pool loses wake-ups under contention (waiters time out while connections are
-        # free), so the cap is simply set far above what one process needs.
-        redis = aioredis.Redis.from_url(settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS)
+        redis = aioredis.Redis.from_pool(
+            QueuedConnectionPool.from_url(settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS)
+        )
         try:
             with map_redis_errors("connecting to Redis"):
                 await redis.ping()

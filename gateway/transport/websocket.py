@@ -96,7 +96,11 @@ class _Connection:
                 return
             self.ready, self.stale = True, False
             replies, self.waiting = self.waiting, []
-            frames = await self.service.outbound(self.proto, replies, after_seq=self.sent_upto)
+            try:
+                frames = await self.service.outbound(self.proto, replies, after_seq=self.sent_upto)
+            except BaseException:
+                self.stale = True  # not read after all
+                raise
             for frame in frames:
                 await self.websocket.send_text(frame.with_seq().decode())
                 self.sent_upto = max(self.sent_upto, frame.seq)
@@ -158,7 +162,8 @@ class WebSocketPump:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             for task in done:
-                if (exc := task.exception()) is not None:
+                exc = task.exception()
+                if exc is not None and not isinstance(exc, WebSocketDisconnect):
                     _log.error("connection task failed", exc_info=exc)
         finally:
             grace.cancel()
