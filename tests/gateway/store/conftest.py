@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Callable
 import fakeredis
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from gateway.store.keys import RedisKeys
 from tests.gateway.store.world import Node
@@ -38,3 +40,16 @@ async def make_client(
 def node(redis_client: aioredis.Redis, keys: RedisKeys) -> Node:
     """The session-side stores over `redis_client`."""
     return Node.over(redis_client, keys)
+
+
+@pytest.fixture
+async def down_client(redis_client: aioredis.Redis) -> AsyncIterator[aioredis.Redis]:
+    """A client whose server cannot be reached (same flavour as `redis_client`)."""
+    if isinstance(redis_client, fakeredis.FakeAsyncRedis):
+        server = fakeredis.FakeServer()
+        server.connected = False
+        client: aioredis.Redis = fakeredis.FakeAsyncRedis(server=server)
+    else:  # a closed port, no retries
+        client = aioredis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
+    yield client
+    await client.aclose()

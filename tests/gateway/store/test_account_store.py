@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import fakeredis
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from gateway.errors import StoreUnavailable
 from gateway.store.account_store import RedisAccountStore
@@ -23,18 +18,9 @@ def store(redis_client: aioredis.Redis, keys: RedisKeys) -> RedisAccountStore:
 
 
 @pytest.fixture
-async def down_store(
-    redis_client: aioredis.Redis, keys: RedisKeys
-) -> AsyncIterator[RedisAccountStore]:
+def down_store(down_client: aioredis.Redis, keys: RedisKeys) -> RedisAccountStore:
     """A store whose server cannot be reached (same flavour as `redis_client`)."""
-    if isinstance(redis_client, fakeredis.FakeAsyncRedis):
-        server = fakeredis.FakeServer()
-        server.connected = False
-        client: aioredis.Redis = fakeredis.FakeAsyncRedis(server=server)
-    else:
-        client = aioredis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
-    yield RedisAccountStore(client, keys)
-    await client.aclose()
+    return RedisAccountStore(down_client, keys)
 
 
 async def test_put_account_then_get_returns_the_same_record(store: RedisAccountStore) -> None:

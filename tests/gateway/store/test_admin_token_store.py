@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 
-import fakeredis
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from gateway.errors import StoreUnavailable
 from gateway.store.admin_token_store import RedisAdminTokenStore
@@ -27,18 +23,9 @@ def store(redis_client: aioredis.Redis, keys: RedisKeys) -> RedisAdminTokenStore
 
 
 @pytest.fixture
-async def down_store(
-    redis_client: aioredis.Redis, keys: RedisKeys
-) -> AsyncIterator[RedisAdminTokenStore]:
+def down_store(down_client: aioredis.Redis, keys: RedisKeys) -> RedisAdminTokenStore:
     """A store whose server cannot be reached (same flavour as `redis_client`)."""
-    if isinstance(redis_client, fakeredis.FakeAsyncRedis):
-        server = fakeredis.FakeServer()
-        server.connected = False
-        client: aioredis.Redis = fakeredis.FakeAsyncRedis(server=server)
-    else:
-        client = aioredis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
-    yield RedisAdminTokenStore(client, keys)
-    await client.aclose()
+    return RedisAdminTokenStore(down_client, keys)
 
 
 async def test_add_token_then_find_token_returns_the_record(store: RedisAdminTokenStore) -> None:

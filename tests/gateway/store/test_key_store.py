@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import fakeredis
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from gateway.errors import NotFound, StoreUnavailable, TooManyPendingKeys
 from gateway.store.key_store import RedisKeyStore
@@ -45,16 +41,9 @@ def store(redis_client: aioredis.Redis, keys: RedisKeys) -> RedisKeyStore:
 
 
 @pytest.fixture
-async def down_store(redis_client: aioredis.Redis, keys: RedisKeys) -> AsyncIterator[RedisKeyStore]:
+def down_store(down_client: aioredis.Redis, keys: RedisKeys) -> RedisKeyStore:
     """A store whose server cannot be reached (same flavour as `redis_client`)."""
-    if isinstance(redis_client, fakeredis.FakeAsyncRedis):
-        server = fakeredis.FakeServer()
-        server.connected = False
-        client: aioredis.Redis = fakeredis.FakeAsyncRedis(server=server)
-    else:
-        client = aioredis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
-    yield RedisKeyStore(client, keys)
-    await client.aclose()
+    return RedisKeyStore(down_client, keys)
 
 
 # ---- registration ------------------------------------------------------------------

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import fakeredis
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from gateway.errors import StoreUnavailable
 from gateway.store.keys import RedisKeys
@@ -24,18 +19,9 @@ def limiter(redis_client: aioredis.Redis, keys: RedisKeys) -> RedisRateLimiter:
 
 
 @pytest.fixture
-async def down_limiter(
-    redis_client: aioredis.Redis, keys: RedisKeys
-) -> AsyncIterator[RedisRateLimiter]:
+def down_limiter(down_client: aioredis.Redis, keys: RedisKeys) -> RedisRateLimiter:
     """A limiter whose server cannot be reached (same flavour as `redis_client`)."""
-    if isinstance(redis_client, fakeredis.FakeAsyncRedis):
-        server = fakeredis.FakeServer()
-        server.connected = False
-        client: aioredis.Redis = fakeredis.FakeAsyncRedis(server=server)
-    else:
-        client = aioredis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
-    yield RedisRateLimiter(client, keys)
-    await client.aclose()
+    return RedisRateLimiter(down_client, keys)
 
 
 async def test_hits_up_to_the_limit_are_allowed(limiter: RedisRateLimiter) -> None:

@@ -3,33 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import fakeredis
 import pytest
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from gateway.errors import StoreUnavailable
 from gateway.store.event_bus import RedisEventBus
 from gateway.store.keys import RedisKeys
 from tests.gateway.store.world import Node
-
-
-@pytest.fixture
-async def down_client(redis_client: aioredis.Redis) -> AsyncIterator[aioredis.Redis]:
-    """A client whose server cannot be reached (same flavour as `redis_client`)."""
-    if isinstance(redis_client, fakeredis.FakeAsyncRedis):
-        server = fakeredis.FakeServer()
-        server.connected = False
-        client: aioredis.Redis = fakeredis.FakeAsyncRedis(server=server)
-    else:  # a closed port
-        client = aioredis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
-    yield client
-    await client.aclose()
-
 
 CALLS: dict[str, Callable[[Node], Awaitable[Any]]] = {
     "create_session": lambda n: n.open("s1"),
