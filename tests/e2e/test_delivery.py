@@ -51,21 +51,28 @@ async def test_acknowledged_command_is_never_sent_again(start_server: ServerFact
     assert [m for m in body["messages"] if m["type"] == "OrderCommand"] == []
 
 
+async def assert_pushed_promptly(
+    admin: Admin, ea: EA, ws_url: str, command_id: str, limit_s: float
+) -> None:
+    """A command queued through `admin` reaches `ea`'s open WebSocket within `limit_s`."""
+    await ea.create_session()
+    async with ea.websocket(ws_url) as ws:
+        await ws.send(init_request())
+        await ws.recv_type("InitAck")
+        started = time.monotonic()
+        await admin.queue(ea.account_id, order_command(command_id=command_id))
+        command = await ws.recv_type("OrderCommand", timeout=2)
+        assert command["payload"]["command_id"] == command_id
+        assert time.monotonic() - started < limit_s
+
+
 async def test_command_is_pushed_to_a_connected_websocket_at_once(
     start_server: ServerFactory,
 ) -> None:
     server = start_server()
     admin = Admin(server.base_url)
     ea = EA(server.base_url, "acct-push", key=await admin.provision("acct-push"))
-    await ea.create_session()
-    async with ea.websocket(server.ws_url) as ws:
-        await ws.send(init_request())
-        await ws.recv_type("InitAck")
-        started = time.monotonic()
-        await admin.queue("acct-push", order_command(command_id="now"))
-        command = await ws.recv_type("OrderCommand", timeout=2)
-        assert command["payload"]["command_id"] == "now"
-        assert time.monotonic() - started < 1.0
+    await assert_pushed_promptly(admin, ea, server.ws_url, "now", limit_s=1.0)
 
 
 async def test_held_poll_exchange_answers_as_soon_as_a_command_arrives(
@@ -174,15 +181,7 @@ async def test_command_queued_on_one_node_reaches_a_websocket_on_another_promptl
     node_a, node_b = start_server(), start_server()
     admin_a = Admin(node_a.base_url)
     ea = EA(node_b.base_url, "acct-cross", key=await admin_a.provision("acct-cross"))
-    await ea.create_session()
-    async with ea.websocket(node_b.ws_url) as ws:
-        await ws.send(init_request())
-        await ws.recv_type("InitAck")
-        started = time.monotonic()
-        await admin_a.queue("acct-cross", order_command(command_id="x-node"))
-        command = await ws.recv_type("OrderCommand", timeout=2)
-        assert command["payload"]["command_id"] == "x-node"
-        assert time.monotonic() - started < 0.5
+    await assert_pushed_promptly(admin_a, ea, node_b.ws_url, "x-node", limit_s=0.5)
 
 
 async def test_a_too_large_ack_seq_neither_drops_nor_hides_later_commands(
