@@ -1,0 +1,126 @@
+"""`Scripts` pipelines the script calls of one loop tick; every caller keeps its own fate.
+
+Runs against the embedded store and real Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from gateway.store.keys import RedisKeys
+from gateway.store.scripts import MAX_BATCH, Scripts
+
+
+class CountingClient:
+    """The real client, counting the pipelines and script loads it is asked for."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self.redis = redis  #: the client doing the work
+        self.pipelines = 0  #: pipelines opened
+        self.loads = 0  #: SCRIPT LOAD calls
+
+    def pipeline(self, transaction: bool = True) -> Any:
+        self.pipelines += 1
+        return self.redis.pipeline(transaction=transaction)
+
+    async def script_load(self, source: str) -> Any:
+        self.loads += 1
+        return await self.redis.script_load(source)
+
+
+@pytest.fixture
+def client(redis_client: aioredis.Redis) -> CountingClient:
+    return CountingClient(redis_client)
+
+
+@pytest.fixture
+def scripts(client: CountingClient, keys: RedisKeys) -> Scripts:
+    return Scripts(client, keys)  # type: ignore[arg-type]
+
+
+async def test_calls_issued_in_one_tick_share_one_pipeline(
+    scripts: Scripts, client: CountingClient
+) -> None:
+    await scripts.run("get_session", [], "warm-up")  # loads the script if the server lacks it
+    before = client.pipelines
+
+    replies = await asyncio.gather(*(scripts.run("get_session", [], f"s{i}") for i in range(50)))
+
+    assert replies == [[]] * 50
+    assert client.pipelines - before == 1
+
+
+async def test_each_caller_gets_the_reply_of_its_own_script(scripts: Scripts) -> None:
+    session, touched = await asyncio.gather(
+        scripts.run("get_session", [], "unknown"),
+        scripts.run("touch", [], "unknown", 1_000, 2_000),
+    )
+
+    assert session == []
+    assert touched == [b"fenced", b""]
+
+
+async def test_a_failing_call_fails_alone(scripts: Scripts) -> None:
+    broken = scripts.run("get_session", [])  # no session id: the script raises in Redis
+    fine = scripts.run("get_session", [], "unknown")
+
+    results = await asyncio.gather(broken, fine, return_exceptions=True)
+
+    assert isinstance(results[0], ResponseError)
+    assert results[1] == []
+
+
+async def test_scripts_missing_from_the_server_are_loaded_and_run(
+    scripts: Scripts, client: CountingClient, redis_client: aioredis.Redis
+) -> None:
+    await redis_client.script_flush()
+    loads = client.loads
+
+    replies = await asyncio.gather(*(scripts.run("get_session", [], f"s{i}") for i in range(3)))
+
+    assert replies == [[]] * 3
+    assert client.loads - loads == 1
+
+
+async def test_more_calls_than_a_batch_holds_are_split_and_all_answered(
+    scripts: Scripts, client: CountingClient
+) -> None:
+    await scripts.run("get_session", [], "warm-up")
+    before = client.pipelines
+    count = MAX_BATCH + 10
+
+    replies = await asyncio.gather(
+        *(scripts.run("get_session", [], f"s{i}") for i in range(count))
+    )
+
+    assert replies == [[]] * count
+    assert client.pipelines - before == 2
+
+
+async def test_a_cancelled_caller_leaves_the_others_answered(scripts: Scripts) -> None:
+    await scripts.run("get_session", [], "warm-up")
+    doomed = asyncio.ensure_future(scripts.run("get_session", [], "a"))
+    kept = asyncio.ensure_future(scripts.run("get_session", [], "b"))
+    await asyncio.sleep(0)
+    doomed.cancel()
+
+    assert await kept == []
+    assert doomed.cancelled()
+
+
+async def test_an_unreachable_server_fails_every_call_of_the_batch(
+    down_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    scripts = Scripts(down_client, keys)
+
+    results = await asyncio.gather(
+        *(scripts.run("get_session", [], f"s{i}") for i in range(3)), return_exceptions=True
+    )
+
+    assert all(isinstance(r, RedisConnectionError | OSError) for r in results), results
