@@ -30,7 +30,15 @@ from redis.exceptions import NoScriptError
 
 from gateway.store.keys import RedisKeys
 
-__all__ = ["MAX_BATCH", "SCRIPT_NAMES", "ScriptArg", "Scripts", "key_templates", "script_source"]
+__all__ = [
+    "MAX_BATCH",
+    "MAX_PIPELINES_IN_FLIGHT",
+    "SCRIPT_NAMES",
+    "ScriptArg",
+    "Scripts",
+    "key_templates",
+    "script_source",
+]
 
 #: Scripts in ``gateway/store/lua`` (file name without ``.lua``).
 SCRIPT_NAMES: tuple[str, ...] = (
@@ -93,14 +101,16 @@ def key_templates(keys: RedisKeys) -> bytes:
 class Scripts:
     """The registered scripts of one client and one key namespace.
 
-    Calls are pipelined per event-loop tick: every `run` issued while the loop is busy
-    joins one batch, and the batch goes to Redis as one pipeline (one connection, one
-    write, one read of all the replies) on the next tick. Under load (thousands of
-    heartbeats a second, a reconnect storm, a fan-out) that replaces one pooled
-    round trip per script call, whose client-side cost dwarfs the script's own work in
-    Redis, with one round trip per tick. A lone call waits one loop iteration more,
-    nothing else. Each caller still gets its own reply or its own exception, and
-    calls keep the order in which they were issued.
+    Calls are pipelined (auto-pipelining): calls issued while the loop is busy join one
+    batch, sent to Redis as one pipeline (one connection, one write, one read of all
+    the replies) on the next loop iteration. While `MAX_PIPELINES_IN_FLIGHT` pipelines
+    are out, new calls wait for one of them to come back and then go together. A lone
+    call on a quiet process so waits one loop iteration, nothing more; under load
+    (thousands of heartbeats a second, a reconnect storm, a fan-out) the batches grow
+    with the load, and one write and one read replace a pooled round trip per call,
+    whose client-side cost (and loopback syscalls) dwarf the script's own work in
+    Redis. Each caller still gets its own reply or its own exception, and calls are
+    sent in the order in which they were issued.
     """
 
     def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
@@ -127,10 +137,17 @@ class Scripts:
             name, sha, (sha, len(keys), *keys, self._templates, *args), loop.create_future()
         )
         self._pending.append(call)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush)
+        self._schedule_flush()
         return await call.reply
+
+    def _schedule_flush(self) -> None:
+        """Flush on the next loop iteration, unless one is due or the pipes are full."""
+        if self._flush_scheduled or not self._pending:
+            return
+        if len(self._in_flight) >= MAX_PIPELINES_IN_FLIGHT:
+            return  # `_sent` schedules it when a pipeline comes back
+        self._flush_scheduled = True
+        asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
         """Send every pending call as pipelines of at most `MAX_BATCH` calls."""
@@ -139,7 +156,11 @@ class Scripts:
         for start in range(0, len(pending), MAX_BATCH):
             task = asyncio.ensure_future(self._send(pending[start : start + MAX_BATCH]))
             self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._schedule_flush()
 
     async def _send(self, batch: list[_Call]) -> None:
         try:
@@ -172,6 +193,8 @@ class Scripts:
 
 #: Calls per pipeline at most (bounds one write and one reply read).
 MAX_BATCH = 512
+#: Pipelines out at once; further calls gather until one returns.
+MAX_PIPELINES_IN_FLIGHT = 2
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from gateway.store.keys import RedisKeys
-from gateway.store.scripts import MAX_BATCH, Scripts
+from gateway.store.scripts import MAX_BATCH, MAX_PIPELINES_IN_FLIGHT, Scripts
 
 
 class CountingClient:
@@ -32,6 +32,39 @@ class CountingClient:
     async def script_load(self, source: str) -> Any:
         self.loads += 1
         return await self.redis.script_load(source)
+
+
+class GatedPipeline:
+    """A real pipeline whose `execute` waits for the test to open the gate."""
+
+    def __init__(self, pipe: Any, gate: asyncio.Event) -> None:
+        self.pipe = pipe  #: the real pipeline
+        self.gate = gate  #: opened by the test
+
+    async def __aenter__(self) -> GatedPipeline:
+        await self.pipe.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.pipe.__aexit__(*exc)
+
+    def execute_command(self, *args: Any) -> None:
+        self.pipe.execute_command(*args)
+
+    async def execute(self, raise_on_error: bool = True) -> Any:
+        await self.gate.wait()
+        return await self.pipe.execute(raise_on_error=raise_on_error)
+
+
+class GatedClient(CountingClient):
+    """Pipelines that stay out until the gate opens (a slow Redis)."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        super().__init__(redis)
+        self.gate = asyncio.Event()  #: opened by the test
+
+    def pipeline(self, transaction: bool = True) -> Any:
+        return GatedPipeline(super().pipeline(transaction), self.gate)
 
 
 @pytest.fixture
@@ -95,9 +128,7 @@ async def test_more_calls_than_a_batch_holds_are_split_and_all_answered(
     before = client.pipelines
     count = MAX_BATCH + 10
 
-    replies = await asyncio.gather(
-        *(scripts.run("get_session", [], f"s{i}") for i in range(count))
-    )
+    replies = await asyncio.gather(*(scripts.run("get_session", [], f"s{i}") for i in range(count)))
 
     assert replies == [[]] * count
     assert client.pipelines - before == 2
@@ -124,3 +155,30 @@ async def test_an_unreachable_server_fails_every_call_of_the_batch(
     )
 
     assert all(isinstance(r, RedisConnectionError | OSError) for r in results), results
+
+
+async def test_calls_made_while_the_pipes_are_full_go_together_when_one_returns(
+    redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    client = GatedClient(redis_client)
+    scripts = Scripts(client, keys)  # type: ignore[arg-type]
+    client.gate.set()
+    await scripts.run("get_session", [], "warm-up")
+    client.gate.clear()
+    client.pipelines = 0
+    first = []
+    for i in range(2):  # loop iterations apart: each opens its own pipeline
+        first.append(asyncio.ensure_future(scripts.run("get_session", [], f"a{i}")))
+        for _ in range(3):
+            await asyncio.sleep(0)
+    assert client.pipelines == MAX_PIPELINES_IN_FLIGHT == 2
+    later = []
+    for i in range(5):  # issued in separate iterations while both pipelines are out
+        later.append(asyncio.ensure_future(scripts.run("get_session", [], f"b{i}")))
+        await asyncio.sleep(0)
+    assert client.pipelines == 2
+
+    client.gate.set()
+
+    assert await asyncio.gather(*first, *later) == [[]] * 7
+    assert client.pipelines == 3
