@@ -66,7 +66,11 @@ async def main():
     async with serve(handler, "127.0.0.1", int(sys.argv[1]), compression=None,
                      ping_interval=None, max_queue=None):
         await asyncio.Future()
-asyncio.run(main())
+try:  # the same event loop as the gateway (uvicorn picks uvloop when installed)
+    import uvloop
+    uvloop.run(main())
+except ImportError:
+    asyncio.run(main())
 """
 
 

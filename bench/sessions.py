@@ -61,7 +61,11 @@ async def echo(ws):
 async def main():
     async with serve(echo, "127.0.0.1", int(sys.argv[1]), compression=None):
         await asyncio.Future()
-asyncio.run(main())
+try:  # the same event loop as the gateway (uvicorn picks uvloop when installed)
+    import uvloop
+    uvloop.run(main())
+except ImportError:
+    asyncio.run(main())
 """
 
 
