@@ -18,10 +18,12 @@ EA (WebSocket), `--latency-intents` intents are sent one at a time to measure
 intent received -> command queued -> command delivered without queueing.
 
 Reported: commands/s per worker (commands / worker busy time, averaged over
-workers), aggregate commands/s (wall time from the first intent), baseline
-commands/s, and the intent-received -> command-queued latency (p50/p99, read from
-the copy records). The intents arrive in one burst while the workers already
-wait, so that latency includes queueing behind earlier intents of the burst.
+workers), commands per second of worker CPU time (the worker process's own
+CPU, without Redis's: steadier than wall time on a shared machine), aggregate
+commands/s (wall time from the first intent), baseline commands/s, and the
+intent-received -> command-queued latency (p50/p99, read from the copy
+records). The intents arrive in one burst while the workers already wait, so
+that latency includes queueing behind earlier intents of the burst.
 """
 
 from __future__ import annotations
@@ -122,6 +124,7 @@ async def baseline(
 
 async def run_worker(redis_url: str, prefix: str, intents: int) -> None:
     """``--worker``: one CopierWorker until the group has read and acked every intent."""
+    from copier.runtime import tune_gc
     from copier.settings import CopierSettings
     from copier.worker import CopierWorker
     from gateway.settings import Settings
@@ -130,17 +133,20 @@ async def run_worker(redis_url: str, prefix: str, intents: int) -> None:
     store = await open_store(
         Settings(redis_url=redis_url, key_prefix=prefix, max_log_entries_per_account=100_000)
     )
-    worker = CopierWorker(store, CopierSettings(batch=8, block_ms=50), name=f"bench-{os.getpid()}")
+    copier_settings = CopierSettings(batch=8, block_ms=50)
+    tune_gc(copier_settings)  # as `copygate copier` does
+    worker = CopierWorker(store, copier_settings, name=f"bench-{os.getpid()}")
     await worker.streams.ensure_groups()
     await store.redis.sadd(f"{prefix}:bench:ready", os.getpid())
     counters = worker.pump.counters
-    busy = 0.0
+    busy = cpu = 0.0
     last_report = time.monotonic()
     while True:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         read = await worker.process_batch(50)
         if read:
             busy += time.perf_counter() - started
+            cpu += time.process_time() - started_cpu
         if time.monotonic() - last_report > 1:
             print(
                 f"worker {os.getpid()}: {counters.commands} commands queued",
@@ -158,6 +164,7 @@ async def run_worker(redis_url: str, prefix: str, intents: int) -> None:
                 "intents": counters.intents,
                 "conflicts": counters.conflicts,
                 "busy_s": round(busy, 3),
+                "cpu_s": round(cpu, 3),
             }
         ),
         flush=True,
@@ -261,6 +268,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "commands_expected": expected,
         "commands_queued": commands,
         "commands_per_s_per_worker": round(sum(per_worker) / max(1, len(per_worker)), 1),
+        "commands_per_worker_cpu_s": round(
+            commands / max(1e-9, sum(w["cpu_s"] for w in workers)), 1
+        ),
         "commands_per_s_aggregate_wall": round(commands / wall, 1),
         "wall_s_from_first_intent": round(wall, 3),
         "raw_baseline": raw,

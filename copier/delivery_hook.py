@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from copier.keys import CopierKeys
 from gateway.clock import Clock
 from gateway.store.ports import DeliveryLog
-from gateway.store.records import EnqueueResult, LogEntry
+from gateway.store.records import EnqueueResult, LogBatch, LogEntry, LogRead
 from gateway.store.redis_errors import translates_redis_errors
 
 __all__ = ["DELIVERED_TTL_S", "DeliveryTimestamps"]
@@ -70,14 +70,30 @@ class DeliveryTimestamps:
             await self._record(account_id, found)
         return entries
 
-    @translates_redis_errors
+    async def read_many(self, reads: Sequence[LogRead]) -> list[LogBatch]:
+        """See `DeliveryLog.read_many`; one pipeline records the OrderCommands of all reads."""
+        batches = await self.inner.read_many(reads)
+        found: dict[str, list[str]] = {}
+        for read, batch in zip(reads, batches, strict=True):
+            ids = [_command_id(e.body) for e in batch.entries if _COMMAND_MARK in e.body]
+            if any(ids):
+                found.setdefault(read.account_id, []).extend(i for i in ids if i)
+        if found:
+            await self._record_many(found)
+        return batches
+
     async def _record(self, account_id: str, envelope_ids: list[str]) -> None:
-        key = self._keys.delivered_times(account_id)
+        await self._record_many({account_id: envelope_ids})
+
+    @translates_redis_errors
+    async def _record_many(self, envelope_ids: dict[str, list[str]]) -> None:
         now = self._clock()
         async with self._redis.pipeline(transaction=False) as pipe:
-            for envelope_id in envelope_ids:
-                pipe.hsetnx(key, envelope_id, now)
-            pipe.expire(key, DELIVERED_TTL_S)
+            for account_id, ids in envelope_ids.items():
+                key = self._keys.delivered_times(account_id)
+                for envelope_id in ids:
+                    pipe.hsetnx(key, envelope_id, now)
+                pipe.expire(key, DELIVERED_TTL_S)
             await pipe.execute()
 
     async def ack(self, account_id: str, session_id: str, ack_seq: int) -> int:

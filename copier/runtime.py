@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -27,7 +28,7 @@ from gateway.clock import Clock, system_clock_ms
 from gateway.settings import Settings
 from gateway.store.factory import StoreBundle, open_store
 
-__all__ = ["CopierRuntime", "copier_routes", "run_standalone"]
+__all__ = ["CopierRuntime", "copier_routes", "run_standalone", "tune_gc"]
 
 _log = logging.getLogger("copygate.copier")
 
@@ -94,6 +95,20 @@ def copier_routes(runtime: Callable[[], CopierRuntime]) -> list[BaseRoute]:
     ]
 
 
+def tune_gc(copier_settings: CopierSettings) -> None:
+    """Set up the garbage collector of a process that runs only copier workers.
+
+    Freezes what is alive now (modules, settings: never collected again) and
+    raises the generation-0 threshold to ``standalone_gc_threshold`` (see
+    `CopierSettings`); 0 changes nothing.
+    """
+    threshold = copier_settings.standalone_gc_threshold
+    if threshold:
+        gc.freeze()
+        _gen0, gen1, gen2 = gc.get_threshold()
+        gc.set_threshold(threshold, gen1, gen2)
+
+
 async def run_standalone(
     settings: Settings, workers: int, copier_settings: CopierSettings | None = None
 ) -> None:
@@ -106,6 +121,7 @@ async def run_standalone(
         raise SystemExit("copygate copier needs COPYGATE_REDIS_URL (a shared Redis)")
     store = await open_store(settings)
     copier_settings = copier_settings or CopierSettings()
+    tune_gc(copier_settings)
     running = [CopierWorker(store, copier_settings) for _ in range(workers)]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -2,19 +2,18 @@
 
 Both transports use it. It turns the pure protocol's effects into store calls and
 returns what must be written to the EA; it never decides a session rule itself.
+Creation and token resolution (what a reconnect costs) are in `session_opening`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from gateway.auth.strategies import AuthRegistry, AuthRequest
+from gateway.auth.strategies import AuthRegistry
 from gateway.clock import Clock
-from gateway.errors import FencingError, InvalidToken, RateLimited
+from gateway.errors import FencingError
 from gateway.protocol import (
     Acknowledge,
     CheckPromotion,
@@ -30,22 +29,17 @@ from gateway.protocol import (
     Send,
     SessionProtocol,
 )
+from gateway.session_opening import SessionOpening, new_envelope_id
 from gateway.settings import Settings
 from gateway.store.factory import StoreBundle
-from gateway.store.records import LogEntry, SessionRecord
+from gateway.store.records import AccountRecord, LogEntry, LogRead, SessionRecord
 from gateway.telemetry import Telemetry
 from schemas.codes import CloseReason, KeyStatus, Role, SessionState
 from schemas.envelope import Envelope, encode_envelope
-from schemas.rest import SessionCreated, SessionCreateRequest
 
-__all__ = ["Applied", "SessionService", "new_envelope_id"]
+__all__ = ["Applied", "Outbound", "SessionService", "new_envelope_id"]
 
 _log = logging.getLogger("copygate.sessions")
-
-
-def new_envelope_id() -> str:
-    """A random id for a server envelope: unique across nodes and restarts."""
-    return secrets.token_urlsafe(12)
 
 
 def _close_reason(value: str | None) -> CloseReason:
@@ -59,8 +53,13 @@ def _is_ack(effect: Effect) -> bool:
     return isinstance(effect, Acknowledge)
 
 
-def _token_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One session's part of `SessionService.outbound_many`."""
+
+    proto: SessionProtocol  #: the session (its state decides whether the log is read)
+    replies: list[Envelope]  #: replies to number, written directly
+    after_seq: int  #: read the log after this seq
 
 
 @dataclass(slots=True)
@@ -74,7 +73,7 @@ class Applied:
     reported: bool = False  #: the EA said what it processed (ack_seq seen in this batch)
 
 
-class SessionService:
+class SessionService(SessionOpening):
     """Creates sessions and carries out protocol effects against the store."""
 
     def __init__(
@@ -91,80 +90,8 @@ class SessionService:
         self.auth = auth  #: strategies by auth_method
         self.telemetry = telemetry  #: spans and counters
         self.clock = clock  #: epoch-ms clock
-
-    # ---- creation and tokens ---------------------------------------------------
-    async def create(self, request: SessionCreateRequest, client_addr: str) -> SessionCreated:
-        """Authenticate and create a session (`POST /ea-gateway/v1/sessions`)."""
-        now = self.clock()
-        retry_after = await self.store.rate_limiter.hit(
-            f"session-create:{client_addr}",
-            limit=self.settings.session_create_limit,
-            window_s=self.settings.session_create_window_s,
-            now_ms=now,
-        )
-        if retry_after is not None:
-            raise RateLimited(f"too many session creations from {client_addr}", retry_after)
-        client = request.client.model_dump(exclude_none=True) if request.client else None
-        outcome = await self.auth.authenticate(
-            request.auth_method,
-            AuthRequest(
-                account_id=request.account_id,
-                credentials=request.credentials,
-                now_ms=now,
-                client=client,
-            ),
-        )
-        session_id = secrets.token_urlsafe(12)
-        secret = secrets.token_urlsafe(32)
-        created = await self.store.sessions.create_session(
-            account_id=request.account_id,
-            session_id=session_id,
-            token_hash=_token_hash(secret),
-            key_id=outcome.key_id,
-            authenticated=outcome.authenticated,
-            now_ms=now,
-            heartbeat_timeout_ms=self.settings.heartbeat_timeout_ms,
-            max_pending_sessions=self.settings.max_pending_sessions_per_account,
-            client=client,
-        )
-        state = created.session.state
-        self.telemetry.session_created(state.value)
-        for _ in created.preempted:
-            self.telemetry.session_closed(CloseReason.PREEMPTED.value)
-        return SessionCreated(
-            session_id=session_id,
-            state=state,
-            session_token=f"{session_id}.{secret}",
-            heartbeat_interval_s=self.settings.heartbeat_interval_s,
-            heartbeat_timeout_s=self.settings.heartbeat_timeout_s,
-        )
-
-    async def resolve_token(self, token: str | None) -> SessionRecord:
-        """The session a bearer token belongs to (possibly closed); `InvalidToken` if none."""
-        if not token or "." not in token:
-            raise InvalidToken("missing or malformed session token")
-        session_id, _, secret = token.partition(".")
-        record = await self.store.sessions.get_session(session_id)
-        if record is None or not hmac.compare_digest(record.token_hash, _token_hash(secret)):
-            raise InvalidToken("unknown session token")
-        return record
-
-    async def open_protocol(self, record: SessionRecord) -> SessionProtocol:
-        """A protocol instance for a stored session, with the account's current role."""
-        account = await self.store.accounts.get_account(record.account_id)
-        return self._protocol(record, account.role if account else None)
-
-    def _protocol(self, record: SessionRecord, role: Role | None) -> SessionProtocol:
-        return SessionProtocol(
-            session_id=record.session_id,
-            account_id=record.account_id,
-            state=record.state,
-            role=role,
-            heartbeat_interval_s=self.settings.heartbeat_interval_s,
-            heartbeat_timeout_s=self.settings.heartbeat_timeout_s,
-            last_heartbeat_ms=record.last_heartbeat_ms,
-            new_id=new_envelope_id,
-        )
+        #: session id -> (its account, read at) from `resolve_token`, for `open_protocol`
+        self._opening: dict[str, tuple[AccountRecord | None, int]] = {}
 
     # ---- effects -------------------------------------------------------------------
     async def apply(self, proto: SessionProtocol, effects: list[Effect]) -> Applied:
@@ -315,6 +242,17 @@ class SessionService:
             self.telemetry.session_closed(reason.value)
         return closed
 
+    async def close_many(
+        self, session_ids: Sequence[str], reason: CloseReason
+    ) -> list[SessionRecord]:
+        """`close` for many sessions in a few store calls (e.g. this node's, at shutdown)."""
+        closed = await self.store.sessions.close_many(
+            session_ids, reason=reason, now_ms=self.clock()
+        )
+        for _ in closed:
+            self.telemetry.session_closed(reason.value)
+        return closed
+
     async def outbound(
         self, proto: SessionProtocol, replies: list[Envelope], *, after_seq: int
     ) -> list[LogEntry]:
@@ -325,17 +263,45 @@ class SessionService:
         order never puts a seq on the wire before a smaller deliverable one: an EA
         acknowledging the larger seq cannot lose the smaller.
         """
-        frames = []
-        for envelope in replies:
-            seq = await self.store.delivery.next_seq(proto.account_id)
-            frames.append(LogEntry(seq=seq, body=encode_envelope(envelope)))
-        if proto.state is SessionState.AUTHENTICATED:
-            frames.extend(
-                await self.store.delivery.read(
-                    proto.account_id,
-                    proto.session_id,
-                    after_seq=after_seq,
-                    limit=self.settings.max_log_entries_per_account,
+        [frames] = await self.outbound_many([Outbound(proto, replies, after_seq)])
+        return frames
+
+    async def outbound_many(self, requests: Sequence[Outbound]) -> list[list[LogEntry]]:
+        """`outbound` for many sessions in one store call; results in request order.
+
+        Each request is numbered and read atomically by the store (`read_many`), so
+        each result keeps `outbound`'s ordering guarantee.
+        """
+        if not requests:
+            return []
+        limit = self.settings.max_log_entries_per_account
+        batches = await self.store.delivery.read_many(
+            [
+                LogRead(
+                    account_id=r.proto.account_id,
+                    session_id=r.proto.session_id,
+                    after_seq=r.after_seq,
+                    replies=len(r.replies),
+                    read=r.proto.state is SessionState.AUTHENTICATED,
+                    limit=limit,
                 )
-            )
-        return sorted(frames, key=lambda entry: entry.seq)
+                for r in requests
+            ]
+        )
+        results: list[list[LogEntry]] = []
+        for request, batch in zip(requests, batches, strict=True):
+            frames = [
+                LogEntry(seq=seq, body=encode_envelope(envelope))
+                for seq, envelope in zip(batch.reply_seqs, request.replies, strict=True)
+            ]
+            if not frames:
+                results.append(batch.entries)
+                continue
+            frames.extend(batch.entries)
+            frames.sort(key=_by_seq)
+            results.append(frames)
+        return results
+
+
+def _by_seq(entry: LogEntry) -> int:
+    return entry.seq

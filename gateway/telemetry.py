@@ -1,6 +1,11 @@
 """OpenTelemetry at the edges: spans for session creation and inbound messages,
 counters for sessions by state and closes by reason.
 
+Every inbound message is counted by type, but heartbeats, the bulk of the traffic
+(10,000 EAs every 5 s), get a span only one time in `heartbeat_span_every`: a span
+per heartbeat cost more CPU than the heartbeat's own work. Trade messages
+(`OrderIntent`, `ExecutionReport`, ...) always get one.
+
 The exporter is chosen by `COPYGATE_OTEL_EXPORTER` (none, console, otlp); the
 standard `OTEL_EXPORTER_OTLP_*` variables configure the OTLP exporter. With
 `none`, the API's no-op providers are used and spans cost next to nothing.
@@ -10,23 +15,33 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, Tracer
 
-__all__ = ["Telemetry", "configure_telemetry"]
+__all__ = ["HEARTBEAT_SPAN_EVERY", "Telemetry", "configure_telemetry"]
 
 _log = logging.getLogger("copygate.telemetry")
+
+#: One heartbeat in this many gets a span (the first one always does).
+HEARTBEAT_SPAN_EVERY = 100
+
+_SAMPLED_TYPES = frozenset({"StatusHeartbeat"})
+_NO_SPAN: AbstractContextManager[None] = nullcontext()
 
 
 class Telemetry:
     """The gateway's instruments. Also keeps plain in-process counts for `/metrics`."""
 
-    def __init__(self, tracer: Tracer, meter: Meter) -> None:
+    def __init__(
+        self, tracer: Tracer, meter: Meter, *, heartbeat_span_every: int = HEARTBEAT_SPAN_EVERY
+    ) -> None:
         self.tracer = tracer  #: span factory
+        self.heartbeat_span_every = heartbeat_span_every  #: one heartbeat in this many is spanned
+        self._heartbeats = 0  #: heartbeats seen, for sampling
+        self._attributes: dict[str, dict[str, str]] = {}  #: message type -> counter attributes
         self._created = meter.create_counter(
             "copygate.sessions.created", description="sessions created, by initial state"
         )
@@ -56,20 +71,35 @@ class Telemetry:
         self._closed.add(1, {"reason": reason})
         self.counts[f"sessions_closed_{reason}"] += 1
 
-    @contextmanager
-    def message_span(self, transport: str, account_id: str) -> Iterator[Span]:
-        """A span around one inbound message; rename it once its type is known."""
-        with self.tracer.start_as_current_span(
-            "ea.message",
-            attributes={"copygate.transport": transport, "copygate.account_id": account_id},
-        ) as span:
-            yield span
+    def message_span(
+        self,
+        transport: str,
+        account_id: str,
+        message_type: str | None,
+        *,
+        start_time_ns: int | None = None,
+    ) -> AbstractContextManager[Span | None]:
+        """Count one inbound message and give the span around its handling (or none).
 
-    def message_seen(self, span: Span, message_type: str | None) -> None:
-        """Name the span after the message type and count it."""
+        The span is named ``ea.message <type>`` (``invalid`` for a frame that was not
+        a valid envelope) and starts at `start_time_ns` (before parsing) when given.
+        Heartbeats are sampled (see `heartbeat_span_every`); everything else is
+        spanned.
+        """
         kind = message_type or "invalid"
-        span.update_name(f"ea.message {kind}")
-        self._messages.add(1, {"type": kind})
+        attributes = self._attributes.get(kind)
+        if attributes is None:
+            attributes = self._attributes.setdefault(kind, {"type": kind})
+        self._messages.add(1, attributes)
+        if kind in _SAMPLED_TYPES:
+            self._heartbeats += 1
+            if (self._heartbeats - 1) % self.heartbeat_span_every:
+                return _NO_SPAN
+        return self.tracer.start_as_current_span(
+            f"ea.message {kind}",
+            attributes={"copygate.transport": transport, "copygate.account_id": account_id},
+            start_time=start_time_ns,
+        )
 
 
 def configure_telemetry(exporter: str, service_name: str = "copygate") -> Telemetry:

@@ -50,7 +50,7 @@ _ZERO = Decimal(0)
 _FMT_QUANTUM = Decimal("1e-8")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SizingInput:
     """Everything allocation needs to know about one master order."""
 
@@ -62,7 +62,7 @@ class SizingInput:
     spec: SymbolSpec  # the follower's symbol properties
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sized:
     """A volume that fits the symbol: a multiple of lot_step in [min_lot, max_lot]."""
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from functools import lru_cache
 
-from schemas.codes import OrderType, Side
+from annotated_types import MaxLen
+
+from schemas.codes import Action, OrderType, Side
+from schemas.messages import OrderCommandPayload
 from schemas.subscriptions import SubscriptionSettings
 
 __all__ = [
@@ -21,6 +25,7 @@ __all__ = [
     "follower_stops",
     "follower_symbol",
     "losing_stop",
+    "order_command",
     "retry_command_id",
 ]
 
@@ -30,6 +35,7 @@ COMMAND_ID_PREFIX = "cmd-"
 _SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur in account ids
 
 
+@lru_cache(maxsize=8192)
 def derive_command_id(master_account_id: str, intent_id: str, follower_account_id: str) -> str:
     """Deterministic command id of one intent copied to one follower.
 
@@ -40,6 +46,8 @@ def derive_command_id(master_account_id: str, intent_id: str, follower_account_i
 
     Returns:
         ``cmd-`` followed by 32 hex digits of SHA-256 over the three parts.
+
+    Memoised: one fan-out asks for the same id several times (pure, so safe).
     """
     material = _SEPARATOR.join((master_account_id, intent_id, follower_account_id))
     digest = hashlib.sha256(material.encode("utf-8")).hexdigest()
@@ -99,3 +107,93 @@ def losing_stop(
     if stop is None or stop <= 0:
         return None
     return stop
+
+
+#: `command_id` of a command shape; replaced by the real id in `order_command`.
+_SHAPE_ID = "cmd-shape"
+
+#: Longest command id the wire accepts (`OrderCommandPayload.command_id`).
+_MAX_COMMAND_ID = next(
+    m.max_length
+    for m in OrderCommandPayload.model_fields["command_id"].metadata
+    if isinstance(m, MaxLen)
+)
+
+
+@lru_cache(maxsize=1024)
+def _shape(
+    action: Action,
+    symbol: str,
+    side: Side,
+    order_type: OrderType,
+    volume: Decimal,
+    master_ticket: int,
+    ticket: int | None,
+    price: Decimal | None,
+    sl: Decimal | None,
+    tp: Decimal | None,
+    expires_at: int | None,
+    master_account_id: str | None,
+) -> OrderCommandPayload:
+    return OrderCommandPayload(
+        command_id=_SHAPE_ID,
+        action=action,
+        symbol=symbol,
+        side=side,
+        order_type=order_type,
+        volume=volume,
+        master_ticket=master_ticket,
+        ticket=ticket,
+        price=price,
+        sl=sl,
+        tp=tp,
+        expires_at=expires_at,
+        master_account_id=master_account_id,
+    )
+
+
+def order_command(
+    command_id: str,
+    *,
+    action: Action,
+    symbol: str,
+    side: Side,
+    order_type: OrderType,
+    volume: Decimal,
+    master_ticket: int,
+    ticket: int | None = None,
+    price: Decimal | None = None,
+    sl: Decimal | None = None,
+    tp: Decimal | None = None,
+    expires_at: int | None = None,
+    master_account_id: str | None = None,
+) -> OrderCommandPayload:
+    """A validated `OrderCommandPayload`, equal to constructing it directly.
+
+    The followers of one intent mostly get commands that differ only by their id.
+    Everything but the id is validated once per distinct set of values (the
+    *shape*, memoised); each command is that shape with its own id, which is
+    checked against the same length limit the model enforces. (Numerically equal
+    Decimals share a shape, e.g. ``0.1`` and ``0.10``: the same JSON number.)
+
+    Raises:
+        ValueError: the id is empty or too long, or a field is invalid
+            (`pydantic.ValidationError`).
+    """
+    if not 0 < len(command_id) <= _MAX_COMMAND_ID:
+        raise ValueError(f"command_id must have 1 to {_MAX_COMMAND_ID} characters")
+    shape = _shape(
+        action,
+        symbol,
+        side,
+        order_type,
+        volume,
+        master_ticket,
+        ticket,
+        price,
+        sl,
+        tp,
+        expires_at,
+        master_account_id,
+    )
+    return shape.model_copy(update={"command_id": command_id})

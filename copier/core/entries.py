@@ -32,13 +32,14 @@ from copier.core.commands import (
     follower_stops,
     follower_symbol,
     losing_stop,
+    order_command,
 )
 from copier.core.inputs import FollowerState, MasterSignal, Plan
 from copier.core.links import InFlight, LinkKind, LinkState, TicketLink
 from copier.core.outcomes import Send, Skip, SkipReason, WaitForLink
-from copier.core.risk import Exposure, check_entry, clip_to_lot_caps
+from copier.core.risk import Exposure, check_entry, clip_to_lot_caps, uses_exposure
 from schemas.codes import Action, OrderType
-from schemas.messages import OrderCommandPayload, SymbolSpec
+from schemas.messages import SymbolSpec
 from schemas.subscriptions import SubscriptionSettings, SubscriptionStatus
 
 __all__ = ["plan_entry"]
@@ -102,8 +103,8 @@ def _command(
     )
     sl, tp = follower_stops(settings, intent.sl, intent.tp)
     max_age = settings.max_signal_age_ms
-    command = OrderCommandPayload(
-        command_id=command_id,
+    command = order_command(
+        command_id,
         action=action,
         symbol=spec.symbol,
         side=side,
@@ -166,7 +167,12 @@ def plan_entry(
             Skip(SkipReason.SIGNAL_EXPIRED, f"signal is {age} ms old, max_signal_age_ms {max_age}"),
             book,
         )
-    exposure = Exposure.from_links(book.of_master(signal.master_account_id))
+    master = signal.master_account_id
+    exposure = (
+        Exposure.from_links(link for key, link in book.links.items() if key[0] == master)
+        if uses_exposure(settings.risk)
+        else Exposure()  # no guard reads it
+    )
     blocked = check_entry(
         settings.risk,
         exposure,

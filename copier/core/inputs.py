@@ -14,7 +14,7 @@ from schemas.messages import OrderCommandPayload, OrderIntentPayload, SymbolSpec
 __all__ = ["FollowerState", "MasterSignal", "Plan"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MasterSignal:
     """One OrderIntent of a master, as the server received it."""
 
@@ -25,7 +25,7 @@ class MasterSignal:
     master_equity: Decimal | None = None  # the master's latest equity (proportional sizing)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FollowerState:
     """What the planner knows about one follower account."""
 
@@ -38,7 +38,7 @@ class FollowerState:
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)  # per-follower breaker
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The planner's decision for one (signal, follower) pair."""
 

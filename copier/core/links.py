@@ -80,7 +80,7 @@ class LinkChange(StrEnum):
     UNCHANGED = "unchanged"  # a close/modify/cancel was rejected: the link is as before
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InFlight:
     """A ticket-changing command sent for a link and not yet reported."""
 
@@ -89,7 +89,7 @@ class InFlight:
     volume: Decimal  # lots the command asked for
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TicketLink:
     """One master position/order and its copy on one follower."""
 
@@ -134,7 +134,7 @@ class TicketLink:
         return replace(self, intent_ids=ids)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReportApplied:
     """Result of `LinkBook.apply_report`."""
 
@@ -161,7 +161,7 @@ def _error_text(report: ExecutionReportPayload) -> str:
     return ": ".join(parts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkBook:
     """All ticket links of one follower account, across its masters."""
 
@@ -202,8 +202,10 @@ class LinkBook:
 
     def track(self, command_id: str, link: TicketLink) -> LinkBook:
         """This book with `link` stored and `command_id` awaiting its report."""
-        book = self.put(link)
-        return replace(book, commands={**book.commands, command_id: link.key})
+        key = link.key
+        return replace(
+            self, links={**self.links, key: link}, commands={**self.commands, command_id: key}
+        )
 
     def reissue(self, old_command_id: str, new_command_id: str) -> LinkBook:
         """Move an awaited command to a new id (a retry is sent under a new id).

@@ -70,7 +70,7 @@ class AdjustmentReason(StrEnum):
     CLIPPED_TO_MAX_TOTAL_LOTS = "clipped_to_max_total_lots"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Adjustment:
     """A volume reduction applied on the way to a command (kept for the audit trail)."""
 
@@ -79,7 +79,7 @@ class Adjustment:
     after: Decimal  # volume after the cap (rounded down to lot_step)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Send:
     """Send this command to the follower."""
 
@@ -87,7 +87,7 @@ class Send:
     adjustments: tuple[Adjustment, ...] = ()  # volume caps that applied, in order
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Skip:
     """Nothing is sent; `reason` says why."""
 
@@ -95,7 +95,7 @@ class Skip:
     message: str  # human readable explanation naming the numbers involved
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WaitForLink:
     """The follower ticket is not known yet: park the intent and replay it later.
 
@@ -112,7 +112,7 @@ class WaitForLink:
 Outcome = Send | Skip | WaitForLink
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SwitchStatus:
     """Change the subscription's status (e.g. to close_only after a drawdown breach)."""
 
@@ -121,7 +121,7 @@ class SwitchStatus:
     message: str  # human readable explanation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Alert:
     """Something an operator (and the follower EA) should hear about: an ErrorAlert."""
 

@@ -60,7 +60,7 @@ class ReconcileNoteKind(StrEnum):
     CANCEL_PLANNED = "cancel_planned"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReconcileNote:
     """One change made by reconciliation, for the audit trail."""
 
@@ -71,7 +71,7 @@ class ReconcileNote:
     message: str  # human readable explanation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FollowerReconciliation:
     """Result of `reconcile_follower`."""
 
@@ -81,7 +81,7 @@ class FollowerReconciliation:
     unlinked_tickets: tuple[int, ...]  # follower positions/orders no link knows (manual trades)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SyntheticIntent:
     """An intent reconstructed from a master snapshot."""
 

@@ -51,7 +51,7 @@ class GiveUpReason(StrEnum):
     SIGNAL_EXPIRED = "signal_expired"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BackoffPolicy:
     """Bounded exponential backoff."""
 
@@ -66,7 +66,7 @@ class BackoffPolicy:
         return min(self.max_delay_ms, delay)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Retry:
     """Send the command again, under a new id, after `delay_ms`."""
 
@@ -75,7 +75,7 @@ class Retry:
     not_before_ms: int  # now_ms + delay_ms
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GiveUp:
     """The failure is final."""
 
@@ -138,7 +138,7 @@ class BreakerState(StrEnum):
     HALF_OPEN = "half_open"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CircuitBreaker:
     """Per-follower circuit breaker; immutable, time passed in."""
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from copier.core.allocation import Sized, fmt_lots, round_down
-from copier.core.links import TicketLink
+from copier.core.links import LinkState, TicketLink
 from copier.core.outcomes import (
     Adjustment,
     AdjustmentReason,
@@ -48,16 +48,18 @@ __all__ = [
     "drawdown_pct",
     "orders_in_window",
     "update_peak",
+    "uses_exposure",
 ]
 
 #: Length of the `max_orders_per_minute` sliding window.
 ORDER_WINDOW_MS = 60_000
 
 _ZERO = Decimal(0)
+_LIVE = frozenset({LinkState.OPENING, LinkState.OPEN})  # `TicketLink.is_live`, inlined
 _HUNDRED = Decimal(100)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Exposure:
     """What a subscription currently holds on the follower account."""
 
@@ -79,7 +81,7 @@ class Exposure:
         total = _ZERO
         by_symbol: dict[str, Decimal] = {}
         for link in links:
-            if not link.is_live:
+            if link.state not in _LIVE:
                 continue
             count += 1
             total += link.remaining_volume
@@ -87,12 +89,21 @@ class Exposure:
         return cls(count, by_symbol, total)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Blocked:
     """A guard blocked the order."""
 
     skip: Skip  # the reason, as recorded for the intent
     effects: tuple[Effect, ...] = ()  # what the caller must do about it
+
+
+def uses_exposure(risk: RiskSettings) -> bool:
+    """True when a guard of `risk` reads the `Exposure` (otherwise an empty one will do)."""
+    return (
+        risk.max_open_positions is not None
+        or risk.max_lots_per_symbol is not None
+        or risk.max_total_lots is not None
+    )
 
 
 def update_peak(peak: Decimal | None, equity: Decimal | None) -> Decimal | None:

@@ -2,9 +2,11 @@
 
 Modules, from pure to I/O:
 
-- `state`, `codec`: stored value objects and their JSON forms;
+- `state`, `codec`: stored value objects and their stored forms;
 - `draft`, `decide`: the worker's pure decisions for one follower (sans-I/O);
-- `lua`: the commit / outbox scripts;
+- `ops`: one decision as the arguments of a commit (pure);
+- `lua`: the load / commit / outbox scripts;
+- `cache`: decoded records kept by what identifies their stored form;
 - `store`: Redis I/O of follower state, copy records and the outbox;
 - `streams`: ordered, per-account consumption of the intent and EA event streams;
 - `pump`: stream entry -> load -> decide -> commit -> flush;

@@ -2,29 +2,44 @@
 
 Decimals are stored as strings (never floats), enums as their values. Every
 ``decode_*`` accepts exactly what the matching ``encode_*`` produced.
+
+A follower record is a Redis hash: ``v`` (version), ``e`` (epoch: a token set
+when the record is created, so a deleted and re-created record never repeats a
+(version, epoch) pair), ``s`` (everything but the links) and one ``l:<master>:<root>``
+field per ticket link. A commit writes ``s`` and only the links that changed
+(`encode_changes`), so its cost does not grow with the size of the link book.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from copier.core import CircuitBreaker, InFlight, LinkBook, MasterSignal, TicketLink
-from copier.core.links import LinkKind, LinkState
+from copier.core.links import LinkKey, LinkKind, LinkState
 from copier.worker.state import CopyRecord, FollowerRecord, MasterBook
 from schemas.codes import Action, OrderType, Side
 from schemas.messages import OrderIntentPayload, PendingOrder, Position
 
 __all__ = [
+    "LINK_FIELD_PREFIX",
+    "STATE_FIELD",
+    "FieldChanges",
     "decode_copy",
     "decode_follower",
     "decode_master_book",
     "dumps",
+    "encode_changes",
     "encode_copy",
     "encode_follower",
+    "encode_link",
     "encode_master_book",
+    "encode_state",
+    "link_field",
 ]
 
 
@@ -49,19 +64,21 @@ def _link_json(link: TicketLink) -> dict[str, Any]:
         "m": link.master_account_id,
         "root": link.root_ticket,
         "mt": link.master_ticket,
-        "mv": link.master_volume,
+        "mv": str(link.master_volume),
         "kind": link.kind.value,
         "state": link.state.value,
         "symbol": link.symbol,
         "side": link.side.value,
         "type": link.order_type.value,
         "open": link.open_command_id,
-        "rem": link.remaining_volume,
-        "step": link.lot_step,
-        "min": link.min_lot,
+        "rem": str(link.remaining_volume),
+        "step": str(link.lot_step),
+        "min": str(link.min_lot),
         "ft": link.follower_ticket,
-        "ov": link.opened_volume,
-        "fl": None if flight is None else [flight.command_id, flight.action.value, flight.volume],
+        "ov": str(link.opened_volume),
+        "fl": None
+        if flight is None
+        else [flight.command_id, flight.action.value, str(flight.volume)],
         "ids": list(link.intent_ids),
         "err": link.error,
         "fp": link.from_pending,
@@ -95,21 +112,6 @@ def _link(data: dict[str, Any]) -> TicketLink:
     )
 
 
-def _book_json(book: LinkBook) -> dict[str, Any]:
-    return {
-        "links": [_link_json(link) for _key, link in sorted(book.links.items())],
-        "aliases": [[m, t, root] for (m, t), root in sorted(book.aliases.items())],
-        "commands": [[cmd, m, root] for cmd, (m, root) in sorted(book.commands.items())],
-    }
-
-
-def _book(data: dict[str, Any]) -> LinkBook:
-    links = {link.key: link for link in map(_link, data["links"])}
-    aliases = {(m, t): root for m, t, root in data["aliases"]}
-    commands = {cmd: (m, root) for cmd, m, root in data["commands"]}
-    return LinkBook(links=links, aliases=aliases, commands=commands)
-
-
 def _signal_json(signal: MasterSignal) -> dict[str, Any]:
     return {
         "m": signal.master_account_id,
@@ -130,12 +132,36 @@ def _signal(data: dict[str, Any]) -> MasterSignal:
     )
 
 
-def encode_follower(record: FollowerRecord) -> bytes:
-    """The ``state`` field of a follower's hash (everything but the version)."""
+#: The hash field of everything in a follower record but its links (and `v`, `e`).
+STATE_FIELD = "s"
+
+#: Prefix of the hash fields that hold one ticket link each.
+LINK_FIELD_PREFIX = "l:"
+
+_STATE = STATE_FIELD.encode()
+_LINK_PREFIX = LINK_FIELD_PREFIX.encode()
+
+
+def link_field(key: LinkKey) -> str:
+    """The hash field of one link: ``l:<master account>:<root ticket>``."""
+    return f"{LINK_FIELD_PREFIX}{key[0]}:{key[1]}"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChanges:
+    """What a commit writes into a follower's hash besides the version."""
+
+    state: bytes  # the new ``s`` field
+    put: tuple[tuple[str, bytes], ...]  # link fields written (new or changed links)
+    drop: tuple[str, ...]  # link fields deleted (links no longer in the book)
+
+
+def encode_state(record: FollowerRecord) -> bytes:
+    """The ``s`` field: breaker, peak, recent orders, parked intents, aliases, awaited commands."""
     breaker = record.breaker
+    book = record.links
     return dumps(
         {
-            "links": _book_json(record.links),
             "breaker": [breaker.failures, breaker.opened_at_ms, breaker.trial_in_flight],
             "peak": record.peak,
             "recent": {m: list(times) for m, times in sorted(record.recent.items())},
@@ -143,22 +169,66 @@ def encode_follower(record: FollowerRecord) -> bytes:
                 [m, root, [_signal_json(s) for s in signals]]
                 for (m, root), signals in sorted(record.parked.items())
             ],
+            "aliases": [[m, t, root] for (m, t), root in sorted(book.aliases.items())],
+            "commands": dict(book.commands),  # command id -> [master, root]
         }
     )
 
 
+def encode_link(link: TicketLink) -> bytes:
+    """One link field's value."""
+    return orjson.dumps(_link_json(link))
+
+
+def encode_follower(record: FollowerRecord) -> dict[bytes, bytes]:
+    """Every field of a follower's hash but ``v`` and ``e`` (as HGETALL returns them)."""
+    fields = {_STATE: encode_state(record)}
+    for key, link in record.links.links.items():
+        fields[link_field(key).encode()] = encode_link(link)
+    return fields
+
+
+def encode_changes(before: FollowerRecord, after: FollowerRecord) -> FieldChanges:
+    """The fields a commit of `after` over the stored `before` must write.
+
+    Links are immutable and the link book keeps unchanged links as the same
+    objects, so a link is written only when it is not the very object `before`
+    held under its key (an equal copy is merely written again).
+    """
+    old = before.links.links
+    new = after.links.links
+    put = tuple(
+        (link_field(key), encode_link(link))
+        for key, link in new.items()
+        if old.get(key) is not link
+    )
+    drop = tuple(link_field(key) for key in old if key not in new)
+    return FieldChanges(encode_state(after), put, drop)
+
+
 def decode_follower(
-    account_id: str, version: int, state: bytes | None, breaker: CircuitBreaker
+    account_id: str, version: int, fields: Mapping[bytes, bytes], breaker: CircuitBreaker
 ) -> FollowerRecord:
-    """A follower's record from its hash; `breaker` carries the configured thresholds."""
+    """A follower's record from its hash fields; `breaker` carries the configured thresholds."""
+    state = fields.get(_STATE)
     if not state:
         return FollowerRecord(account_id, version, breaker=breaker)
     data = orjson.loads(state)
     failures, opened_at, trial = data["breaker"]
+    links = {}
+    for name, raw in fields.items():
+        if name.startswith(_LINK_PREFIX):
+            link = _link(orjson.loads(raw))
+            links[link.key] = link
+    book = LinkBook(
+        links=links,
+        aliases={(m, t): root for m, t, root in data["aliases"]},
+        commands={cmd: (m, root) for cmd, (m, root) in data["commands"].items()},
+    )
     return FollowerRecord(
         account_id=account_id,
         version=version,
-        links=_book(data["links"]),
+        links=book,
         breaker=CircuitBreaker(
             threshold=breaker.threshold,
             cooldown_ms=breaker.cooldown_ms,

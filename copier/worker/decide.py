@@ -232,7 +232,7 @@ def decide_follower_snapshot(
     draft = Draft(follower, ctx, now_ms, grace_ms)
     draft.record = replace(draft.record, links=result.links)
     for command in result.commands:
-        draft.send(command)
+        json_form = draft.send(command)
         draft.copies[command.command_id] = CopyRecord(
             command_id=command.command_id,
             master_id=command.master_account_id or "",
@@ -248,7 +248,7 @@ def decide_follower_snapshot(
             requested_volume=command.volume,
             current_command_id=command.command_id,
             attempts=1,
-            command=command.model_dump(mode="json", exclude_none=True),
+            command=json_form,
         )
     for note in result.notes:
         draft.notes.append(f"{note.kind.value}: {note.message}")

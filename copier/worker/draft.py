@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import lru_cache
+from operator import attrgetter
+from typing import Any
 
 from copier.core import (
     Alert,
@@ -37,13 +40,14 @@ __all__ = [
     "OutboxItem",
     "StatusChange",
     "attempt_of",
+    "command_forms",
     "new_copy",
 ]
 
 _ENTRIES = frozenset({Action.OPEN, Action.PLACE_PENDING})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FollowerContext:
     """What the EA last told the gateway about the follower account (ea-state)."""
 
@@ -51,7 +55,7 @@ class FollowerContext:
     symbols: Mapping[str, SymbolSpec] = field(default_factory=dict)  # InitRequest symbols
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OutboxItem:
     """An envelope to hand to the follower's delivery log."""
 
@@ -61,7 +65,7 @@ class OutboxItem:
     immediate: bool  # the writer enqueues it right after its commit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatusChange:
     """A subscription status the copier itself changes (e.g. drawdown -> close_only)."""
 
@@ -71,7 +75,7 @@ class StatusChange:
     message: str  # human readable explanation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FollowerWrite:
     """Everything one decision writes for one follower, in one atomic commit."""
 
@@ -94,7 +98,8 @@ class Draft:
 
     def __init__(self, record: FollowerRecord, ctx: FollowerContext, now_ms: int, grace_ms: int):
         self.before = record  # the record as loaded
-        self.record = replace(record, peak=update_peak(record.peak, ctx.equity))  # working copy
+        peak = update_peak(record.peak, ctx.equity)
+        self.record = record if peak == record.peak else replace(record, peak=peak)  # working copy
         self.ctx = ctx  # the follower's equity and symbols
         self.now = now_ms  # decision time
         self.grace = grace_ms  # how long an immediate outbox item is left to its writer
@@ -114,13 +119,13 @@ class Draft:
         )
 
     # ---- outputs -----------------------------------------------------------------
-    def send(self, command: OrderCommandPayload, *, due_ms: int | None = None) -> None:
-        envelope = OrderCommand(id=command.command_id, ts=self.now, payload=command)
+    def send(self, command: OrderCommandPayload, *, due_ms: int | None = None) -> dict[str, object]:
+        """Put `command` into the outbox; returns its JSON form (for the copy record)."""
+        body, json_form = command_forms(command, self.now)
         immediate = due_ms is None
         due = self.now + self.grace if due_ms is None else due_ms
-        self.outbox.append(
-            OutboxItem(command.command_id, encode_envelope(envelope), due, immediate)
-        )
+        self.outbox.append(OutboxItem(command.command_id, body, due, immediate))
+        return json_form
 
     def alert(self, alert: Alert, ref: str) -> None:
         envelope_id = f"alert-{alert.code}-{ref}"
@@ -154,7 +159,6 @@ class Draft:
             breaker=record.breaker,
         )
         plan = plan_intent(signal, settings, state, self.now)
-        self.record = replace(self.record, links=plan.links)
         base = derive_command_id(master, signal.intent_id, record.account_id)
         for effect in plan.effects:
             if isinstance(effect, SwitchStatus):
@@ -162,30 +166,38 @@ class Draft:
                 self.changes.append(change)
             else:
                 self.alert(effect, base)
-        copy = new_copy(base, signal, self.now)
         outcome = plan.outcome
         if isinstance(outcome, Send):
             command = outcome.command
             if command.action in _ENTRIES:
-                self.record = self.record.with_order(master, self.now)
+                times = (*state.recent_order_ms, self.now)
                 self.record = replace(
-                    self.record, breaker=self.record.breaker.on_open_sent(self.now)
+                    record,
+                    links=plan.links,
+                    recent={**record.recent, master: times},
+                    breaker=record.breaker.on_open_sent(self.now),
                 )
-            self.send(command)
+            else:
+                self.record = replace(record, links=plan.links)
+            json_form = self.send(command)
             notes = "; ".join(
                 f"{a.reason.value}: {a.before} -> {a.after}" for a in outcome.adjustments
             )
-            self.copies[base] = replace(
-                copy,
-                status=CopyStatus.QUEUED,
+            self.copies[base] = new_copy(
+                base,
+                signal,
+                self.now,
                 message=notes or None,
                 requested_volume=command.volume,
                 requested_price=command.price,
                 current_command_id=command.command_id,
                 attempts=1,
-                command=command.model_dump(mode="json", exclude_none=True),
+                command=json_form,
             )
             return None
+        if plan.links is not record.links:
+            self.record = replace(record, links=plan.links)
+        copy = new_copy(base, signal, self.now)
         if isinstance(outcome, Skip):
             self.copies[base] = replace(
                 copy,
@@ -229,7 +241,8 @@ class Draft:
             queue.pop(0)
 
 
-def new_copy(base: str, signal: MasterSignal, now_ms: int) -> CopyRecord:
+def new_copy(base: str, signal: MasterSignal, now_ms: int, **fields: Any) -> CopyRecord:
+    """The copy record of `signal` decided now (status queued unless `fields` say otherwise)."""
     intent = signal.intent
     return CopyRecord(
         command_id=base,
@@ -238,7 +251,53 @@ def new_copy(base: str, signal: MasterSignal, now_ms: int) -> CopyRecord:
         action=intent.action,
         master_ticket=intent.ticket,
         symbol=intent.symbol,
-        status=CopyStatus.QUEUED,
+        status=fields.pop("status", CopyStatus.QUEUED),
         intent_received_ms=signal.received_ms,
         decided_ms=now_ms,
+        **fields,
     )
+
+
+#: Stands for the command id in an envelope template (see `command_forms`).
+_ID_SLOT = "cmd-id-slot-0000000000000000000000000000000000000000000000000000000000000000"
+
+
+@lru_cache(maxsize=256)
+def _command_template(
+    values: tuple[Any, ...], ts: int
+) -> tuple[list[bytes], dict[str, object]] | None:
+    """The envelope of a command shape split around its id, and the payload's JSON form."""
+    fields: dict[str, Any] = dict(zip(_PAYLOAD_FIELDS, values, strict=True))
+    payload = OrderCommandPayload.model_construct(command_id=_ID_SLOT, **fields)
+    parts = encode_envelope(OrderCommand(id=_ID_SLOT, ts=ts, payload=payload)).split(
+        _ID_SLOT.encode()
+    )
+    if len(parts) != 3:  # the slot text occurs in another field too: no template
+        return None
+    return parts, payload.model_dump(mode="json", exclude_none=True)
+
+
+_PAYLOAD_FIELDS = tuple(name for name in OrderCommandPayload.model_fields if name != "command_id")
+_payload_values = attrgetter(*_PAYLOAD_FIELDS)  # command -> its values but the id, in order
+
+
+def command_forms(command: OrderCommandPayload, ts: int) -> tuple[bytes, dict[str, object]]:
+    """A command's envelope bytes (as `encode_envelope` makes them) and its JSON form.
+
+    The followers of one intent get commands that differ only by id: the
+    envelope is serialised once per shape and `ts` (memoised) and the id is put
+    into the two places it goes. An id that JSON would escape takes the plain way.
+    """
+    command_id = command.command_id
+    values = _payload_values(command)
+    template = _command_template(values, ts) if _plain(command_id) else None
+    if template is None:
+        envelope = OrderCommand(id=command_id, ts=ts, payload=command)
+        return encode_envelope(envelope), command.model_dump(mode="json", exclude_none=True)
+    parts, json_form = template
+    return command_id.encode().join(parts), {**json_form, "command_id": command_id}
+
+
+def _plain(text: str) -> bool:
+    """True when JSON writes `text` as it is (printable ASCII, no quote or backslash)."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text

@@ -1,10 +1,17 @@
 """The copier's Lua scripts (kept here, not in ``gateway/store/lua``, which the gateway owns).
 
-`COMMIT`: the one write of a follower decision. It checks the follower record's
-version (optimistic concurrency: two workers deciding for one follower at once
-cannot both win; the loser re-reads and re-decides), stores the new record,
-runs the decision's other writes (copy records, outbox entries, subscription
-status changes, audit entries) and trims old copy records, all atomically.
+`LOAD_MANY`: what deciding needs for many followers in one call: each record's
+version and epoch (the decoded record is cached by them), the EA state fields
+and the copy record asked for.
+
+`COMMIT_MANY`: the writes of many follower decisions in one call. Each decision
+is checked against its follower record's version (optimistic concurrency: two
+workers deciding for one follower at once cannot both win; the loser re-reads
+and re-decides) and, if it matches, applied: the new version, the record's
+state field and only the link fields that changed, the decision's other writes
+(copy records, outbox entries, subscription status changes, audit entries) and
+the trim of old copy records. A decision that loses its check writes nothing;
+the others are applied (the whole call is atomic anyway).
 
 `OUTBOX_DONE`: after the delivery log took envelopes (of any number of
 accounts, in one call), drop them from the outboxes, remember when they were
@@ -16,74 +23,195 @@ first queued, and re-score the outbox index.
 from __future__ import annotations
 
 from copier.keys import CopierKeys
+from gateway.store.keys import RedisKeys
 
-__all__ = ["COMMIT", "COMMIT_OPS", "OUTBOX_DONE", "RELEASE", "outbox_templates"]
+__all__ = [
+    "COMMIT_MANY",
+    "COMMIT_OPS",
+    "LOAD_MANY",
+    "OUTBOX_DONE",
+    "RELEASE",
+    "commit_templates",
+    "load_templates",
+    "outbox_templates",
+]
 
-#: Redis commands a COMMIT may carry in its op list.
+#: Redis commands a COMMIT_MANY decision may carry in its op list.
 COMMIT_OPS = frozenset({"HSET", "HDEL", "ZADD", "XADD", "HSETNX"})
 
-COMMIT = """
--- KEYS[1] follower state hash, [2] copies hash, [3] copies index, [4] queued times,
---   [5] delivered times
--- ARGV[1] expected version, [2] new state, [3] JSON list of ops, [4] copies kept
--- -> {'ok', new version} | {'conflict', current version}
-local unpack = unpack or table.unpack
-local allowed = {HSET = true, HDEL = true, ZADD = true, XADD = true, HSETNX = true}
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[1]) then
-  return {'conflict', v}
-end
-redis.call('HSET', KEYS[1], 'v', v + 1, 'state', ARGV[2])
-for _, op in ipairs(cjson.decode(ARGV[3])) do
-  if not allowed[op[1]] then
-    return redis.error_reply('copier commit: op not allowed: ' .. tostring(op[1]))
-  end
-  redis.call(unpack(op))
-end
-local keep = tonumber(ARGV[4])
-local n = redis.call('ZCARD', KEYS[3])
-if n > keep then
-  local old = redis.call('ZRANGE', KEYS[3], 0, n - keep - 1)
-  for _, id in ipairs(old) do
-    redis.call('HDEL', KEYS[2], id)
-    for _, suffix in ipairs({'', '.r1', '.r2', '.r3'}) do
-      redis.call('HDEL', KEYS[4], id .. suffix)
-      redis.call('HDEL', KEYS[5], id .. suffix)
-    end
-  end
-  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, n - keep - 1)
-end
-return {'ok', v + 1}
-"""
-
-OUTBOX_DONE = """
--- After the delivery log took (or refused) envelopes of one or many accounts: drop
--- them from each account's outbox, remember when the queued ones were first queued,
--- and re-score (or remove) the account in the outbox index.
--- ARGV[1] key templates (outbox, outbox index, queued times; byte 1 = account id),
--- [2] now ms, then per account: [account id, n queued, n refused, queued ids...,
--- refused ids...]
-local t = {}
-for line in string.gmatch(ARGV[1], '[^\\n]+') do
-  t[#t + 1] = line
-end
+_KEY_FROM_TEMPLATE = """
 local function key(tpl, a)
   local i = string.find(tpl, '\\1', 1, true)
   return string.sub(tpl, 1, i - 1) .. a .. string.sub(tpl, i + 1)
 end
+-- netstrings ('<length>:<bytes>' ...): nxt() returns the next value of `blob`
+local blob, pos = '', 1
+local function nxt()
+  local colon = string.find(blob, ':', pos, true)
+  local n = tonumber(string.sub(blob, pos, colon - 1))
+  pos = colon + n + 1
+  return string.sub(blob, colon + 1, colon + n)
+end
+local function templates(arg)
+  local t = {}
+  for line in string.gmatch(arg, '[^\\n]+') do
+    t[#t + 1] = line
+  end
+  return t
+end
+"""
+
+LOAD_MANY = (
+    _KEY_FROM_TEMPLATE
+    + """
+-- What deciding for many followers needs, in one call.
+-- ARGV[1] key templates (follower record, ea-state, copies; byte 1 = account id),
+-- [2] netstrings: pairs (follower id, copy record id or '').
+-- -> per follower 5 values: v, e, ea-state init_ms, ea-state status, copy record
+--    (nil where absent)
+local t = templates(ARGV[1])
+blob = ARGV[2]
+local out = {}
+while pos <= #blob do
+  local a, copy_id = nxt(), nxt()
+  local rec = redis.call('HMGET', key(t[1], a), 'v', 'e')
+  local ea = redis.call('HMGET', key(t[2], a), 'init_ms', 'status')
+  local copy = false
+  if copy_id ~= '' then
+    copy = redis.call('HGET', key(t[3], a), copy_id)
+  end
+  out[#out + 1] = rec[1]
+  out[#out + 1] = rec[2]
+  out[#out + 1] = ea[1]
+  out[#out + 1] = ea[2]
+  out[#out + 1] = copy
+end
+return out
+"""
+)
+
+COMMIT_MANY = (
+    _KEY_FROM_TEMPLATE
+    + """
+-- The decisions of many followers; each is checked and applied on its own.
+-- ARGV[1] key templates (follower record, copies, copies index, queued times,
+--   delivered times, outbox, outbox index; byte 1 = account id),
+-- [2] copy records kept per follower,
+-- [3] the decisions as netstrings ('<length>:<bytes>'), per decision:
+--   follower, expected version, epoch (used if the record is new), state,
+--   n, n x (link field, value), n, n x dropped link field,
+--   n, n x (copy id, score, copy record), n, n x (envelope id, due ms, outbox value),
+--   n, n x (k, k x op argument)   (other writes: an allowed Redis command each)
+-- -> per decision 3 values: 'ok' | 'conflict', version now, epoch now
+local unpack = unpack or table.unpack
+local allowed = {HSET = true, HDEL = true, ZADD = true, XADD = true, HSETNX = true}
+local t = templates(ARGV[1])
+local keep = tonumber(ARGV[2])
+blob = ARGV[3]
+local function list(width)
+  local out = {}
+  for i = 1, tonumber(nxt()) * width do
+    out[i] = nxt()
+  end
+  return out
+end
+local decisions = {}
+while pos <= #blob do
+  local d = {a = nxt(), v = tonumber(nxt()), epoch = nxt(), state = nxt()}
+  d.put, d.drop, d.copies, d.outbox = list(2), list(1), list(3), list(3)
+  d.ops = {}
+  for i = 1, tonumber(nxt()) do
+    local op = list(1)
+    if not allowed[op[1]] then
+      return redis.error_reply('copier commit: op not allowed: ' .. tostring(op[1]))
+    end
+    d.ops[i] = op
+  end
+  decisions[#decisions + 1] = d
+end
+local out = {}
+for _, d in ipairs(decisions) do
+  local a = d.a
+  local rkey = key(t[1], a)
+  local cur = redis.call('HMGET', rkey, 'v', 'e')
+  local v = tonumber(cur[1] or '0')
+  if v ~= d.v then
+    out[#out + 1] = 'conflict'
+    out[#out + 1] = v
+    out[#out + 1] = cur[2]
+  else
+    local epoch = cur[2]
+    if v == 0 or not epoch then  -- a new record (or one without an epoch: not ours)
+      redis.call('DEL', rkey)
+      epoch = d.epoch
+    end
+    redis.call('HSET', rkey, 'v', v + 1, 'e', epoch, 's', d.state, unpack(d.put))
+    if #d.drop > 0 then
+      redis.call('HDEL', rkey, unpack(d.drop))
+    end
+    local index = key(t[3], a)
+    if #d.copies > 0 then
+      local copies = key(t[2], a)
+      for i = 1, #d.copies, 3 do
+        redis.call('HSET', copies, d.copies[i], d.copies[i + 2])
+        redis.call('ZADD', index, d.copies[i + 1], d.copies[i])
+      end
+    end
+    if #d.outbox > 0 then
+      local outbox = key(t[6], a)
+      for i = 1, #d.outbox, 3 do
+        redis.call('HSET', outbox, d.outbox[i], d.outbox[i + 2])
+        redis.call('ZADD', t[7], 'LT', d.outbox[i + 1], a)
+      end
+    end
+    for _, op in ipairs(d.ops) do
+      redis.call(unpack(op))
+    end
+    local n = redis.call('ZCARD', index)
+    if n > keep then
+      local copies, queued, delivered = key(t[2], a), key(t[4], a), key(t[5], a)
+      local old = redis.call('ZRANGE', index, 0, n - keep - 1)
+      for _, id in ipairs(old) do
+        redis.call('HDEL', copies, id)
+        for _, suffix in ipairs({'', '.r1', '.r2', '.r3'}) do
+          redis.call('HDEL', queued, id .. suffix)
+          redis.call('HDEL', delivered, id .. suffix)
+        end
+      end
+      redis.call('ZREMRANGEBYRANK', index, 0, n - keep - 1)
+    end
+    out[#out + 1] = 'ok'
+    out[#out + 1] = v + 1
+    out[#out + 1] = epoch
+  end
+end
+return out
+"""
+)
+
+OUTBOX_DONE = (
+    _KEY_FROM_TEMPLATE
+    + """
+-- After the delivery log took (or refused) envelopes of one or many accounts: drop
+-- them from each account's outbox, remember when the queued ones were first queued,
+-- and re-score (or remove) the account in the outbox index.
+-- ARGV[1] key templates (outbox, outbox index, queued times; byte 1 = account id),
+-- [2] now ms, [3] netstrings, per account: account id, n queued, n refused,
+-- queued ids..., refused ids...
+local t = templates(ARGV[1])
 local now = ARGV[2]
-local i = 3
-while i <= #ARGV do
-  local a, nq, nr = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+blob = ARGV[3]
+while pos <= #blob do
+  local a, nq, nr = nxt(), tonumber(nxt()), tonumber(nxt())
   local outbox, queued = key(t[1], a), key(t[3], a)
-  for j = i + 3, i + 2 + nq do
-    redis.call('HDEL', outbox, ARGV[j])
-    redis.call('HSETNX', queued, ARGV[j], now)
+  for _ = 1, nq do
+    local id = nxt()
+    redis.call('HDEL', outbox, id)
+    redis.call('HSETNX', queued, id, now)
   end
-  for j = i + 3 + nq, i + 2 + nq + nr do
-    redis.call('HDEL', outbox, ARGV[j])
+  for _ = 1, nr do
+    redis.call('HDEL', outbox, nxt())
   end
-  i = i + 3 + nq + nr
   local earliest = nil
   for _, value in ipairs(redis.call('HVALS', outbox)) do
     local due = tonumber(string.match(value, '^(%d+)|'))
@@ -99,6 +227,28 @@ while i <= #ARGV do
 end
 return 1
 """
+)
+
+
+def load_templates(keys: CopierKeys, gateway: RedisKeys) -> bytes:
+    """ARGV[1] of `LOAD_MANY`: follower record, ea-state and copies key templates."""
+    a = "\x01"
+    return "\n".join((keys.follower_state(a), gateway.ea_state(a), keys.copies(a))).encode()
+
+
+def commit_templates(keys: CopierKeys) -> bytes:
+    """ARGV[1] of `COMMIT_MANY`: record, copies, index, queued, delivered, outbox templates."""
+    a = "\x01"
+    names = (
+        keys.follower_state(a),
+        keys.copies(a),
+        keys.copies_index(a),
+        keys.queued_times(a),
+        keys.delivered_times(a),
+        keys.outbox(a),
+        keys.outbox_index(),
+    )
+    return "\n".join(names).encode()
 
 
 def outbox_templates(keys: CopierKeys) -> bytes:

@@ -16,6 +16,7 @@ between) is retried on fresh state, up to `MAX_COMMIT_ATTEMPTS` times.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,12 +43,21 @@ from schemas.envelope import (
 from schemas.messages import ExecutionReportPayload, SyncSnapshotPayload
 from schemas.subscriptions import SubscriptionView
 
-__all__ = ["MAX_COMMIT_ATTEMPTS", "CommitConflict", "CopierPump", "PumpCounters"]
+__all__ = [
+    "FAN_OUT_PART",
+    "MAX_COMMIT_ATTEMPTS",
+    "CommitConflict",
+    "CopierPump",
+    "PumpCounters",
+]
 
 _log = logging.getLogger("copygate.copier")
 
 #: Commits of one decision before giving up (the entry then stays pending).
 MAX_COMMIT_ATTEMPTS = 20
+
+#: Followers of one intent decided and written together (parts run concurrently).
+FAN_OUT_PART = 250
 
 
 class CommitConflict(RuntimeError):
@@ -102,13 +112,36 @@ class CopierPump:
 
     # ---- intents ---------------------------------------------------------------------
     async def fan_out(self, signal: MasterSignal) -> None:
-        """Decide and write one intent for every follower of its master."""
+        """Decide and write one intent for every follower of its master.
+
+        The followers are taken in parts of `FAN_OUT_PART`, run concurrently: while
+        Redis runs one part's commit, the worker decides the next part. Every part
+        runs to its end (committed and flushed) before this returns; if one failed,
+        its error is raised then and the entry stays pending (processing it again
+        decides only what was not committed).
+        """
         master = signal.master_account_id
         views = await self.store.followers_of(master)
-        wanted: dict[str, str | None] = {
-            f: derive_command_id(master, signal.intent_id, f) for f in sorted(views)
-        }
+        followers = sorted(views)
         self.counters.intents += 1
+        outcomes = await asyncio.gather(
+            *(
+                self._fan_out_part(signal, views, followers[start : start + FAN_OUT_PART])
+                for start in range(0, len(followers), FAN_OUT_PART)
+            ),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _fan_out_part(
+        self, signal: MasterSignal, views: Mapping[str, SubscriptionView], followers: list[str]
+    ) -> None:
+        master = signal.master_account_id
+        wanted: dict[str, str | None] = {
+            f: derive_command_id(master, signal.intent_id, f) for f in followers
+        }
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
             if not wanted:
                 return

@@ -44,7 +44,7 @@ class CopyStatus:
     NOT_DELIVERED = "not_delivered"  # the delivery log refused it (full)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FollowerRecord:
     """A follower's copier state as stored (one Redis hash, versioned)."""
 
@@ -79,7 +79,7 @@ class FollowerRecord:
         return replace(self, parked=parked)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CopyRecord:
     """What happened to one master intent on one follower."""
 
@@ -105,7 +105,7 @@ class CopyRecord:
     command: Mapping[str, object] | None = None  # the OrderCommand payload (JSON form)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MasterBook:
     """A master's positions and pending orders as the copier knows them."""
 

@@ -1,9 +1,10 @@
 """Redis I/O of the worker: load follower state, commit decisions, run the outbox.
 
-Reads are pipelined (one round trip for every follower of an intent); each
-follower's decision is committed with one `COMMIT` script call (version check +
-every write of the decision, atomically); commits of many followers are
-pipelined too. Commands reach the follower's delivery log through the
+A fan-out costs a handful of script calls, not a few per follower: one
+`LOAD_MANY` per 250 followers reads versions, EA state and copy records; one
+`COMMIT_MANY` per 250 decisions checks each follower's version and applies that
+follower's writes (atomically; a decision that lost its check writes nothing and
+is decided again on fresh state). Commands reach the follower's delivery log through the
 **outbox**: the commit stores each envelope in the follower's outbox hash, the
 writer then hands every envelope of the batch to ONE `DeliveryLog.enqueue_many`
 call (idempotent by envelope id) and finally ONE `OUTBOX_DONE` call drops the
@@ -11,14 +12,19 @@ entries of every account. A writer that dies in between leaves the entries
 behind; the sweeper enqueues them once they are ``grace_ms`` old. Retries are
 outbox entries whose due time is the backoff deadline.
 
-Decoded follower records are kept with the exact bytes they came from
-(`DecodeCache`); a record is decoded again only when Redis holds other bytes, and
-a successful commit puts what it wrote straight into the cache.
+Decoded follower records are kept by the (version, epoch) they were read or
+written at (`DecodeCache`). Every write of a record goes through `COMMIT_MANY`,
+which raises the version, and a re-created record gets a new random epoch, so a
+(version, epoch) pair names one content: a record is read in full and decoded
+only when Redis holds another pair, and a successful commit puts what it wrote
+straight into the cache. A commit writes the record's state field and only the
+link fields that changed (`encode_changes`).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -29,19 +35,23 @@ import redis.asyncio as aioredis
 
 from copier.core import CircuitBreaker
 from copier.keys import CopierKeys
-from copier.subscriptions import AuditEntry, audit_ops, subscription_ops
 from copier.worker.cache import DecodeCache
 from copier.worker.codec import (
     decode_copy,
     decode_follower,
     decode_master_book,
-    dumps,
-    encode_copy,
-    encode_follower,
     encode_master_book,
 )
 from copier.worker.decide import FollowerContext, FollowerWrite, OutboxItem
-from copier.worker.lua import COMMIT, OUTBOX_DONE, outbox_templates
+from copier.worker.lua import (
+    COMMIT_MANY,
+    LOAD_MANY,
+    OUTBOX_DONE,
+    commit_templates,
+    load_templates,
+    outbox_templates,
+)
+from copier.worker.ops import commit_decision, netstrings
 from copier.worker.state import CopyRecord, FollowerRecord, MasterBook
 from gateway.store.keys import RedisKeys
 from gateway.store.ports import DeliveryLog
@@ -52,6 +62,9 @@ from schemas.subscriptions import SubscriptionView
 __all__ = ["FlushResult", "FollowerStore", "Loaded"]
 
 _log = logging.getLogger("copygate.copier")
+
+#: Followers per `LOAD_MANY` / `COMMIT_MANY` call (bounds how long one call holds Redis).
+_CHUNK = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +117,17 @@ class FollowerStore:
         #: kept for `CopierSettings.enqueue_concurrency`; moot since a flush is one
         #: `enqueue_many` call
         self._enqueue_concurrency = enqueue_concurrency
-        self._commit = redis.register_script(COMMIT)  #: the CAS commit
+        self._load = redis.register_script(LOAD_MANY)  #: versions, EA state, copy records
+        self._load_templates = load_templates(self.ckeys, keys)  #: key templates of LOAD_MANY
+        self._commit = redis.register_script(COMMIT_MANY)  #: the CAS commits
+        self._commit_templates = commit_templates(self.ckeys)  #: key templates of COMMIT_MANY
         self._done = redis.register_script(OUTBOX_DONE)  #: outbox acknowledgement
         self._templates = outbox_templates(self.ckeys)  #: key templates of OUTBOX_DONE
         self._subs: dict[tuple[str, str], tuple[bytes, SubscriptionView]] = {}  #: parse cache
-        self._records: DecodeCache[FollowerRecord] = DecodeCache()  #: decoded records
+        #: decoded records by (version, epoch)
+        self._records: DecodeCache[FollowerRecord] = DecodeCache()
+        #: follower -> (StatusHeartbeat payload, its equity): the last one parsed
+        self._statuses: dict[str, tuple[bytes, Decimal | None]] = {}
         #: follower -> (init_ms, symbols, InitRequest equity): parsed InitRequests
         self._specs: dict[str, tuple[bytes, dict[str, SymbolSpec], Decimal | None]] = {}
 
@@ -136,39 +155,78 @@ class FollowerStore:
     # ---- loading ---------------------------------------------------------------
     @translates_redis_errors
     async def load(self, copy_ids: Mapping[str, str | None]) -> dict[str, Loaded]:
-        """Load followers: follower id -> base command id of the copy record wanted (or None)."""
+        """Load followers: follower id -> base command id of the copy record wanted (or None).
+
+        One `LOAD_MANY` call per `_CHUNK` followers (pipelined) reads versions,
+        EA state and copy records; only records whose (version, epoch) is not the
+        one last decoded (or committed) by this store are read in full.
+        """
         followers = list(copy_ids)
         async with self._redis.pipeline(transaction=False) as pipe:
-            for follower in followers:
-                pipe.hmget(self.ckeys.follower_state(follower), "v", "state")
-                pipe.hmget(self._keys.ea_state(follower), "init_ms", "status")
-                copy_id = copy_ids[follower]
-                if copy_id is None:
-                    pipe.echo(b"")
-                else:
-                    pipe.hget(self.ckeys.copies(follower), copy_id)
-            flat = await pipe.execute()
+            for start in range(0, len(followers), _CHUNK):
+                pairs = [
+                    value
+                    for follower in followers[start : start + _CHUNK]
+                    for value in (follower.encode(), (copy_ids[follower] or "").encode())
+                ]
+                args = [self._load_templates, netstrings(pairs)]
+                await self._load(keys=[], args=args, client=pipe)
+            flat = [value for reply in await pipe.execute() for value in reply]
         stale = [
             f
-            for f, (init_ms, _s) in zip(followers, flat[1::3], strict=True)
+            for f, init_ms in zip(followers, flat[2::5], strict=True)
             if init_ms is not None and (f not in self._specs or self._specs[f][0] != init_ms)
         ]
         await self._refresh_specs(stale)
+        records = await self._records_of(followers, flat)
         loaded: dict[str, Loaded] = {}
         for i, follower in enumerate(followers):
-            (version, state), (init_ms, status), copy = flat[3 * i : 3 * i + 3]
-            record = self._records.get(follower, (version, state))
-            if record is None:
-                record = decode_follower(follower, int(version or 0), state, self._breaker)
-                self._records.put(follower, (version, state), record)
+            _v, _e, init_ms, status, copy = flat[5 * i : 5 * i + 5]
             _, specs, init_equity = self._specs.get(follower, (b"", {}, None))
-            equity = _equity(status)
+            equity = self._equity(follower, status)
             ctx = FollowerContext(
                 equity=init_equity if equity is None else equity,
                 symbols=specs if init_ms is not None else {},
             )
-            loaded[follower] = Loaded(record, ctx, decode_copy(copy) if copy else None)
+            loaded[follower] = Loaded(records[follower], ctx, decode_copy(copy) if copy else None)
         return loaded
+
+    async def _records_of(self, followers: list[str], flat: list[Any]) -> dict[str, FollowerRecord]:
+        """Decoded records: from the cache by (version, epoch), else read in full."""
+        records: dict[str, FollowerRecord] = {}
+        missing: list[str] = []
+        for follower, version, epoch in zip(followers, flat[0::5], flat[1::5], strict=True):
+            if version is None:
+                records[follower] = FollowerRecord(follower, breaker=self._breaker)
+                continue
+            record = self._records.get(follower, (version, epoch))
+            if record is None:
+                missing.append(follower)
+            else:
+                records[follower] = record
+        if missing:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for follower in missing:
+                    pipe.hgetall(self.ckeys.follower_state(follower))
+                rows = await pipe.execute()
+            for follower, fields in zip(missing, rows, strict=True):
+                version = fields.get(b"v")
+                record = decode_follower(follower, int(version or 0), fields, self._breaker)
+                if version is not None:
+                    self._records.put(follower, (version, fields.get(b"e")), record)
+                records[follower] = record
+        return records
+
+    def _equity(self, follower: str, status: bytes | None) -> Decimal | None:
+        """Equity of a follower's StatusHeartbeat payload (parsed once per payload)."""
+        if status is None:
+            return None
+        hit = self._statuses.get(follower)
+        if hit is not None and hit[0] == status:
+            return hit[1]
+        equity = _equity(status)
+        self._statuses[follower] = (status, equity)
+        return equity
 
     async def _refresh_specs(self, followers: Sequence[str]) -> None:
         """Parse InitRequest symbols of followers whose InitRequest changed (cached by init_ms)."""
@@ -194,40 +252,6 @@ class FollowerStore:
         return equity if equity is not None else _equity(init)
 
     # ---- committing --------------------------------------------------------------
-    def _ops(
-        self, write: FollowerWrite, views: Mapping[str, SubscriptionView], now_ms: int
-    ) -> list[list[str]]:
-        follower = write.after.account_id
-        k = self.ckeys
-        ops: list[list[str]] = []
-        for copy in write.copies:
-            ops.append(["HSET", k.copies(follower), copy.command_id, encode_copy(copy).decode()])
-            ops.append(
-                ["ZADD", k.copies_index(follower), str(copy.intent_received_ms), copy.command_id]
-            )
-        for item in write.outbox:
-            value = f"{item.due_ms}|{item.body.decode()}"
-            ops.append(["HSET", k.outbox(follower), item.envelope_id, value])
-            ops.append(["ZADD", k.outbox_index(), "LT", str(item.due_ms), follower])
-        for change in write.status_changes:
-            before = views.get(change.master_id)
-            if before is None or before.status is change.status:
-                continue
-            after = before.model_copy(update={"status": change.status, "updated_ms": now_ms})
-            entry = AuditEntry(
-                now_ms,
-                "copier",
-                "status",
-                follower,
-                change.master_id,
-                before,
-                after,
-                f"{change.reason}: {change.message}",
-            )
-            ops += subscription_ops(k, after, follower, change.master_id)
-            ops += audit_ops(k, entry)
-        return ops
-
     @translates_redis_errors
     async def commit(
         self,
@@ -236,7 +260,9 @@ class FollowerStore:
         now_ms: int,
         views: Mapping[str, Mapping[str, SubscriptionView]] | None = None,
     ) -> list[bool]:
-        """Commit decisions (pipelined); False where the record changed since it was read.
+        """Commit decisions; False where the record changed since it was read.
+
+        One `COMMIT_MANY` call per `_CHUNK` decisions (pipelined).
 
         Args:
             writes: one decision per follower.
@@ -245,35 +271,31 @@ class FollowerStore:
         """
         if not writes:
             return []
-        k = self.ckeys
-        states = [encode_follower(write.after) for write in writes]
+        views = views or {}
         async with self._redis.pipeline(transaction=False) as pipe:
-            for write, state in zip(writes, states, strict=True):
-                follower = write.after.account_id
-                ops = self._ops(write, (views or {}).get(follower, {}), now_ms)
-                await self._commit(
-                    keys=[
-                        k.follower_state(follower),
-                        k.copies(follower),
-                        k.copies_index(follower),
-                        k.queued_times(follower),
-                        k.delivered_times(follower),
-                    ],
-                    args=[
-                        write.before.version,
-                        state,
-                        dumps(ops),
-                        self._max_copies,
-                    ],
-                    client=pipe,
-                )
-            replies = await pipe.execute()
-        for write, state, reply in zip(writes, states, replies, strict=True):
-            if reply[0] == b"ok":  # what Redis now holds, already decoded
-                version = int(reply[1])
-                after = replace(write.after, version=version)
-                self._records.put(after.account_id, (str(version).encode(), state), after)
-        return [reply[0] == b"ok" for reply in replies]
+            for start in range(0, len(writes), _CHUNK):
+                blob: list[bytes] = []
+                for w in writes[start : start + _CHUNK]:
+                    commit_decision(
+                        self.ckeys,
+                        w,
+                        views.get(w.after.account_id, {}),
+                        now_ms,
+                        epoch=secrets.token_hex(8),
+                        out=blob,
+                    )
+                args: list[bytes | int] = [self._commit_templates, self._max_copies, b"".join(blob)]
+                await self._commit(keys=[], args=args, client=pipe)
+            flat = [value for reply in await pipe.execute() for value in reply]
+        results: list[bool] = []
+        for i, write in enumerate(writes):
+            outcome, version, epoch = flat[3 * i : 3 * i + 3]
+            ok = outcome == b"ok"
+            if ok:  # what Redis now holds, already decoded
+                after = replace(write.after, version=int(version))
+                self._records.put(after.account_id, (str(version).encode(), epoch), after)
+            results.append(ok)
+        return results
 
     # ---- outbox ----------------------------------------------------------------
     @translates_redis_errors
@@ -298,10 +320,11 @@ class FollowerStore:
             if result.full:
                 _log.warning("delivery log of %s is full: %s not queued", account, item.envelope_id)
             done.setdefault(account, ([], []))[1 if result.full else 0].append(item.envelope_id)
-        args: list[str | int] = [now_ms]
+        values: list[bytes] = []
         for account, (queued, refused) in done.items():
-            args += [account, len(queued), len(refused), *queued, *refused]
-        await self._done(keys=[], args=[self._templates, *args])
+            values += (account.encode(), b"%d" % len(queued), b"%d" % len(refused))
+            values += (envelope_id.encode() for envelope_id in (*queued, *refused))
+        await self._done(keys=[], args=[self._templates, now_ms, netstrings(values)])
         return {a: FlushResult(tuple(q), tuple(r)) for a, (q, r) in done.items()}
 
     @translates_redis_errors

@@ -18,6 +18,11 @@ Deciding a request:
 Status decides: approved -> authenticated (and the key is touched); pending ->
 pending (same key); rejected or revoked -> `InvalidCredentials`. See ``docs/auth.md``
 for why the fingerprint is safe to store.
+
+The strategy is a `FingerprintStrategy`: for a reconnect the session code hands
+`fingerprint(request)` to `SessionStore.create_with_key`, which applies step 1 and
+the status rule above inside the session-creation script (one store call, no
+argon2), and comes back here (`authenticate`) only when the fingerprint is unknown.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ __all__ = [
     "KEY_MAX_LENGTH",
     "KEY_MIN_LENGTH",
     "AccountSessionKeyStrategy",
+    "key_refused",
     "new_key_id",
 ]
 
@@ -65,6 +71,12 @@ _VERIFY_ORDER = {
 def new_key_id() -> str:
     """A fresh public key id: ``k_`` and 16 random url-safe characters."""
     return "k_" + secrets.token_urlsafe(12)
+
+
+def key_refused(status: KeyStatus, key_id: str, account_id: str) -> InvalidCredentials:
+    """The refusal of a rejected or revoked key (logged here; the caller raises it)."""
+    _log.info("refused %s key %s for account %s", status, key_id, account_id)
+    return InvalidCredentials(f"this key was {status.value} for the account")
 
 
 class AccountSessionKeyStrategy:
@@ -109,6 +121,13 @@ class AccountSessionKeyStrategy:
             pepper=settings.auth_pepper or SecretStr(secrets.token_hex(32)),
             max_pending_keys=settings.max_pending_keys_per_account,
         )
+
+    def fingerprint(self, request: AuthRequest) -> str | None:
+        """The keyed fingerprint of the presented key; None if the key is malformed."""
+        secret = request.credentials.get("key")
+        if not isinstance(secret, str) or not KEY_MIN_LENGTH <= len(secret) <= KEY_MAX_LENGTH:
+            return None
+        return fingerprint(self._pepper, request.account_id, secret)
 
     async def authenticate(self, request: AuthRequest) -> AuthOutcome:
         """Decide a session request presenting an account session key.
@@ -204,10 +223,7 @@ class AccountSessionKeyStrategy:
         elif record.status is KeyStatus.PENDING:
             decision = AuthDecision.PENDING
         else:
-            _log.info(
-                "refused %s key %s for account %s", record.status, record.key_id, record.account_id
-            )
-            raise InvalidCredentials(f"this key was {record.status.value} for the account")
+            raise key_refused(record.status, record.key_id, record.account_id)
         return AuthOutcome(
             decision=decision,
             account_id=record.account_id,

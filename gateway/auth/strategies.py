@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from gateway.errors import InvalidCredentials, UnsupportedAuthMethod
 
@@ -29,6 +29,7 @@ __all__ = [
     "AuthRegistry",
     "AuthRequest",
     "AuthStrategy",
+    "FingerprintStrategy",
     "require_string",
 ]
 
@@ -88,12 +89,30 @@ class AuthStrategy(Protocol):
         ...
 
 
+@runtime_checkable
+class FingerprintStrategy(AuthStrategy, Protocol):
+    """A strategy that knows verified credentials by a keyed fingerprint.
+
+    Lets the session code take the reconnect fast path: the store re-authenticates
+    the fingerprint and creates the session in one call
+    (`SessionStore.create_with_key`), with the decision rules `authenticate` applies
+    to a known key. A fingerprint the store does not know sends the request through
+    `authenticate` as usual.
+    """
+
+    def fingerprint(self, request: AuthRequest) -> str | None:
+        """The keyed fingerprint of the request's credentials; None if malformed."""
+        ...
+
+
 class AuthRegistry:
     """auth_method -> strategy. The only authentication object the session code sees."""
 
     def __init__(self, strategies: Iterable[AuthStrategy] = ()) -> None:
         #: the strategies by method name, in registration order
         self._strategies: dict[str, AuthStrategy] = {}
+        #: the strategies that have fingerprints, by method name
+        self._fingerprinted: dict[str, FingerprintStrategy] = {}
         for strategy in strategies:
             self.register(strategy)
 
@@ -115,6 +134,9 @@ class AuthRegistry:
         if method in self._strategies and not replace:
             raise ValueError(f"auth method {method!r} is already registered")
         self._strategies[method] = strategy
+        self._fingerprinted.pop(method, None)
+        if isinstance(strategy, FingerprintStrategy):
+            self._fingerprinted[method] = strategy
 
     def get(self, auth_method: str) -> AuthStrategy:
         """The strategy for a method.
@@ -129,6 +151,19 @@ class AuthRegistry:
             raise UnsupportedAuthMethod(
                 f"auth_method {auth_method!r} is not supported (supported: {supported})"
             ) from None
+
+    def fingerprint(self, auth_method: str, request: AuthRequest) -> str | None:
+        """The keyed fingerprint the method knows these credentials by, if any.
+
+        None when the method has no fingerprints (or is unknown) or the credentials
+        are malformed: the caller then runs `authenticate`, which raises the error.
+        The store scopes a fingerprint to `request.account_id`, so the account check
+        of `authenticate` holds for it too.
+        """
+        strategy = self._fingerprinted.get(auth_method)
+        if strategy is None or not isinstance(request.credentials, Mapping):
+            return None
+        return strategy.fingerprint(request)
 
     async def authenticate(self, auth_method: str, request: AuthRequest) -> AuthOutcome:
         """Run the method's strategy.

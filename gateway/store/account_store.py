@@ -19,10 +19,10 @@ from gateway.store.records import AccountRecord
 from gateway.store.redis_errors import map_redis_errors
 from schemas.codes import Role
 
-__all__ = ["RedisAccountStore"]
+__all__ = ["ACCOUNT_FIELDS", "RedisAccountStore", "account_from_fields"]
 
 #: The hash fields this store owns, in `HMGET` order.
-_FIELDS = ("tenant_id", "role", "label", "updated_ms")
+ACCOUNT_FIELDS = ("tenant_id", "role", "label", "updated_ms")
 
 
 def _text(value: Any) -> str:
@@ -30,8 +30,8 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _decode(account_id: str, values: list[Any]) -> AccountRecord | None:
-    """An account from its `HMGET` reply, or None if it was never configured."""
+def account_from_fields(account_id: str, values: list[Any]) -> AccountRecord | None:
+    """An account from the `HMGET` of `ACCOUNT_FIELDS`, or None if it was never configured."""
     tenant_id, role, label, updated_ms = values
     if tenant_id is None or role is None:
         return None
@@ -82,8 +82,8 @@ class RedisAccountStore:
     async def get_account(self, account_id: str) -> AccountRecord | None:
         """The account, or None if never configured (session fields alone do not count)."""
         with map_redis_errors("RedisAccountStore.get_account"):
-            values = await self._redis.hmget(self._keys.account(account_id), list(_FIELDS))
-        return _decode(account_id, list(values))
+            values = await self._redis.hmget(self._keys.account(account_id), list(ACCOUNT_FIELDS))
+        return account_from_fields(account_id, list(values))
 
     async def list_accounts(self, tenant_id: str | None = None) -> list[AccountRecord]:
         """Configured accounts, of one tenant or all, sorted by account id."""
@@ -94,12 +94,12 @@ class RedisAccountStore:
                 return []
             async with self._redis.pipeline(transaction=False) as pipe:
                 for account_id in account_ids:
-                    pipe.hmget(self._keys.account(account_id), list(_FIELDS))
+                    pipe.hmget(self._keys.account(account_id), list(ACCOUNT_FIELDS))
                 replies: list[list[Any]] = await pipe.execute()
         records = [
             record
             for account_id, values in zip(account_ids, replies, strict=True)
-            if (record := _decode(account_id, values)) is not None
+            if (record := account_from_fields(account_id, values)) is not None
         ]
         if tenant_id is None:
             return records

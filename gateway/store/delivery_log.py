@@ -13,17 +13,25 @@ message no transport was handed cannot have been processed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from gateway.errors import DeliveryLogFull, FencingError
 from gateway.store.keys import RedisKeys
-from gateway.store.records import EnqueueResult, LogEntry
+from gateway.store.records import EnqueueResult, LogBatch, LogEntry, LogRead
 from gateway.store.redis_errors import translates_redis_errors
 from gateway.store.scripts import Scripts
 
-__all__ = ["DEFAULT_MAX_LOG_ENTRIES", "ENQUEUE_CHUNK", "FULL_RETRY_AFTER_S", "RedisDeliveryLog"]
+__all__ = [
+    "DEFAULT_MAX_LOG_ENTRIES",
+    "ENQUEUE_CHUNK",
+    "FULL_RETRY_AFTER_S",
+    "READ_CHUNK",
+    "RedisDeliveryLog",
+]
 
 #: Numbered + held messages kept per account before enqueues are refused.
 DEFAULT_MAX_LOG_ENTRIES = 5000
@@ -31,6 +39,8 @@ DEFAULT_MAX_LOG_ENTRIES = 5000
 FULL_RETRY_AFTER_S = 5
 #: Items per `enqueue_many` script call (bounds how long one call holds Redis).
 ENQUEUE_CHUNK = 500
+#: Reads per `read_many` script call (bounds how long one call holds Redis).
+READ_CHUNK = 500
 
 
 class RedisDeliveryLog:
@@ -134,12 +144,28 @@ class RedisDeliveryLog:
         Empty unless the session is the account's active session. Records the highest
         seq returned, the ceiling of later acknowledgements.
         """
-        flat = await self._scripts.run(
-            "read", [self._keys.account(account_id)], account_id, session_id, after_seq, limit
-        )
+        read = LogRead(account_id, session_id, after_seq, limit=limit)
+        flat = await self._scripts.run("read", [self._keys.account(account_id)], *_read_args(read))
+        return _batches(flat, [read])[0].entries
+
+    @translates_redis_errors
+    async def read_many(self, reads: Sequence[LogRead]) -> list[LogBatch]:
+        """Hand out reply seqs and read many accounts' logs: one script call per chunk.
+
+        Each `LogRead` is one atomic step (its reply seqs, then its read, exactly as
+        `next_seq` then `read`); results come back in the order of `reads`. Chunks
+        of `READ_CHUNK` run concurrently.
+        """
+        chunks = [reads[i : i + READ_CHUNK] for i in range(0, len(reads), READ_CHUNK)]
+        calls = [
+            self._scripts.run("read", [], *(arg for r in chunk for arg in _read_args(r)))
+            for chunk in chunks
+        ]
+        replies = [await calls[0]] if len(calls) == 1 else await asyncio.gather(*calls)
         return [
-            LogEntry(seq=int(seq), body=member.partition(b"|")[2])
-            for member, seq in zip(flat[::2], flat[1::2], strict=True)
+            batch
+            for flat, chunk in zip(replies, chunks, strict=True)
+            for batch in _batches(flat, chunk)
         ]
 
     @translates_redis_errors
@@ -170,3 +196,35 @@ class RedisDeliveryLog:
             pipe.llen(self._keys.held_messages(account_id))
             numbered, held = await pipe.execute()
         return int(numbered), int(held)
+
+
+def _read_args(read: LogRead) -> tuple[str, str, int, int, int, int]:
+    """The six ``read.lua`` arguments of one read."""
+    return (
+        read.account_id,
+        read.session_id,
+        read.after_seq,
+        read.limit,
+        read.replies,
+        int(read.read),
+    )
+
+
+def _batches(flat: list[Any], reads: Sequence[LogRead]) -> list[LogBatch]:
+    """Split ``read.lua``'s flat reply into one `LogBatch` per read."""
+    out: list[LogBatch] = []
+    i = 0
+    for read in reads:
+        last_reply, count = int(flat[i]), int(flat[i + 1])
+        rows = flat[i + 2 : i + 2 + 2 * count]
+        i += 2 + 2 * count
+        out.append(
+            LogBatch(
+                reply_seqs=tuple(range(last_reply - read.replies + 1, last_reply + 1)),
+                entries=[
+                    LogEntry(seq=int(seq), body=member.partition(b"|")[2])
+                    for member, seq in zip(rows[::2], rows[1::2], strict=True)
+                ],
+            )
+        )
+    return out

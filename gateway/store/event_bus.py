@@ -6,13 +6,16 @@ on it (``closed``, ``promoted``, ``deliver``) and so does `RedisEventBus.publish
 However many sessions a process serves, it holds ONE pub/sub connection and two
 tasks: a supervisor (connects, sends SUBSCRIBE / UNSUBSCRIBE as subscribers come
 and go, pings, reconnects) and a reader (dispatches messages to subscribers).
-A subscriber is a `Subscription` fed by its own queue; channels are reference
-counted, so the thousandth subscriber of an account costs no Redis command.
+A subscriber is either a `Subscription` fed by its own queue (an async iterator,
+for code that waits for events) or a `Listener`, a callback the reader calls
+synchronously (no queue, no task: what a long-lived connection uses, so that an
+idle subscriber costs a few hundred bytes). Channels are reference counted, so the
+thousandth subscriber of an account costs no Redis command.
 
 When the connection drops, the supervisor reconnects with exponential backoff,
 resubscribes every channel and, once Redis confirms a channel again, hands its
 subscribers a synthetic ``{"kind": "resync"}``: events may have been missed, so
-they must re-read the state they care about. A subscriber that falls
+they must re-read the state they care about. A `Subscription` that falls
 `queue_size` events behind gets the same treatment (its backlog is replaced by one
 ``resync``).
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -34,7 +38,7 @@ from redis.backoff import NoBackoff
 from gateway.store.keys import RedisKeys
 from gateway.store.redis_errors import translates_redis_errors
 
-__all__ = ["RESYNC", "RedisEventBus", "Subscription"]
+__all__ = ["RESYNC", "Listener", "RedisEventBus", "Subscription"]
 
 logger = logging.getLogger("copygate.store.event_bus")
 
@@ -44,6 +48,48 @@ RESYNC = "resync"
 
 class _ConnectionStale(Exception):
     """The pub/sub connection stopped answering PINGs."""
+
+
+class Listener:
+    """The events of one account, handed to a callback as they arrive; close it when done.
+
+    Created by `RedisEventBus.listen`. The callback runs synchronously in the bus's
+    reader: it must not block (set a flag, schedule work). An exception it raises
+    is logged and does not reach other subscribers.
+    """
+
+    __slots__ = ("_bus", "_callback", "_channel", "_closed", "account_id")
+
+    def __init__(
+        self,
+        bus: RedisEventBus,
+        account_id: str,
+        channel: bytes,
+        callback: Callable[[dict[str, Any]], None],
+    ) -> None:
+        self.account_id = account_id  #: the account whose events these are
+        self._bus = bus  #: the bus that feeds this listener
+        self._channel = channel  #: the Redis channel
+        self._callback = callback  #: called with each event
+        self._closed = False  #: whether close() was called
+
+    async def ready(self) -> None:
+        """Wait until Redis confirmed the channel subscription (see `Subscription.ready`)."""
+        await self._bus._wait_ready(self._channel)
+
+    def close(self) -> None:
+        """Stop receiving; the callback is not called any more."""
+        if not self._closed:
+            self._closed = True
+            self._bus._remove(self)
+
+    def _deliver(self, event: dict[str, Any], limit: int) -> None:
+        if self._closed:
+            return
+        try:
+            self._callback(event)
+        except Exception:
+            logger.exception("event listener of %s failed", self.account_id)
 
 
 class Subscription:
@@ -141,10 +187,12 @@ class RedisEventBus:
         self._backoff_initial_s = backoff_initial_s
         #: longest reconnection delay
         self._backoff_max_s = backoff_max_s
-        #: channel -> its live subscriptions (the reference count)
-        self._subs: dict[bytes, set[Subscription]] = {}
-        #: channel -> set once Redis confirmed the subscription on this connection
-        self._ready: dict[bytes, asyncio.Event] = {}
+        #: channel -> its live subscribers (the reference count)
+        self._subs: dict[bytes, set[Subscription | Listener]] = {}
+        #: channels Redis confirmed on the current connection
+        self._confirmed: set[bytes] = set()
+        #: channel -> `ready()` callers waiting for its confirmation
+        self._waiters: dict[bytes, list[asyncio.Future[None]]] = {}
         #: channels SUBSCRIBEd on the current connection
         self._sent: set[bytes] = set()
         #: channel -> SUBSCRIBE commands sent but not confirmed yet
@@ -171,20 +219,22 @@ class RedisEventBus:
         Must be called with a running event loop. Await `Subscription.ready` to know
         the subscription is live in Redis.
         """
-        if self._closed:
-            raise RuntimeError("event bus is closed")
         channel = self._keys.account_events(account_id).encode()
         sub = Subscription(self, account_id, channel)
-        if channel not in self._subs:
-            self._subs[channel] = set()
-            self._ready[channel] = asyncio.Event()
-            self._wake.set()
-        self._subs[channel].add(sub)
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._supervise(), name="copygate-event-bus"
-            )
+        self._add(channel, sub)
         return sub
+
+    def listen(self, account_id: str, callback: Callable[[dict[str, Any]], None]) -> Listener:
+        """Call `callback(event)` for each event of one account, until the listener is closed.
+
+        Must be called with a running event loop. Await `Listener.ready` to know the
+        subscription is live in Redis. The callback runs in the bus's reader task
+        and must return quickly.
+        """
+        channel = self._keys.account_events(account_id).encode()
+        listener = Listener(self, account_id, channel, callback)
+        self._add(channel, listener)
+        return listener
 
     async def aclose(self) -> None:
         """Stop the tasks, close the connection and end every subscription."""
@@ -204,20 +254,41 @@ class RedisEventBus:
         return len(self._subs)
 
     # ---- subscriptions ------------------------------------------------------------
-    def _remove(self, sub: Subscription) -> None:
+    def _add(self, channel: bytes, sub: Subscription | Listener) -> None:
+        if self._closed:
+            raise RuntimeError("event bus is closed")
+        subs = self._subs.get(channel)
+        if subs is None:
+            subs = self._subs[channel] = set()
+            self._wake.set()
+        subs.add(sub)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._supervise(), name="copygate-event-bus"
+            )
+
+    def _remove(self, sub: Subscription | Listener) -> None:
         subs = self._subs.get(sub._channel)
         if subs is None:
             return
         subs.discard(sub)
         if not subs:
             del self._subs[sub._channel]
-            self._ready.pop(sub._channel).set()  # release ready() waiters
+            self._confirmed.discard(sub._channel)
+            self._release(sub._channel)  # nothing left to wait for
             self._wake.set()
 
     async def _wait_ready(self, channel: bytes) -> None:
-        event = self._ready.get(channel)
-        if event is not None:
-            await event.wait()
+        if channel not in self._subs or channel in self._confirmed:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(channel, []).append(waiter)
+        await waiter
+
+    def _release(self, channel: bytes) -> None:
+        for waiter in self._waiters.pop(channel, ()):
+            if not waiter.done():
+                waiter.set_result(None)
 
     # ---- connection life cycle ----------------------------------------------------
     async def _supervise(self) -> None:
@@ -252,8 +323,7 @@ class RedisEventBus:
         loop = asyncio.get_running_loop()
         self._sent.clear()
         self._inflight.clear()
-        for event in self._ready.values():
-            event.clear()
+        self._confirmed.clear()
         self._resync = set(self._subs) if resync else set()
         self._last_seen = loop.time()
         self._wake.set()
@@ -322,10 +392,10 @@ class RedisEventBus:
                 self._inflight[channel] = left
                 return
             self._inflight.pop(channel, None)
-            ready = self._ready.get(channel)
-            if ready is None or channel not in self._sent:
+            if channel not in self._subs or channel not in self._sent:
                 return
-            ready.set()
+            self._confirmed.add(channel)
+            self._release(channel)
             if channel in self._resync:
                 self._resync.discard(channel)
                 for sub in list(self._subs[channel]):

@@ -11,7 +11,10 @@ Registration is one Lua script (fingerprint check, pending count, writes), so tw
 gateway nodes registering the same new key at once store it once. Record updates
 (`set_status`, `touch`) are compare-and-set: read the JSON, compute the new record
 in Python, and let a script write it only if the stored JSON is unchanged. That
-keeps JSON encoding in one place (Python) instead of re-encoding it in Lua.
+keeps JSON encoding in one place (Python) instead of re-encoding it in Lua. The
+one exception is the reconnect fast path (``lua/create_session.lua``, see
+`SessionStore.create_with_key`): it advances ``last_seen_ms`` of an approved key
+in place, replacing that one value in this module's JSON and nothing else.
 
 The scripts touch the global indexes as well as the hash-tagged account keys, so
 they need a single Redis node (or a Cluster with the indexes moved under the tag).
@@ -89,7 +92,12 @@ def _text(value: Any) -> str:
 
 
 def encode_key(record: KeyRecord) -> bytes:
-    """The stored JSON of a key record (compact, stable field order)."""
+    """The stored JSON of a key record (compact, stable field order).
+
+    ``last_seen_ms`` must stay ahead of ``client`` (the only free-form field):
+    ``create_session.lua`` touches a key by replacing the first ``"last_seen_ms":``
+    value of this JSON.
+    """
     return orjson.dumps(
         {
             "key_id": record.key_id,

@@ -9,7 +9,7 @@ cannot be reached, never a Redis exception.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
 from gateway.store.records import (
@@ -18,8 +18,11 @@ from gateway.store.records import (
     AdminTokenRecord,
     CreatedSession,
     EnqueueResult,
+    KeyedCreation,
     KeyRecord,
+    LogBatch,
     LogEntry,
+    LogRead,
     SessionRecord,
 )
 from schemas.codes import KeyStatus
@@ -29,6 +32,7 @@ __all__ = [
     "AdminTokenStore",
     "DeliveryLog",
     "EventBus",
+    "EventListener",
     "EventSubscription",
     "IntentSink",
     "KeyStore",
@@ -72,6 +76,33 @@ class SessionStore(Protocol):
         """
         ...
 
+    async def create_with_key(
+        self,
+        *,
+        account_id: str,
+        fingerprint: str,
+        rate_bucket: str,
+        rate_limit: int,
+        rate_window_s: int,
+        session_id: str,
+        token_hash: str,
+        now_ms: int,
+        heartbeat_timeout_ms: int,
+        max_pending_sessions: int,
+        client: dict[str, Any] | None = None,
+    ) -> KeyedCreation:
+        """The reconnect fast path: re-authenticate a verified key and create, atomically.
+
+        Counts the creation in the `rate_bucket` window as `RateLimiter.hit` does
+        (raises `RateLimited` when full, changing nothing else), looks the keyed
+        `fingerprint` up among the account's keys (`KeyStore.find_by_fingerprint`)
+        and lets the key's status decide: approved -> `create_session(authenticated=
+        True)` and `KeyStore.touch`; pending -> `create_session(authenticated=False)`;
+        rejected or revoked -> nothing is created (`created` None). A
+        fingerprint naming no key creates nothing (`key_id` None).
+        """
+        ...
+
     async def promote(
         self,
         session_id: str,
@@ -96,6 +127,12 @@ class SessionStore(Protocol):
         """The session (live or recently closed), or None if unknown or expired."""
         ...
 
+    async def get_session_account(
+        self, session_id: str
+    ) -> tuple[SessionRecord, AccountRecord | None] | None:
+        """`get_session` and `AccountStore.get_account` of its account, in one call."""
+        ...
+
     async def list_sessions(self, account_id: str | None = None) -> list[SessionRecord]:
         """Live sessions, of one account or of all accounts."""
         ...
@@ -108,6 +145,12 @@ class SessionStore(Protocol):
         self, session_id: str, *, reason: str, now_ms: int
     ) -> SessionRecord | None:
         """Close a live session and announce it; None if it was not live."""
+        ...
+
+    async def close_many(
+        self, session_ids: Sequence[str], *, reason: str, now_ms: int
+    ) -> list[SessionRecord]:
+        """`close_session` for many sessions in a few calls; returns those closed here."""
         ...
 
     async def remember_ack(self, session_id: str, ack_seq: int) -> None:
@@ -131,6 +174,18 @@ class SessionStore(Protocol):
         """The StatusHeartbeat of the account's *active* session, atomically: `touch`,
         keep `status` in ea-state (as `IntentSink.record_ea_state(kind="status")`), and
         `DeliveryLog.ack` (clamped the same way).
+
+        Raises `FencingError` (and changes nothing) if the session is not active.
+        Returns the account's acknowledged seq afterwards.
+        """
+        ...
+
+    async def record_init(
+        self, account_id: str, session_id: str, *, now_ms: int, payload: bytes, ack_seq: int
+    ) -> int:
+        """The InitRequest of the account's *active* session, atomically: keep `payload`
+        in ea-state (as `IntentSink.record_ea_state(kind="init")`) and `DeliveryLog.ack`
+        (clamped the same way).
 
         Raises `FencingError` (and changes nothing) if the session is not active.
         Returns the account's acknowledged seq afterwards.
@@ -195,6 +250,17 @@ class DeliveryLog(Protocol):
         """
         ...
 
+    async def read_many(self, reads: Sequence[LogRead]) -> list[LogBatch]:
+        """Many accounts' `next_seq` + `read` in one store call, one `LogBatch` per read.
+
+        For each `LogRead`, in one atomic step: hand out `replies` seqs (as
+        `next_seq` would), then, if `read` is set, the logged messages after
+        `after_seq` that the session may receive (as `read`, recording the highest
+        seq returned). Numbering before reading keeps the guarantee `outbound`
+        relies on: every deliverable message below a reply's seq is in the batch.
+        """
+        ...
+
     async def ack(self, account_id: str, session_id: str, ack_seq: int) -> int:
         """Drop every message with seq <= ack_seq, clamped to the highest seq ever
         returned by `read` (a message no transport was handed cannot be acknowledged).
@@ -247,6 +313,18 @@ class EventSubscription(Protocol):
         ...
 
 
+class EventListener(Protocol):
+    """A callback receiving one account's events (see `EventBus.listen`)."""
+
+    async def ready(self) -> None:
+        """Return once events published from now on are certain to arrive."""
+        ...
+
+    def close(self) -> None:
+        """Stop receiving; the callback is not called any more."""
+        ...
+
+
 class EventBus(Protocol):
     """Cross-node notifications per account (Redis pub/sub)."""
 
@@ -256,6 +334,14 @@ class EventBus(Protocol):
 
     def subscribe(self, account_id: str) -> EventSubscription:
         """Events of one account from now on (after `ready()`), until closed."""
+        ...
+
+    def listen(self, account_id: str, callback: Callable[[dict[str, Any]], None]) -> EventListener:
+        """Call `callback(event)` for each event of one account (after `ready()`), until closed.
+
+        The callback runs synchronously in the bus's reader and must not block; a
+        missed-events `{"kind": "resync"}` comes the same way.
+        """
         ...
 
 

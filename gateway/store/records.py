@@ -14,7 +14,10 @@ __all__ = [
     "CreatedSession",
     "EnqueueResult",
     "KeyRecord",
+    "KeyedCreation",
+    "LogBatch",
     "LogEntry",
+    "LogRead",
     "SessionRecord",
 ]
 
@@ -45,6 +48,15 @@ class CreatedSession:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyedCreation:
+    """Result of `SessionStore.create_with_key` (re-authentication by fingerprint)."""
+
+    key_id: str | None  #: the key the fingerprint names; None if unknown (nothing created)
+    key_status: KeyStatus | None  #: that key's status (None if unknown)
+    created: CreatedSession | None  #: the new session; None if the key is unknown or refused
+
+
+@dataclass(frozen=True, slots=True)
 class ActivationResult:
     """Result of a promotion (pending -> authenticated)."""
 
@@ -63,6 +75,26 @@ class LogEntry:
     def with_seq(self) -> bytes:
         """The envelope JSON with `"seq"` spliced in first."""
         return b'{"seq":%d,' % self.seq + self.body[1:]
+
+
+@dataclass(frozen=True, slots=True)
+class LogRead:
+    """One account's part of `DeliveryLog.read_many`."""
+
+    account_id: str  #: the account
+    session_id: str  #: the session reading (must be active for `read`)
+    after_seq: int  #: read messages with a higher seq
+    replies: int = 0  #: seqs to hand out first, for replies written directly
+    read: bool = True  #: read the log (False: only hand out the reply seqs)
+    limit: int = 500  #: at most this many logged messages
+
+
+@dataclass(frozen=True, slots=True)
+class LogBatch:
+    """One `LogRead`'s result: the reply seqs, then the logged messages."""
+
+    reply_seqs: tuple[int, ...]  #: `LogRead.replies` fresh seqs, increasing
+    entries: list[LogEntry]  #: logged messages after `after_seq`, in seq order
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,21 +18,27 @@ Closed sessions keep their record for ``closed_session_ttl_s`` (so their tokens 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Sequence
+from typing import cast
 
-import orjson
 import redis.asyncio as aioredis
 
-from gateway.errors import FencingError, TooManyPendingSessions
+from gateway.errors import FencingError
+from gateway.store.account_store import ACCOUNT_FIELDS, account_from_fields
 from gateway.store.keys import RedisKeys
-from gateway.store.records import ActivationResult, CreatedSession, SessionRecord
+from gateway.store.records import AccountRecord, ActivationResult, SessionRecord
 from gateway.store.redis_errors import translates_redis_errors
 from gateway.store.scripts import Scripts
+from gateway.store.session_creation import (
+    SessionCreation,
+    session_from_flat,
+    session_from_hash,
+    session_ids,
+)
 from schemas.codes import SessionState
 
 __all__ = [
+    "CLOSE_MANY_CHUNK",
     "DEFAULT_CLOSED_SESSION_TTL_S",
     "DEFAULT_STREAM_MAXLEN",
     "RedisSessionStore",
@@ -42,35 +48,12 @@ __all__ = [
 
 #: How long a closed session's record is kept (seconds).
 DEFAULT_CLOSED_SESSION_TTL_S = 24 * 3600
+#: Sessions `close_many` closes per script call (bounds how long Redis is busy).
+CLOSE_MANY_CHUNK = 500
 #: Approximate MAXLEN of the intent and EA-event streams. Generous: the copier reads
 #: them through a consumer group within milliseconds; the bound only stops a stalled
 #: copier from growing Redis without limit (at ~1 KiB per entry, ~100 MiB).
 DEFAULT_STREAM_MAXLEN = 100_000
-
-
-def session_from_hash(raw: Mapping[bytes, bytes]) -> SessionRecord:
-    """Build a `SessionRecord` from a session hash as read from Redis."""
-    f = {k.decode(): v.decode() for k, v in raw.items()}
-    closed_ms = f.get("closed_ms")
-    client = f.get("client")
-    return SessionRecord(
-        session_id=f["session_id"],
-        account_id=f["account_id"],
-        state=SessionState(f["state"]),
-        key_id=f.get("key_id"),
-        generation=int(f.get("generation", "0")),
-        token_hash=f["token_hash"],
-        created_ms=int(f["created_ms"]),
-        last_heartbeat_ms=int(f["last_heartbeat_ms"]),
-        closed_reason=f.get("closed_reason"),
-        closed_ms=int(closed_ms) if closed_ms is not None else None,
-        client=orjson.loads(client) if client is not None else None,
-    )
-
-
-def session_from_flat(flat: Sequence[bytes]) -> SessionRecord:
-    """Build a `SessionRecord` from a flat ``HGETALL`` reply (as Lua returns it)."""
-    return session_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
 
 
 def _deadline_member(member: bytes) -> tuple[str, str]:
@@ -79,11 +62,7 @@ def _deadline_member(member: bytes) -> tuple[str, str]:
     return account_id, session_id
 
 
-def _ids(raw: Sequence[bytes]) -> tuple[str, ...]:
-    return tuple(item.decode() for item in raw)
-
-
-class RedisSessionStore:
+class RedisSessionStore(SessionCreation):
     """`SessionStore` implementation over `redis.asyncio` (or fakeredis)."""
 
     def __init__(
@@ -105,51 +84,6 @@ class RedisSessionStore:
         self._stream_maxlen = stream_maxlen
         #: the Lua scripts
         self._scripts = scripts or Scripts(redis, keys)
-
-    @translates_redis_errors
-    async def create_session(
-        self,
-        *,
-        account_id: str,
-        session_id: str,
-        token_hash: str,
-        key_id: str | None,
-        authenticated: bool,
-        now_ms: int,
-        heartbeat_timeout_ms: int,
-        max_pending_sessions: int,
-        client: dict[str, Any] | None = None,
-    ) -> CreatedSession:
-        """Create a session atomically; an authenticated one is activated at once.
-
-        Activation preempts every other live session of the account, keeps the seqs
-        of unacknowledged messages and numbers the held messages after them.
-
-        Raises:
-            TooManyPendingSessions: a pending session would exceed
-                `max_pending_sessions` (retry once an abandoned one timed out).
-            StoreUnavailable: Redis cannot be reached.
-        """
-        reply = await self._scripts.run(
-            "create_session",
-            [self._keys.account(account_id)],
-            account_id,
-            session_id,
-            token_hash,
-            key_id or "",
-            "1" if authenticated else "0",
-            now_ms,
-            now_ms + heartbeat_timeout_ms,
-            max_pending_sessions,
-            orjson.dumps(client) if client is not None else b"",
-            self._closed_ttl_s,
-        )
-        if reply[0] == b"too_many":
-            raise TooManyPendingSessions(
-                f"account {account_id} already has {max_pending_sessions} pending sessions",
-                retry_after_s=max(1, math.ceil(heartbeat_timeout_ms / 1000)),
-            )
-        return CreatedSession(session=session_from_flat(reply[1]), preempted=_ids(reply[2]))
 
     @translates_redis_errors
     async def promote(
@@ -187,7 +121,7 @@ class RedisSessionStore:
             return None
         return ActivationResult(
             session=session_from_flat(reply[1]),
-            preempted=_ids(reply[2]),
+            preempted=session_ids(reply[2]),
             released_intents=int(reply[3]),
         )
 
@@ -196,6 +130,17 @@ class RedisSessionStore:
         """The session (live or recently closed), or None if unknown or expired."""
         flat = await self._scripts.run("get_session", [], session_id)
         return session_from_flat(flat) if flat else None
+
+    @translates_redis_errors
+    async def get_session_account(
+        self, session_id: str
+    ) -> tuple[SessionRecord, AccountRecord | None] | None:
+        """`get_session` and the account's `AccountStore.get_account`, in one call."""
+        reply = await self._scripts.run("get_session_account", [], session_id, *ACCOUNT_FIELDS)
+        if not reply:
+            return None
+        record = session_from_flat(reply[0])
+        return record, account_from_fields(record.account_id, list(reply[1]))
 
     @translates_redis_errors
     async def list_sessions(self, account_id: str | None = None) -> list[SessionRecord]:
@@ -247,6 +192,25 @@ class RedisSessionStore:
         return session_from_flat(flat) if flat else None
 
     @translates_redis_errors
+    async def close_many(
+        self, session_ids: Sequence[str], *, reason: str, now_ms: int
+    ) -> list[SessionRecord]:
+        """`close_session` for many sessions: one script call per `CLOSE_MANY_CHUNK` ids.
+
+        Returns:
+            The records of the sessions closed here, in the order of `session_ids`
+            (ids that were not live are skipped).
+        """
+        closed: list[SessionRecord] = []
+        for start in range(0, len(session_ids), CLOSE_MANY_CHUNK):
+            chunk = session_ids[start : start + CLOSE_MANY_CHUNK]
+            reply = await self._scripts.run(
+                "close_many", [], reason, now_ms, self._closed_ttl_s, *chunk
+            )
+            closed.extend(session_from_flat(flat) for flat in reply)
+        return closed
+
+    @translates_redis_errors
     async def heartbeat(
         self,
         account_id: str,
@@ -273,6 +237,31 @@ class RedisSessionStore:
             now_ms,
             now_ms + heartbeat_timeout_ms,
             status,
+            ack_seq,
+        )
+        if reply[0] != b"ok":
+            raise FencingError(session_id, reply[1].decode() or None)
+        return int(reply[1])
+
+    @translates_redis_errors
+    async def record_init(
+        self, account_id: str, session_id: str, *, now_ms: int, payload: bytes, ack_seq: int
+    ) -> int:
+        """Keep the InitRequest payload + ack, in one script call (`heartbeat`'s pair).
+
+        Raises:
+            FencingError: the session is not the account's active session.
+
+        Returns:
+            The account's acknowledged seq afterwards.
+        """
+        reply = await self._scripts.run(
+            "record_init",
+            [self._keys.account(account_id)],
+            account_id,
+            session_id,
+            now_ms,
+            payload,
             ack_seq,
         )
         if reply[0] != b"ok":

@@ -107,12 +107,14 @@ class SessionRoutes:
         telemetry = self.service.telemetry
         max_bytes = self.service.settings.max_frame_bytes
         for message in body.messages:
-            with telemetry.message_span("poll", proto.account_id) as span:
-                if len(orjson.dumps(message)) > max_bytes:
-                    effects = proto.reject_too_large(message, max_bytes, self.service.clock())
-                else:
-                    effects = proto.receive_object(message, self.service.clock())
-                telemetry.message_seen(span, proto.last_message_type)
+            started_ns = time.time_ns()
+            if len(orjson.dumps(message)) > max_bytes:
+                effects = proto.reject_too_large(message, max_bytes, self.service.clock())
+            else:
+                effects = proto.receive_object(message, self.service.clock())
+            with telemetry.message_span(
+                "poll", proto.account_id, proto.last_message_type, start_time_ns=started_ns
+            ):
                 applied = await self.service.apply(proto, effects)
             replies.extend(applied.outgoing)
             if applied.close is not None:

@@ -4,6 +4,12 @@ It moves frames between the socket, the session protocol and the store, and
 nothing else: every rule lives in `gateway.protocol`. Oversized frames are
 refused by the server itself (close 1009, `ws_max_size`), and
 permessage-deflate is disabled at the server.
+
+A connection costs one task: the ASGI task that reads its frames. Account events
+reach it through a callback (`EventBus.listen`) that only requests a flush; the
+grace period is a `loop.call_later` handle; flushes are done in batches by the
+process's `FlushBatcher` (`gateway.transport.flush`). A close announced by the
+store (preemption, timeout) runs in a short-lived task of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -18,8 +26,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from gateway.errors import InvalidToken, StoreUnavailable
 from gateway.protocol import Send, SessionProtocol
 from gateway.sessions import SessionService
+from gateway.transport.flush import FlushBatcher, Outlet
 from schemas.codes import CloseCode, CloseReason, SessionState
-from schemas.envelope import Envelope, encode_envelope
+from schemas.envelope import encode_envelope
 
 __all__ = ["WebSocketPump", "bearer_token"]
 
@@ -41,78 +50,71 @@ def bearer_token(headers: Any) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-class _Connection:
+class _Connection(Outlet):
     """One accepted socket and its session (the pump's per-connection state).
 
-    Every write goes through `deliver`, under one lock, in strictly increasing seq
-    order: replies are numbered first, then the log is read, then both are written
-    merged by seq. A new connection holds the backlog until the EA has said what it
-    already processed (its first InitRequest or StatusHeartbeat, or a promotion
-    while connected), so a reconnecting EA is re-sent exactly what it has not
-    processed; it waits at most `READY_GRACE_S`, and a reply that must go out
-    earlier (an ErrorAlert, a close) flushes the backlog ahead of it, in order.
+    Every write goes through a flush of the `FlushBatcher`, one flush at a time,
+    in strictly increasing seq order: replies are numbered first, then the log is
+    read, then both are written merged by seq. A new connection holds the backlog
+    until the EA has said what it already processed (its first InitRequest or
+    StatusHeartbeat, or a promotion while connected), so a reconnecting EA is
+    re-sent exactly what it has not processed; it waits at most `READY_GRACE_S`,
+    and a reply that must go out earlier (an ErrorAlert, a close) flushes the
+    backlog ahead of it, in order.
     """
 
-    def __init__(
-        self, websocket: WebSocket, proto: SessionProtocol, service: SessionService
-    ) -> None:
-        self.websocket = websocket  #: the socket
-        self.proto = proto  #: the session rules
-        self.service = service  #: store access
-        self.sent_upto = 0  #: highest seq this connection need not send (written or acked)
-        self.ready = False  #: the EA has reported its ack_seq (or was promoted here)
-        self.waiting: list[Envelope] = []  #: replies held until `ready`
-        #: the log may hold something not written yet (set by `deliver`/`resync`/promotion
-        #: events and at first; a heartbeat's ack alone never needs a log read)
-        self.stale = True
-        self.lock = asyncio.Lock()  #: one writer at a time
-        self.closed = asyncio.Event()  #: set once the socket is closed by us or the peer
+    __slots__ = ("grace", "pump")
 
-    async def deliver(
-        self,
-        replies: list[Envelope],
-        *,
-        acked: int | None = None,
-        reported: bool = False,
-        force: bool = False,
-        wake: bool = False,
-    ) -> None:
-        """Write replies and every due logged message, in seq order.
+    def __init__(self, websocket: WebSocket, proto: SessionProtocol, pump: WebSocketPump) -> None:
+        super().__init__(websocket, proto, pump.batcher)
+        self.pump = pump  #: the endpoint (store access, close tasks)
+        self.grace: asyncio.TimerHandle | None = None  #: ends the ready grace period
 
-        `acked` is the store's clamped acknowledged seq; `reported` says the EA has
-        told what it processed (the connection is ready); `wake` says the log may
-        have new entries (an event). With no reply to write and nothing announced
-        since the last read, the log is not read again.
-        """
-        async with self.lock:
-            if acked is not None:
-                self.sent_upto = max(self.sent_upto, acked)
-            self.stale = self.stale or wake
-            self.ready = self.ready or reported
-            self.waiting.extend(replies)
-            if self.closed.is_set() or not (self.ready or force or self.waiting):
-                return
-            if not (self.stale or self.waiting or force):
-                return
-            self.ready, self.stale = True, False
-            replies, self.waiting = self.waiting, []
-            try:
-                frames = await self.service.outbound(self.proto, replies, after_seq=self.sent_upto)
-            except BaseException:
-                self.stale = True  # not read after all
-                raise
-            for frame in frames:
-                await self.websocket.send_text(frame.with_seq().decode())
-                self.sent_upto = max(self.sent_upto, frame.seq)
+    @property
+    def websocket(self) -> WebSocket:
+        """The Starlette socket."""
+        socket: WebSocket = self.socket  # type: ignore[assignment]
+        return socket
 
-    async def close(self, code: int) -> None:
-        if self.closed.is_set():
+    def on_event(self, event: dict[str, Any]) -> None:
+        """An event of the account (called by the event bus, synchronously)."""
+        if self.closed:
             return
-        self.closed.set()
-        async with self.lock:
-            if self.websocket.application_state is WebSocketState.CONNECTED:
-                with contextlib.suppress(Exception):
-                    await self.websocket.close(code)
+        kind = event.get("kind")
+        mine = event.get("session_id") == self.proto.session_id
+        if kind == "closed":
+            if mine:
+                self.pump.spawn(self.pump.closed_by_store(self, event.get("reason")))
+        elif kind == "promoted" and mine:
+            self.proto.mark_authenticated()
+            self.request(reported=True, wake=True)
+        elif kind in ("deliver", "resync", "promoted"):
+            self.request(wake=True)
+
+    def on_grace(self) -> None:
+        """The grace period ended: write the backlog even if the EA has not reported."""
+        self.grace = None
+        self.request(force=True)
+
+    def stop_grace(self) -> None:
+        """Cancel the grace timer, if it is still pending."""
+        if self.grace is not None:
+            self.grace.cancel()
+            self.grace = None
+
+    async def close(self, code: int, notice: Sequence[bytes] = ()) -> None:
+        """Close once: wait for the flush in progress, write `notice` frames, close."""
+        if self.closed:
+            return
+        self.closed = True
+        self.stop_grace()
+        with contextlib.suppress(Exception):
+            await self.settled()
+        if self.websocket.application_state is WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                for frame in notice:
+                    await self.websocket.send_text(frame.decode())
+                await self.websocket.close(code)
 
 
 class WebSocketPump:
@@ -121,6 +123,8 @@ class WebSocketPump:
     def __init__(self, service: SessionService, registry: set[Any]) -> None:
         self.service = service  #: session service
         self.registry = registry  #: live connections of this node (for shutdown)
+        self.batcher = FlushBatcher(service, self._flush_failed)  #: batched flushes
+        self._tasks: set[asyncio.Task[None]] = set()  #: close tasks started by events
 
     async def __call__(self, websocket: WebSocket) -> None:
         try:
@@ -139,63 +143,53 @@ class WebSocketPump:
             await websocket.close(int(reason.close_code))
             return
         proto = await self.service.open_protocol(record)
-        conn = _Connection(websocket, proto, self.service)
+        conn = _Connection(websocket, proto, self)
         self.registry.add(conn)
         try:
             await self._run(conn)
         finally:
             self.registry.discard(conn)
 
-    async def _run(self, conn: _Connection) -> None:
-        events = self.service.store.bus.subscribe(conn.proto.account_id)
-        await events.ready()
-        grace = asyncio.create_task(self._after_grace(conn))
-        try:
-            reader = asyncio.create_task(self._read(conn))
-            watcher = asyncio.create_task(self._watch(conn, events))
-            done, pending = await asyncio.wait(
-                {reader, watcher}, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            for task in done:
-                exc = task.exception()
-                if exc is not None and not isinstance(exc, WebSocketDisconnect):
-                    _log.error("connection task failed", exc_info=exc)
-        finally:
-            grace.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await grace
-            await events.aclose()
-            await conn.close(int(CloseCode.NORMAL))
+    def spawn(self, coro: Any) -> None:
+        """Run `coro` in a task the pump keeps until it ends (event-driven closes)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
-    async def _after_grace(self, conn: _Connection) -> None:
-        """Write the backlog if the EA has not reported its ack_seq in time."""
-        await asyncio.sleep(READY_GRACE_S)
+    async def _run(self, conn: _Connection) -> None:
+        listener = self.service.store.bus.listen(conn.proto.account_id, conn.on_event)
         try:
-            await conn.deliver([], force=True)
-        except StoreUnavailable as exc:
-            await self._close_store_unavailable(conn, exc)
+            await listener.ready()
+            conn.grace = asyncio.get_running_loop().call_later(READY_GRACE_S, conn.on_grace)
+            await self._read(conn)
+        except WebSocketDisconnect:
+            pass
+        except Exception:
+            _log.exception("connection %s failed", conn.proto.session_id)
+        finally:
+            listener.close()
+            conn.stop_grace()
+            await conn.close(int(CloseCode.NORMAL))
 
     async def _read(self, conn: _Connection) -> None:
         telemetry = self.service.telemetry
-        while not conn.closed.is_set():
+        proto = conn.proto
+        while not conn.closed:
             try:
                 message = await conn.websocket.receive()
             except (WebSocketDisconnect, RuntimeError):
                 return
             if message["type"] == "websocket.disconnect":
-                conn.closed.set()
+                conn.closed = True
                 return
             data = message.get("text")
             if data is None:
                 data = message.get("bytes") or b""
-            with telemetry.message_span("websocket", conn.proto.account_id) as span:
-                effects = conn.proto.receive_frame(data, self.service.clock())
-                telemetry.message_seen(span, conn.proto.last_message_type)
+            started_ns = time.time_ns()
+            effects = proto.receive_frame(data, self.service.clock())
+            with telemetry.message_span(
+                "websocket", proto.account_id, proto.last_message_type, start_time_ns=started_ns
+            ):
                 if await self._apply(conn, effects):
                     return
 
@@ -203,13 +197,11 @@ class WebSocketPump:
         """Run effects; True when the connection is finished."""
         try:
             applied = await self.service.apply(conn.proto, effects)
-            if applied.promoted:
-                conn.ready = True
             closing = applied.close is not None
             await conn.deliver(
                 applied.outgoing,
                 acked=applied.acked,
-                reported=applied.reported,
+                reported=applied.reported or applied.promoted,
                 force=closing,
                 wake=applied.promoted,
             )
@@ -220,6 +212,23 @@ class WebSocketPump:
             return False
         await conn.close(int(applied.close.code))
         return True
+
+    async def closed_by_store(self, conn: _Connection, reason: str | None) -> None:
+        """The store closed the session (preempted, timed out, ...): notice + close code."""
+        effects = conn.proto.close(
+            CloseReason(reason or CloseReason.PREEMPTED), self.service.clock()
+        )
+        with contextlib.suppress(Exception):
+            await self._apply(conn, effects)
+
+    def _flush_failed(self, outlet: Outlet, exc: BaseException) -> None:
+        """A flush nobody awaited failed (an event's or the grace timer's)."""
+        assert isinstance(outlet, _Connection)
+        if isinstance(exc, StoreUnavailable):
+            self.spawn(self._close_store_unavailable(outlet, exc))
+        else:
+            _log.error("flush of %s failed", outlet.proto.session_id, exc_info=exc)
+            self.spawn(outlet.close(int(CloseCode.NORMAL)))
 
     async def _close_store_unavailable(self, conn: _Connection, exc: StoreUnavailable) -> None:
         """The store is down: tell the EA clearly and let it reconnect later.
@@ -234,28 +243,7 @@ class WebSocketPump:
             reconnect_after_s=STORE_RETRY_AFTER_S,
         )
         frames = [encode_envelope(e.envelope) for e in effects if isinstance(e, Send)]
-        with contextlib.suppress(Exception):
-            async with conn.lock:
-                for frame in frames:
-                    await conn.websocket.send_text(frame.decode())
-        await conn.close(int(CloseReason.STORE_UNAVAILABLE.close_code))
-
-    async def _watch(self, conn: _Connection, events: Any) -> None:
-        async for event in events:
-            kind = event.get("kind")
-            if kind == "closed" and event.get("session_id") == conn.proto.session_id:
-                reason = CloseReason(event.get("reason", CloseReason.PREEMPTED))
-                effects = conn.proto.close(reason, self.service.clock())
-                if await self._apply(conn, effects):
-                    return
-            elif kind == "promoted" and event.get("session_id") == conn.proto.session_id:
-                conn.proto.mark_authenticated()
-                conn.ready = True
-                await conn.deliver([], wake=True)
-            elif kind in ("deliver", "resync", "promoted"):
-                await conn.deliver([], wake=True)
-            if conn.closed.is_set():
-                return
+        await conn.close(int(CloseReason.STORE_UNAVAILABLE.close_code), frames)
 
     async def shutdown(self, reconnect_after_s: float) -> None:
         """Server shutdown: ShutdownNotice + 4004 to every connection of this node."""

@@ -103,3 +103,36 @@ async def test_closes_are_counted_by_reason(
     await client.post("/ea-gateway/v1/sessions", json=body)
     await client.post("/ea-gateway/v1/sessions", json=body)  # preempts the first
     assert _metric_points(reader, "copygate.sessions.closed") == {(("reason", "preempted"),): 1}
+
+
+def test_heartbeats_are_all_counted_but_only_one_in_n_gets_a_span(
+    instruments: tuple[Telemetry, InMemorySpanExporter, InMemoryMetricReader],
+) -> None:
+    telemetry, spans, reader = instruments
+    telemetry.heartbeat_span_every = 10
+
+    for _ in range(25):
+        with telemetry.message_span("websocket", "a-1", "StatusHeartbeat"):
+            pass
+    with telemetry.message_span("websocket", "a-1", "OrderIntent"):
+        pass
+
+    names = [span.name for span in spans.get_finished_spans()]
+    assert names.count("ea.message StatusHeartbeat") == 3  # the 1st, 11th and 21st
+    assert names.count("ea.message OrderIntent") == 1
+    counted = _metric_points(reader, "copygate.messages.inbound")
+    assert counted[(("type", "StatusHeartbeat"),)] == 25
+    assert counted[(("type", "OrderIntent"),)] == 1
+
+
+def test_a_message_span_starts_before_parsing_when_told(
+    instruments: tuple[Telemetry, InMemorySpanExporter, InMemoryMetricReader],
+) -> None:
+    telemetry, spans, _ = instruments
+
+    with telemetry.message_span("poll", "a-1", None, start_time_ns=1_000):
+        pass
+
+    [span] = spans.get_finished_spans()
+    assert span.name == "ea.message invalid" and span.start_time == 1_000
+    assert span.attributes == {"copygate.transport": "poll", "copygate.account_id": "a-1"}

@@ -1,12 +1,52 @@
 -- Create a session; an authenticated one is activated at once (see activate();
 -- numbered messages keep their seqs, held ones are numbered after them).
--- KEYS[1] account hash
+-- With a fingerprint (ARGV[12]), the same call first re-authenticates a
+-- verified key (the reconnect fast path, see gateway/auth/session_key.py): count
+-- the creation in the caller's rate-limit window, look the keyed fingerprint up,
+-- and let the key's status decide: approved -> authenticated (last_seen_ms moves
+-- forward), pending -> pending, rejected / revoked -> refused (nothing created);
+-- ARGV[5] and ARGV[6] are ignored then.
+-- KEYS[1] account hash; with a fingerprint also [2] the account's key records,
+-- [3] its key fingerprints, [4] the rate-limit window counter
 -- ARGV[2] account id, [3] session id, [4] token hash, [5] key id ('' = none),
 -- [6] '1' authenticated / '0' pending, [7] now ms, [8] deadline ms,
--- [9] max pending sessions, [10] client JSON ('' = none), [11] closed ttl s
--- -> {'too_many'} | {'ok', session hash (flat), {preempted ids}}
+-- [9] max pending sessions, [10] client JSON ('' = none), [11] closed ttl s,
+-- [12] fingerprint (absent or '' = none), [13] rate limit, [14] window counter ttl s
+-- -> {'too_many', key id} | {'ok', session hash (flat), {preempted ids}, key id}
+--    | {'limited'} | {'unknown'} | {'refused', key status, key id}
 local a, sid, now = ARGV[2], ARGV[3], ARGV[7]
+local key_id = ARGV[5]
 local authenticated = ARGV[6] == '1'
+if (ARGV[12] or '') ~= '' then
+  local hits = redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[14])
+  if hits > tonumber(ARGV[13]) then
+    return {'limited'}
+  end
+  key_id = redis.call('HGET', KEYS[3], ARGV[12])
+  local raw = key_id and redis.call('HGET', KEYS[2], key_id)
+  if not raw then
+    return {'unknown'}
+  end
+  local key = cjson.decode(raw)
+  if key['status'] == 'approved' then
+    authenticated = true
+    -- touch: the record is Python's JSON (gateway/store/key_store.py encode_key), whose
+    -- top-level last_seen_ms precedes the only free-form field (client), so the first
+    -- match is that field; the rest of the record is left byte for byte as it was
+    local seen = key['last_seen_ms']
+    if type(seen) ~= 'number' or seen < tonumber(now) then
+      local touched, n = string.gsub(raw, '"last_seen_ms":[%dnul]+', '"last_seen_ms":' .. now, 1)
+      if n == 1 then
+        redis.call('HSET', KEYS[2], key_id, touched)
+      end
+    end
+  elseif key['status'] == 'pending' then
+    authenticated = false
+  else
+    return {'refused', key['status'], key_id}
+  end
+end
 local sessions = k(T.sessions, a)
 if not authenticated then
   local pending = 0
@@ -16,7 +56,7 @@ if not authenticated then
     end
   end
   if pending >= tonumber(ARGV[9]) then
-    return {'too_many'}
+    return {'too_many', key_id}
   end
 end
 local skey = k(T.session, a, sid)
@@ -24,7 +64,7 @@ redis.call('DEL', skey)
 redis.call('HSET', skey, 'session_id', sid, 'account_id', a, 'state', 'pending',
            'generation', '0', 'token_hash', ARGV[4], 'created_ms', now,
            'last_heartbeat_ms', now)
-if ARGV[5] ~= '' then redis.call('HSET', skey, 'key_id', ARGV[5]) end
+if key_id ~= '' then redis.call('HSET', skey, 'key_id', key_id) end
 if ARGV[10] ~= '' then redis.call('HSET', skey, 'client', ARGV[10]) end
 redis.call('ZADD', sessions, now, sid)
 redis.call('HSET', T.index, sid, a)
@@ -35,4 +75,4 @@ if authenticated then
   _, preempted = activate(a, sid, now, ARGV[11], {}, false)
   publish(a, {kind = 'deliver'})
 end
-return {'ok', redis.call('HGETALL', skey), preempted}
+return {'ok', redis.call('HGETALL', skey), preempted, key_id}

@@ -21,6 +21,7 @@ from copier.core import (
     orders_in_window,
     update_peak,
 )
+from copier.core.risk import uses_exposure
 from schemas.codes import Severity
 from schemas.subscriptions import RiskSettings, SubscriptionStatus
 
@@ -202,3 +203,19 @@ def test_lots_per_symbol_counts_only_that_symbol() -> None:
     exposure = Exposure(1, {"GBPUSD": D(5)}, D(5))
     result = clip_to_lot_caps(risk(max_lots_per_symbol=1), exposure, Sized(D(1)), spec())
     assert isinstance(result, Sized) and result.volume == D(1)
+
+
+@pytest.mark.parametrize(
+    ("risk", "reads_exposure"),
+    [
+        ({}, False),
+        ({"max_drawdown_pct": 20, "max_orders_per_minute": 5}, False),
+        ({"max_open_positions": 3}, True),
+        ({"max_lots_per_symbol": 2}, True),
+        ({"max_total_lots": 5}, True),
+    ],
+)
+def test_planner_measures_exposure_only_for_guards_that_read_it(
+    risk: dict[str, object], reads_exposure: bool
+) -> None:
+    assert uses_exposure(RiskSettings.model_validate(risk)) is reads_exposure

@@ -59,3 +59,30 @@ async def test_registry_refuses_credentials_that_are_not_an_object() -> None:
     registry = AuthRegistry([FixedStrategy("one")])
     with pytest.raises(InvalidCredentials, match="JSON object"):
         await registry.authenticate("one", request(credentials=["key"]))
+
+
+@dataclass
+class FingerprintedStrategy(FixedStrategy):
+    """A strategy that knows credentials by a fingerprint (the reconnect fast path)."""
+
+    def fingerprint(self, request: AuthRequest) -> str | None:
+        key = request.credentials.get("key")
+        return f"fp:{request.account_id}:{key}" if isinstance(key, str) else None
+
+
+def test_registry_fingerprints_only_through_strategies_that_have_fingerprints() -> None:
+    registry = AuthRegistry([FixedStrategy("plain"), FingerprintedStrategy("keyed")])
+
+    assert registry.fingerprint("keyed", request(credentials={"key": "s"})) == "fp:demo-1:s"
+    assert registry.fingerprint("keyed", request(credentials={"key": 1})) is None
+    assert registry.fingerprint("keyed", request(credentials=["key"])) is None
+    assert registry.fingerprint("plain", request(credentials={"key": "s"})) is None
+    assert registry.fingerprint("password", request(credentials={"key": "s"})) is None
+
+
+def test_replacing_a_strategy_replaces_its_fingerprints() -> None:
+    registry = AuthRegistry([FingerprintedStrategy("one")])
+
+    registry.register(FixedStrategy("one"), replace=True)
+
+    assert registry.fingerprint("one", request(credentials={"key": "s"})) is None

@@ -318,3 +318,35 @@ async def test_session_key_strategy_is_reached_through_the_registry(
     outcome = await registry.authenticate("account_session_key", request())
     assert outcome.decision is AuthDecision.PENDING
     assert outcome.auth_method == "account_session_key"
+
+
+# ---- fingerprints for the reconnect fast path ------------------------------------------
+
+
+async def test_fingerprint_names_the_key_the_slow_path_verified(
+    strategy: AccountSessionKeyStrategy, key_store: RedisKeyStore
+) -> None:
+    outcome = await strategy.authenticate(request())
+    print_ = strategy.fingerprint(request())
+
+    assert print_ is not None
+    found = await key_store.find_by_fingerprint(ACCOUNT, print_)
+    assert found is not None and found.key_id == outcome.key_id
+
+
+async def test_fingerprint_is_bound_to_the_account_and_the_pepper(
+    strategy: AccountSessionKeyStrategy,
+    key_store: RedisKeyStore,
+    hasher: CountingHasher,
+    settings: Settings,
+) -> None:
+    mine = strategy.fingerprint(request())
+
+    assert mine is not None and SECRET not in mine
+    assert strategy.fingerprint(request(account_id="demo-other")) != mine
+    assert restarted(key_store, hasher, settings).fingerprint(request()) != mine
+
+
+@pytest.mark.parametrize("secret", ["short", "x" * 257, 42, None])
+def test_malformed_key_has_no_fingerprint(strategy: AccountSessionKeyStrategy, secret: Any) -> None:
+    assert strategy.fingerprint(request(secret)) is None

@@ -190,3 +190,121 @@ async def test_subscribers_get_resync_after_the_connection_drops(
     finally:
         await bus.aclose()
         await bus_client.aclose()
+
+
+async def test_a_listener_gets_its_accounts_events_through_its_callback(
+    bus: RedisEventBus,
+) -> None:
+    seen: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
+    listener = bus.listen("demo-1", seen.append)
+    other = bus.listen("demo-2", others.append)
+    await listener.ready()
+    await other.ready()
+
+    await bus.publish("demo-1", {"kind": "deliver"})
+    await bus.publish("demo-1", {"kind": "closed", "session_id": "s1", "reason": "preempted"})
+
+    await eventually(lambda: _async(len(seen) == 2))
+    assert seen == [
+        {"kind": "deliver"},
+        {"kind": "closed", "session_id": "s1", "reason": "preempted"},
+    ]
+    assert others == []
+
+
+async def test_listeners_and_subscriptions_share_one_channel(
+    bus: RedisEventBus, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    seen: list[dict[str, Any]] = []
+    listener = bus.listen("demo-1", seen.append)
+    events = bus.subscribe("demo-1")
+    await listener.ready()
+    await events.ready()
+
+    await bus.publish("demo-1", {"kind": "deliver"})
+
+    assert await next_event(events) == {"kind": "deliver"}
+    assert seen == [{"kind": "deliver"}]
+    assert bus.channel_count == 1 and await numsub(redis_client, keys, "demo-1") == 1
+
+
+async def test_a_closed_listener_is_not_called_any_more(bus: RedisEventBus) -> None:
+    closed_seen: list[dict[str, Any]] = []
+    open_seen: list[dict[str, Any]] = []
+    closed = bus.listen("demo-1", closed_seen.append)
+    still_open = bus.listen("demo-1", open_seen.append)
+    await closed.ready()
+    await still_open.ready()
+    closed.close()
+
+    await bus.publish("demo-1", {"kind": "deliver"})
+
+    await eventually(lambda: _async(open_seen == [{"kind": "deliver"}]))
+    assert closed_seen == []
+
+
+async def test_closing_the_last_listener_unsubscribes_the_channel(
+    bus: RedisEventBus, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    listener = bus.listen("demo-1", lambda event: None)
+    await listener.ready()
+    assert await numsub(redis_client, keys, "demo-1") == 1
+
+    listener.close()
+
+    async def unsubscribed() -> bool:
+        return await numsub(redis_client, keys, "demo-1") == 0
+
+    await eventually(unsubscribed)
+    assert bus.channel_count == 0
+
+
+async def test_a_failing_listener_does_not_keep_events_from_the_others(
+    bus: RedisEventBus,
+) -> None:
+    def broken(event: dict[str, Any]) -> None:
+        raise RuntimeError("bug in a callback")
+
+    seen: list[dict[str, Any]] = []
+    for listener in (bus.listen("demo-1", broken), bus.listen("demo-1", seen.append)):
+        await listener.ready()
+
+    await bus.publish("demo-1", {"kind": "deliver"})
+    await bus.publish("demo-1", {"kind": "deliver"})
+
+    await eventually(lambda: _async(len(seen) == 2))
+
+
+async def test_listeners_get_resync_after_the_connection_drops(
+    redis_client: aioredis.Redis, keys: RedisKeys, real_redis_url: str
+) -> None:
+    name = f"cgtest-bus-{secrets.token_hex(3)}"
+    if isinstance(redis_client, fakeredis.FakeAsyncRedis):
+        bus_client: aioredis.Redis = fakeredis.FakeAsyncRedis(
+            server=redis_client.connection_pool.connection_kwargs["server"]
+        )
+    else:
+        bus_client = aioredis.Redis.from_url(real_redis_url, client_name=name)
+    bus = RedisEventBus(
+        bus_client, keys, ping_interval_s=0.1, backoff_initial_s=0.01, backoff_max_s=0.05
+    )
+    seen: list[dict[str, Any]] = []
+    try:
+        listener = bus.listen("demo-1", seen.append)
+        await listener.ready()
+
+        restore = await kill_pubsub_connection(redis_client, bus_client, name)
+        await restore()
+
+        await eventually(lambda: _async(seen == [{"kind": RESYNC}]), within_s=5)
+        await listener.ready()
+        await bus.publish("demo-1", {"kind": "deliver"})
+        await eventually(lambda: _async(seen[-1:] == [{"kind": "deliver"}]))
+    finally:
+        await bus.aclose()
+        await bus_client.aclose()
+
+
+async def _async(value: bool) -> bool:
+    return value

@@ -18,6 +18,20 @@ CALLS: dict[str, Callable[[Node], Awaitable[Any]]] = {
     "create_session": lambda n: n.open("s1"),
     "promote": lambda n: n.sessions.promote("s1", now_ms=1, opening_messages=[]),
     "get_session": lambda n: n.sessions.get_session("s1"),
+    "get_session_account": lambda n: n.sessions.get_session_account("s1"),
+    "create_with_key": lambda n: n.sessions.create_with_key(
+        account_id="a",
+        fingerprint="fp",
+        rate_bucket="b",
+        rate_limit=1,
+        rate_window_s=1,
+        session_id="s1",
+        token_hash="th",
+        now_ms=1,
+        heartbeat_timeout_ms=1,
+        max_pending_sessions=1,
+    ),
+    "close_many": lambda n: n.sessions.close_many(["s1"], reason="preempted", now_ms=1),
     "list_sessions": lambda n: n.sessions.list_sessions(),
     "pending_sessions_for_key": lambda n: n.sessions.pending_sessions_for_key("a", "k"),
     "remember_ack": lambda n: n.sessions.remember_ack("s1", 1),
@@ -26,6 +40,7 @@ CALLS: dict[str, Callable[[Node], Awaitable[Any]]] = {
     "heartbeat": lambda n: n.sessions.heartbeat(
         "a", "s1", now_ms=1, heartbeat_timeout_ms=1, status=b"{}", ack_seq=0
     ),
+    "record_init": lambda n: n.sessions.record_init("a", "s1", now_ms=1, payload=b"{}", ack_seq=0),
     "next_deadline_ms": lambda n: n.sessions.next_deadline_ms(),
     "close_expired": lambda n: n.sessions.close_expired(now_ms=1),
     "enqueue": lambda n: n.log.enqueue("a", "m1", b"{}"),
