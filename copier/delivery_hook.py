@@ -8,11 +8,18 @@ That is the "command delivered" point of a copy record's latency split.
 
 It is installed in `gateway.app` (one line) instead of changing ``read.lua``,
 which belongs to the delivery log: reads without commands cost nothing extra,
-reads with commands cost one pipelined round trip.
+reads with commands cost one pipelined round trip, which the read does **not**
+wait for. The time is taken when the read returns (the hand-out time); the
+``HSETNX`` pipeline runs in a task of its own, so a transport writes the frames
+in the same turn of the event loop and the pipeline is sent right after, long
+before the EA's reply to a command can reach the copier. A failed recording is
+logged and costs the copy record its delivered time, never a delivery.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 
 import orjson
@@ -31,6 +38,8 @@ DELIVERED_TTL_S = 7 * 24 * 3600
 
 _COMMAND_MARK = b'"type":"OrderCommand"'
 
+_log = logging.getLogger("copygate.copier")
+
 
 class DeliveryTimestamps:
     """`DeliveryLog` that remembers when each OrderCommand was first handed to a transport."""
@@ -42,6 +51,7 @@ class DeliveryTimestamps:
         self._redis = redis  #: bytes-mode client
         self._keys = keys  #: copier key names
         self._clock = clock  #: epoch ms
+        self._recording: set[asyncio.Task[None]] = set()  #: delivery-time writes in flight
 
     async def enqueue(self, account_id: str, envelope_id: str, body: bytes) -> EnqueueResult:
         """See `DeliveryLog.enqueue`."""
@@ -67,7 +77,7 @@ class DeliveryTimestamps:
         ids = [_command_id(e.body) for e in entries if _COMMAND_MARK in e.body]
         found = [i for i in ids if i]
         if found:
-            await self._record(account_id, found)
+            self._start_recording({account_id: found})
         return entries
 
     async def read_many(self, reads: Sequence[LogRead]) -> list[LogBatch]:
@@ -79,15 +89,34 @@ class DeliveryTimestamps:
             if any(ids):
                 found.setdefault(read.account_id, []).extend(i for i in ids if i)
         if found:
-            await self._record_many(found)
+            self._start_recording(found)
         return batches
 
-    async def _record(self, account_id: str, envelope_ids: list[str]) -> None:
-        await self._record_many({account_id: envelope_ids})
+    @property
+    def recording(self) -> int:
+        """How many delivery-time writes are in flight."""
+        return len(self._recording)
+
+    async def settled(self) -> None:
+        """Wait until every delivery-time write started so far has ended."""
+        while self._recording:
+            await asyncio.wait(list(self._recording))
+
+    def _start_recording(self, envelope_ids: dict[str, list[str]]) -> None:
+        """Record the hand-out time now, written by a task the read does not wait for."""
+        task = asyncio.get_running_loop().create_task(
+            self._record_many(envelope_ids, self._clock())
+        )
+        self._recording.add(task)
+        task.add_done_callback(self._recorded)
+
+    def _recorded(self, task: asyncio.Task[None]) -> None:
+        self._recording.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            _log.warning("delivery times not recorded: %r", exc)
 
     @translates_redis_errors
-    async def _record_many(self, envelope_ids: dict[str, list[str]]) -> None:
-        now = self._clock()
+    async def _record_many(self, envelope_ids: dict[str, list[str]], now: int) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
             for account_id, ids in envelope_ids.items():
                 key = self._keys.delivered_times(account_id)

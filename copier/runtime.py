@@ -46,6 +46,7 @@ class CopierRuntime:
         keys = CopierKeys.of(store.keys)
         if not isinstance(store.delivery, DeliveryTimestamps):
             store.delivery = DeliveryTimestamps(store.delivery, store.redis, keys, clock)
+        self.delivery_times: DeliveryTimestamps = store.delivery  #: the hook installed above
         self.settings = copier_settings or CopierSettings()  #: worker settings
         self.worker = CopierWorker(store, self.settings, clock=clock)  #: the in-process worker
         self.routes = CopierRoutes(
@@ -65,8 +66,9 @@ class CopierRuntime:
             _log.info("in-process copier disabled; run `copygate copier`")
 
     async def stop(self) -> None:
-        """Stop the worker (before the store closes)."""
+        """Stop the worker and let delivery-time writes finish (before the store closes)."""
         await self.worker.stop()
+        await self.delivery_times.settled()
 
 
 def copier_routes(runtime: Callable[[], CopierRuntime]) -> list[BaseRoute]:

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from copier.runtime import CopierRuntime, copier_routes
@@ -35,6 +36,8 @@ _log = logging.getLogger("copygate.app")
 
 #: `reconnect_after_s` announced to EAs when this process shuts down.
 SHUTDOWN_RECONNECT_AFTER_S = 1.0
+#: The EA WebSocket endpoint (served ahead of Starlette's middleware and router).
+STREAM_PATH = "/ea-gateway/v1/stream"
 
 
 class GatewayRuntime:
@@ -129,7 +132,7 @@ def _routes(runtime: Callable[[], GatewayRuntime], settings: Settings) -> list[B
         Route("/ea-gateway/v1/sessions", ea("create"), methods=["POST"]),
         Route("/ea-gateway/v1/sessions/{session_id}", ea("delete"), methods=["DELETE"]),
         Route("/ea-gateway/v1/sessions/{session_id}/exchange", ea("exchange"), methods=["POST"]),
-        WebSocketRoute("/ea-gateway/v1/stream", stream),
+        WebSocketRoute(STREAM_PATH, stream),
         Route("/admin/v1/keys", admin("list_keys"), methods=["GET"]),
         Route("/admin/v1/keys/{key_id}/{decision}", admin("decide_key"), methods=["POST"]),
         Route("/admin/v1/accounts/{account_id}/keys", admin("provision_key"), methods=["POST"]),
@@ -184,9 +187,28 @@ def create_app(
             await copier["runtime"].stop()
             await rt.aclose()
 
-    return Starlette(
+    return _GatewayApp(
         routes=_routes(lambda: holder["runtime"], settings)
         + copier_routes(lambda: copier["runtime"]),
         lifespan=lifespan,
         exception_handlers=exception_handlers(),
     )
+
+
+class _GatewayApp(Starlette):
+    """Starlette, with the EA stream dispatched straight to the WebSocket pump.
+
+    An idle EA connection lives for hours inside its ASGI call: through Starlette's
+    middleware stack, router and exception wrappers it keeps about ten suspended
+    coroutine frames and their closures (≈ 4 KiB per connection, see
+    docs/benchmarks.md). None of them does anything for this endpoint (the pump
+    handles its own errors and HTTP error handlers never answer a WebSocket), so
+    the stream skips them; the route stays in the table for anything else.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == STREAM_PATH:
+            runtime: GatewayRuntime = self.state.runtime
+            await runtime.websocket(WebSocket(scope, receive, send))
+            return
+        await super().__call__(scope, receive, send)

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 
 from gateway.app import SHUTDOWN_RECONNECT_AFTER_S, create_app
 from gateway.settings import Settings
+from gateway.uvicorn_ws import LeanWebSocketProtocol
 
 __all__ = ["copier", "main", "serve"]
 
@@ -40,7 +41,7 @@ def serve(host: str, port: int, settings: Settings) -> None:
         app,
         host=host,
         port=port,
-        ws="websockets-sansio",
+        ws=LeanWebSocketProtocol,  # uvicorn's websockets-sansio, less kept per connection
         ws_max_size=settings.max_frame_bytes,
         ws_per_message_deflate=False,
         ws_ping_interval=None,

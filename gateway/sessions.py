@@ -104,6 +104,9 @@ class SessionService(SessionOpening):
                 if isinstance(effect, RecordHeartbeat) and queue and _is_ack(queue[0]):
                     # an authenticated heartbeat: touch + status + ack in one store call
                     await self._heartbeat(proto, effect, queue.pop(0), applied)
+                elif isinstance(effect, RecordInit) and queue and _is_ack(queue[0]):
+                    # an authenticated InitRequest: payload + ack in one store call
+                    await self._init(proto, effect, queue.pop(0), applied)
                 else:
                     await self._apply_one(proto, effect, applied)
             except FencingError as exc:
@@ -121,6 +124,20 @@ class SessionService(SessionOpening):
             now_ms=self.clock(),
             heartbeat_timeout_ms=self.settings.heartbeat_timeout_ms,
             status=beat.payload,
+            ack_seq=ack.ack_seq,
+        )
+        applied.acked = max(acked, applied.acked or 0)
+        applied.reported = True
+
+    async def _init(
+        self, proto: SessionProtocol, init: RecordInit, ack: Effect, applied: Applied
+    ) -> None:
+        assert isinstance(ack, Acknowledge)
+        acked = await self.store.sessions.record_init(
+            proto.account_id,
+            proto.session_id,
+            now_ms=self.clock(),
+            payload=init.payload,
             ack_seq=ack.ack_seq,
         )
         applied.acked = max(acked, applied.acked or 0)

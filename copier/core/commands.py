@@ -196,4 +196,21 @@ def order_command(
         expires_at,
         master_account_id,
     )
-    return shape.model_copy(update={"command_id": command_id})
+    return _with_id(shape, command_id)
+
+
+def _with_id(shape: OrderCommandPayload, command_id: str) -> OrderCommandPayload:
+    """`shape` with another id: what ``model_copy(update=...)`` does, at half its cost.
+
+    The shape was validated with an id, so its set of explicitly given fields
+    already names ``command_id``; a frozen model can share it.
+    """
+    command = OrderCommandPayload.__new__(OrderCommandPayload)
+    _set(command, "__dict__", {**shape.__dict__, "command_id": command_id})
+    _set(command, "__pydantic_fields_set__", shape.__pydantic_fields_set__)
+    _set(command, "__pydantic_extra__", shape.__pydantic_extra__)
+    _set(command, "__pydantic_private__", shape.__pydantic_private__)
+    return command
+
+
+_set = object.__setattr__  # bypasses the frozen model's guard (the instance is new)

@@ -203,9 +203,7 @@ class LinkBook:
     def track(self, command_id: str, link: TicketLink) -> LinkBook:
         """This book with `link` stored and `command_id` awaiting its report."""
         key = link.key
-        return replace(
-            self, links={**self.links, key: link}, commands={**self.commands, command_id: key}
-        )
+        return LinkBook({**self.links, key: link}, self.aliases, {**self.commands, command_id: key})
 
     def reissue(self, old_command_id: str, new_command_id: str) -> LinkBook:
         """Move an awaited command to a new id (a retry is sent under a new id).

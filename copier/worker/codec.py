@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -40,12 +41,15 @@ __all__ = [
     "encode_master_book",
     "encode_state",
     "link_field",
+    "plain_json_text",
 ]
 
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, Mapping):  # e.g. a read-only view of a copy record's command
+        return dict(value)
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
@@ -58,31 +62,80 @@ def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
+_LinkValues = tuple[Any, ...]
+
+
+def _link_values(link: TicketLink) -> _LinkValues:
+    """Everything of a link but its command ids, hashable (Decimals as their text)."""
+    flight = link.in_flight
+    return (
+        link.master_account_id,
+        link.root_ticket,
+        link.master_ticket,
+        str(link.master_volume),
+        link.kind,
+        link.state,
+        link.symbol,
+        link.side,
+        link.order_type,
+        str(link.remaining_volume),
+        str(link.lot_step),
+        str(link.min_lot),
+        link.follower_ticket,
+        str(link.opened_volume),
+        None if flight is None else (flight.action, str(flight.volume)),
+        link.intent_ids,
+        link.error,
+        link.from_pending,
+    )
+
+
+def _json_of(values: _LinkValues, open_id: str, flight_id: str | None) -> dict[str, Any]:
+    m, root, mt, mv, kind, state, symbol, side, order_type = values[:9]
+    rem, step, min_lot, ft, ov, flight, ids, err, fp = values[9:]
+    return {
+        "m": m,
+        "root": root,
+        "mt": mt,
+        "mv": mv,
+        "kind": kind.value,
+        "state": state.value,
+        "symbol": symbol,
+        "side": side.value,
+        "type": order_type.value,
+        "open": open_id,
+        "rem": rem,
+        "step": step,
+        "min": min_lot,
+        "ft": ft,
+        "ov": ov,
+        "fl": None if flight is None else [flight_id, flight[0].value, flight[1]],
+        "ids": list(ids),
+        "err": err,
+        "fp": fp,
+    }
+
+
 def _link_json(link: TicketLink) -> dict[str, Any]:
     flight = link.in_flight
-    return {
-        "m": link.master_account_id,
-        "root": link.root_ticket,
-        "mt": link.master_ticket,
-        "mv": str(link.master_volume),
-        "kind": link.kind.value,
-        "state": link.state.value,
-        "symbol": link.symbol,
-        "side": link.side.value,
-        "type": link.order_type.value,
-        "open": link.open_command_id,
-        "rem": str(link.remaining_volume),
-        "step": str(link.lot_step),
-        "min": str(link.min_lot),
-        "ft": link.follower_ticket,
-        "ov": str(link.opened_volume),
-        "fl": None
-        if flight is None
-        else [flight.command_id, flight.action.value, str(flight.volume)],
-        "ids": list(link.intent_ids),
-        "err": link.error,
-        "fp": link.from_pending,
-    }
+    flight_id = None if flight is None else flight.command_id
+    return _json_of(_link_values(link), link.open_command_id, flight_id)
+
+
+#: Stands for the command id in a link template (see `encode_link`).
+_ID_SLOT = "cmd-link-slot-000000000000000000000000000000000000000000000000000000000000"
+
+
+@lru_cache(maxsize=256)
+def _link_template(values: _LinkValues) -> list[bytes] | None:
+    """A link's JSON split around its two command ids (opening and in flight)."""
+    parts = orjson.dumps(_json_of(values, _ID_SLOT, _ID_SLOT)).split(_ID_SLOT.encode())
+    return parts if len(parts) == 3 else None  # the slot text occurs elsewhere too
+
+
+def plain_json_text(text: str) -> bool:
+    """True when JSON writes `text` as it is (printable ASCII, no quote or backslash)."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 def _link(data: dict[str, Any]) -> TicketLink:
@@ -176,7 +229,18 @@ def encode_state(record: FollowerRecord) -> bytes:
 
 
 def encode_link(link: TicketLink) -> bytes:
-    """One link field's value."""
+    """One link field's value.
+
+    The followers of one intent get new links that differ only by their command
+    id (the opening command, still in flight): such a link is serialised once
+    per shape (memoised) and its id put into the two places it goes.
+    """
+    flight = link.in_flight
+    command_id = link.open_command_id
+    if flight is not None and flight.command_id == command_id and plain_json_text(command_id):
+        parts = _link_template(_link_values(link))
+        if parts is not None:
+            return command_id.encode().join(parts)
     return orjson.dumps(_link_json(link))
 
 
@@ -247,10 +311,9 @@ _COPY_DECIMALS = ("requested_volume", "requested_price", "filled_volume", "fille
 
 def encode_copy(record: CopyRecord) -> bytes:
     """A copy record as stored in the follower's ``copies`` hash."""
-    data = {name: getattr(record, name) for name in CopyRecord.__dataclass_fields__}
-    data["action"] = record.action.value
-    data["command"] = None if record.command is None else dict(record.command)
-    return dumps(data)
+    # orjson writes a dataclass as an object of its fields in declaration order
+    # (the action enum as its value): the same bytes as a dict of the fields.
+    return dumps(record)
 
 
 def decode_copy(raw: bytes) -> CopyRecord:

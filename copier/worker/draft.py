@@ -27,6 +27,7 @@ from copier.core import (
     update_peak,
 )
 from copier.core.links import LinkKey
+from copier.worker.codec import plain_json_text
 from copier.worker.state import CopyRecord, CopyStatus, FollowerRecord
 from schemas.codes import Action, Severity
 from schemas.envelope import ErrorAlert, OrderCommand, encode_envelope
@@ -171,14 +172,13 @@ class Draft:
             command = outcome.command
             if command.action in _ENTRIES:
                 times = (*state.recent_order_ms, self.now)
-                self.record = replace(
-                    record,
-                    links=plan.links,
+                self.record = record.with_links(
+                    plan.links,
                     recent={**record.recent, master: times},
                     breaker=record.breaker.on_open_sent(self.now),
                 )
             else:
-                self.record = replace(record, links=plan.links)
+                self.record = record.with_links(plan.links)
             json_form = self.send(command)
             notes = "; ".join(
                 f"{a.reason.value}: {a.before} -> {a.after}" for a in outcome.adjustments
@@ -196,7 +196,7 @@ class Draft:
             )
             return None
         if plan.links is not record.links:
-            self.record = replace(record, links=plan.links)
+            self.record = record.with_links(plan.links)
         copy = new_copy(base, signal, self.now)
         if isinstance(outcome, Skip):
             self.copies[base] = replace(
@@ -290,14 +290,9 @@ def command_forms(command: OrderCommandPayload, ts: int) -> tuple[bytes, dict[st
     """
     command_id = command.command_id
     values = _payload_values(command)
-    template = _command_template(values, ts) if _plain(command_id) else None
+    template = _command_template(values, ts) if plain_json_text(command_id) else None
     if template is None:
         envelope = OrderCommand(id=command_id, ts=ts, payload=command)
         return encode_envelope(envelope), command.model_dump(mode="json", exclude_none=True)
     parts, json_form = template
     return command_id.encode().join(parts), {**json_form, "command_id": command_id}
-
-
-def _plain(text: str) -> bool:
-    """True when JSON writes `text` as it is (printable ASCII, no quote or backslash)."""
-    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text

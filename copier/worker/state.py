@@ -67,6 +67,33 @@ class FollowerRecord:
         times = (*self.recent_for(master_id, now_ms), now_ms)
         return replace(self, recent={**self.recent, master_id: times})
 
+    def with_version(self, version: int) -> FollowerRecord:
+        """This record as stored under `version` (cheaper than `replace` on the commit path)."""
+        return FollowerRecord(
+            self.account_id, version, self.links, self.breaker, self.peak, self.recent, self.parked
+        )
+
+    def with_links(
+        self,
+        links: LinkBook,
+        *,
+        recent: Mapping[str, tuple[int, ...]] | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> FollowerRecord:
+        """This record with another link book (and order times and breaker, if given).
+
+        The same as `replace`, built directly: this runs once per planned follower.
+        """
+        return FollowerRecord(
+            self.account_id,
+            self.version,
+            links,
+            self.breaker if breaker is None else breaker,
+            self.peak,
+            self.recent if recent is None else recent,
+            self.parked,
+        )
+
     def parked_for(self, key: LinkKey) -> tuple[MasterSignal, ...]:
         """Intents parked on one link."""
         return self.parked.get(key, ())

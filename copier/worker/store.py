@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -272,16 +272,19 @@ class FollowerStore:
         if not writes:
             return []
         views = views or {}
+        # One random token per call; each decision's epoch is the token and its
+        # index, so every record created by this call gets a distinct fresh epoch.
+        token = secrets.token_hex(8)
         async with self._redis.pipeline(transaction=False) as pipe:
             for start in range(0, len(writes), _CHUNK):
                 blob: list[bytes] = []
-                for w in writes[start : start + _CHUNK]:
+                for i, w in enumerate(writes[start : start + _CHUNK], start):
                     commit_decision(
                         self.ckeys,
                         w,
                         views.get(w.after.account_id, {}),
                         now_ms,
-                        epoch=secrets.token_hex(8),
+                        epoch=f"{token}-{i}",
                         out=blob,
                     )
                 args: list[bytes | int] = [self._commit_templates, self._max_copies, b"".join(blob)]
@@ -292,7 +295,7 @@ class FollowerStore:
             outcome, version, epoch = flat[3 * i : 3 * i + 3]
             ok = outcome == b"ok"
             if ok:  # what Redis now holds, already decoded
-                after = replace(write.after, version=int(version))
+                after = write.after.with_version(int(version))
                 self._records.put(after.account_id, (str(version).encode(), epoch), after)
             results.append(ok)
         return results

@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import fakeredis
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
@@ -108,6 +109,8 @@ class OrderedStreams:
         self._pause = pause_after_read_ms  #: TEST HOOK: sleep between read and processing
         self._release = redis.register_script(RELEASE)  #: compare-and-delete of a lock
         self._cursors = dict.fromkeys(self._handlers, "0-0")  #: XAUTOCLAIM cursors
+        #: False over the in-process store (fakeredis), which is polled instead
+        self._blocking = not isinstance(redis, fakeredis.FakeAsyncRedis)
 
     async def ensure_groups(self) -> None:
         """Create the consumer group on every stream (from the start) if missing."""
@@ -119,9 +122,11 @@ class OrderedStreams:
     async def read(self, block_ms: int) -> list[StreamEntry]:
         """New entries for this consumer (blocks up to `block_ms`).
 
-        The embedded store (fakeredis) answers a blocking XREADGROUP at once; an
-        empty answer that came back much faster than `block_ms` is followed by a
-        short sleep, so an idle worker does not spin a core.
+        The in-process store (fakeredis) is read without BLOCK: its blocking
+        XREADGROUP leaves a task behind when the read is cancelled (a worker
+        stopping), and older releases answered at once anyway. An empty answer
+        that came back much faster than `block_ms` is followed by a short sleep,
+        so an idle worker does not spin a core.
         """
         started = time.monotonic()
         reply: Any = await self._redis.xreadgroup(
@@ -129,7 +134,7 @@ class OrderedStreams:
             self.consumer,
             dict.fromkeys(self._handlers, ">"),
             count=self._batch,
-            block=block_ms,
+            block=block_ms if self._blocking else None,
         )
         entries = [
             StreamEntry(stream.decode(), entry_id.decode(), fields)

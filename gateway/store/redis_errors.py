@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 from redis import exceptions as rex
@@ -41,11 +40,25 @@ TRANSIENT_REDIS_ERRORS: tuple[type[BaseException], ...] = (
     rex.ClusterDownError,
     OSError,
 )
+#: Everything `map_redis_errors` turns into `StoreUnavailable` (after `StoreError`s pass).
+_TRANSLATED: tuple[type[BaseException], ...] = (*TRANSIENT_REDIS_ERRORS, rex.RedisError)
 
 
-@contextmanager
-def map_redis_errors(operation: str) -> Iterator[None]:
+def _unavailable(operation: str, exc: BaseException) -> StoreUnavailable:
+    """Log `exc` (a Redis or socket error) and return the `StoreUnavailable` to raise."""
+    if isinstance(exc, TRANSIENT_REDIS_ERRORS):
+        logger.warning("store unavailable during %s: %s", operation, exc)
+    else:
+        logger.error("unexpected Redis error during %s", operation, exc_info=exc)
+    return StoreUnavailable(f"{operation}: {exc}")
+
+
+# lower-case: used like the function it replaced, `with map_redis_errors(...)`
+class map_redis_errors:
     """Run a block, turning Redis exceptions into `StoreUnavailable`.
+
+    A plain class (``__enter__``/``__exit__``), not a generator-based
+    ``@contextmanager``: it sits on every store call's hot path.
 
     Args:
         operation: what was being done, for the message and the log.
@@ -53,16 +66,22 @@ def map_redis_errors(operation: str) -> Iterator[None]:
     Raises:
         StoreUnavailable: the block raised a Redis (or socket) error.
     """
-    try:
-        yield
-    except StoreError:
-        raise
-    except TRANSIENT_REDIS_ERRORS as exc:
-        logger.warning("store unavailable during %s: %s", operation, exc)
-        raise StoreUnavailable(f"{operation}: {exc}") from exc
-    except rex.RedisError as exc:
-        logger.exception("unexpected Redis error during %s", operation)
-        raise StoreUnavailable(f"{operation}: {exc}") from exc
+
+    __slots__ = ("operation",)
+
+    def __init__(self, operation: str) -> None:
+        self.operation = operation  #: what was being done (message and log)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        if exc is None or isinstance(exc, StoreError):
+            return
+        if isinstance(exc, _TRANSLATED):
+            raise _unavailable(self.operation, exc) from exc
 
 
 def translates_redis_errors(
@@ -73,7 +92,11 @@ def translates_redis_errors(
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with map_redis_errors(operation):
+        try:
             return await fn(*args, **kwargs)
+        except StoreError:
+            raise
+        except _TRANSLATED as exc:
+            raise _unavailable(operation, exc) from exc
 
     return wrapper

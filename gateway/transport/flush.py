@@ -146,14 +146,24 @@ class Outlet:
 
     async def settled(self) -> None:
         """Wait until no flush of this outlet is requested or in progress."""
+        waiter = self.flushed()
+        if waiter is not None:
+            await waiter
+
+    def flushed(self) -> asyncio.Future[None] | None:
+        """A future that ends with the requested (or running) flush, or None if there is none.
+
+        It gets the flush's error, if any (the error handler is then not called):
+        what `settled` awaits, for a caller that must register before it can await.
+        """
         if not (self.queued or self.busy):
-            return
+            return None
         waiter = asyncio.get_running_loop().create_future()
         if self.waiters is None:
             self.waiters = [waiter]
         else:
             self.waiters.append(waiter)
-        await waiter
+        return waiter
 
     async def write(self, frames: list[LogEntry]) -> None:
         """Write frames in order (they are sorted by seq)."""

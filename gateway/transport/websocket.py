@@ -28,9 +28,9 @@ from gateway.protocol import Send, SessionProtocol
 from gateway.sessions import SessionService
 from gateway.transport.flush import FlushBatcher, Outlet
 from schemas.codes import CloseCode, CloseReason, SessionState
-from schemas.envelope import encode_envelope
+from schemas.envelope import Envelope, encode_envelope
 
-__all__ = ["WebSocketPump", "bearer_token"]
+__all__ = ["SHUTDOWN_CHUNK", "WebSocketPump", "bearer_token"]
 
 _log = logging.getLogger("copygate.ws")
 
@@ -39,6 +39,8 @@ STORE_RETRY_AFTER_S = 5.0
 #: How long a new connection waits for the EA to report its ack_seq (InitRequest or
 #: StatusHeartbeat) before it writes the backlog anyway.
 READY_GRACE_S = 0.5
+#: Sockets `WebSocketPump.shutdown` closes concurrently.
+SHUTDOWN_CHUNK = 500
 
 
 def bearer_token(headers: Any) -> str | None:
@@ -83,7 +85,7 @@ class _Connection(Outlet):
         kind = event.get("kind")
         mine = event.get("session_id") == self.proto.session_id
         if kind == "closed":
-            if mine:
+            if mine and self.proto.state is not SessionState.CLOSED:  # else: closed here
                 self.pump.spawn(self.pump.closed_by_store(self, event.get("reason")))
         elif kind == "promoted" and mine:
             self.proto.mark_authenticated()
@@ -246,12 +248,69 @@ class WebSocketPump:
         await conn.close(int(CloseReason.STORE_UNAVAILABLE.close_code), frames)
 
     async def shutdown(self, reconnect_after_s: float) -> None:
-        """Server shutdown: ShutdownNotice + 4004 to every connection of this node."""
+        """Server shutdown: one ShutdownNotice (with a seq) + 4004 to every connection.
+
+        In batches, not one connection at a time: every session is closed by the
+        protocol first (so the store's own `closed` event for it finds it closed and
+        sends nothing: exactly one notice each), then in the store with `close_many`
+        (one script call per `CLOSE_MANY_CHUNK`), then every notice is numbered in
+        one flush round (`outbound_many`), and the sockets are closed concurrently,
+        `SHUTDOWN_CHUNK` at a time. If the store is unreachable, each EA gets its
+        notice without a seq (the one case, with the store-unavailable notice,
+        where a server message has none).
+        """
+        now = self.service.clock()
+        closing: list[tuple[_Connection, list[Envelope]]] = []
         for conn in list(self.registry):
             effects = conn.proto.close(
-                CloseReason.SERVER_SHUTDOWN,
-                self.service.clock(),
-                reconnect_after_s=reconnect_after_s,
+                CloseReason.SERVER_SHUTDOWN, now, reconnect_after_s=reconnect_after_s
             )
-            with contextlib.suppress(Exception):
-                await self._apply(conn, effects)
+            if effects:
+                closing.append((conn, [e.envelope for e in effects if isinstance(e, Send)]))
+        if not closing:
+            return
+        try:
+            await self.service.close_many(
+                [conn.proto.session_id for conn, _ in closing], CloseReason.SERVER_SHUTDOWN
+            )
+        except StoreUnavailable as exc:  # the sockets are closed all the same
+            _log.warning("store unavailable at shutdown: %s", exc)
+        for conn, notices in closing:
+            conn.stop_grace()
+            conn.request(notices, force=True)  # numbered and written by one flush round
+        # registered before that round runs, so its failure comes back here
+        flushes = [conn.flushed() for conn, _ in closing]
+        code = int(CloseReason.SERVER_SHUTDOWN.close_code)
+        for start in range(0, len(closing), SHUTDOWN_CHUNK):
+            await asyncio.gather(
+                *(
+                    _notice_then_close(conn, code, notices, flushed)
+                    for (conn, notices), flushed in zip(
+                        closing[start : start + SHUTDOWN_CHUNK],
+                        flushes[start : start + SHUTDOWN_CHUNK],
+                        strict=True,
+                    )
+                )
+            )
+
+
+async def _notice_then_close(
+    conn: _Connection,
+    code: int,
+    notices: list[Envelope],
+    flushed: asyncio.Future[None] | None,
+) -> None:
+    """Wait for the flush that writes the notice (`close` would cancel it), then close.
+
+    If the store could not number the notice, it goes out without a seq (like the
+    store-unavailable notice: none can be handed out without the store).
+    """
+    try:
+        if flushed is not None:
+            await flushed
+    except StoreUnavailable:
+        await conn.close(code, [encode_envelope(notice) for notice in notices])
+        return
+    except Exception:  # the socket is closed all the same
+        _log.debug("shutdown flush of %s failed", conn.proto.session_id, exc_info=True)
+    await conn.close(code)

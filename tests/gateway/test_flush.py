@@ -229,6 +229,28 @@ async def test_a_store_failure_nobody_awaits_goes_to_the_error_handler(world: Wo
     assert [(sid, type(exc)) for sid, exc in world.failed] == [("s-acc-1", StoreUnavailable)]
 
 
+async def test_a_flush_registered_for_before_its_round_reports_its_failure_there(
+    world: World,
+) -> None:
+    outlets = [world.outlet(f"acc-{i}") for i in range(3)]
+    world.log.down = True
+    for outlet, _ in outlets:
+        outlet.request([reply("notice")], force=True)
+    flushes = [outlet.flushed() for outlet, _ in outlets]
+
+    results = await asyncio.gather(*(f for f in flushes if f), return_exceptions=True)
+
+    assert [type(r) for r in results] == [StoreUnavailable] * 3
+    assert world.failed == []  # the handler is for failures nobody awaits
+    assert len(world.log.calls) == 1  # still one round for all of them
+
+
+async def test_there_is_no_flush_to_wait_for_when_none_was_requested(world: World) -> None:
+    outlet, _ = world.outlet("acc-1")
+
+    assert outlet.flushed() is None
+
+
 async def test_a_closed_outlet_is_not_flushed_and_its_waiters_are_released(
     world: World,
 ) -> None:

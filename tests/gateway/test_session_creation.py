@@ -2,7 +2,9 @@
 
 A verified key's reconnect is one store call (`create_with_key`: rate limit, key
 status, creation) and no argon2; a WebSocket handshake is one store call
-(`get_session_account`). Everything else takes the ordinary path with its errors.
+(`get_session_account`); the InitRequest that follows is one store call
+(`record_init`: payload + fenced, clamped ack). Everything else takes the ordinary
+path with its errors.
 The stores are the embedded ones, each port wrapped in a call-counting fake.
 """
 
@@ -26,29 +28,10 @@ from gateway.telemetry import configure_telemetry
 from schemas.codes import CloseReason, KeyStatus, Role, SessionState
 from schemas.rest import SessionCreateRequest
 from tests.gateway.auth.conftest import CountingHasher
+from tests.gateway.counting import Counted
 
 ACCOUNT = "demo-1001"
 CLIENT_ADDR = "203.0.113.7"
-
-
-class Counted:
-    """A store port that records every call made to it, then makes it (a fake)."""
-
-    def __init__(self, name: str, port: Any, calls: list[str]) -> None:
-        self._name = name  #: the port's name in `calls`
-        self._port = port  #: the real port
-        self._calls = calls  #: shared call log, "<port>.<method>"
-
-    def __getattr__(self, attr: str) -> Any:
-        value = getattr(self._port, attr)
-        if not callable(value):
-            return value
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self._calls.append(f"{self._name}.{attr}")
-            return value(*args, **kwargs)
-
-        return counted
 
 
 @dataclass
@@ -103,6 +86,8 @@ async def make_world() -> AsyncIterator[Callable[..., Any]]:
             key_store=Counted("key_store", real.key_store, calls),
             accounts=Counted("accounts", real.accounts, calls),
             rate_limiter=Counted("rate_limiter", real.rate_limiter, calls),
+            intents=Counted("intents", real.intents, calls),
+            delivery=Counted("delivery", real.delivery, calls),
         )
         hasher = CountingHasher(settings)
         strategy = AccountSessionKeyStrategy.from_settings(store.key_store, hasher, settings)
@@ -286,3 +271,64 @@ async def test_close_many_closes_the_sessions_and_counts_each(
     assert [r.session_id for r in closed] == ids
     assert world.calls == ["sessions.close_many"]
     assert world.service.telemetry.counts["sessions_closed_server_shutdown"] == 3
+
+
+# ---- InitRequest ------------------------------------------------------------------------
+
+
+def _init_request(ack_seq: int) -> dict[str, Any]:
+    return {
+        "type": "InitRequest",
+        "id": "init-1",
+        "ts": 1,
+        "payload": {
+            "ack_seq": ack_seq,
+            "account": {"balance": 1000, "equity": 1000, "currency": "USD", "leverage": 100},
+        },
+    }
+
+
+async def _open(world: World) -> Any:
+    _, key = await world.strategy.provision_key(ACCOUNT, by="test", now_ms=1)
+    created = await world.create(key)
+    return await world.service.open_protocol(
+        await world.service.resolve_token(created.session_token)
+    )
+
+
+async def test_init_request_is_one_store_call_keeping_the_payload_and_the_ack(
+    make_world: Callable[..., Any],
+) -> None:
+    world = await make_world()
+    proto = await _open(world)
+    log = world.store.delivery
+    queued = await log.enqueue(ACCOUNT, "m1", b'{"type":"OrderCommand","id":"m1","ts":1}')
+    first = queued.seq
+    await log.enqueue(ACCOUNT, "m2", b'{"type":"OrderCommand","id":"m2","ts":1}')
+    await log.read(ACCOUNT, proto.session_id, after_seq=0, limit=1)  # only m1 was handed out
+    world.calls.clear()
+
+    effects = proto.receive_object(_init_request(ack_seq=10**9), world.clock())
+    applied = await world.service.apply(proto, effects)
+
+    assert world.calls == ["sessions.record_init"]
+    assert (applied.acked, applied.reported, applied.close) == (first, True, None)
+    assert [e.type for e in applied.outgoing] == ["InitAck"]
+    left = await log.read(ACCOUNT, proto.session_id, after_seq=0)
+    assert [e.seq for e in left] == [first + 1]  # the ack was clamped to what was read
+
+
+async def test_init_request_of_a_preempted_session_closes_it_with_the_reason(
+    make_world: Callable[..., Any],
+) -> None:
+    world = await make_world()
+    proto = await _open(world)
+    _, key = await world.strategy.provision_key(ACCOUNT, by="test", now_ms=1)
+    await world.create(key)  # a newer session preempts the first
+
+    applied = await world.service.apply(
+        proto, proto.receive_object(_init_request(ack_seq=0), world.clock())
+    )
+
+    assert applied.close is not None and applied.close.reason is CloseReason.PREEMPTED
+    assert applied.acked is None

@@ -48,6 +48,13 @@ def test_shaped_command_equals_the_validated_one(fields: dict[str, Any], command
     assert shaped.model_dump_json() == direct.model_dump_json()
 
 
+def test_a_shaped_command_is_frozen_like_a_validated_one() -> None:
+    shaped = order_command("cmd-1", **OPEN)
+    with pytest.raises(ValidationError):
+        shaped.volume = D(2)
+    assert order_command("cmd-2", **OPEN).command_id == "cmd-2"
+
+
 def test_followers_of_one_shape_keep_their_own_ids() -> None:
     first = order_command("cmd-1", **OPEN)
     second = order_command("cmd-2", **OPEN)

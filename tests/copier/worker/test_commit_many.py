@@ -237,3 +237,15 @@ async def test_a_record_without_an_epoch_is_replaced_not_an_error(world: World) 
     fields = await world.client.hgetall(key)
     assert fields[b"v"] == b"4" and b"state" not in fields and fields[b"e"]
     assert await _tickets(store, "f1") == {100}
+
+
+async def test_records_created_by_one_commit_call_each_get_their_own_epoch(world: World) -> None:
+    followers = [f"f{n}" for n in range(3)]
+    for follower in followers:
+        await world.follower(follower, online=False)
+    store = world.worker.follower_store
+    writes = [await _open(store, world, f, 100) for f in followers]
+    assert await store.commit(writes, now_ms=world.clock()) == [True, True, True]
+    epochs = [await world.client.hget(store.ckeys.follower_state(f), "e") for f in followers]
+    assert None not in epochs
+    assert len(set(epochs)) == len(followers)

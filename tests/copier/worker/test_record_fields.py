@@ -4,23 +4,30 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from types import MappingProxyType
+
+import orjson
+import pytest
 
 from copier.core import CircuitBreaker, derive_command_id
-from copier.core.links import LinkBook
+from copier.core.links import InFlight, LinkBook, LinkKind, LinkState, TicketLink
 from copier.keys import CopierKeys
 from copier.worker.codec import (
     STATE_FIELD,
     FieldChanges,
+    decode_copy,
     decode_follower,
     encode_changes,
     encode_copy,
     encode_follower,
+    encode_link,
+    encode_state,
     link_field,
 )
 from copier.worker.decide import FollowerContext, decide_report, decide_signal
 from copier.worker.ops import commit_decision, read_netstrings
-from copier.worker.state import FollowerRecord
-from schemas.codes import Action, ExecutionStatus
+from copier.worker.state import CopyRecord, FollowerRecord
+from schemas.codes import Action, ExecutionStatus, OrderType, Side
 from schemas.messages import ExecutionReportPayload
 from tests.copier.core.builders import MASTER, NOW, intent, settings, signal, spec
 
@@ -119,3 +126,69 @@ def test_a_commit_decision_carries_the_changed_fields_copies_and_outbox_as_netst
         f"{item.due_ms}|".encode() + item.body,
         b"0",
     ]
+
+
+def test_a_copy_record_is_stored_as_the_json_object_of_its_fields() -> None:
+    write = decide_signal(
+        signal(intent(Action.OPEN, 100)), settings(), FollowerRecord("f1"), CTX, NOW
+    )
+    (copy,) = write.copies
+    assert copy.command is not None
+    viewed = replace(copy, command=MappingProxyType(dict(copy.command)))
+    expected = {name: getattr(copy, name) for name in CopyRecord.__dataclass_fields__}
+    expected["action"] = copy.action.value
+    expected["requested_volume"] = str(copy.requested_volume)
+    expected["requested_price"] = str(copy.requested_price)
+    assert orjson.loads(encode_copy(viewed)) == expected
+    assert encode_copy(viewed) == encode_copy(copy)
+    assert decode_copy(encode_copy(copy)) == copy
+
+
+def _opening_link(command_id: str, volume: str) -> TicketLink:
+    return TicketLink(
+        master_account_id=MASTER,
+        root_ticket=100,
+        master_ticket=100,
+        master_volume=Decimal(volume),
+        kind=LinkKind.POSITION,
+        state=LinkState.OPENING,
+        symbol="EURUSD",
+        side=Side.BUY,
+        order_type=OrderType.MARKET,
+        open_command_id=command_id,
+        remaining_volume=Decimal(volume),
+        lot_step=Decimal("0.01"),
+        min_lot=Decimal("0.01"),
+        in_flight=InFlight(command_id, Action.OPEN, Decimal(volume)),
+        intent_ids=("i-1",),
+    )
+
+
+@pytest.mark.parametrize(
+    ("command_id", "volume"),
+    [
+        ("cmd-aaaa", "1"),
+        ("cmd-bbbb", "1"),  # same shape, another id
+        ("cmd-bbbb", "1.00"),  # numerically equal volume, other text
+        ('cmd-"quoted"', "0.5"),  # an id JSON escapes
+        ("cmd-\u00e9", "0.5"),  # a non-ASCII id
+    ],
+)
+def test_an_opening_link_is_stored_as_its_json_whatever_its_id_and_volume_text(
+    command_id: str, volume: str
+) -> None:
+    link = _opening_link(command_id, volume)
+    encoded = encode_link(link)
+    data = orjson.loads(encoded)
+    assert (data["open"], data["fl"][0]) == (command_id, command_id)
+    assert (data["mv"], data["rem"], data["fl"][2]) == (volume, volume, volume)
+    record = decode_follower(
+        FOLLOWER,
+        1,
+        {
+            STATE_FIELD.encode(): encode_state(FollowerRecord(FOLLOWER)),
+            link_field(link.key).encode(): encoded,
+        },
+        CircuitBreaker(),
+    )
+    assert list(record.links.links.values()) == [link]
