@@ -115,7 +115,7 @@ class _Worker:
         )
         try:
             status, answer = await conn.request("POST", "/ea-gateway/v1/sessions", body)
-        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+        except (OSError, asyncio.IncompleteReadError, ValueError):
             conn = RawHttpConnection(conn.host, conn.port)
             raise
         finally:

@@ -262,6 +262,9 @@ class RawHttpConnection:
         head += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
         status_line = await self.reader.readline()
+        if not status_line:  # a keep-alive connection the server has closed (a restart)
+            self.reader = self.writer = None
+            raise ConnectionResetError("server closed the keep-alive connection")
         status = int(status_line.split()[1])
         length = 0
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
