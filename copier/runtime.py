@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from copier.settings import CopierSettings
 from copier.worker import CopierWorker
 from gateway.auth.admin import AdminAuthenticator
 from gateway.clock import Clock, system_clock_ms
+from gateway.gc_tuning import tune_gc as tune_process_gc
 from gateway.settings import Settings
 from gateway.store.factory import StoreBundle, open_store
 
@@ -104,11 +104,7 @@ def tune_gc(copier_settings: CopierSettings) -> None:
     raises the generation-0 threshold to ``standalone_gc_threshold`` (see
     `CopierSettings`); 0 changes nothing.
     """
-    threshold = copier_settings.standalone_gc_threshold
-    if threshold:
-        gc.freeze()
-        _gen0, gen1, gen2 = gc.get_threshold()
-        gc.set_threshold(threshold, gen1, gen2)
+    tune_process_gc(copier_settings.standalone_gc_threshold)
 
 
 async def run_standalone(

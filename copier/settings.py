@@ -50,8 +50,8 @@ class CopierSettings(BaseSettings):
     #: short-lived objects per follower decision and keeps a large cache of decoded
     #: records, so default collections cost about a quarter of its CPU; a worker's
     #: data is acyclic (freed by reference counting), so collecting rarely is cheap
-    #: in memory. 0 leaves the interpreter's setting alone. Not applied inside
-    #: `copygate serve` (the gateway's process).
+    #: in memory. 0 leaves the interpreter's setting alone. `copygate serve` (the
+    #: gateway's process, copier included) uses ``COPYGATE_GC_GEN0_THRESHOLD``.
     standalone_gc_threshold: int = Field(default=50_000, ge=0)
     #: TEST HOOK: sleep this long after a read returned new entries, before
     #: processing them (lets a test SIGKILL a worker between read and ack). 0 = off.

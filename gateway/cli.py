@@ -14,6 +14,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from gateway.app import SHUTDOWN_RECONNECT_AFTER_S, create_app
+from gateway.gc_tuning import tune_gc
 from gateway.settings import Settings
 from gateway.uvicorn_ws import LeanWebSocketProtocol
 
@@ -50,6 +51,7 @@ def serve(host: str, port: int, settings: Settings) -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+    tune_gc(settings.gc_gen0_threshold)
     _GatewayServer(config, app).run()
 
 

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     #: Log level of the `copygate` loggers.
     log_level: str = "INFO"
 
+    # ---- process ----------------------------------------------------------------
+    #: `copygate serve` only: the garbage collector's generation-0 threshold
+    #: (Python's default is 700); startup objects are frozen. 0 leaves the
+    #: interpreter alone. See `gateway.gc_tuning`.
+    gc_gen0_threshold: int = Field(default=50_000, ge=0)
+
     @property
     def heartbeat_timeout_ms(self) -> int:
         """The timeout in integer milliseconds."""

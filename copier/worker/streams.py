@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -124,11 +123,9 @@ class OrderedStreams:
 
         The in-process store (fakeredis) is read without BLOCK: its blocking
         XREADGROUP leaves a task behind when the read is cancelled (a worker
-        stopping), and older releases answered at once anyway. An empty answer
-        that came back much faster than `block_ms` is followed by a short sleep,
-        so an idle worker does not spin a core.
+        stopping), and older releases answered at once anyway; there an empty
+        answer is followed by a short sleep, so an idle worker does not spin a core.
         """
-        started = time.monotonic()
         reply: Any = await self._redis.xreadgroup(
             CONSUMER_GROUP,
             self.consumer,
@@ -141,7 +138,7 @@ class OrderedStreams:
             for stream, rows in reply or ()
             for entry_id, fields in rows
         ]
-        if not entries and time.monotonic() - started < block_ms / 2000:
+        if not entries and not self._blocking:
             await asyncio.sleep(min(block_ms / 1000, NON_BLOCKING_POLL_S))
         if entries and self._pause:
             _log.warning(
