@@ -17,6 +17,10 @@ the others are applied (the whole call is atomic anyway).
 accounts, in one call), drop them from the outboxes, remember when they were
 first queued, and re-score the outbox index.
 
+`ENTER`: take an account's partition lock and, if taken, read what ordering
+needs in the same call: the account's mark (last entry fully processed) and the
+oldest entry pending in the consumer group.
+
 `RELEASE`: delete a lock only if it still holds our token.
 """
 
@@ -28,6 +32,7 @@ from gateway.store.keys import RedisKeys
 __all__ = [
     "COMMIT_MANY",
     "COMMIT_OPS",
+    "ENTER",
     "LOAD_MANY",
     "OUTBOX_DONE",
     "RELEASE",
@@ -256,6 +261,17 @@ def outbox_templates(keys: CopierKeys) -> bytes:
     a = "\x01"
     return "\n".join((keys.outbox(a), keys.outbox_index(), keys.queued_times(a))).encode()
 
+
+#: KEYS: lock, marks hash, stream; ARGV: token, lock ttl (ms), account, group.
+#: Returns {0} when another worker holds the lock, else {1, mark, oldest pending id}.
+ENTER = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return {0}
+end
+local mark = redis.call('HGET', KEYS[2], ARGV[3])
+local pending = redis.call('XPENDING', KEYS[3], ARGV[4])
+return {1, mark, pending[2]}
+"""
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then

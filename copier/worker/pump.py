@@ -93,9 +93,12 @@ class CopierPump:
             _log.warning("intent stream entry %s is a %s; ignored", entry.entry_id, envelope.type)
             return
         master = entry.account_id
-        equity = await self.store.equity(master)
+        # two reads, one round trip's wait: they do not depend on each other
+        equity, views = await asyncio.gather(
+            self.store.equity(master), self.store.followers_of(master)
+        )
         signal = MasterSignal(master, envelope.id, envelope.payload, entry.received_ms, equity)
-        await self.fan_out(signal)
+        await self.fan_out(signal, views)
         book = await self.store.master_book(master)
         await self.store.put_master_book(
             master, apply_master_intent(book, envelope.id, envelope.payload)
@@ -111,17 +114,21 @@ class CopierPump:
             await self.on_snapshot(account, envelope.payload, round_id=envelope.id)
 
     # ---- intents ---------------------------------------------------------------------
-    async def fan_out(self, signal: MasterSignal) -> None:
+    async def fan_out(
+        self, signal: MasterSignal, views: Mapping[str, SubscriptionView] | None = None
+    ) -> None:
         """Decide and write one intent for every follower of its master.
 
         The followers are taken in parts of `FAN_OUT_PART`, run concurrently: while
         Redis runs one part's commit, the worker decides the next part. Every part
         runs to its end (committed and flushed) before this returns; if one failed,
         its error is raised then and the entry stays pending (processing it again
-        decides only what was not committed).
+        decides only what was not committed). `views` (follower -> subscription)
+        is read here unless the caller already has it.
         """
         master = signal.master_account_id
-        views = await self.store.followers_of(master)
+        if views is None:
+            views = await self.store.followers_of(master)
         followers = sorted(views)
         self.counters.intents += 1
         outcomes = await asyncio.gather(

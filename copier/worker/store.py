@@ -43,6 +43,7 @@ from copier.worker.codec import (
     encode_master_book,
 )
 from copier.worker.decide import FollowerContext, FollowerWrite, OutboxItem
+from copier.worker.evalsha import evalsha_many
 from copier.worker.lua import (
     COMMIT_MANY,
     LOAD_MANY,
@@ -162,16 +163,16 @@ class FollowerStore:
         one last decoded (or committed) by this store are read in full.
         """
         followers = list(copy_ids)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for start in range(0, len(followers), _CHUNK):
-                pairs = [
-                    value
-                    for follower in followers[start : start + _CHUNK]
-                    for value in (follower.encode(), (copy_ids[follower] or "").encode())
-                ]
-                args = [self._load_templates, netstrings(pairs)]
-                await self._load(keys=[], args=args, client=pipe)
-            flat = [value for reply in await pipe.execute() for value in reply]
+        calls: list[list[bytes]] = []
+        for start in range(0, len(followers), _CHUNK):
+            pairs = [
+                value
+                for follower in followers[start : start + _CHUNK]
+                for value in (follower.encode(), (copy_ids[follower] or "").encode())
+            ]
+            calls.append([self._load_templates, netstrings(pairs)])
+        replies = await evalsha_many(self._redis, self._load, calls)
+        flat = [value for reply in replies for value in reply]
         stale = [
             f
             for f, init_ms in zip(followers, flat[2::5], strict=True)
@@ -275,21 +276,21 @@ class FollowerStore:
         # One random token per call; each decision's epoch is the token and its
         # index, so every record created by this call gets a distinct fresh epoch.
         token = secrets.token_hex(8)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for start in range(0, len(writes), _CHUNK):
-                blob: list[bytes] = []
-                for i, w in enumerate(writes[start : start + _CHUNK], start):
-                    commit_decision(
-                        self.ckeys,
-                        w,
-                        views.get(w.after.account_id, {}),
-                        now_ms,
-                        epoch=f"{token}-{i}",
-                        out=blob,
-                    )
-                args: list[bytes | int] = [self._commit_templates, self._max_copies, b"".join(blob)]
-                await self._commit(keys=[], args=args, client=pipe)
-            flat = [value for reply in await pipe.execute() for value in reply]
+        calls: list[list[bytes | int]] = []
+        for start in range(0, len(writes), _CHUNK):
+            blob: list[bytes] = []
+            for i, w in enumerate(writes[start : start + _CHUNK], start):
+                commit_decision(
+                    self.ckeys,
+                    w,
+                    views.get(w.after.account_id, {}),
+                    now_ms,
+                    epoch=f"{token}-{i}",
+                    out=blob,
+                )
+            calls.append([self._commit_templates, self._max_copies, b"".join(blob)])
+        replies = await evalsha_many(self._redis, self._commit, calls)
+        flat = [value for reply in replies for value in reply]
         results: list[bool] = []
         for i, write in enumerate(writes):
             outcome, version, epoch = flat[3 * i : 3 * i + 3]

@@ -39,7 +39,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from copier.keys import CONSUMER_GROUP, CopierKeys
-from copier.worker.lua import RELEASE
+from copier.worker.lua import ENTER, RELEASE
 from gateway.clock import Clock
 
 __all__ = ["Handler", "OrderedStreams", "StreamEntry", "entry_key"]
@@ -106,6 +106,7 @@ class OrderedStreams:
         self._claim_idle = claim_idle_ms  #: idle time before an entry is claimed
         self._batch = batch  #: entries per read
         self._pause = pause_after_read_ms  #: TEST HOOK: sleep between read and processing
+        self._enter = redis.register_script(ENTER)  #: lock + mark + oldest pending id
         self._release = redis.register_script(RELEASE)  #: compare-and-delete of a lock
         self._cursors = dict.fromkeys(self._handlers, "0-0")  #: XAUTOCLAIM cursors
         #: False over the in-process store (fakeredis), which is polled instead
@@ -180,12 +181,11 @@ class OrderedStreams:
         if claims >= 3 * self._max_failures:
             await self._dead_letter(entry, f"claimed {claims} times (crash loop?)")
             return
-        async with self._partition(entry.account_id):
-            mark = await self._mark(entry)
+        async with self._partition(entry) as (mark, oldest):
             if mark is not None and entry_key(entry.entry_id) <= entry_key(mark):
                 await self._redis.xack(entry.stream, CONSUMER_GROUP, entry.entry_id)
                 return
-            for earlier in await self._earlier(entry, mark):
+            for earlier in await self._earlier(entry, mark, oldest):
                 await self._handle(earlier, await self._claims(earlier))
             await self._handle(entry, claims)
 
@@ -239,13 +239,16 @@ class OrderedStreams:
         raw = await self._redis.hget(self._keys.failures(), _fkey(entry))
         return int(raw or 0)
 
-    async def _earlier(self, entry: StreamEntry, mark: str | None) -> list[StreamEntry]:
-        """Unprocessed entries of the same account before `entry`, oldest first."""
-        summary = await self._redis.xpending(entry.stream, CONSUMER_GROUP)
-        oldest = summary.get("min") if summary else None
+    async def _earlier(
+        self, entry: StreamEntry, mark: str | None, oldest: str | None
+    ) -> list[StreamEntry]:
+        """Unprocessed entries of the same account before `entry`, oldest first.
+
+        `oldest` is the oldest id pending in the group (read under the lock).
+        """
         if oldest is None:
             return []
-        start = oldest.decode() if isinstance(oldest, bytes) else str(oldest)
+        start = oldest
         if mark is not None and entry_key(mark) > entry_key(start):
             start = mark
         if entry_key(start) >= entry_key(entry.entry_id):
@@ -264,21 +267,33 @@ class OrderedStreams:
         return found
 
     @contextlib.asynccontextmanager
-    async def _partition(self, account_id: str) -> AsyncIterator[None]:
-        """Hold the account's lock (waits for another holder, up to 3 lock lifetimes)."""
+    async def _partition(self, entry: StreamEntry) -> AsyncIterator[tuple[str | None, str | None]]:
+        """Hold the entry's account lock (waits for another holder, up to 3 lock lifetimes).
+
+        Yields the account's mark and the oldest id pending in the group, read
+        in the same call that took the lock (`ENTER`).
+        """
+        account_id = entry.account_id
         key = self._keys.partition_lock(account_id)
         token = secrets.token_hex(8)
         deadline = asyncio.get_running_loop().time() + 3 * self._lock_ttl / 1000
         delay = 0.002
-        while not await self._redis.set(key, token, nx=True, px=self._lock_ttl):
+        keys = [key, self._keys.marks(entry.stream), entry.stream]
+        args: list[str | int] = [token, self._lock_ttl, account_id, CONSUMER_GROUP]
+        while not (reply := await self._enter(keys=keys, args=args))[0]:
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"partition {account_id} stays locked")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
+        _, mark, oldest = reply
         try:
-            yield
+            yield _text(mark), _text(oldest)
         finally:
             await self._release(keys=[key], args=[token])
+
+
+def _text(raw: bytes | None) -> str | None:
+    return None if raw is None else raw.decode()
 
 
 def _fkey(entry: StreamEntry) -> str:
