@@ -8,12 +8,13 @@ That is the "command delivered" point of a copy record's latency split.
 
 It is installed in `gateway.app` (one line) instead of changing ``read.lua``,
 which belongs to the delivery log: reads without commands cost nothing extra,
-reads with commands cost one pipelined round trip, which the read does **not**
-wait for. The time is taken when the read returns (the hand-out time); the
-``HSETNX`` pipeline runs in a task of its own, so a transport writes the frames
-in the same turn of the event loop and the pipeline is sent right after, long
-before the EA's reply to a command can reach the copier. A failed recording is
-logged and costs the copy record its delivered time, never a delivery.
+reads with commands cost one script call (`RECORD_DELIVERED`, every account of
+the read in one netstring argument), which the read does **not** wait for. The
+time is taken when the read returns (the hand-out time); the script call runs in
+a task of its own, so a transport writes the frames in the same turn of the
+event loop and the call is sent right after, long before the EA's reply to a
+command can reach the copier. A failed recording is logged and costs the copy
+record its delivered time, never a delivery.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ import orjson
 import redis.asyncio as aioredis
 
 from copier.keys import CopierKeys
+from copier.worker.evalsha import evalsha_many
+from copier.worker.lua import RECORD_DELIVERED
+from copier.worker.ops import netstrings
 from gateway.clock import Clock
 from gateway.store.ports import DeliveryLog
 from gateway.store.records import EnqueueResult, LogBatch, LogEntry, LogRead
@@ -52,6 +56,8 @@ class DeliveryTimestamps:
         self._keys = keys  #: copier key names
         self._clock = clock  #: epoch ms
         self._recording: set[asyncio.Task[None]] = set()  #: delivery-time writes in flight
+        self._record = redis.register_script(RECORD_DELIVERED)  #: HSETNX + EXPIRE per account
+        self._template = keys.delivered_times("\x01").encode()  #: its key template
 
     async def enqueue(self, account_id: str, envelope_id: str, body: bytes) -> EnqueueResult:
         """See `DeliveryLog.enqueue`."""
@@ -81,7 +87,7 @@ class DeliveryTimestamps:
         return entries
 
     async def read_many(self, reads: Sequence[LogRead]) -> list[LogBatch]:
-        """See `DeliveryLog.read_many`; one pipeline records the OrderCommands of all reads."""
+        """See `DeliveryLog.read_many`; one script call records the OrderCommands of all reads."""
         batches = await self.inner.read_many(reads)
         found: dict[str, list[str]] = {}
         for read, batch in zip(reads, batches, strict=True):
@@ -117,13 +123,11 @@ class DeliveryTimestamps:
 
     @translates_redis_errors
     async def _record_many(self, envelope_ids: dict[str, list[str]], now: int) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for account_id, ids in envelope_ids.items():
-                key = self._keys.delivered_times(account_id)
-                for envelope_id in ids:
-                    pipe.hsetnx(key, envelope_id, now)
-                pipe.expire(key, DELIVERED_TTL_S)
-            await pipe.execute()
+        values: list[bytes] = []
+        for account_id, ids in envelope_ids.items():
+            values += (account_id.encode(), b"%d" % len(ids), *(i.encode() for i in ids))
+        args: list[bytes | int] = [self._template, now, DELIVERED_TTL_S, netstrings(values)]
+        await evalsha_many(self._redis, self._record, [args])
 
     async def ack(self, account_id: str, session_id: str, ack_seq: int) -> int:
         """See `DeliveryLog.ack`."""

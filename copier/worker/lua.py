@@ -17,6 +17,10 @@ the others are applied (the whole call is atomic anyway).
 accounts, in one call), drop them from the outboxes, remember when they were
 first queued, and re-score the outbox index.
 
+`RECORD_DELIVERED`: the first hand-out time of OrderCommands of many accounts
+(``HSETNX`` into each account's delivered-times hash, which then expires a week
+after its last write).
+
 `ENTER`: take an account's partition lock and, if taken, read what ordering
 needs in the same call: the account's mark (last entry fully processed) and the
 oldest entry pending in the consumer group.
@@ -35,6 +39,7 @@ __all__ = [
     "ENTER",
     "LOAD_MANY",
     "OUTBOX_DONE",
+    "RECORD_DELIVERED",
     "RELEASE",
     "commit_templates",
     "load_templates",
@@ -229,6 +234,25 @@ while pos <= #blob do
   else
     redis.call('ZADD', t[2], string.format('%d', earliest), a)
   end
+end
+return 1
+"""
+)
+
+RECORD_DELIVERED = (
+    _KEY_FROM_TEMPLATE
+    + """
+-- ARGV[1] delivered-times key template (byte 1 = account id), [2] now ms, [3] ttl s,
+-- [4] netstrings, per account: account id, n, envelope ids...
+local tpl, now, ttl = ARGV[1], ARGV[2], ARGV[3]
+blob = ARGV[4]
+while pos <= #blob do
+  local a, n = nxt(), tonumber(nxt())
+  local hash = key(tpl, a)
+  for _ = 1, n do
+    redis.call('HSETNX', hash, nxt(), now)
+  end
+  redis.call('EXPIRE', hash, ttl)
 end
 return 1
 """

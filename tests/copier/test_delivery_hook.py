@@ -101,6 +101,25 @@ async def test_a_command_handed_out_again_keeps_its_first_time(world: World) -> 
     assert await world.delivered_times() == {b"cmd-1": b"5000"}
 
 
+async def test_one_read_many_records_the_commands_of_every_account_it_read(
+    world: World, keys: RedisKeys
+) -> None:
+    await world.node.open("s2", account_id="demo-2")
+    await world.node.log.enqueue(ACCOUNT, "cmd-1", envelope("cmd-1"))
+    await world.node.log.enqueue("demo-2", "cmd-2", envelope("cmd-2"))
+    await world.node.log.enqueue("demo-2", "cmd-3", envelope("cmd-3"))
+
+    await world.hook.read_many(
+        [world.read(), LogRead(account_id="demo-2", session_id="s2", after_seq=0)]
+    )
+    await world.hook.settled()
+
+    other = CopierKeys.of(keys).delivered_times("demo-2")
+    assert await world.delivered_times() == {b"cmd-1": b"5000"}
+    assert await world.redis.hgetall(other) == {b"cmd-2": b"5000", b"cmd-3": b"5000"}
+    assert await world.redis.ttl(other) > 0
+
+
 async def test_reads_without_commands_write_nothing(world: World) -> None:
     await world.node.log.enqueue(ACCOUNT, "alert-1", envelope("alert-1", kind="ErrorAlert"))
 
