@@ -237,6 +237,23 @@ def python_process(code: str, port: int) -> Iterator[None]:
         proc.wait(10)
 
 
+@contextlib.contextmanager
+def standalone_copier(env: dict[str, str], workers: int = 1) -> Iterator[None]:
+    """A `copygate copier` process with a gateway's environment (same Redis and prefix)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "copier", "--workers", str(workers)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 class RawHttpConnection:
     """A minimal keep-alive HTTP/1.1 client: the load generator must cost far less than
     the server it measures (httpx does not, at hundreds of requests per second)."""

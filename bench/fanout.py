@@ -14,8 +14,13 @@ Floor, in the same run: a bare `websockets` server in its own process that, on a
 trigger from this process, pushes the same pre-serialised OrderCommand frame
 (captured from the gateway run) to the same N clients (`broadcast`).
 
+With `--standalone-copier` the gateway runs without its in-process copier and a
+`copygate copier` process (one worker) plans instead: not the targets' setup
+("one gateway process with its copier"), but it shows what sharing one core
+costs.
+
 Usage: python bench/fanout.py [--quick] [--followers 10,100,1000] [--intents K]
-       [--redis-url URL] [--out FILE]
+       [--standalone-copier] [--redis-url URL] [--out FILE]
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from _servers import (
     machine,
     progress,
     python_process,
+    standalone_copier,
     summary_ms,
 )
 
@@ -157,7 +163,10 @@ async def run_one(args: argparse.Namespace, n: int) -> dict[str, Any]:
     processes = 1 if n < 100 else 2
     followers = [f"f{i:05d}" for i in range(n)]
     warm = 2
-    with gateway_server(args.redis_url) as server:
+    env = {"COPYGATE_COPIER_IN_PROCESS": "false"} if args.standalone_copier else {}
+    with gateway_server(args.redis_url, **env) as server, contextlib.ExitStack() as stack:
+        if args.standalone_copier:
+            stack.enter_context(standalone_copier(server.env))
         keys = await provision(server.base_url, ["master"], role="master", label="master")
         master_key = keys[0][1]
         eas = await provision(
@@ -219,6 +228,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "command": " ".join(["python", "bench/fanout.py", *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": machine(),
+        "copier": "standalone process" if args.standalone_copier else "in the gateway process",
         "runs": [],
     }
     for n in args.followers:
@@ -233,6 +243,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--followers", default="10,100,1000", help="comma-separated N values")
     parser.add_argument("--intents", type=int, default=0, help="measured intents per N")
+    parser.add_argument(
+        "--standalone-copier",
+        action="store_true",
+        help="plan in a `copygate copier` process instead of the gateway's",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--out", type=Path, default=Path("bench/results/fanout.json"))
     args = parser.parse_args()

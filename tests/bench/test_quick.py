@@ -17,9 +17,18 @@ from tests.conftest import REDIS_URL
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_quick(script: str, out: Path) -> dict[str, Any]:
+def run_quick(script: str, out: Path, *extra: str) -> dict[str, Any]:
     subprocess.run(
-        [sys.executable, f"bench/{script}", "--quick", "--redis-url", REDIS_URL, "--out", str(out)],
+        [
+            sys.executable,
+            f"bench/{script}",
+            "--quick",
+            "--redis-url",
+            REDIS_URL,
+            "--out",
+            str(out),
+            *extra,
+        ],
         cwd=ROOT,
         check=True,
         timeout=180,
@@ -35,6 +44,14 @@ def test_fanout_quick_mode_delivers_every_command_and_measures_the_floor(tmp_pat
     assert run["gateway"]["n"] == run["floor"]["n"] == run["followers"] * run["intents"]
     assert run["gateway"]["missing"] == run["floor"]["missing"] == 0
     assert run["ratio"]["p99_ms"] > 0
+
+
+def test_fanout_with_a_standalone_copier_delivers_every_command(tmp_path: Path) -> None:
+    result = run_quick("fanout.py", tmp_path / "fanout.json", "--standalone-copier")
+    assert result["copier"] == "standalone process"
+    [run] = result["runs"]
+    assert run["gateway"]["n"] == run["followers"] * run["intents"]
+    assert run["gateway"]["missing"] == 0
 
 
 def test_idle_quick_mode_keeps_every_session_and_reads_proc(tmp_path: Path) -> None:
