@@ -101,12 +101,17 @@ class SessionService(SessionOpening):
         while queue:
             effect = queue.pop(0)
             try:
-                if isinstance(effect, RecordHeartbeat) and queue and _is_ack(queue[0]):
-                    # an authenticated heartbeat: touch + status + ack in one store call
-                    await self._heartbeat(proto, effect, queue.pop(0), applied)
-                elif isinstance(effect, RecordInit) and queue and _is_ack(queue[0]):
-                    # an authenticated InitRequest: payload + ack in one store call
-                    await self._init(proto, effect, queue.pop(0), applied)
+                if (
+                    isinstance(effect, (RecordHeartbeat, RecordInit))
+                    and queue
+                    and _is_ack(queue[0])
+                ):
+                    # an authenticated heartbeat or InitRequest: record + ack in one store call
+                    ack = queue.pop(0)
+                    assert isinstance(ack, Acknowledge)
+                    acked = await self._record_with_ack(proto, effect, ack.ack_seq)
+                    applied.acked = max(acked, applied.acked or 0)
+                    applied.reported = True
                 else:
                     await self._apply_one(proto, effect, applied)
             except FencingError as exc:
@@ -114,34 +119,23 @@ class SessionService(SessionOpening):
                 queue = proto.close(reason, self.clock())
         return applied
 
-    async def _heartbeat(
-        self, proto: SessionProtocol, beat: RecordHeartbeat, ack: Effect, applied: Applied
-    ) -> None:
-        assert isinstance(ack, Acknowledge)
-        acked = await self.store.sessions.heartbeat(
-            proto.account_id,
-            proto.session_id,
-            now_ms=self.clock(),
-            heartbeat_timeout_ms=self.settings.heartbeat_timeout_ms,
-            status=beat.payload,
-            ack_seq=ack.ack_seq,
+    async def _record_with_ack(
+        self, proto: SessionProtocol, effect: RecordHeartbeat | RecordInit, ack_seq: int
+    ) -> int:
+        """The effect and the EA's ack as one store call; returns the store's clamped ack."""
+        sessions, account, sid = self.store.sessions, proto.account_id, proto.session_id
+        if isinstance(effect, RecordHeartbeat):
+            return await sessions.heartbeat(
+                account,
+                sid,
+                now_ms=self.clock(),
+                heartbeat_timeout_ms=self.settings.heartbeat_timeout_ms,
+                status=effect.payload,
+                ack_seq=ack_seq,
+            )
+        return await sessions.record_init(
+            account, sid, now_ms=self.clock(), payload=effect.payload, ack_seq=ack_seq
         )
-        applied.acked = max(acked, applied.acked or 0)
-        applied.reported = True
-
-    async def _init(
-        self, proto: SessionProtocol, init: RecordInit, ack: Effect, applied: Applied
-    ) -> None:
-        assert isinstance(ack, Acknowledge)
-        acked = await self.store.sessions.record_init(
-            proto.account_id,
-            proto.session_id,
-            now_ms=self.clock(),
-            payload=init.payload,
-            ack_seq=ack.ack_seq,
-        )
-        applied.acked = max(acked, applied.acked or 0)
-        applied.reported = True
 
     async def _apply_one(self, proto: SessionProtocol, effect: Effect, applied: Applied) -> None:
         """Effects that change what the transport does next."""

@@ -27,6 +27,7 @@ from schemas.codes import Action, OrderType, Side
 from schemas.messages import OrderIntentPayload, PendingOrder, Position
 
 __all__ = [
+    "ID_SLOT",
     "LINK_FIELD_PREFIX",
     "STATE_FIELD",
     "FieldChanges",
@@ -42,6 +43,7 @@ __all__ = [
     "encode_state",
     "link_field",
     "plain_json_text",
+    "split_at_id_slot",
 ]
 
 
@@ -122,15 +124,21 @@ def _link_json(link: TicketLink) -> dict[str, Any]:
     return _json_of(_link_values(link), link.open_command_id, flight_id)
 
 
-#: Stands for the command id in a link template (see `encode_link`).
-_ID_SLOT = "cmd-link-slot-000000000000000000000000000000000000000000000000000000000000"
+#: Stands for a command id in a JSON template: serialise with it in the id's two
+#: places, split with `split_at_id_slot`, join the parts with the real id.
+ID_SLOT = "cmd-id-slot-0000000000000000000000000000000000000000000000000000000000000000"
+
+
+def split_at_id_slot(serialised: bytes) -> list[bytes] | None:
+    """`serialised` split around its two `ID_SLOT`s; None when the slot text occurs elsewhere."""
+    parts = serialised.split(ID_SLOT.encode())
+    return parts if len(parts) == 3 else None
 
 
 @lru_cache(maxsize=256)
 def _link_template(values: _LinkValues) -> list[bytes] | None:
     """A link's JSON split around its two command ids (opening and in flight)."""
-    parts = orjson.dumps(_json_of(values, _ID_SLOT, _ID_SLOT)).split(_ID_SLOT.encode())
-    return parts if len(parts) == 3 else None  # the slot text occurs elsewhere too
+    return split_at_id_slot(orjson.dumps(_json_of(values, ID_SLOT, ID_SLOT)))
 
 
 def plain_json_text(text: str) -> bool:

@@ -27,7 +27,7 @@ from copier.core import (
     update_peak,
 )
 from copier.core.links import LinkKey
-from copier.worker.codec import plain_json_text
+from copier.worker.codec import ID_SLOT, plain_json_text, split_at_id_slot
 from copier.worker.state import CopyRecord, CopyStatus, FollowerRecord
 from schemas.codes import Action, Severity
 from schemas.envelope import ErrorAlert, OrderCommand, encode_envelope
@@ -258,21 +258,15 @@ def new_copy(base: str, signal: MasterSignal, now_ms: int, **fields: Any) -> Cop
     )
 
 
-#: Stands for the command id in an envelope template (see `command_forms`).
-_ID_SLOT = "cmd-id-slot-0000000000000000000000000000000000000000000000000000000000000000"
-
-
 @lru_cache(maxsize=256)
 def _command_template(
     values: tuple[Any, ...], ts: int
 ) -> tuple[list[bytes], dict[str, object]] | None:
     """The envelope of a command shape split around its id, and the payload's JSON form."""
     fields: dict[str, Any] = dict(zip(_PAYLOAD_FIELDS, values, strict=True))
-    payload = OrderCommandPayload.model_construct(command_id=_ID_SLOT, **fields)
-    parts = encode_envelope(OrderCommand(id=_ID_SLOT, ts=ts, payload=payload)).split(
-        _ID_SLOT.encode()
-    )
-    if len(parts) != 3:  # the slot text occurs in another field too: no template
+    payload = OrderCommandPayload.model_construct(command_id=ID_SLOT, **fields)
+    parts = split_at_id_slot(encode_envelope(OrderCommand(id=ID_SLOT, ts=ts, payload=payload)))
+    if parts is None:
         return None
     return parts, payload.model_dump(mode="json", exclude_none=True)
 

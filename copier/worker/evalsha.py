@@ -1,11 +1,11 @@
-"""Several calls of one Lua script in one pipeline, without redis-py's SCRIPT EXISTS.
+"""Several calls of one copier Lua script in one pipeline, without redis-py's SCRIPT EXISTS.
 
 redis-py's `Script` objects, when queued on a pipeline, make the pipeline send
 ``SCRIPT EXISTS`` first: one more round trip before every `LOAD_MANY` and
 `COMMIT_MANY`, on the copy path between an intent and its commands. Here the
-calls go straight out as ``EVALSHA``; only the calls answered ``NOSCRIPT`` (a
-Redis restarted or flushed since the script was loaded) are sent again, after
-``SCRIPT LOAD``. A ``NOSCRIPT`` call did not run, so sending it again is safe.
+calls go straight out as ``EVALSHA`` through the gateway's
+`gateway.store.scripts.evalsha_pipeline` (which loads a script Redis answers
+``NOSCRIPT`` for and sends those calls again); the first error reply is raised.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
+
+from gateway.store.scripts import evalsha_pipeline
 
 __all__ = ["evalsha_many"]
 
@@ -31,22 +32,11 @@ async def evalsha_many(
         redis.exceptions.RedisError: the first error any call answered (after a
             NOSCRIPT retry), or the connection's error.
     """
-    replies = await _pipeline(redis, script.sha, calls)
-    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-    if missing:
-        await redis.script_load(script.script)
-        again = await _pipeline(redis, script.sha, [calls[i] for i in missing])
-        for i, reply in zip(missing, again, strict=True):
-            replies[i] = reply
+    source = script.script if isinstance(script.script, str) else bytes(script.script).decode()
+    replies = await evalsha_pipeline(
+        redis, [(script.sha, 0, *args) for args in calls], lambda _sha: source
+    )
     for reply in replies:
         if isinstance(reply, Exception):
             raise reply
-    return replies
-
-
-async def _pipeline(redis: aioredis.Redis, sha: str, calls: Sequence[ScriptArgs]) -> list[Any]:
-    async with redis.pipeline(transaction=False) as pipe:
-        for args in calls:
-            pipe.execute_command("EVALSHA", sha, 0, *args)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
     return replies

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -36,6 +36,7 @@ __all__ = [
     "SCRIPT_NAMES",
     "ScriptArg",
     "Scripts",
+    "evalsha_pipeline",
     "key_templates",
     "script_source",
 ]
@@ -125,6 +126,8 @@ class Scripts:
             name: (hashlib.sha1(script_source(name).encode()).hexdigest(), script_source(name))
             for name in SCRIPT_NAMES
         }
+        #: sha1 -> source, for NOSCRIPT replies
+        self._sources = {sha: source for sha, source in self._scripts.values()}
         self._pending: list[_Call] = []  #: calls waiting for the next flush
         self._flush_scheduled = False  #: a flush is due on the next loop iteration
         self._in_flight: set[asyncio.Task[None]] = set()  #: pipelines being run
@@ -136,9 +139,7 @@ class Scripts:
         """
         sha, _ = self._scripts[name]
         loop = asyncio.get_running_loop()
-        call = _Call(
-            name, sha, (sha, len(keys), *keys, self._templates, *args), loop.create_future()
-        )
+        call = _Call((sha, len(keys), *keys, self._templates, *args), loop.create_future())
         self._pending.append(call)
         self._schedule_flush()
         return await call.reply
@@ -167,15 +168,11 @@ class Scripts:
 
     async def _send(self, batch: list[_Call]) -> None:
         try:
-            replies = await self._pipeline(batch)
-            missing = [c for c, r in zip(batch, replies, strict=True) if _is_noscript(r)]
-            if missing:
-                await self._load({c.name for c in missing})
-                for call, reply in zip(missing, await self._pipeline(missing), strict=True):
-                    _settle(call, reply)
+            replies = await evalsha_pipeline(
+                self._redis, [call.command for call in batch], self._sources.__getitem__
+            )
             for call, reply in zip(batch, replies, strict=True):
-                if not _is_noscript(reply):
-                    _settle(call, reply)
+                _settle(call, reply)
         except BaseException as exc:  # the connection failed: every caller hears it
             for call in batch:
                 if not call.reply.done():
@@ -183,15 +180,38 @@ class Scripts:
             if not isinstance(exc, Exception):
                 raise
 
-    async def _pipeline(self, batch: list[_Call]) -> list[Any]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for call in batch:
-                pipe.execute_command("EVALSHA", *call.command)
-            return await pipe.execute(raise_on_error=False)
 
-    async def _load(self, names: set[str]) -> None:
-        for name in sorted(names):
-            await self._redis.script_load(self._scripts[name][1])
+async def evalsha_pipeline(
+    redis: aioredis.Redis,
+    calls: Sequence[Sequence[ScriptArg]],
+    source_of: Callable[[str], str],
+) -> list[Any]:
+    """Send every call (the arguments of an EVALSHA, sha first) in one pipeline.
+
+    Replies come back in order, an error reply as the exception in its place. A
+    call answered NOSCRIPT (Redis restarted or flushed its scripts) did not run:
+    its script is loaded (`source_of(sha)`) and the call sent again.
+
+    Raises:
+        redis.exceptions.RedisError: the connection failed.
+    """
+    replies = await _evalsha(redis, calls)
+    missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if missing:
+        for sha in sorted({str(calls[i][0]) for i in missing}):
+            await redis.script_load(source_of(sha))
+        again = await _evalsha(redis, [calls[i] for i in missing])
+        for i, reply in zip(missing, again, strict=True):
+            replies[i] = reply
+    return replies
+
+
+async def _evalsha(redis: aioredis.Redis, calls: Sequence[Sequence[ScriptArg]]) -> list[Any]:
+    async with redis.pipeline(transaction=False) as pipe:
+        for command in calls:
+            pipe.execute_command("EVALSHA", *command)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+    return replies
 
 
 #: Calls per pipeline at most (bounds one write and one reply read).
@@ -204,14 +224,8 @@ MAX_PIPELINES_IN_FLIGHT = 2
 class _Call:
     """One `Scripts.run` waiting for its batch."""
 
-    name: str  #: script name
-    sha: str  #: its sha1
-    command: tuple[ScriptArg, ...]  #: EVALSHA arguments
+    command: tuple[ScriptArg, ...]  #: EVALSHA arguments (sha1 first)
     reply: asyncio.Future[Any]  #: settled with the reply or the error
-
-
-def _is_noscript(reply: Any) -> bool:
-    return isinstance(reply, NoScriptError)
 
 
 def _settle(call: _Call, reply: Any) -> None:

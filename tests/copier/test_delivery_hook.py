@@ -19,6 +19,7 @@ from copier.delivery_hook import DeliveryTimestamps
 from copier.keys import CopierKeys
 from gateway.store.keys import RedisKeys
 from gateway.store.records import LogRead
+from tests.clocks import SettableClock
 from tests.e2e.harness import free_port
 from tests.gateway.store.world import Node, envelope
 
@@ -26,20 +27,10 @@ ACCOUNT = "demo-1"
 
 
 @dataclass
-class Clock:
-    """A settable epoch-ms clock."""
-
-    now: int = 5_000
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@dataclass
 class World:
     node: Node
     hook: DeliveryTimestamps
-    clock: Clock
+    clock: SettableClock
     redis: aioredis.Redis
     delivered_key: str
 
@@ -55,7 +46,7 @@ class World:
 async def world(redis_client: aioredis.Redis, keys: RedisKeys) -> World:
     node = Node.over(redis_client, keys)
     await node.open("s1", account_id=ACCOUNT)
-    clock = Clock()
+    clock = SettableClock(now=5_000)
     ckeys = CopierKeys.of(keys)
     hook = DeliveryTimestamps(node.log, redis_client, ckeys, clock)
     return World(node, hook, clock, redis_client, ckeys.delivered_times(ACCOUNT))

@@ -11,17 +11,10 @@ from gateway.store.keys import RedisKeys
 from gateway.store.session_store import RedisSessionStore
 from gateway.telemetry import Telemetry
 from schemas.codes import SessionState
+from tests.clocks import SettableClock
 
 T0 = 1_763_800_000_000
 TIMEOUT_MS = 3000
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> int:
-        return self.now
 
 
 @pytest.fixture
@@ -30,12 +23,12 @@ def store() -> RedisSessionStore:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SettableClock:
+    return SettableClock(now=T0)
 
 
 @pytest.fixture
-def monitor(store: RedisSessionStore, clock: FakeClock) -> HeartbeatMonitor:
+def monitor(store: RedisSessionStore, clock: SettableClock) -> HeartbeatMonitor:
     telemetry = Telemetry(trace.get_tracer("t"), metrics.get_meter("t"))
     return HeartbeatMonitor(store, telemetry, clock, idle_check_s=3.0, tick_ms=5)
 
@@ -54,7 +47,7 @@ async def create(store: RedisSessionStore, sid: str, now: int) -> None:
 
 
 async def test_monitor_sleeps_until_the_earliest_deadline(
-    store: RedisSessionStore, monitor: HeartbeatMonitor, clock: FakeClock
+    store: RedisSessionStore, monitor: HeartbeatMonitor, clock: SettableClock
 ) -> None:
     await create(store, "s1", T0)
     clock.now = T0 + 1000
@@ -62,7 +55,7 @@ async def test_monitor_sleeps_until_the_earliest_deadline(
 
 
 async def test_session_is_alive_at_the_timeout_and_closed_just_after(
-    store: RedisSessionStore, monitor: HeartbeatMonitor, clock: FakeClock
+    store: RedisSessionStore, monitor: HeartbeatMonitor, clock: SettableClock
 ) -> None:
     await create(store, "s1", T0)
     clock.now = T0 + TIMEOUT_MS
@@ -76,7 +69,7 @@ async def test_session_is_alive_at_the_timeout_and_closed_just_after(
 
 
 async def test_heartbeat_pushes_the_deadline_later(
-    store: RedisSessionStore, monitor: HeartbeatMonitor, clock: FakeClock
+    store: RedisSessionStore, monitor: HeartbeatMonitor, clock: SettableClock
 ) -> None:
     await create(store, "s1", T0)
     await store.touch("s1", now_ms=T0 + 2000, heartbeat_timeout_ms=TIMEOUT_MS)
@@ -90,7 +83,7 @@ async def test_idle_monitor_checks_again_after_one_timeout(monitor: HeartbeatMon
 
 
 async def test_many_sessions_close_in_one_sweep(
-    store: RedisSessionStore, monitor: HeartbeatMonitor, clock: FakeClock
+    store: RedisSessionStore, monitor: HeartbeatMonitor, clock: SettableClock
 ) -> None:
     for n in range(50):
         await create(store, f"s{n}", T0 + n)

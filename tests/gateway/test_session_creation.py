@@ -27,21 +27,12 @@ from gateway.store.records import AccountRecord
 from gateway.telemetry import configure_telemetry
 from schemas.codes import CloseReason, KeyStatus, Role, SessionState
 from schemas.rest import SessionCreateRequest
+from tests.clocks import SettableClock
 from tests.gateway.auth.conftest import CountingHasher
 from tests.gateway.counting import Counted
 
 ACCOUNT = "demo-1001"
 CLIENT_ADDR = "203.0.113.7"
-
-
-@dataclass
-class Clock:
-    """A settable epoch-ms clock."""
-
-    now: int = 1_000_000
-
-    def __call__(self) -> int:
-        return self.now
 
 
 @dataclass
@@ -52,7 +43,7 @@ class World:
     strategy: AccountSessionKeyStrategy
     hasher: CountingHasher
     store: StoreBundle
-    clock: Clock
+    clock: SettableClock
     calls: list[str] = field(default_factory=list)
 
     async def create(self, key: str, account_id: str = ACCOUNT) -> Any:
@@ -91,7 +82,7 @@ async def make_world() -> AsyncIterator[Callable[..., Any]]:
         )
         hasher = CountingHasher(settings)
         strategy = AccountSessionKeyStrategy.from_settings(store.key_store, hasher, settings)
-        clock = Clock()
+        clock = SettableClock()
         service = SessionService(
             settings=settings,
             store=store,

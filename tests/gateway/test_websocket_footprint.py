@@ -11,11 +11,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-import uvicorn
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.e2e.harness import ADMIN_TOKEN, EA, Admin, WsEA, free_port, init_request, order_command
+from tests.e2e.harness import ADMIN_TOKEN, Admin, order_command
+from tests.gateway.served import initialised_eas, served_in_this_loop
 
 CONNECTIONS = 20
 
@@ -24,41 +24,16 @@ CONNECTIONS = 20
 async def base_url() -> AsyncIterator[str]:
     """The gateway (with its in-process copier) served by uvicorn in this event loop."""
     settings = Settings(admin_token=ADMIN_TOKEN, argon2_memory_kib=1024, argon2_time_cost=1)
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        ws_ping_interval=None,
-        lifespan="on",
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await serving
+    async with served_in_this_loop(create_app(settings)) as url:
+        yield url
 
 
 async def test_an_idle_connection_costs_one_task_and_events_reach_it(base_url: str) -> None:
     admin = Admin(base_url)
-    eas = [EA(base_url, f"acc-{i}") for i in range(CONNECTIONS)]
-    for ea in eas:
-        ea.key = await admin.provision(ea.account_id)
-        await ea.create_session()
-    ws_url = base_url.replace("http", "ws", 1) + "/ea-gateway/v1/stream"
     async with contextlib.AsyncExitStack() as stack:
-        sockets: list[WsEA] = []
-        for ea in eas:
-            ws = await stack.enter_async_context(ea.websocket(ws_url))
-            await ws.send(init_request())
-            await ws.recv_type("InitAck")
-            sockets.append(ws)
+        connected = await initialised_eas(stack, base_url, [f"acc-{i}" for i in range(CONNECTIONS)])
+        eas = [ea for ea, _ in connected]
+        sockets = [ws for _, ws in connected]
         await asyncio.sleep(0.6)  # past the ready grace period of the last one
 
         per_connection, process_wide = _gateway_tasks()

@@ -15,14 +15,14 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 from starlette.applications import Starlette
 
 from gateway.app import GatewayRuntime, create_app
 from gateway.settings import Settings
-from tests.e2e.harness import ADMIN_TOKEN, EA, Admin, WsEA, free_port, init_request
+from tests.e2e.harness import ADMIN_TOKEN, WsEA
 from tests.gateway.counting import Counted, Unreachable
+from tests.gateway.served import initialised_eas, served_in_this_loop
 
 CONNECTIONS = 30
 
@@ -32,25 +32,8 @@ async def served() -> AsyncIterator[tuple[str, Starlette]]:
     """The gateway served by uvicorn in this event loop: (base URL, app)."""
     settings = Settings(admin_token=ADMIN_TOKEN, argon2_memory_kib=1024, argon2_time_cost=1)
     app = create_app(settings)
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,
-        ws_ping_interval=None,
-        lifespan="on",
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn exposes a flag, not an event)
-        await asyncio.sleep(0.01)
-    yield f"http://127.0.0.1:{port}", app
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await serving
+    async with served_in_this_loop(app) as base_url:
+        yield base_url, app
 
 
 async def _everything_until_closed(ws: WsEA) -> tuple[list[dict[str, Any]], int | None]:
@@ -67,21 +50,12 @@ async def test_every_ea_gets_one_numbered_notice_then_4004_and_its_session_is_cl
     served: tuple[str, Starlette],
 ) -> None:
     base_url, app = served
-    admin = Admin(base_url)
-    eas = [EA(base_url, f"acc-{i}") for i in range(CONNECTIONS)]
-    for ea in eas:
-        ea.key = await admin.provision(ea.account_id)
-        await ea.create_session()
     runtime: GatewayRuntime = app.state.runtime
     calls: list[str] = []
-    ws_url = base_url.replace("http", "ws", 1) + "/ea-gateway/v1/stream"
     async with contextlib.AsyncExitStack() as stack:
-        sockets: list[WsEA] = []
-        for ea in eas:
-            ws = await stack.enter_async_context(ea.websocket(ws_url))
-            await ws.send(init_request())
-            await ws.recv_type("InitAck")
-            sockets.append(ws)
+        connected = await initialised_eas(stack, base_url, [f"acc-{i}" for i in range(CONNECTIONS)])
+        eas = [ea for ea, _ in connected]
+        sockets = [ws for _, ws in connected]
         real = runtime.service.store
         runtime.service.store = replace(
             real,
@@ -112,15 +86,9 @@ async def test_every_ea_gets_one_numbered_notice_then_4004_and_its_session_is_cl
 
 async def test_a_second_shutdown_sends_nothing_more(served: tuple[str, Starlette]) -> None:
     base_url, app = served
-    admin = Admin(base_url)
-    ea = EA(base_url, "acc-once")
-    ea.key = await admin.provision(ea.account_id)
-    await ea.create_session()
     runtime: GatewayRuntime = app.state.runtime
-    ws_url = base_url.replace("http", "ws", 1) + "/ea-gateway/v1/stream"
-    async with ea.websocket(ws_url) as ws:
-        await ws.send(init_request())
-        await ws.recv_type("InitAck")
+    async with contextlib.AsyncExitStack() as stack:
+        [(_, ws)] = await initialised_eas(stack, base_url, ["acc-once"])
 
         await runtime.websocket.shutdown(1.0)
         await runtime.websocket.shutdown(1.0)
@@ -135,15 +103,9 @@ async def test_with_the_store_down_each_ea_still_gets_one_notice_and_4004(
     served: tuple[str, Starlette],
 ) -> None:
     base_url, app = served
-    admin = Admin(base_url)
-    ea = EA(base_url, "acc-down")
-    ea.key = await admin.provision(ea.account_id)
-    await ea.create_session()
     runtime: GatewayRuntime = app.state.runtime
-    ws_url = base_url.replace("http", "ws", 1) + "/ea-gateway/v1/stream"
-    async with ea.websocket(ws_url) as ws:
-        await ws.send(init_request())
-        await ws.recv_type("InitAck")
+    async with contextlib.AsyncExitStack() as stack:
+        [(_, ws)] = await initialised_eas(stack, base_url, ["acc-down"])
         real = runtime.service.store
         runtime.service.store = replace(
             real, sessions=Unreachable(real.sessions), delivery=Unreachable(real.delivery)
