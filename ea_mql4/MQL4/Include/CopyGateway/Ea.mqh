@@ -88,7 +88,7 @@ private:
       m_counter++;
       return("ea-"+m_launch+"-"+IntegerToString(m_counter));
      }
-   void              Queue(const string &json)
+   void              Queue(const string json)
      {
       int n=ArraySize(m_outbox);
       if(n>=CG_MAX_OUTBOX)
@@ -101,7 +101,7 @@ private:
       ArrayResize(m_outbox,n+1,64);
       m_outbox[n]=json;
      }
-   void              QueueFront(const string &json)
+   void              QueueFront(const string json)
      {
       int n=ArraySize(m_outbox);
       ArrayResize(m_outbox,n+1,64);
@@ -117,7 +117,7 @@ private:
          m_outbox[i-k]=m_outbox[i];
       ArrayResize(m_outbox,n-k);
      }
-   string            Url(const string &path) const { return(m_cfg.server_url+path); }
+   string            Url(const string path) const { return(m_cfg.server_url+path); }
 
    //--- persistence ----------------------------------------------
    void              SaveState(const long ack)
@@ -163,7 +163,7 @@ private:
       CgReadSymbols(symbols,m_safety);
       QueueFront(CgEncodeInitRequest(NextId(),m_clock.NowMs(),m_inbox.AckSeq(),a,symbols));
      }
-   void              QueueSnapshot(const string &request_id)
+   void              QueueSnapshot(const string request_id)
      {
       SAccountInfo a;
       SOrderRow rows[];
@@ -180,7 +180,7 @@ private:
       CgReadAccount(a);
       Queue(CgEncodeHeartbeat(NextId(),m_clock.NowMs(),m_inbox.AckSeq(),a));
      }
-   void              QueueAlert(const string &code,const string &severity,const string &message,const string &ref_id)
+   void              QueueAlert(const string code,const string severity,const string message,const string ref_id)
      {
       Queue(CgEncodeErrorAlert(NextId(),m_clock.NowMs(),code,severity,message,ref_id));
      }

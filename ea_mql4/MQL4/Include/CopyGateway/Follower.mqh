@@ -36,7 +36,7 @@ private:
      }
    string            Tag(const int master_ticket) const { return("cg#"+IntegerToString(master_ticket)); }
    //--- our order opened for `master_ticket` at/after `since` (after an error 128)
-   int               FindOurOrder(const string &symbol,const int type,const int master_ticket,const datetime since)
+   int               FindOurOrder(const string symbol,const int type,const int master_ticket,const datetime since)
      {
       for(int i=OrdersTotal()-1;i>=0;i--)
         {
@@ -65,14 +65,14 @@ private:
         }
       return(fallback);
      }
-   void              Reject(SExecutionReport &r,const int code,const string &message)
+   void              Reject(SExecutionReport &r,const int code,const string message)
      {
       r.status="rejected";
       r.error_code=code;
       r.has_error_code=true;
       r.error_message=message;
      }
-   int               SymbolDigits(const string &symbol) const { return((int)MarketInfo(symbol,MODE_DIGITS)); }
+   int               SymbolDigits(const string symbol) const { return((int)MarketInfo(symbol,MODE_DIGITS)); }
    int               Slippage(const SOrderCommand &c) const
      {
       if(c.max_slippage_points>=0)
@@ -157,7 +157,7 @@ private:
         }
       return(false);
      }
-   bool              CloseOrder(const int ticket,const double lots,const string &symbol,const bool buy)
+   bool              CloseOrder(const int ticket,const double lots,const string symbol,const bool buy)
      {
       int digits=SymbolDigits(symbol);
       for(int attempt=0;attempt<=m_max_retries;attempt++)

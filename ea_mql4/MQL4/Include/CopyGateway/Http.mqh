@@ -18,7 +18,7 @@ private:
    bool              m_warned_4060;  // the "allow this URL" alert was shown
 
    //--- seconds of a Retry-After header, -1 when absent
-   long              RetryAfterMs(const string &headers) const
+   long              RetryAfterMs(const string headers) const
      {
       string lower=headers;
       StringToLower(lower);
@@ -36,7 +36,7 @@ public:
    void              SetTimeout(const int timeout_ms) { m_timeout_ms=timeout_ms; }
    int               LastError(void) const { return(m_last_error); }
    //--- HTTP status, or -1 (see LastError()) when there was no HTTP answer.
-   int               Request(const string &method,const string &url,const string &token,const string &body,
+   int               Request(const string method,const string url,const string token,const string body,
                              string &response,long &retry_after_ms)
      {
       response="";

@@ -20,14 +20,14 @@ private:
    int               m_recent_next;   // next ring slot
    int               m_dropped;       // duplicates dropped so far
 
-   bool              Seen(const string &id) const
+   bool              Seen(const string id) const
      {
       for(int i=0;i<ArraySize(m_recent);i++)
          if(m_recent[i]==id)
             return(true);
       return(false);
      }
-   void              Remember(const string &id)
+   void              Remember(const string id)
      {
       if(ArraySize(m_recent)<CG_RECENT_IDS)
         {

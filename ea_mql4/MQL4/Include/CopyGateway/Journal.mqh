@@ -27,7 +27,7 @@ public:
    void              Clear(void) { ArrayResize(m_ids,0); ArrayResize(m_reports,0); m_next=0; }
    int               Count(void) const { return(ArraySize(m_ids)); }
    //--- the stored report of `command_id`, "" when unknown
-   bool              Find(const string &command_id,string &report) const
+   bool              Find(const string command_id,string &report) const
      {
       for(int i=0;i<ArraySize(m_ids);i++)
          if(m_ids[i]==command_id)
@@ -37,7 +37,7 @@ public:
            }
       return(false);
      }
-   void              Add(const string &command_id,const string &report)
+   void              Add(const string command_id,const string report)
      {
       for(int i=0;i<ArraySize(m_ids);i++)
          if(m_ids[i]==command_id)
@@ -77,7 +77,7 @@ public:
       w.EndObject();
       return(w.Text());
      }
-   bool              Load(const string &text)
+   bool              Load(const string text)
      {
       Clear();
       CJsonDoc doc;

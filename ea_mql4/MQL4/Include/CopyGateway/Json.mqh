@@ -38,7 +38,7 @@ string JsonNumber(const double value,const int digits)
   }
 
 //--- Quote and escape a string for JSON (non-ASCII is kept; UTF-8 on the wire).
-string JsonQuote(const string &value)
+string JsonQuote(const string value)
   {
    string out="\"";
    int n=StringLen(value);
@@ -101,7 +101,7 @@ private:
          m_first[m_depth-1]=false;
         }
      }
-   void              OpenContainer(const string &bracket)
+   void              OpenContainer(const string bracket)
      {
       BeforeValue();
       m_out+=bracket;
@@ -119,24 +119,24 @@ public:
    void              BeginArray(void) { OpenContainer("["); }
    void              EndObject(void) { m_out+="}"; m_depth--; }
    void              EndArray(void) { m_out+="]"; m_depth--; }
-   void              Key(const string &key)
+   void              Key(const string key)
      {
       BeforeValue();
       m_out+=JsonQuote(key)+":";
       m_after_key=true;
      }
-   void              Str(const string &value) { BeforeValue(); m_out+=JsonQuote(value); }
+   void              Str(const string value) { BeforeValue(); m_out+=JsonQuote(value); }
    void              Int(const long value) { BeforeValue(); m_out+=IntegerToString(value); }
    void              Num(const double value,const int digits) { BeforeValue(); m_out+=JsonNumber(value,digits); }
    void              Bool(const bool value) { BeforeValue(); m_out+=(value ? "true" : "false"); }
    void              Null(void) { BeforeValue(); m_out+="null"; }
    //--- already-encoded JSON (e.g. a stored envelope)
-   void              Raw(const string &json) { BeforeValue(); m_out+=json; }
-   void              KeyStr(const string &key,const string &value) { Key(key); Str(value); }
-   void              KeyInt(const string &key,const long value) { Key(key); Int(value); }
-   void              KeyNum(const string &key,const double value,const int digits) { Key(key); Num(value,digits); }
-   void              KeyBool(const string &key,const bool value) { Key(key); Bool(value); }
-   void              KeyRaw(const string &key,const string &json) { Key(key); Raw(json); }
+   void              Raw(const string json) { BeforeValue(); m_out+=json; }
+   void              KeyStr(const string key,const string value) { Key(key); Str(value); }
+   void              KeyInt(const string key,const long value) { Key(key); Int(value); }
+   void              KeyNum(const string key,const double value,const int digits) { Key(key); Num(value,digits); }
+   void              KeyBool(const string key,const bool value) { Key(key); Bool(value); }
+   void              KeyRaw(const string key,const string json) { Key(key); Raw(json); }
   };
 
 //--- One node of a parsed document; nodes refer to each other by index.
@@ -168,7 +168,7 @@ private:
    int               m_len;       // source length
    string            m_error;     // first error, "" when the parse succeeded
 
-   bool              Fail(const string &what)
+   bool              Fail(const string what)
      {
       if(m_error=="")
          m_error=what+" at offset "+IntegerToString(m_pos);
@@ -184,7 +184,7 @@ private:
          m_pos++;
         }
      }
-   int               NewNode(const int kind,const int parent,const string &key)
+   int               NewNode(const int kind,const int parent,const string key)
      {
       if(m_count>=ArraySize(m_nodes))
          ArrayResize(m_nodes,m_count+1,m_count+64);
@@ -323,7 +323,7 @@ private:
       m_nodes[node].text=StringSubstr(m_src,start,m_pos-start);
       return(true);
      }
-   bool              Literal(const string &word)
+   bool              Literal(const string word)
      {
       int n=StringLen(word);
       if(StringSubstr(m_src,m_pos,n)!=word)
@@ -331,7 +331,7 @@ private:
       m_pos+=n;
       return(true);
      }
-   bool              ParseValue(const int parent,const string &key,const int depth)
+   bool              ParseValue(const int parent,const string key,const int depth)
      {
       if(depth>JSON_MAX_DEPTH)
          return(Fail("nesting too deep"));
@@ -443,7 +443,7 @@ private:
 public:
                      CJsonDoc(void) : m_count(0),m_src(""),m_pos(0),m_len(0),m_error("") {}
    //--- Parse `text`; false (and Error()) on any syntax error or trailing garbage.
-   bool              Parse(const string &text)
+   bool              Parse(const string text)
      {
       m_count=0;
       m_src=text;
@@ -479,7 +479,7 @@ public:
       return(StringSubstr(m_src,m_nodes[node].start,m_nodes[node].end-m_nodes[node].start));
      }
    //--- Member `key` of object `obj`, -1 if absent (the last one wins on duplicates).
-   int               Find(const int obj,const string &key) const
+   int               Find(const int obj,const string key) const
      {
       if(Kind(obj)!=JSON_OBJECT)
          return(-1);
@@ -501,7 +501,7 @@ public:
    long              Long(const int node) const { return(IsInteger(node) ? StringToInteger(m_nodes[node].text) : 0); }
    bool              Bool(const int node) const { return(Kind(node)==JSON_BOOL && m_nodes[node].text=="true"); }
    //--- Typed member look-ups: true only when present with the right kind.
-   bool              GetString(const int obj,const string &key,string &out) const
+   bool              GetString(const int obj,const string key,string &out) const
      {
       int n=Find(obj,key);
       if(Kind(n)!=JSON_STRING)
@@ -509,7 +509,7 @@ public:
       out=m_nodes[n].text;
       return(true);
      }
-   bool              GetNumber(const int obj,const string &key,double &out) const
+   bool              GetNumber(const int obj,const string key,double &out) const
      {
       int n=Find(obj,key);
       if(Kind(n)!=JSON_NUMBER)
@@ -517,7 +517,7 @@ public:
       out=StringToDouble(m_nodes[n].text);
       return(true);
      }
-   bool              GetLong(const int obj,const string &key,long &out) const
+   bool              GetLong(const int obj,const string key,long &out) const
      {
       int n=Find(obj,key);
       if(!IsInteger(n))
@@ -525,7 +525,7 @@ public:
       out=StringToInteger(m_nodes[n].text);
       return(true);
      }
-   bool              GetBool(const int obj,const string &key,bool &out) const
+   bool              GetBool(const int obj,const string key,bool &out) const
      {
       int n=Find(obj,key);
       if(Kind(n)!=JSON_BOOL)

@@ -39,7 +39,7 @@ public:
    void              Init(const int magic_filter) { m_magic_filter=magic_filter; Reset(); }
    void              Reset(void) { ArrayResize(m_last,0); m_has_last=false; }
    //--- the view saved after the last delivery (restart catch-up)
-   bool              Load(const string &text)
+   bool              Load(const string text)
      {
       m_has_last=CgLoadRows(text,m_last);
       return(m_has_last);

@@ -60,14 +60,14 @@ private:
    string            m_dir;   // "CopyGateway\\<account>\\"
 
 public:
-   void              Init(const string &folder)
+   void              Init(const string folder)
      {
       m_dir=folder+"\\";
       FolderCreate(folder);
      }
-   string            Path(const string &name) const { return(m_dir+name); }
-   bool              Exists(const string &name) const { return(FileIsExist(m_dir+name)); }
-   bool              Read(const string &name,string &text) const
+   string            Path(const string name) const { return(m_dir+name); }
+   bool              Exists(const string name) const { return(FileIsExist(m_dir+name)); }
+   bool              Read(const string name,string &text) const
      {
       text="";
       if(!FileIsExist(m_dir+name))
@@ -83,7 +83,7 @@ public:
       text=CharArrayToString(bytes,0,WHOLE_ARRAY,CP_UTF8);
       return(true);
      }
-   bool              Write(const string &name,const string &text) const
+   bool              Write(const string name,const string text) const
      {
       string tmp=m_dir+name+".tmp";
       int h=FileOpen(tmp,FILE_WRITE|FILE_BIN);
@@ -132,7 +132,7 @@ class CKeyStore
 private:
    uchar             m_pool[];   // running SHA-256 state of the entropy pool
 
-   void              Mix(const string &sample)
+   void              Mix(const string sample)
      {
       uchar data[],digest[],none[];
       StringToCharArray(sample,data,0,WHOLE_ARRAY,CP_UTF8);
@@ -174,7 +174,7 @@ public:
       return(CgHex(m_pool));
      }
    //--- The key to use; `generated` tells whether a new one was just created.
-   string            LoadOrCreate(CFileStore &store,const string &preshared,const bool allow_dll,bool &generated)
+   string            LoadOrCreate(CFileStore &store,const string preshared,const bool allow_dll,bool &generated)
      {
       generated=false;
       if(preshared!="")

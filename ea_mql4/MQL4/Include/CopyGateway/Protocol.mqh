@@ -38,7 +38,7 @@ string CgOrderTypeOf(const int mt4_type)
    return("market");
   }
 //--- MT4 order type for side + order_type, -1 if invalid.
-int CgMt4Type(const string &side,const string &order_type)
+int CgMt4Type(const string side,const string order_type)
   {
    bool buy=(side=="buy");
    if(!buy && side!="sell")
@@ -51,12 +51,12 @@ int CgMt4Type(const string &side,const string &order_type)
       return(buy ? OP_BUYSTOP : OP_SELLSTOP);
    return(-1);
   }
-bool CgIsAction(const string &a)
+bool CgIsAction(const string a)
   {
    return(a=="open" || a=="modify" || a=="close" || a=="place_pending" || a=="cancel_pending");
   }
-bool CgIsSessionState(const string &s) { return(s=="pending" || s=="authenticated" || s=="closed"); }
-bool CgIsSeverity(const string &s) { return(s=="info" || s=="warning" || s=="error" || s=="critical"); }
+bool CgIsSessionState(const string s) { return(s=="pending" || s=="authenticated" || s=="closed"); }
+bool CgIsSeverity(const string s) { return(s=="info" || s=="warning" || s=="error" || s=="critical"); }
 
 //--- EA->server payloads --------------------------------------------
 struct SAccountInfo
@@ -228,7 +228,7 @@ void CgResetIntent(SOrderIntent &p)
 //+------------------------------------------------------------------+
 //| Encoders (EA->server). Absent optional fields are omitted.       |
 //+------------------------------------------------------------------+
-void CgBeginEnvelope(CJsonWriter &w,const string &type,const string &id,const long ts)
+void CgBeginEnvelope(CJsonWriter &w,const string type,const string id,const long ts)
   {
    w.Reset();
    w.BeginObject();
@@ -257,7 +257,7 @@ void CgWriteAccount(CJsonWriter &w,const SAccountInfo &a)
    w.EndObject();
   }
 
-string CgEncodeInitRequest(const string &id,const long ts,const long ack_seq,const SAccountInfo &account,
+string CgEncodeInitRequest(const string id,const long ts,const long ack_seq,const SAccountInfo &account,
                            const SSymbolSpec &symbols[])
   {
    CJsonWriter w;
@@ -287,7 +287,7 @@ string CgEncodeInitRequest(const string &id,const long ts,const long ack_seq,con
    return(CgEndEnvelope(w));
   }
 
-string CgEncodeHeartbeat(const string &id,const long ts,const long ack_seq,const SAccountInfo &account)
+string CgEncodeHeartbeat(const string id,const long ts,const long ack_seq,const SAccountInfo &account)
   {
    CJsonWriter w;
    CgBeginEnvelope(w,"StatusHeartbeat",id,ts);
@@ -299,7 +299,7 @@ string CgEncodeHeartbeat(const string &id,const long ts,const long ack_seq,const
    return(CgEndEnvelope(w));
   }
 
-string CgEncodeOrderIntent(const string &id,const long ts,const SOrderIntent &p)
+string CgEncodeOrderIntent(const string id,const long ts,const SOrderIntent &p)
   {
    CJsonWriter w;
    CgBeginEnvelope(w,"OrderIntent",id,ts);
@@ -327,7 +327,7 @@ string CgEncodeOrderIntent(const string &id,const long ts,const SOrderIntent &p)
    return(CgEndEnvelope(w));
   }
 
-string CgEncodeExecutionReport(const string &id,const long ts,const SExecutionReport &p)
+string CgEncodeExecutionReport(const string id,const long ts,const SExecutionReport &p)
   {
    CJsonWriter w;
    CgBeginEnvelope(w,"ExecutionReport",id,ts);
@@ -375,8 +375,8 @@ void CgWriteRow(CJsonWriter &w,const SOrderRow &r,const bool pending)
    w.EndObject();
   }
 
-string CgEncodeSyncSnapshot(const string &id,const long ts,const SOrderRow &rows[],
-                            const SAccountInfo &account,const string &request_id)
+string CgEncodeSyncSnapshot(const string id,const long ts,const SOrderRow &rows[],
+                            const SAccountInfo &account,const string request_id)
   {
    CJsonWriter w;
    CgBeginEnvelope(w,"SyncSnapshot",id,ts);
@@ -399,8 +399,8 @@ string CgEncodeSyncSnapshot(const string &id,const long ts,const SOrderRow &rows
    return(CgEndEnvelope(w));
   }
 
-string CgEncodeErrorAlert(const string &id,const long ts,const string &code,const string &severity,
-                          const string &message,const string &ref_id)
+string CgEncodeErrorAlert(const string id,const long ts,const string code,const string severity,
+                          const string message,const string ref_id)
   {
    CJsonWriter w;
    CgBeginEnvelope(w,"ErrorAlert",id,ts);
@@ -412,7 +412,7 @@ string CgEncodeErrorAlert(const string &id,const long ts,const string &code,cons
    return(CgEndEnvelope(w));
   }
 
-string CgEncodeShutdownNotice(const string &id,const long ts,const string &reason)
+string CgEncodeShutdownNotice(const string id,const long ts,const string reason)
   {
    CJsonWriter w;
    CgBeginEnvelope(w,"ShutdownNotice",id,ts);
@@ -421,7 +421,7 @@ string CgEncodeShutdownNotice(const string &id,const long ts,const string &reaso
   }
 
 //--- POST /ea-gateway/v1/sessions body
-string CgEncodeSessionCreate(const string &account_id,const string &key,const int terminal_build)
+string CgEncodeSessionCreate(const string account_id,const string key,const int terminal_build)
   {
    CJsonWriter w;
    w.BeginObject();
@@ -500,7 +500,7 @@ void CgResetMessage(SServerMessage &m)
    m.command.comment="";
   }
 
-bool CgInvalid(SServerMessage &m,const string &why)
+bool CgInvalid(SServerMessage &m,const string why)
   {
    m.kind=CG_MSG_INVALID;
    m.error=why;
@@ -508,7 +508,7 @@ bool CgInvalid(SServerMessage &m,const string &why)
   }
 
 //--- optional number member: absent/null keeps `out`; wrong kind fails
-bool CgOptNumber(const CJsonDoc &doc,const int obj,const string &key,double &out)
+bool CgOptNumber(const CJsonDoc &doc,const int obj,const string key,double &out)
   {
    int n=doc.Find(obj,key);
    if(n<0 || doc.Kind(n)==JSON_NULL)
@@ -518,7 +518,7 @@ bool CgOptNumber(const CJsonDoc &doc,const int obj,const string &key,double &out
    out=doc.Num(n);
    return(true);
   }
-bool CgOptString(const CJsonDoc &doc,const int obj,const string &key,string &out)
+bool CgOptString(const CJsonDoc &doc,const int obj,const string key,string &out)
   {
    int n=doc.Find(obj,key);
    if(n<0 || doc.Kind(n)==JSON_NULL)
@@ -528,7 +528,7 @@ bool CgOptString(const CJsonDoc &doc,const int obj,const string &key,string &out
    out=doc.Str(n);
    return(true);
   }
-bool CgOptLong(const CJsonDoc &doc,const int obj,const string &key,long &out)
+bool CgOptLong(const CJsonDoc &doc,const int obj,const string key,long &out)
   {
    int n=doc.Find(obj,key);
    if(n<0 || doc.Kind(n)==JSON_NULL)
@@ -698,7 +698,7 @@ bool CgDecodeServerMessage(const CJsonDoc &doc,const int env,SServerMessage &m)
   }
 
 //--- 201 answer of POST /sessions
-bool CgDecodeSessionCreated(const string &body,SSessionCreated &out)
+bool CgDecodeSessionCreated(const string body,SSessionCreated &out)
   {
    CJsonDoc doc;
    if(!doc.Parse(body))
@@ -714,7 +714,7 @@ bool CgDecodeSessionCreated(const string &body,SSessionCreated &out)
   }
 
 //--- {"error": {"code", "message"}}; false when the body is not one
-bool CgDecodeErrorBody(const string &body,string &code,string &message)
+bool CgDecodeErrorBody(const string body,string &code,string &message)
   {
    code="";
    message="";

@@ -30,7 +30,7 @@ private:
 
 public:
                      CSafetyPolicy(void) : m_max_lots(0),m_max_open(0),m_kill(false) {}
-   void              Configure(const double max_lots,const int max_open,const string &allowed_csv,const bool kill)
+   void              Configure(const double max_lots,const int max_open,const string allowed_csv,const bool kill)
      {
       m_max_lots=max_lots;
       m_max_open=max_open;
@@ -51,7 +51,7 @@ public:
      }
    bool              KillSwitch(void) const { return(m_kill); }
    void              SetKillSwitch(const bool on) { m_kill=on; }
-   bool              SymbolAllowed(const string &symbol) const
+   bool              SymbolAllowed(const string symbol) const
      {
       if(ArraySize(m_symbols)==0)
          return(true);
@@ -61,7 +61,7 @@ public:
       return(false);
      }
    //--- 0 when an opening may go ahead, else a CG_ERR_* code and `reason`.
-   int               CheckOpen(const string &symbol,const double volume,const int open_count,string &reason) const
+   int               CheckOpen(const string symbol,const double volume,const int open_count,string &reason) const
      {
       if(m_kill)
         {

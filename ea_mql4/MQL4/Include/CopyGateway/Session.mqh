@@ -26,7 +26,7 @@
 #define CG_BACKOFF_MAX_MS 60000
 
 //--- The client's duty for a ShutdownNotice reason or a 410 error.code.
-int CgCloseAction(const string &reason)
+int CgCloseAction(const string reason)
   {
    if(reason=="preempted" || reason=="key_rejected" || reason=="key_revoked" ||
       reason=="invalid_token" || reason=="invalid_credentials")
@@ -50,7 +50,7 @@ int CgWsCloseAction(const int code)
   }
 
 //--- A user-facing explanation of why the EA stopped.
-string CgStopAdvice(const string &reason)
+string CgStopAdvice(const string reason)
   {
    if(reason=="preempted")
       return("another terminal started a session for this account; this EA stays idle (no fighting). Re-attach it to take over.");
@@ -162,7 +162,7 @@ public:
       m_needs_init=true;
      }
    //--- POST /sessions failed: status -1 = no HTTP answer
-   void              OnCreateFailed(const int status,const string &error_code,const long retry_after_ms,const long now)
+   void              OnCreateFailed(const int status,const string error_code,const long retry_after_ms,const long now)
      {
       if(status==401 || status==403)
         {
@@ -182,7 +182,7 @@ public:
       m_retry_at_ms=now+delay;
      }
    //--- the answer to one exchange (poll) request
-   void              OnExchangeResult(const int status,const string &error_code,const long retry_after_ms,const long now)
+   void              OnExchangeResult(const int status,const string error_code,const long retry_after_ms,const long now)
      {
       if(m_link!=CG_LINK_OPEN)
          return;
@@ -217,7 +217,7 @@ public:
       m_exchange_at_ms=now+delay;
      }
    //--- the session ended (410 reason, ShutdownNotice reason)
-   void              OnClosed(const string &reason,const double reconnect_after_s,const long now)
+   void              OnClosed(const string reason,const double reconnect_after_s,const long now)
      {
       int action=CgCloseAction(reason);
       Drop();
@@ -250,7 +250,7 @@ public:
       else
          OnClosed("server_shutdown",-1,now);
      }
-   void              OnStateChange(const string &state)
+   void              OnStateChange(const string state)
      {
       if(m_link==CG_LINK_OPEN && (state=="pending" || state=="authenticated"))
          m_state=state;
@@ -267,7 +267,7 @@ public:
          m_next_hb_ms=now+m_hb_interval_ms;
      }
    void              HeartbeatSent(const long now) { m_next_hb_ms=now+m_hb_interval_ms; }
-   void              Stop(const string &reason)
+   void              Stop(const string reason)
      {
       Drop();
       m_link=CG_LINK_STOPPED;

@@ -35,7 +35,7 @@ int CgFindRow(const SOrderRow &rows[],const int ticket)
   }
 
 //--- "from #123" (exactly that ticket), as MT4 writes it on the remainder.
-bool CgCommentSaysFrom(const string &comment,const int ticket)
+bool CgCommentSaysFrom(const string comment,const int ticket)
   {
    string tag="from #"+IntegerToString(ticket);
    int p=StringFind(comment,tag);
@@ -65,7 +65,7 @@ int CgFindSuccessor(const SOrderRow &old,const SOrderRow &old_rows[],const SOrde
    return(fallback);
   }
 
-void CgIntentFromRow(const SOrderRow &r,const string &action,SOrderIntent &p)
+void CgIntentFromRow(const SOrderRow &r,const string action,SOrderIntent &p)
   {
    CgResetIntent(p);
    p.action=action;
@@ -193,7 +193,7 @@ string CgSerializeRows(const SOrderRow &rows[])
    return(w.Text());
   }
 
-bool CgLoadRows(const string &text,SOrderRow &rows[])
+bool CgLoadRows(const string text,SOrderRow &rows[])
   {
    ArrayResize(rows,0);
    CJsonDoc doc;

@@ -24,7 +24,7 @@ class CTicketMap
 private:
    STicketLink       m_links[];   // all links
 
-   int               IndexOf(const string &master_account,const int master_ticket) const
+   int               IndexOf(const string master_account,const int master_ticket) const
      {
       for(int i=0;i<ArraySize(m_links);i++)
          if(m_links[i].master_ticket==master_ticket && m_links[i].master_account==master_account)
@@ -35,7 +35,7 @@ private:
 public:
    int               Count(void) const { return(ArraySize(m_links)); }
    void              Clear(void) { ArrayResize(m_links,0); }
-   int               Find(const string &master_account,const int master_ticket) const
+   int               Find(const string master_account,const int master_ticket) const
      {
       int i=IndexOf(master_account,master_ticket);
       return(i>=0 ? m_links[i].follower_ticket : 0);
@@ -47,7 +47,7 @@ public:
             return(m_links[i].master_ticket);
       return(0);
      }
-   void              Set(const string &master_account,const int master_ticket,const int follower_ticket,const string &symbol)
+   void              Set(const string master_account,const int master_ticket,const int follower_ticket,const string symbol)
      {
       int i=IndexOf(master_account,master_ticket);
       if(i<0)
@@ -99,7 +99,7 @@ public:
       w.EndObject();
       return(w.Text());
      }
-   bool              Load(const string &text)
+   bool              Load(const string text)
      {
       Clear();
       CJsonDoc doc;

@@ -23,7 +23,7 @@
 #define WS_PARSE_ERROR -1     // protocol error: close the connection
 
 //--- base64(SHA-1(key + GUID)), the expected Sec-WebSocket-Accept.
-string CgWsAcceptFor(const string &key_b64)
+string CgWsAcceptFor(const string key_b64)
   {
    uchar data[],hash[],b64[],none[];
    StringToCharArray(key_b64+"258EAFA5-E914-47DA-95CA-C5AB0DC85B11",data,0,WHOLE_ARRAY,CP_UTF8);
@@ -44,7 +44,7 @@ string CgWsKeyFrom(const uchar &nonce[])
    return(CharArrayToString(b64,0,WHOLE_ARRAY,CP_UTF8));
   }
 
-string CgWsHandshakeRequest(const string &host_port,const string &path,const string &key_b64,const string &token)
+string CgWsHandshakeRequest(const string host_port,const string path,const string key_b64,const string token)
   {
    return("GET "+path+" HTTP/1.1\r\n"+
           "Host: "+host_port+"\r\n"+
@@ -57,7 +57,7 @@ string CgWsHandshakeRequest(const string &host_port,const string &path,const str
 
 //--- Checks a response head (up to the blank line): 101 and the accept value.
 //--- Returns the HTTP status (101 = ok), or -1 when the accept value is wrong.
-int CgWsCheckHandshake(const string &head,const string &key_b64)
+int CgWsCheckHandshake(const string head,const string key_b64)
   {
    if(StringSubstr(head,0,5)!="HTTP/")
       return(-1);

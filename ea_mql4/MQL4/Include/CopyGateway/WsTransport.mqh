@@ -41,7 +41,7 @@ private:
    string            m_host_port;   // "a.b.c.d:port"
    string            m_path;        // request path
 
-   bool              ParseUrl(const string &url,uchar &addr[])
+   bool              ParseUrl(const string url,uchar &addr[])
      {
       if(StringSubstr(url,0,5)!="ws://")
         {
@@ -129,7 +129,7 @@ private:
          m_rx[i-count]=m_rx[i];
       m_rx_len-=count;
      }
-   void              Drop(const int code,const string &why)
+   void              Drop(const int code,const string why)
      {
       if(m_sock!=CG_INVALID_SOCKET)
          closesocket(m_sock);
@@ -154,7 +154,7 @@ public:
    int               CloseCode(void) const { return(m_close_code); }
    string            Error(void) const { return(m_error); }
 
-   bool              Connect(const string &url,const string &token,const int timeout_ms)
+   bool              Connect(const string url,const string token,const int timeout_ms)
      {
       uchar addr[];
       m_close_code=0;
@@ -220,7 +220,7 @@ public:
       Drop(1006,"handshake timeout");
       return(false);
      }
-   bool              SendText(const string &text)
+   bool              SendText(const string text)
      {
       if(!IsOpen())
          return(false);
