@@ -1,19 +1,27 @@
-"""Build the EA's Linux verification binaries (g++, C++17, -Wall -Werror).
+"""Build the EA's Linux verification binaries (g++, C++17, -Wall -Wconversion -Werror).
+
+``-Wconversion`` stands in for MetaEditor's strict mode, which warns on implicit
+lossy conversions ("possible loss of data due to type conversion"); with
+``-Werror`` such a conversion in the EA fails the build.
 
 Targets:
 
-``core``      the EA's pure modules (``Include/CopyGateway/Core.mqh``) linked into
-              ``linux/tests/protocol_driver.cpp``: golden-fixture decode/encode and
-              the C++ unit tests.
-``terminal``  the whole EA (``Experts/CopyGateway.mq4`` and everything it includes)
-              linked against the terminal shim (``linux/shim/terminal.cpp``): a
-              process that runs the EA against a real gateway over HTTP.
+``core``          the EA's pure modules (``Include/CopyGateway/Core.mqh``) linked into
+                  ``linux/tests/protocol_driver.cpp``: golden-fixture decode/encode and
+                  the C++ unit tests.
+``terminal``      the whole EA (``Experts/CopyGateway.mq4`` and everything it includes)
+                  in its default, DLL-free build, linked against the terminal shim
+                  (``linux/shim/terminal.cpp``): a process that runs the EA against a
+                  real gateway over HTTP.
+``terminal-dll``  the same with ``COPYGATE_WITH_DLL`` defined (the WebSocket transport
+                  over ``ws2_32.dll`` and ``RtlGenRandom``), linked with the shim's
+                  ``ws2_32.cpp``.
 
 Both compile the EA's *own* sources after the ``mql2cpp`` pre-pass. Artifacts go
 to ``$COPYGATE_EA_BUILD_DIR`` or ``<tmp>/copygate-ea-build/<target>-<hash>``,
 keyed by a hash of every input, so an unchanged tree is not rebuilt.
 
-Usage: ``python ea_mql4/tools/eabuild.py core|terminal`` prints the binary path.
+Usage: ``python ea_mql4/tools/eabuild.py core|terminal|terminal-dll`` prints the binary path.
 """
 
 from __future__ import annotations
@@ -30,25 +38,35 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mql2cpp import convert_tree
 
-__all__ = ["CXXFLAGS", "EA_DIR", "MQL4_DIR", "BuildError", "build", "build_root", "syntax_only"]
+__all__ = [
+    "CXXFLAGS",
+    "DLL_SWITCH",
+    "EA_DIR",
+    "MQL4_DIR",
+    "BuildError",
+    "build",
+    "build_root",
+    "preprocess_expert",
+    "syntax_only",
+]
 
 EA_DIR = Path(__file__).resolve().parents[1]
 MQL4_DIR = EA_DIR / "MQL4"
 SHIM_DIR = EA_DIR / "linux" / "shim"
 LINUX_TESTS_DIR = EA_DIR / "linux" / "tests"
 CXXFLAGS = ("-std=c++17", "-Wall", "-Werror", "-O0", "-g0", "-pipe")
-_TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # target: (translation units, link flags); "src/" = pre-passed EA sources
-    "core": (("linux/tests/protocol_driver.cpp", "linux/shim/shim_core.cpp"), ()),
-    "terminal": (
-        (
-            "src/Experts/CopyGateway.cpp",
-            "linux/shim/shim_core.cpp",
-            "linux/shim/terminal.cpp",
-            "linux/shim/ws2_32.cpp",
-        ),
-        ("-pthread",),
-    ),
+#: The compile-time switch of the DLL build (``#define COPYGATE_WITH_DLL`` in MQL4).
+DLL_SWITCH = "COPYGATE_WITH_DLL"
+_TERMINAL_UNITS = (
+    "src/Experts/CopyGateway.cpp",
+    "linux/shim/shim_core.cpp",
+    "linux/shim/terminal.cpp",
+)
+_TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    # target: (translation units, defines, link flags); "src/" = pre-passed EA sources
+    "core": (("linux/tests/protocol_driver.cpp", "linux/shim/shim_core.cpp"), (), ()),
+    "terminal": (_TERMINAL_UNITS, (), ("-pthread",)),
+    "terminal-dll": ((*_TERMINAL_UNITS, "linux/shim/ws2_32.cpp"), (DLL_SWITCH,), ("-pthread",)),
 }
 
 
@@ -74,11 +92,12 @@ def _inputs_digest(target: str) -> str:
 
 
 def _compile(work: Path, target: str) -> Path:
-    units, link_flags = _TARGETS[target]
+    units, defines, link_flags = _TARGETS[target]
     convert_tree(MQL4_DIR, work / "src")
     common = [
         "g++",
         *CXXFLAGS,
+        *(f"-D{name}" for name in defines),
         "-include",
         str(SHIM_DIR / "mql4_shim.h"),
         "-I",
@@ -148,8 +167,41 @@ def syntax_only(mql4_root: Path, work: Path) -> None:
         raise BuildError(result.stdout + result.stderr)
 
 
+def preprocess_expert(work: Path, defines: tuple[str, ...] = ()) -> str:
+    """The expert after the pre-pass and the C preprocessor, with ``defines`` set.
+
+    The pre-pass turns every ``#import "x.dll"`` block into ``namespace
+    mql_import_x {``, so the result shows which DLLs a build imports.
+
+    Raises:
+        BuildError: the preprocessor failed (its output is the message).
+    """
+    convert_tree(MQL4_DIR, work / "src")
+    result = subprocess.run(
+        [
+            "g++",
+            "-std=c++17",
+            "-E",
+            "-P",
+            *(f"-D{name}" for name in defines),
+            "-I",
+            str(work / "src" / "Include"),
+            str(work / "src" / "Experts" / "CopyGateway.cpp"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise BuildError(result.stdout + result.stderr)
+    return result.stdout
+
+
 def build(target: str) -> Path:
-    """Build ``target`` (``core`` or ``terminal``) if needed; return the binary."""
+    """Build ``target`` (one of ``core``, ``terminal``, ``terminal-dll``); return the binary.
+
+    An unchanged tree is not rebuilt.
+    """
     if target not in _TARGETS:
         raise ValueError(f"unknown target {target!r}")
     final = build_root() / f"{target}-{_inputs_digest(target)}"

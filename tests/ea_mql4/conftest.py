@@ -37,11 +37,20 @@ def core_driver() -> Path:
 
 @pytest.fixture(scope="session")
 def terminal_binary() -> Path:
-    """The whole EA compiled against the terminal shim."""
+    """The whole EA, default (DLL-free) build, compiled against the terminal shim."""
     _require_gxx()
     import eabuild
 
     return eabuild.build("terminal")
+
+
+@pytest.fixture(scope="session")
+def terminal_dll_binary() -> Path:
+    """The whole EA, DLL build (``COPYGATE_WITH_DLL``: WebSocket, RtlGenRandom)."""
+    _require_gxx()
+    import eabuild
+
+    return eabuild.build("terminal-dll")
 
 
 @pytest.fixture
@@ -53,12 +62,18 @@ def gateway() -> Iterator[FakeGateway]:
 
 
 @pytest.fixture
-def start_terminal(terminal_binary: Path, tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
-    """Start EA terminals (stopped at teardown); same name = same MQL4/Files."""
+def start_terminal(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., Terminal]]:
+    """Start EA terminals (stopped at teardown); same name = same MQL4/Files.
+
+    ``dll=True`` runs the DLL build (needed for the WebSocket transport).
+    """
     started: list[Terminal] = []
 
-    def start(name: str, server_url: str, **kwargs: Any) -> Terminal:
-        terminal = Terminal(terminal_binary, tmp_path / name, server_url, **kwargs)
+    def start(name: str, server_url: str, *, dll: bool = False, **kwargs: Any) -> Terminal:
+        binary = request.getfixturevalue("terminal_dll_binary" if dll else "terminal_binary")
+        terminal = Terminal(binary, tmp_path / name, server_url, **kwargs)
         started.append(terminal)
         return terminal.start()
 

@@ -165,6 +165,7 @@ def test_a_master_trade_is_copied_to_the_follower_and_closed_with_it(
         first_ticket=9000,
         inputs={"InpTransport": 1, "InpWsUrl": ws_url} if transport == "websocket" else {},
         env={"MQL_DLLS_ALLOWED": "1"},
+        dll=transport == "websocket",
     )
     server.decide_key("m-1", "approve")
     server.decide_key("f-1", "approve")

@@ -1,7 +1,8 @@
 """The optional WebSocket transport: the EA's raw ws2_32 client (handshake,
 masked frames, close codes) against a real `websockets` server.
 
-On Linux the shim maps the ws2_32.dll imports onto POSIX sockets
+The transport exists only in the DLL build (``COPYGATE_WITH_DLL``). On Linux
+the shim maps the ws2_32.dll imports onto POSIX sockets
 (``linux/shim/ws2_32.cpp``), so the EA's own WsTransport.mqh runs unchanged.
 """
 
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
-from terminal_harness import Terminal
+from terminal_harness import Terminal, TerminalError
 
 from .fake_gateway import FakeGateway, FakeStream
 
@@ -32,6 +34,7 @@ def start_ws_follower(start: StartTerminal, gateway: FakeGateway, stream: FakeSt
         account_id="f-1",
         inputs={"InpTransport": 1, "InpWsUrl": stream.url},
         env={"MQL_DLLS_ALLOWED": "1"},
+        dll=True,
     )
 
 
@@ -83,22 +86,33 @@ def test_ws_close_4002_reconnects_with_a_new_session(
     assert len(gateway.sessions_of("f-1")) == 2
 
 
-def test_ws_transport_refuses_to_start_without_dll_imports(
-    gateway: FakeGateway, stream: FakeStream, terminal_binary: object, tmp_path: object
+@pytest.mark.parametrize(
+    ("build", "dlls_allowed", "advice"),
+    [
+        ("terminal_dll_binary", "0", "Allow DLL imports"),
+        ("terminal_binary", "1", "compile the EA with #define COPYGATE_WITH_DLL"),
+    ],
+    ids=["dll-build-without-dll-imports", "default-build"],
+)
+def test_ws_transport_refuses_to_start_when_the_build_or_terminal_forbids_dlls(
+    gateway: FakeGateway,
+    stream: FakeStream,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    build: str,
+    dlls_allowed: str,
+    advice: str,
 ) -> None:
-    from pathlib import Path
-
-    from terminal_harness import TerminalError
-
     terminal = Terminal(
-        Path(str(terminal_binary)),
-        Path(str(tmp_path)) / "f",
+        request.getfixturevalue(build),
+        tmp_path / "f",
         gateway.base_url,
         role="follower",
         account_id="f-1",
         inputs={"InpTransport": 1, "InpWsUrl": stream.url},
+        env={"MQL_DLLS_ALLOWED": dlls_allowed},
     )
     with pytest.raises(TerminalError, match="init_failed"):
         terminal.start()
     terminal.stop()
-    assert "Allow DLL imports" in terminal.log()
+    assert advice in terminal.log()

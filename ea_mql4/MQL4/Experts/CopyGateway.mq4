@@ -9,6 +9,11 @@
 #property strict
 #property description "Copies trades between MT4 accounts through the copygate gateway."
 
+//--- The default build imports no DLL (poll transport over WebRequest). For
+//--- the WebSocket transport and RtlGenRandom key entropy, uncomment the next
+//--- line; that build needs "Allow DLL imports" (see README.md).
+//#define COPYGATE_WITH_DLL
+
 #include <CopyGateway/Ea.mqh>
 
 //--- connection
@@ -16,13 +21,13 @@ input string            InpServerUrl="https://copygate.example.com";   // Gatewa
 input ENUM_CG_ROLE      InpRole=CG_ROLE_FOLLOWER;                      // Role of this account
 input string            InpAccountId="";                               // Account id on the gateway ("" = account number)
 input string            InpPresharedKey="";                            // Pre-shared key ("" = generate one, needs approval)
-input ENUM_CG_TRANSPORT InpTransport=CG_TRANSPORT_POLL;                // Transport
+input ENUM_CG_TRANSPORT InpTransport=CG_TRANSPORT_POLL;                // Transport (WebSocket: DLL build only)
 input string            InpWsUrl="ws://127.0.0.1:8765/ea-gateway/v1/stream"; // WebSocket URL (local TLS terminator)
 input int               InpTimerMs=100;                                // Timer period, ms
 input int               InpPollWaitMs=500;                             // Follower: server hold per poll, ms
 input int               InpIdlePollMs=1000;                            // Master: idle poll period, ms
 input int               InpHttpTimeoutMs=5000;                         // WebRequest timeout, ms
-input bool              InpUseOsRandom=true;                           // Mix Windows RtlGenRandom into a new key (if DLLs allowed)
+input bool              InpUseOsRandom=true;                           // Mix Windows RtlGenRandom into a new key (DLL build)
 //--- trading (follower)
 input int               InpMagic=20251122;                             // Magic number of copied orders
 input double            InpSlippagePips=3.0;                           // Default slippage, pips (x10 points on 5-digit quotes)

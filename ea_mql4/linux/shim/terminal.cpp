@@ -648,7 +648,9 @@ int WebRequest(const string &method, const string &url_s, const string &headers,
   return status;
 }
 
-// advapi32.dll!SystemFunction036 (RtlGenRandom), imported by Platform.mqh
+// advapi32.dll!SystemFunction036 (RtlGenRandom), imported by Platform.mqh in
+// the DLL build only (COPYGATE_WITH_DLL); the default build links without it.
+#ifdef COPYGATE_WITH_DLL
 namespace mql_import_advapi32 {
 int SystemFunction036(MqlArray<uchar> &buffer, int length) {
   FILE *fp = std::fopen("/dev/urandom", "rb");
@@ -659,6 +661,7 @@ int SystemFunction036(MqlArray<uchar> &buffer, int length) {
   return n == (size_t)length ? 1 : 0;
 }
 }  // namespace mql_import_advapi32
+#endif
 
 // ---------------------------------------------------------------- control + event loop
 static std::mutex g_lines_mutex;

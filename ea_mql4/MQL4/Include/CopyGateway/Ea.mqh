@@ -24,7 +24,7 @@ enum ENUM_CG_ROLE
 enum ENUM_CG_TRANSPORT
   {
    CG_TRANSPORT_POLL=0, // HTTPS poll via WebRequest (default)
-   CG_TRANSPORT_WS=1    // WebSocket via ws2_32.dll (needs DLL imports, ws:// only)
+   CG_TRANSPORT_WS=1    // WebSocket via ws2_32.dll (DLL build only, ws:// only)
   };
 
 #define CG_MAX_BATCH     200    // envelopes per exchange request
@@ -483,6 +483,14 @@ public:
         }
       if(StringSubstr(m_cfg.server_url,StringLen(m_cfg.server_url)-1)=="/")
          m_cfg.server_url=StringSubstr(m_cfg.server_url,0,StringLen(m_cfg.server_url)-1);
+#ifndef COPYGATE_WITH_DLL
+      if(m_cfg.transport==CG_TRANSPORT_WS)
+        {
+         Alert("CopyGateway: this build imports no DLL and has no WebSocket transport; use the poll transport, ",
+               "or compile the EA with #define COPYGATE_WITH_DLL");
+         return(INIT_PARAMETERS_INCORRECT);
+        }
+#endif
       if(m_cfg.transport==CG_TRANSPORT_WS && !IsDllsAllowed())
         {
          Alert("CopyGateway: the WebSocket transport needs 'Allow DLL imports'");

@@ -10,10 +10,14 @@
 
 #include <CopyGateway/Core.mqh>
 
-//--- Optional OS random source (only called when DLL imports are allowed).
+//--- OS random source: DLL build only (#define COPYGATE_WITH_DLL before the
+//--- #include; called only when "Allow DLL imports" is on). The default build
+//--- imports no DLL at all.
+#ifdef COPYGATE_WITH_DLL
 #import "advapi32.dll"
 int SystemFunction036(uchar &buffer[],int length);   // RtlGenRandom
 #import
+#endif
 
 //+------------------------------------------------------------------+
 //| CClock: epoch milliseconds. TimeGMT() has 1 s resolution, so the |
@@ -121,11 +125,15 @@ string CgHex(const uchar &bytes[])
 //| at first launch is kept in MQL4/Files/<folder>/session.key.      |
 //| MQL4 has no CSPRNG: the generator hashes (SHA-256, CryptEncode)  |
 //| many weak sources -- microsecond timer jitter over 256 rounds,   |
-//| tick/local/GMT/server times, account, terminal memory, quotes,   |
-//| MathRand -- and, when DLL imports are allowed, 32 bytes from     |
-//| Windows RtlGenRandom. Without the DLL the effective entropy is   |
-//| hard to bound (timer jitter dominates); the back-office approval |
-//| of pending keys is what actually gates access.                   |
+//| local/GMT/server times, account number, company, balance and    |
+//| equity, terminal memory, current quotes, MathRand seeded from    |
+//| GetMicrosecondCount -- and, in the DLL build with DLL imports    |
+//| allowed, 32 bytes from Windows RtlGenRandom. Without the DLL the |
+//| effective entropy is hard to bound (timer jitter dominates; the  |
+//| rest is guessable by someone who knows the machine): the         |
+//| back-office approval of pending keys is what actually gates      |
+//| access, and a pre-shared key generated elsewhere avoids the     |
+//| question entirely.                                               |
 //+------------------------------------------------------------------+
 class CKeyStore
   {
@@ -152,7 +160,15 @@ public:
       MathSrand((int)(GetTickCount()^(uint)GetMicrosecondCount()));
       Mix(IntegerToString(AccountNumber())+"|"+AccountCompany()+"|"+IntegerToString((long)TimeLocal())+"|"+
           IntegerToString((long)TimeGMT())+"|"+IntegerToString((long)TimeCurrent())+"|"+
-          IntegerToString(TerminalInfoInteger(TERMINAL_MEMORY_USED))+"|"+IntegerToString(TerminalInfoInteger(TERMINAL_BUILD)));
+          IntegerToString(TerminalInfoInteger(TERMINAL_MEMORY_USED))+"|"+IntegerToString(TerminalInfoInteger(TERMINAL_BUILD))+"|"+
+          DoubleToString(AccountBalance(),2)+"|"+DoubleToString(AccountEquity(),2));
+      int quoted=(int)MathMin(SymbolsTotal(true),16);
+      for(int i=0;i<quoted;i++)
+        {
+         string symbol=SymbolName(i,true);
+         Mix(symbol+"|"+DoubleToString(MarketInfo(symbol,MODE_BID),8)+"|"+DoubleToString(MarketInfo(symbol,MODE_ASK),8)+"|"+
+             IntegerToString((long)GetMicrosecondCount()));
+        }
       for(int round=0;round<256;round++)
         {
          ulong t0=GetMicrosecondCount();
@@ -163,6 +179,7 @@ public:
          Mix(IntegerToString((long)t0)+":"+IntegerToString((long)(t1-t0))+":"+IntegerToString(spin)+":"+
              IntegerToString(MathRand())+":"+IntegerToString(GetTickCount()));
         }
+#ifdef COPYGATE_WITH_DLL
       if(allow_dll && IsDllsAllowed())
         {
          uchar os_random[];
@@ -170,6 +187,7 @@ public:
          if((SystemFunction036(os_random,32)&0xFF)!=0)  // BOOLEAN: only the low byte counts
             Mix(CgHex(os_random));
         }
+#endif
       Mix("copygate-session-key-v1");
       return(CgHex(m_pool));
      }

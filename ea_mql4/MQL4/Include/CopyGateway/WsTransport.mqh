@@ -13,6 +13,10 @@
 
 #include <CopyGateway/Core.mqh>
 
+//--- DLL build only (#define COPYGATE_WITH_DLL before the #include); the
+//--- default build gets the inert CWsTransport at the end of this file.
+#ifdef COPYGATE_WITH_DLL
+
 #import "ws2_32.dll"
 int WSAStartup(ushort version,uchar &data[]);
 int WSAGetLastError(void);
@@ -285,5 +289,25 @@ public:
       Drop(code,"closed by client");
      }
   };
+
+#else
+
+//+------------------------------------------------------------------+
+//| Default (DLL-free) build: no sockets. CCopyGatewayEa::Init()     |
+//| refuses InpTransport=WebSocket before any of this is called.     |
+//+------------------------------------------------------------------+
+class CWsTransport
+  {
+public:
+   bool              IsOpen(void) const { return(false); }
+   int               CloseCode(void) const { return(0); }
+   string            Error(void) const { return("this build has no WebSocket transport (compile with COPYGATE_WITH_DLL)"); }
+   bool              Connect(const string url,const string token,const int timeout_ms) { return(false); }
+   bool              SendText(const string text) { return(false); }
+   int               Poll(string &texts[]) { return(ArrayResize(texts,0)); }
+   void              Shutdown(const int code) {}
+  };
+
+#endif // COPYGATE_WITH_DLL
 
 #endif
