@@ -54,7 +54,7 @@ EA_DIR = Path(__file__).resolve().parents[1]
 MQL4_DIR = EA_DIR / "MQL4"
 SHIM_DIR = EA_DIR / "linux" / "shim"
 LINUX_TESTS_DIR = EA_DIR / "linux" / "tests"
-CXXFLAGS = ("-std=c++17", "-Wall", "-Werror", "-O0", "-g0", "-pipe")
+CXXFLAGS = ("-std=c++17", "-Wall", "-Wconversion", "-Werror", "-O0", "-g0", "-pipe")
 #: The compile-time switch of the DLL build (``#define COPYGATE_WITH_DLL`` in MQL4).
 DLL_SWITCH = "COPYGATE_WITH_DLL"
 _TERMINAL_UNITS = (

@@ -112,7 +112,7 @@ private:
    void              RemoveFront(const int count)
      {
       int n=ArraySize(m_outbox);
-      int k=MathMin(count,n);
+      int k=(int)MathMin(count,n);
       for(int i=k;i<n;i++)
          m_outbox[i-k]=m_outbox[i];
       ArrayResize(m_outbox,n-k);
@@ -318,7 +318,7 @@ private:
      {
       if(!m_session.CanExchange(now))
          return;
-      int n=MathMin(ArraySize(m_outbox),CG_MAX_BATCH);
+      int n=(int)MathMin(ArraySize(m_outbox),CG_MAX_BATCH);
       if(n==0 && now<m_next_poll_ms)
          return;
       int wait=(n==0 && !IsMaster() ? m_cfg.poll_wait_ms : 0);
@@ -532,7 +532,7 @@ public:
          m_http.SetTimeout(1000);  // OnDeinit must finish within ~2.5 s
          if(m_cfg.transport==CG_TRANSPORT_POLL)
            {
-            int n=MathMin(ArraySize(m_outbox),CG_MAX_BATCH);
+            int n=(int)MathMin(ArraySize(m_outbox),CG_MAX_BATCH);
             string url=Url("/ea-gateway/v1/sessions/"+m_session.SessionId()+"/exchange");
             if(m_http.Request("POST",url,m_session.Token(),CgEncodeExchange(m_outbox,n,ack,0),response,retry_after)==200)
               {
