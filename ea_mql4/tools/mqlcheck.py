@@ -15,7 +15,8 @@ with tree-sitter's C++ grammar and reports the constructs MQL4 refuses:
                    beyond plain ``template<typename T>`` functions/classes,
                    try/catch/throw, ``auto``, lambdas, namespaces, references
                    outside parameters (members, return types, locals), default
-                   arguments on reference parameters, and a few more.
+                   arguments on reference parameters, goto, multiple
+                   inheritance, and a few more.
 ``dll-import``     ``#import`` of a DLL outside ``#ifdef COPYGATE_WITH_DLL``:
                    the default (poll) build must import no DLL at all.
 
@@ -100,6 +101,7 @@ _FEATURES = {
     "static_assert_declaration": "static_assert is not MQL4",
     "decltype": "decltype is not MQL4",
     "nullptr": "nullptr is not MQL4 (use NULL)",
+    "goto_statement": "goto is not MQL4",
 }
 
 
@@ -120,6 +122,7 @@ class _Checker:
     def __init__(self, index: Index) -> None:
         self.index = index
         self.findings: list[Finding] = []
+        self.scopes: dict[int, dict[str, str]] = {}  # function node id -> local types
 
     def add(self, path: str, node: tree_sitter.Node, rule: str, message: str) -> None:
         self.findings.append(Finding(path, node.start_point[0] + 1, rule, message))
@@ -185,34 +188,42 @@ class _Checker:
             return name, set()
         return name, {i for i in range(nargs) if all(s.refs[i] for s in candidates)}
 
+    def context(self, node: tree_sitter.Node) -> tuple[str | None, dict[str, str]]:
+        """Class and local variable types seen from ``node`` (globals only outside functions)."""
+        function = node.parent
+        while function is not None and function.type != "function_definition":
+            function = function.parent
+        if function is None:
+            return None, {}
+        cls = enclosing_class(function)
+        declarator = declared_name(function.child_by_field_name("declarator"))
+        if declarator is not None and declarator.type == "qualified_identifier":
+            cls = text_of(declarator.child_by_field_name("scope")) or cls
+        if function.id not in self.scopes:
+            self.scopes[function.id] = local_types(function)
+        return cls, self.scopes[function.id]
+
     def check_calls(self, path: str, root: tree_sitter.Node) -> None:
-        for node in walk(root):
-            if node.type != "function_definition":
+        for call in walk(root):
+            if call.type != "call_expression":
                 continue
-            cls = enclosing_class(node)
-            declarator = declared_name(node.child_by_field_name("declarator"))
-            if declarator is not None and declarator.type == "qualified_identifier":
-                cls = text_of(declarator.child_by_field_name("scope")) or cls
-            scope = local_types(node)
-            for call in walk(node):
-                if call.type != "call_expression":
-                    continue
-                args_node = call.child_by_field_name("arguments")
-                args = [
-                    a
-                    for a in (args_node.named_children if args_node is not None else ())
-                    if a.type != "comment"
-                ]
-                name, refs = self.ref_positions(call, len(args), cls, scope)
-                for i in sorted(refs):
-                    if not self.is_lvalue(args[i]):
-                        self.add(
-                            path,
-                            args[i],
-                            "ref-arg",
-                            f"argument {i + 1} of {name}() is passed by reference but "
-                            f"{text_of(args[i])[:40]!r} is not a variable",
-                        )
+            cls, scope = self.context(call)
+            args_node = call.child_by_field_name("arguments")
+            args = [
+                a
+                for a in (args_node.named_children if args_node is not None else ())
+                if a.type != "comment"
+            ]
+            name, refs = self.ref_positions(call, len(args), cls, scope)
+            for i in sorted(refs):
+                if not self.is_lvalue(args[i]):
+                    self.add(
+                        path,
+                        args[i],
+                        "ref-arg",
+                        f"argument {i + 1} of {name}() is passed by reference but "
+                        f"{text_of(args[i])[:40]!r} is not a variable",
+                    )
 
     # --- reserved-word ---------------------------------------------------
     def check_names(self, path: str, root: tree_sitter.Node) -> None:
@@ -256,6 +267,10 @@ class _Checker:
                     self.add(path, node, "cpp-feature", f"pointer to non-class type {type_name!r}")
             elif node.type == "reference_declarator":
                 self.check_reference(path, node)
+            elif node.type == "base_class_clause":
+                bases = [c for c in node.named_children if c.type == "type_identifier"]
+                if len(bases) > 1:
+                    self.add(path, node, "cpp-feature", "multiple inheritance is not MQL4")
 
     def check_template(self, path: str, node: tree_sitter.Node) -> None:
         params = node.child_by_field_name("parameters")
