@@ -141,49 +141,17 @@ def _compile(work: Path, target: str) -> Path:
     return exe
 
 
-def syntax_only(mql4_root: Path, work: Path) -> None:
-    """Pre-pass ``mql4_root`` into ``work`` and type-check the expert with g++.
+def _gxx_on_expert(mql4_root: Path, work: Path, flags: list[str]) -> str:
+    """Pre-pass ``mql4_root`` into ``work``, run g++ ``flags`` on the expert; its stdout.
 
     Raises:
-        BuildError: g++ rejected the sources (its output is the message).
+        BuildError: g++ failed (its output is the message).
     """
     convert_tree(mql4_root, work / "src")
     result = subprocess.run(
         [
             "g++",
-            *CXXFLAGS,
-            "-fsyntax-only",
-            "-include",
-            str(SHIM_DIR / "mql4_shim.h"),
-            "-I",
-            str(work / "src" / "Include"),
-            str(work / "src" / "Experts" / "CopyGateway.cpp"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise BuildError(result.stdout + result.stderr)
-
-
-def preprocess_expert(work: Path, defines: tuple[str, ...] = ()) -> str:
-    """The expert after the pre-pass and the C preprocessor, with ``defines`` set.
-
-    The pre-pass turns every ``#import "x.dll"`` block into ``namespace
-    mql_import_x {``, so the result shows which DLLs a build imports.
-
-    Raises:
-        BuildError: the preprocessor failed (its output is the message).
-    """
-    convert_tree(MQL4_DIR, work / "src")
-    result = subprocess.run(
-        [
-            "g++",
-            "-std=c++17",
-            "-E",
-            "-P",
-            *(f"-D{name}" for name in defines),
+            *flags,
             "-I",
             str(work / "src" / "Include"),
             str(work / "src" / "Experts" / "CopyGateway.cpp"),
@@ -195,6 +163,31 @@ def preprocess_expert(work: Path, defines: tuple[str, ...] = ()) -> str:
     if result.returncode != 0:
         raise BuildError(result.stdout + result.stderr)
     return result.stdout
+
+
+def syntax_only(mql4_root: Path, work: Path) -> None:
+    """Pre-pass ``mql4_root`` into ``work`` and type-check the expert with g++.
+
+    Raises:
+        BuildError: g++ rejected the sources (its output is the message).
+    """
+    _gxx_on_expert(
+        mql4_root, work, [*CXXFLAGS, "-fsyntax-only", "-include", str(SHIM_DIR / "mql4_shim.h")]
+    )
+
+
+def preprocess_expert(work: Path, defines: tuple[str, ...] = ()) -> str:
+    """The expert after the pre-pass and the C preprocessor, with ``defines`` set.
+
+    The pre-pass turns every ``#import "x.dll"`` block into ``namespace
+    mql_import_x {``, so the result shows which DLLs a build imports.
+
+    Raises:
+        BuildError: the preprocessor failed (its output is the message).
+    """
+    return _gxx_on_expert(
+        MQL4_DIR, work, ["-std=c++17", "-E", "-P", *(f"-D{name}" for name in defines)]
+    )
 
 
 def build(target: str) -> Path:

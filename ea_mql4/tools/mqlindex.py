@@ -103,25 +103,21 @@ class Index:
     constants: set[str] = field(default_factory=set)  # macros and enumerators
     structs: set[str] = field(default_factory=set)  # no pointers to these
 
-    def method(self, cls: str | None, name: str) -> list[Signature] | None:
-        """Overloads of ``cls.name``, looked up through base classes."""
+    def lineage(self, cls: str | None) -> Iterator[ClassInfo]:
+        """``cls`` and its base classes, nearest first (unknown classes end it)."""
         seen: set[str] = set()
         while cls is not None and cls in self.classes and cls not in seen:
             seen.add(cls)
-            if name in self.classes[cls].methods:
-                return self.classes[cls].methods[name]
+            yield self.classes[cls]
             cls = self.classes[cls].base
-        return None
+
+    def method(self, cls: str | None, name: str) -> list[Signature] | None:
+        """Overloads of ``cls.name``, looked up through base classes."""
+        return next((c.methods[name] for c in self.lineage(cls) if name in c.methods), None)
 
     def field_type(self, cls: str | None, name: str) -> str | None:
         """Declared type of field ``cls.name``, looked up through base classes."""
-        seen: set[str] = set()
-        while cls is not None and cls in self.classes and cls not in seen:
-            seen.add(cls)
-            if name in self.classes[cls].fields:
-                return self.classes[cls].fields[name]
-            cls = self.classes[cls].base
-        return None
+        return next((c.fields[name] for c in self.lineage(cls) if name in c.fields), None)
 
 
 def text_of(node: tree_sitter.Node | None) -> str:
