@@ -1,8 +1,10 @@
-"""Build the EA's Linux verification binaries (g++, C++17, -Wall -Wconversion -Werror).
+"""Build the EA's Linux verification binaries (g++, C++17, -Wall -Werror).
 
-``-Wconversion`` stands in for MetaEditor's strict mode, which warns on implicit
-lossy conversions ("possible loss of data due to type conversion"); with
-``-Werror`` such a conversion in the EA fails the build.
+The EA's own translation units also get ``-Wconversion``, a stand-in for
+MetaEditor's strict mode, which warns on implicit lossy conversions ("possible
+loss of data due to type conversion"); with ``-Werror`` such a conversion in the
+EA fails the build. Shim and driver sources are not held to it (the shim header
+switches it off for itself).
 
 Targets:
 
@@ -43,6 +45,7 @@ __all__ = [
     "DLL_SWITCH",
     "EA_DIR",
     "MQL4_DIR",
+    "STRICT_FLAGS",
     "BuildError",
     "build",
     "build_root",
@@ -54,7 +57,10 @@ EA_DIR = Path(__file__).resolve().parents[1]
 MQL4_DIR = EA_DIR / "MQL4"
 SHIM_DIR = EA_DIR / "linux" / "shim"
 LINUX_TESTS_DIR = EA_DIR / "linux" / "tests"
-CXXFLAGS = ("-std=c++17", "-Wall", "-Wconversion", "-Werror", "-O0", "-g0", "-pipe")
+CXXFLAGS = ("-std=c++17", "-Wall", "-Werror", "-O0", "-g0", "-pipe")
+#: Added for the EA's own translation units (MetaEditor's strict mode warns on
+#: lossy implicit conversions); shim and driver sources are not EA code.
+STRICT_FLAGS = ("-Wconversion",)
 #: The compile-time switch of the DLL build (``#define COPYGATE_WITH_DLL`` in MQL4).
 DLL_SWITCH = "COPYGATE_WITH_DLL"
 _TERMINAL_UNITS = (
@@ -82,7 +88,7 @@ def build_root() -> Path:
 
 def _inputs_digest(target: str) -> str:
     digest = hashlib.sha256(target.encode())
-    digest.update(" ".join(CXXFLAGS).encode())
+    digest.update(" ".join((*CXXFLAGS, *STRICT_FLAGS)).encode())
     for folder in (MQL4_DIR, SHIM_DIR, LINUX_TESTS_DIR, Path(__file__).parent):
         for path in sorted(folder.rglob("*")):
             if path.is_file() and path.suffix in (".mq4", ".mqh", ".h", ".cpp", ".py"):
@@ -108,14 +114,16 @@ def _compile(work: Path, target: str) -> Path:
     procs = []
     objects = []
     for unit in units:
-        source = work / unit if unit.startswith("src/") else EA_DIR / unit
+        ea_unit = unit.startswith("src/")
+        source = work / unit if ea_unit else EA_DIR / unit
+        strict = STRICT_FLAGS if ea_unit else ()
         obj = work / (Path(unit).stem + ".o")
         objects.append(obj)
         procs.append(
             (
                 unit,
                 subprocess.Popen(
-                    [*common, "-c", str(source), "-o", str(obj)],
+                    [*common, *strict, "-c", str(source), "-o", str(obj)],
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
                     text=True,
@@ -172,7 +180,9 @@ def syntax_only(mql4_root: Path, work: Path) -> None:
         BuildError: g++ rejected the sources (its output is the message).
     """
     _gxx_on_expert(
-        mql4_root, work, [*CXXFLAGS, "-fsyntax-only", "-include", str(SHIM_DIR / "mql4_shim.h")]
+        mql4_root,
+        work,
+        [*CXXFLAGS, *STRICT_FLAGS, "-fsyntax-only", "-include", str(SHIM_DIR / "mql4_shim.h")],
     )
 
 

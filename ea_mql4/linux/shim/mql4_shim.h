@@ -12,6 +12,11 @@
 // WebRequest, timers) in terminal.cpp.
 #pragma once
 
+// The EA's sources are compiled with -Wconversion (MetaEditor's strict mode);
+// the shim is not EA code and is exempt (popped at the end of this header).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -424,3 +429,5 @@ int OnInit();
 void OnDeinit(const int reason);
 void OnTimer();
 void OnTick();
+
+#pragma GCC diagnostic pop
