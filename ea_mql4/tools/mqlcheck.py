@@ -19,6 +19,8 @@ with tree-sitter's C++ grammar and reports the constructs MQL4 refuses:
                    inheritance, and a few more.
 ``dll-import``     ``#import`` of a DLL outside ``#ifdef COPYGATE_WITH_DLL``:
                    the default (poll) build must import no DLL at all.
+``parse``          text the grammar cannot parse: the other rules could miss
+                   something there, so it is a finding too.
 
 Usage::
 
@@ -65,7 +67,7 @@ __all__ = [
 
 #: The compile-time switch that enables the DLL-using parts of the EA.
 DLL_SWITCH = "COPYGATE_WITH_DLL"
-RULES = ("ref-arg", "reserved-word", "cpp-feature", "dll-import")
+RULES = ("ref-arg", "reserved-word", "cpp-feature", "dll-import", "parse")
 
 #: MQL4 reserved words (docs.mql4.com, Language Basics > Syntax > Reserved Words),
 #: preprocessor directives without their ``#``.
@@ -351,6 +353,9 @@ def check_sources(sources: dict[str, str]) -> list[Finding]:
     trees = {path: parse(text) for path, text in sources.items()}
     checker = _Checker(build_index(trees.values()))
     for path, root in trees.items():
+        for node in walk(root):
+            if node.is_error or node.is_missing:
+                checker.add(path, node, "parse", f"cannot parse near {text_of(node)[:40]!r}")
         checker.check_calls(path, root)
         checker.check_names(path, root)
         checker.check_features(path, root)

@@ -65,7 +65,7 @@ int WebRequest(const string method,const string url,const string cookie,const st
 
 _PARSER = tree_sitter.Parser(tree_sitter.Language(tree_sitter_cpp.language()))
 # MQL storage classes the C++ grammar does not know; same width keeps columns.
-_STORAGE = re.compile(r"^([ \t]*)(input|sinput)(?=[ \t]+\w+[ \t]+\w)", re.M)
+_STORAGE = re.compile(r"((?:^|;)[ \t]*)(input|sinput)(?=[ \t]+\w+[ \t]+\w)", re.M)
 _DECLARATORS = {
     "init_declarator",
     "reference_declarator",

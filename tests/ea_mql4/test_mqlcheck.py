@@ -79,6 +79,7 @@ BAD: list[tuple[str, str, str]] = [
     ("cpp-feature", "nullptr", "void f() { CWriter *w=nullptr; }"),
     ("cpp-feature", "goto", "void f() { goto done; done: return; }"),
     ("cpp-feature", "multiple inheritance", "class A {}; class B {}; class C : A, B {};"),
+    ("parse", "unbalanced parenthesis", "void f() { if(x { } }"),
     ("dll-import", "plain #import", '#import "user32.dll"\nint MessageBoxW(int h);\n#import'),
     (
         "dll-import",
