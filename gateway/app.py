@@ -131,6 +131,7 @@ def _routes(runtime: Callable[[], GatewayRuntime], settings: Settings) -> list[B
         Route("/metrics", metrics, methods=["GET"]),
         Route("/ea-gateway/v1/sessions", ea("create"), methods=["POST"]),
         Route("/ea-gateway/v1/sessions/{session_id}", ea("delete"), methods=["DELETE"]),
+        Route("/ea-gateway/v1/sessions/{session_id}/close", ea("delete"), methods=["POST"]),
         Route("/ea-gateway/v1/sessions/{session_id}/exchange", ea("exchange"), methods=["POST"]),
         WebSocketRoute(STREAM_PATH, stream),
         Route("/admin/v1/keys", admin("list_keys"), methods=["GET"]),

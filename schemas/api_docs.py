@@ -48,6 +48,12 @@ _OPERATIONS = (
     ),
     _Operation(
         "post",
+        "/ea-gateway/v1/sessions/{session_id}/close",
+        "The EA closes its own session (POST form of the DELETE, for MT4's WebRequest)",
+        "session",
+    ),
+    _Operation(
+        "post",
         "/ea-gateway/v1/sessions/{session_id}/exchange",
         "Poll transport: send messages, acknowledge, receive",
         "session",

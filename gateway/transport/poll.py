@@ -1,4 +1,4 @@
-"""The EA's REST endpoints: session creation/deletion and the `exchange` poll pump.
+"""The EA's REST endpoints: session creation/closing and the `exchange` poll pump.
 
 `POST /ea-gateway/v1/sessions/{session_id}/exchange` carries the same envelopes
 and the same rules as the WebSocket (MT4's `WebRequest` cannot do WebSocket).
@@ -64,7 +64,11 @@ class SessionRoutes:
         return record
 
     async def delete(self, request: Request) -> Response:
-        """`DELETE /ea-gateway/v1/sessions/{session_id}`: the EA ends its own session."""
+        """`DELETE /ea-gateway/v1/sessions/{session_id}`: the EA ends its own session.
+
+        `POST /ea-gateway/v1/sessions/{session_id}/close` is the same operation for
+        clients that cannot send DELETE (MT4's `WebRequest` knows GET/POST/HEAD only).
+        """
         record = await self._own_session(request)
         if record.state is SessionState.CLOSED:
             return _closed_response(record)

@@ -224,17 +224,39 @@ async def test_bad_poll_message_is_dropped_and_the_rest_are_processed(
 # ---- closing ------------------------------------------------------------------------
 
 
-async def test_ea_deletes_its_own_session_with_a_shutdown_notice(
-    server: Server, admin: Admin
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [("DELETE", ""), ("POST", "/close")],  # POST: MT4's WebRequest cannot send DELETE
+)
+async def test_ea_closes_its_own_session_with_a_shutdown_notice(
+    server: Server, admin: Admin, method: str, suffix: str
 ) -> None:
-    ea = await authenticated_ea(server, admin, "acct-delete")
+    ea = await authenticated_ea(server, admin, f"acct-close-{method.lower()}")
     async with httpx.AsyncClient(base_url=server.base_url) as client:
-        response = await client.delete(
-            f"/ea-gateway/v1/sessions/{ea.session['session_id']}", headers=ea.auth
+        response = await client.request(
+            method, f"/ea-gateway/v1/sessions/{ea.session['session_id']}{suffix}", headers=ea.auth
+        )
+        again = await client.request(
+            method, f"/ea-gateway/v1/sessions/{ea.session['session_id']}{suffix}", headers=ea.auth
         )
     assert response.status_code == 200
+    assert response.json()["state"] == "closed"
     assert response.json()["messages"][0]["type"] == "ShutdownNotice"
+    assert again.status_code == 410
     assert (await ea.exchange()).status_code == 410
+
+
+async def test_ea_cannot_close_another_session_through_the_post_route(
+    server: Server, admin: Admin
+) -> None:
+    mine = await authenticated_ea(server, admin, "acct-close-mine")
+    other = await authenticated_ea(server, admin, "acct-close-other")
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        response = await client.post(
+            f"/ea-gateway/v1/sessions/{other.session['session_id']}/close", headers=mine.auth
+        )
+    assert response.status_code == 403
+    assert (await other.exchange()).status_code == 200
 
 
 async def test_permessage_deflate_is_never_negotiated(server: Server, admin: Admin) -> None:

@@ -66,6 +66,7 @@ paths = st.sampled_from(
         ("POST", "/ea-gateway/v1/sessions"),
         ("POST", "/ea-gateway/v1/sessions/{sid}/exchange"),
         ("DELETE", "/ea-gateway/v1/sessions/{sid}"),
+        ("POST", "/ea-gateway/v1/sessions/{sid}/close"),
         ("PUT", "/admin/v1/accounts/{account}"),
         ("POST", "/admin/v1/accounts/{account}/keys"),
         ("POST", "/admin/v1/accounts/{account}/messages"),
