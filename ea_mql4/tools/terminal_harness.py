@@ -7,6 +7,10 @@ control commands (``open``, ``close``, ``modify``, ``delete``, ``price``,
 ``fail``, ``busy``, ``book``; see ``linux/shim/terminal.cpp``). The EA's
 ``Print``/``Alert`` output goes to ``terminal.log``.
 
+MT4's ``WebRequest`` only reaches ports 80 and 443, so a test server on another
+loopback port is given to the EA as ``https://copygate.test`` and the shim maps
+``copygate.test:443`` to the real address (``MQL_ADDRESS_MAP``).
+
 Example::
 
     with Terminal(binary, tmp_path / "master", server_url, role="master",
@@ -24,6 +28,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 __all__ = [
     "OP_BUY",
@@ -34,6 +39,7 @@ __all__ = [
     "OP_SELLSTOP",
     "Terminal",
     "TerminalError",
+    "account_folder",
 ]
 
 OP_BUY, OP_SELL, OP_BUYLIMIT, OP_SELLLIMIT, OP_BUYSTOP, OP_SELLSTOP = range(6)
@@ -65,8 +71,10 @@ class Terminal:
         self.files_dir = workdir / "MQL4" / "Files"
         self.log_path = workdir / "terminal.log"
         self.server_url = server_url
+        ea_url, self.address_map = _as_mt4_url(server_url)
+        self.ea_server_url = ea_url  #: the URL the EA is given (ports 80/443 only)
         self.inputs: dict[str, Any] = {
-            "InpServerUrl": server_url,
+            "InpServerUrl": ea_url,
             "InpRole": _ROLES[role],
             "InpAccountId": account_id,
             "InpTimerMs": 20,
@@ -76,7 +84,7 @@ class Terminal:
             **(inputs or {}),
         }
         self.first_ticket = first_ticket
-        self.allow_urls = allow_urls if allow_urls is not None else (server_url,)
+        self.allow_urls = allow_urls if allow_urls is not None else (ea_url,)
         self.extra_env = env or {}
         self._proc: subprocess.Popen[str] | None = None
         self._replies: queue.Queue[str] = queue.Queue()
@@ -91,6 +99,7 @@ class Terminal:
             **os.environ,
             "MQL_FILES_DIR": str(self.files_dir),
             "MQL_WEBREQUEST_ALLOW": ",".join(self.allow_urls),
+            "MQL_ADDRESS_MAP": self.address_map,
             "MQL_SIM_FIRST_TICKET": str(self.first_ticket),
             **{f"MQL_INPUT_{k}": _input_text(v) for k, v in self.inputs.items()},
             **self.extra_env,
@@ -214,7 +223,7 @@ class Terminal:
 
     def file(self, name: str) -> Path:
         """A file the EA keeps under MQL4/Files/CopyGateway/<account>/."""
-        return self.files_dir / "CopyGateway" / str(self.inputs["InpAccountId"]) / name
+        return self.files_dir / "CopyGateway" / account_folder(str(self.inputs["InpAccountId"])) / name
 
     def wait_log(self, text: str, timeout: float = 10.0) -> str:
         """Wait until ``text`` appears in the EA log; return the log."""
@@ -241,6 +250,34 @@ class Terminal:
             raise TerminalError(f"no reply within {timeout} s\n{self.log()}") from None
         result: dict[str, Any] = json.loads(raw)
         return result
+
+
+_DEVICE_NAMES = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10)]
+)
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def account_folder(account_id: str) -> str:
+    """The EA's folder name for an account id (the twin of ``CgAccountFolder`` in Platform.mqh)."""
+    if set(account_id) <= _PLAIN and account_id not in _DEVICE_NAMES:
+        return account_id
+    escaped = {":": "~", ".": "!"}
+    return "~" + "".join(
+        "_" + c.lower() if c.isupper() else escaped.get(c, c) for c in account_id
+    )
+
+
+_MAPPED_HOST = "copygate.test"
+
+
+def _as_mt4_url(server_url: str) -> tuple[str, str]:
+    """``(url the EA uses, MQL_ADDRESS_MAP entry)``: other ports go through a mapped https host."""
+    parts = urlsplit(server_url)
+    if parts.port in (None, 80, 443):
+        return server_url, ""
+    ea_url = f"https://{_MAPPED_HOST}{parts.path}"
+    return ea_url, f"{_MAPPED_HOST}:443={parts.hostname}:{parts.port}"
 
 
 def _input_text(value: Any) -> str:

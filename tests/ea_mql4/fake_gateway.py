@@ -300,12 +300,18 @@ class FakeGateway:
                         return
                     self._reply(*gateway._exchange(session, body))
                     return
+                if len(parts) == 5 and parts[-1] == "close":
+                    self._close(parts[3])
+                    return
                 self._reply(404, {"error": {"code": "not_found", "message": self.path}})
 
             def do_DELETE(self) -> None:
                 gateway.requests.append(("DELETE", self.path))
                 self._body()
-                session = gateway._session_for(self.headers, self.path.rsplit("/", 1)[-1])
+                self._close(self.path.rsplit("/", 1)[-1])
+
+            def _close(self, session_id: str) -> None:
+                session = gateway._session_for(self.headers, session_id)
                 if session is None:
                     self._reply(401, {"error": {"code": "invalid_token", "message": "no"}})
                     return

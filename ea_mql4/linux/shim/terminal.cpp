@@ -5,8 +5,14 @@
 //    requotes, injected errors, busy trade context);
 //  * MarketInfo/account/terminal info;
 //  * files under $MQL_FILES_DIR (like MQL4/Files);
-//  * WebRequest as a real HTTP/1.1 client over POSIX sockets (http:// only;
-//    the allowed-URL list of the terminal options is $MQL_WEBREQUEST_ALLOW);
+//  * WebRequest as a real HTTP/1.1 client over POSIX sockets, with MT4's
+//    limits: GET/POST/HEAD only, URLs in the allowed list of the terminal
+//    options ($MQL_WEBREQUEST_ALLOW) only, ports 80/443 only. Tests reach their
+//    loopback server through $MQL_ADDRESS_MAP ("host:443=127.0.0.1:8123,...",
+//    like a hosts file with a port): a mapped https:// address is spoken to in
+//    plain HTTP; an unmapped https:// address fails (the shim has no TLS);
+//  * FileOpen refuses names Windows would refuse (<>:"/|?* in a component,
+//    reserved device names such as CON or NUL), as MT4 on Windows does;
 //  * the event loop: OnInit, OnTimer at EventSetMillisecondTimer's period,
 //    OnTick on quote changes, OnDeinit; control commands on stdin (see
 //    handle_command), replies on stdout as lines starting with "@@ ".
@@ -422,7 +428,34 @@ static void mkdirs(const std::string &dir) {
     ::mkdir(cur.c_str(), 0755);
   }
 }
+// a path component Windows refuses: forbidden characters, control characters,
+// reserved device names (also with an extension: "NUL.txt"), a trailing dot/space
+static bool windows_forbids(const std::string &component) {
+  if (component.empty()) return true;
+  for (unsigned char c : component)
+    if (c < 32 || std::strchr("<>:\"/|?*", c) != nullptr) return true;
+  if (component.back() == '.' || component.back() == ' ') return true;
+  std::string stem = component.substr(0, component.find('.'));
+  for (auto &c : stem) c = (char)std::toupper((unsigned char)c);
+  static const char *reserved[] = {"CON",  "PRN",  "AUX",  "NUL",  "COM1", "COM2", "COM3", "COM4",
+                                   "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2", "LPT3",
+                                   "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9"};
+  for (const char *r : reserved)
+    if (stem == r) return true;
+  return false;
+}
+static bool windows_path_ok(const string &name) {
+  std::stringstream ss(name.utf8());
+  std::string part;
+  while (std::getline(ss, part, '\\'))
+    if (windows_forbids(part)) return false;
+  return true;
+}
 int FileOpen(const string &name, int flags, short, uint) {
+  if (!windows_path_ok(name)) {
+    mql_set_last_error(ERR_CANNOT_OPEN_FILE);
+    return INVALID_HANDLE;
+  }
   std::string path = file_path(name);
   const char *mode = (flags & FILE_WRITE) ? ((flags & FILE_READ) ? "r+b" : "wb") : "rb";
   if ((flags & FILE_WRITE)) mkdirs(path.substr(0, path.rfind('/')));
@@ -500,10 +533,12 @@ bool FileIsExist(const string &name, int) {
 }
 bool FileDelete(const string &name, int) { return std::remove(file_path(name).c_str()) == 0; }
 bool FileMove(const string &src, int, const string &dst, int mode_flags) {
+  if (!windows_path_ok(src) || !windows_path_ok(dst)) return fail(ERR_CANNOT_OPEN_FILE);
   if (!(mode_flags & FILE_REWRITE) && FileIsExist(dst, 0)) return fail(5004);
   return std::rename(file_path(src).c_str(), file_path(dst).c_str()) == 0;
 }
 bool FolderCreate(const string &name, int) {
+  if (!windows_path_ok(name)) return fail(ERR_CANNOT_OPEN_FILE);
   mkdirs(file_path(name));
   return true;
 }
@@ -516,6 +551,17 @@ static bool url_allowed(const std::string &url) {
   while (std::getline(ss, prefix, ','))
     if (!prefix.empty() && url.compare(0, prefix.size(), prefix) == 0) return true;
   return false;
+}
+
+// "host:port" -> "real_host:real_port" from $MQL_ADDRESS_MAP, "" when unmapped
+static std::string mapped_address(const std::string &hostport) {
+  std::stringstream ss(env("MQL_ADDRESS_MAP", ""));
+  std::string entry;
+  while (std::getline(ss, entry, ',')) {
+    size_t eq = entry.find('=');
+    if (eq != std::string::npos && entry.substr(0, eq) == hostport) return entry.substr(eq + 1);
+  }
+  return "";
 }
 
 static int connect_with_timeout(const std::string &host, const std::string &port, int timeout_ms) {
@@ -560,15 +606,27 @@ static std::string lower(std::string s) {
 int WebRequest(const string &method, const string &url_s, const string &headers, int timeout,
                const MqlArray<char> &data, MqlArray<char> &result, string &result_headers) {
   std::string url = url_s.utf8();
+  std::string verb = method.utf8();
+  if (verb != "GET" && verb != "POST" && verb != "HEAD") return fail(ERR_WEBREQUEST_INVALID_ADDRESS), -1;
   if (!url_allowed(url)) return fail(ERR_FUNCTION_NOT_CONFIRMED), -1;
-  if (url.compare(0, 7, "http://") != 0) return fail(ERR_WEBREQUEST_INVALID_ADDRESS), -1;
-  std::string rest = url.substr(7);
+  bool https = url.compare(0, 8, "https://") == 0;
+  if (!https && url.compare(0, 7, "http://") != 0) return fail(ERR_WEBREQUEST_INVALID_ADDRESS), -1;
+  std::string rest = url.substr(https ? 8 : 7);
   size_t slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
   std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
   size_t colon = hostport.rfind(':');
   std::string host = colon == std::string::npos ? hostport : hostport.substr(0, colon);
-  std::string port = colon == std::string::npos ? "80" : hostport.substr(colon + 1);
+  std::string port = colon == std::string::npos ? (https ? "443" : "80") : hostport.substr(colon + 1);
+  if (port != "80" && port != "443") return fail(ERR_WEBREQUEST_INVALID_ADDRESS), -1;
+  std::string mapped = mapped_address(host + ":" + port);
+  if (!mapped.empty()) {
+    size_t c = mapped.rfind(':');
+    host = mapped.substr(0, c);
+    port = mapped.substr(c + 1);
+  } else if (https) {
+    return fail(ERR_WEBREQUEST_CONNECT_FAILED), -1;  // no TLS in the shim
+  }
   int fd = connect_with_timeout(host, port, timeout);
   if (fd < 0) return fail(ERR_WEBREQUEST_CONNECT_FAILED), -1;
   timeval tv{timeout / 1000, (timeout % 1000) * 1000};
@@ -694,11 +752,29 @@ static std::string order_json(const SimOrder &o) {
 //   price SYM BID ASK | open SYM TYPE LOTS [PRICE SL TP MAGIC COMMENT] | close T [LOTS]
 //   modify T SL TP [PRICE] | delete T | comment T TEXT | fail FN CODE COUNT
 //   fail_after FN CODE COUNT | busy MS | login ACCOUNT | book | ping | quit
+//   webrequest METHOD URL | fileopen NAME  (the terminal's own limits, as the EA meets them)
 static void handle_command(const std::string &line) {
   std::istringstream in(line);
   std::string cmd;
   in >> cmd;
   if (cmd == "ping") return reply("{\"ok\":true}");
+  if (cmd == "webrequest") {
+    std::string method, url;
+    in >> method >> url;
+    MqlArray<char> data, result;
+    string headers;
+    ResetLastError();
+    int status = WebRequest(string(method.c_str()), string(url.c_str()), string(), 2000, data, result, headers);
+    return reply("{\"status\":" + std::to_string(status) + ",\"last_error\":" + std::to_string(GetLastError()) + "}");
+  }
+  if (cmd == "fileopen") {
+    std::string name;
+    in >> name;
+    ResetLastError();
+    int h = FileOpen(string(name.c_str()), FILE_WRITE | FILE_BIN);
+    if (h != INVALID_HANDLE) FileClose(h);
+    return reply("{\"handle\":" + std::to_string(h) + ",\"last_error\":" + std::to_string(GetLastError()) + "}");
+  }
   if (cmd == "quit") {
     g_stop = true;
     return reply("{\"ok\":true}");

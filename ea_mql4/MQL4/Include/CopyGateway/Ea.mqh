@@ -59,7 +59,7 @@ class CCopyGatewayEa
 private:
    SEaConfig         m_cfg;             // inputs
    CClock            m_clock;           // epoch ms
-   CFileStore        m_store;           // MQL4/Files/CopyGateway/<account>/
+   CFileStore        m_store;           // MQL4/Files/CopyGateway/<CgAccountFolder(account)>/
    CKeyStore         m_keys;            // session key
    CHttpClient       m_http;            // WebRequest
    CWsTransport      m_ws;              // optional WebSocket
@@ -218,7 +218,8 @@ private:
       else
         {
          m_journal.Add(m.command.command_id,"");  // in-flight marker
-         m_store.Write("journal.json",m_journal.Serialize());
+         if(!m_store.Write("journal.json",m_journal.Serialize()))
+            return;  // never trade what could not be marked: OnTimer stops the EA
          m_exec.Execute(m.command,now,m_safety,m_tickets,r);
         }
       string report=CgEncodeExecutionReport(NextId(),m_clock.NowMs(),r);
@@ -278,8 +279,8 @@ private:
      {
       for(int i=0;i<ArraySize(msgs);i++)
         {
-         if(!m_session.IsOpen())
-            break;  // closed/stopped by an earlier message: the rest is not ours to act on
+         if(!m_session.IsOpen() || m_store.Failure()!="")
+            break;  // closed/stopped, or state no longer saved: the rest is not ours to act on
          Handle(msgs[i],now);
          m_inbox.MarkProcessed(msgs[i]);
         }
@@ -415,7 +416,7 @@ private:
    void              AttachAccount(void)
      {
       m_account=(m_cfg.account_id!="" ? m_cfg.account_id : IntegerToString(AccountNumber()));
-      m_store.Init("CopyGateway\\"+m_account);
+      m_store.Init("CopyGateway\\"+CgAccountFolder(m_account));
       bool generated=false;
       m_key=m_keys.LoadOrCreate(m_store,m_cfg.preshared_key,m_cfg.use_os_random,generated);
       if(generated)
@@ -458,6 +459,24 @@ private:
       Comment("CopyGateway ",(IsMaster() ? "master" : "follower")," | account ",m_account," | ",link,
               " | seq ",m_inbox.AckSeq()," | queued ",ArraySize(m_outbox),
               (m_safety.KillSwitch() ? " | KILL SWITCH ON" : ""));
+     }
+   //--- a state file could not be written: tell the server (one last
+   //--- exchange), then stop trading; the chart alert comes from NotifyStop
+   void              HaltIfStateNotSaved(const long now)
+     {
+      string failure=m_store.Failure();
+      if(failure=="" || m_session.IsStopped())
+         return;
+      Print("CopyGateway: cannot save its state: ",failure);
+      if(m_session.IsOpen())
+        {
+         QueueAlert("state_not_saved","critical","the EA cannot save its state: "+failure+"; it stops trading","");
+         if(m_cfg.transport==CG_TRANSPORT_WS)
+            PumpWs(now);
+         else
+            PumpPoll(now);
+        }
+      m_session.Stop("state_not_saved");
      }
    void              NotifyStop(void)
      {
@@ -522,6 +541,8 @@ public:
    void              Deinit(const int reason)
      {
       EventKillTimer();
+      if(!IsMaster() && m_account!="")
+         SaveFollower();  // first: MT4 gives OnDeinit ~2.5 s, the network may take all of it
       if(m_session.IsOpen())
         {
          long now=m_clock.NowMs();
@@ -547,11 +568,10 @@ public:
                i++;
             m_ws.Shutdown(1000);
            }
-         m_http.Request("DELETE",Url("/ea-gateway/v1/sessions/"+m_session.SessionId()),m_session.Token(),"",response,retry_after);
+         // WebRequest knows GET/POST/HEAD only: the POST form of DELETE /sessions/{id}
+         m_http.Request("POST",Url("/ea-gateway/v1/sessions/"+m_session.SessionId()+"/close"),m_session.Token(),"",response,retry_after);
          m_session.Closed();
         }
-      if(!IsMaster() && m_account!="")
-         SaveFollower();
       Comment("");
       Print("CopyGateway: stopped (deinit reason ",reason,")");
      }
@@ -566,6 +586,7 @@ public:
          AttachAccount();
         }
       ShowStatus(now);
+      HaltIfStateNotSaved(now);
       if(m_session.IsStopped())
         {
          NotifyStop();
@@ -598,6 +619,7 @@ public:
          PumpWs(now);
       else
          PumpPoll(now);
+      HaltIfStateNotSaved(now);
       if(m_session.IsStopped())
          NotifyStop();
      }

@@ -58,17 +58,66 @@ public:
 //| CFileStore: small UTF-8 text files in MQL4/Files/<folder>/,      |
 //| written atomically (temp file + FileMove).                       |
 //+------------------------------------------------------------------+
+//+------------------------------------------------------------------+
+//| CgAccountFolder: a folder name for an account id that Windows     |
+//| accepts and that no other id maps to. Ids are 1-64 characters of  |
+//| [A-Za-z0-9._:-]; Windows forbids ':' in a name, a trailing '.',   |
+//| device names (CON, NUL, COM1...) and ignores letter case. An id  |
+//| of only [a-z0-9-] that is no device name is used as it is (the    |
+//| folder of earlier versions); any other id becomes "~" + the id   |
+//| with each upper-case letter as '_' + its lower case, ':' as '~'  |
+//| and '.' as '!' (reversible; plain ids never contain '~').        |
+//+------------------------------------------------------------------+
+bool CgIsDeviceName(const string name)
+  {
+   string devices="|con|prn|aux|nul|com1|com2|com3|com4|com5|com6|com7|com8|com9|lpt1|lpt2|lpt3|lpt4|lpt5|lpt6|lpt7|lpt8|lpt9|";
+   return(StringFind(devices,"|"+name+"|")>=0);
+  }
+string CgAccountFolder(const string account_id)
+  {
+   bool plain=(StringLen(account_id)>0);
+   string encoded="~";
+   for(int i=0;i<StringLen(account_id);i++)
+     {
+      ushort c=StringGetCharacter(account_id,i);
+      if((c>='a' && c<='z') || (c>='0' && c<='9') || c=='-')
+         encoded+=ShortToString(c);
+      else if(c>='A' && c<='Z')
+        {
+         plain=false;
+         encoded+="_"+ShortToString((ushort)(c+32));
+        }
+      else if(c==':')
+        {
+         plain=false;
+         encoded+="~";
+        }
+      else
+        {
+         plain=false;
+         encoded+="!";
+        }
+     }
+   if(plain && !CgIsDeviceName(account_id))
+      return(account_id);
+   return(encoded);
+  }
+
 class CFileStore
   {
 private:
-   string            m_dir;   // "CopyGateway\\<account>\\"
+   string            m_dir;     // "CopyGateway\\<folder>\\"
+   string            m_failure; // first file that could not be written ("" = none)
 
 public:
    void              Init(const string folder)
      {
       m_dir=folder+"\\";
+      m_failure="";
       FolderCreate(folder);
      }
+   //--- a state file could not be written: the EA must not trade on
+   string            Failure(void) const { return(m_failure); }
    string            Path(const string name) const { return(m_dir+name); }
    bool              Exists(const string name) const { return(FileIsExist(m_dir+name)); }
    bool              Read(const string name,string &text) const
@@ -87,15 +136,12 @@ public:
       text=CharArrayToString(bytes,0,WHOLE_ARRAY,CP_UTF8);
       return(true);
      }
-   bool              Write(const string name,const string text) const
+   bool              Write(const string name,const string text)
      {
       string tmp=m_dir+name+".tmp";
       int h=FileOpen(tmp,FILE_WRITE|FILE_BIN);
       if(h==INVALID_HANDLE)
-        {
-         Print("CopyGateway: cannot write ",tmp,", error ",GetLastError());
-         return(false);
-        }
+         return(Failed(tmp));
       uchar bytes[];
       int n=StringToCharArray(text,bytes,0,WHOLE_ARRAY,CP_UTF8);
       if(n>0)
@@ -103,8 +149,18 @@ public:
       uint written=FileWriteArray(h,bytes,0,ArraySize(bytes));
       FileClose(h);
       if((int)written!=ArraySize(bytes))
-         return(false);
-      return(FileMove(tmp,0,m_dir+name,FILE_REWRITE));
+         return(Failed(tmp));
+      if(!FileMove(tmp,0,m_dir+name,FILE_REWRITE))
+         return(Failed(m_dir+name));
+      return(true);
+     }
+   bool              Failed(const string path)
+     {
+      int error=GetLastError();
+      Print("CopyGateway: cannot write ",path,", error ",error);
+      if(m_failure=="")
+         m_failure=path+" (error "+IntegerToString(error)+")";
+      return(false);
      }
   };
 

@@ -56,6 +56,8 @@ string CgStopAdvice(const string reason)
       return("another terminal started a session for this account; this EA stays idle (no fighting). Re-attach it to take over.");
    if(reason=="key_rejected" || reason=="key_revoked" || reason=="invalid_credentials")
       return("the back-office rejected or revoked this EA's key. Ask support, then set a new key and re-attach the EA.");
+   if(reason=="state_not_saved")
+      return("the EA cannot save its state files (MQL4\\Files\\CopyGateway); trading stopped so no trade is duplicated or orphaned. Check disk space and permissions, then re-attach the EA.");
    if(reason=="invalid_token")
       return("the server no longer accepts this session token. Re-attach the EA.");
    return("stopped: "+reason);
