@@ -8,6 +8,7 @@ terminals run against the real `copygate serve` in test_ea_e2e.py.)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -33,6 +34,11 @@ def command(action: str, **payload: Any) -> dict[str, Any]:
         "master_ticket": 501,
     }
     return {**base, **payload}
+
+
+def command_tag(command_id: str) -> str:
+    """The EA's command tag in an order comment (CgCommandTag)."""
+    return hashlib.sha256(command_id.encode()).hexdigest()[:10]
 
 
 def report_for(gateway: FakeGateway, account: str, cid: str, timeout: float = 10) -> dict[str, Any]:
@@ -262,7 +268,7 @@ def test_follower_executes_open_partial_close_and_close(
     assert (filled["volume"], filled["price"]) == (0.5, 1.1001)
     [order] = ours(f.book())
     assert (order["ticket"], order["sl"], order["tp"]) == (ticket, 1.05, 1.2)
-    assert order["comment"] == "cg#501"
+    assert order["comment"] == "cg#501 " + command_tag(cmd["command_id"])
 
     part = command("close", volume=0.2, ticket=ticket)
     gateway.queue("f-1", "OrderCommand", part)

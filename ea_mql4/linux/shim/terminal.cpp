@@ -15,7 +15,15 @@
 //    reserved device names such as CON or NUL), as MT4 on Windows does;
 //  * the event loop: OnInit, OnTimer at EventSetMillisecondTimer's period,
 //    OnTick on quote changes, OnDeinit; control commands on stdin (see
-//    handle_command), replies on stdout as lines starting with "@@ ".
+//    handle_command), replies on stdout as lines starting with "@@ ";
+//  * a broker that outlives the terminal: with $MQL_SIM_BOOK the book (open
+//    orders, history, next ticket, balance) is saved after every trade and
+//    loaded at start;
+//  * crash injection: $MQL_CRASH_AT="<point>:<n>" ends the process with
+//    _exit(86) right after the n-th occurrence of <point> -- "OrderSend",
+//    "OrderClose", "OrderModify", "OrderDelete" (after the broker executed it)
+//    or "FileMove:<file name>" (after a state file was saved) -- as a
+//    terminal crash or power cut would, without OnDeinit.
 #include "mql4_shim.h"
 
 #include <arpa/inet.h>
@@ -126,6 +134,71 @@ static void init_market() {
   };
   g_next_ticket = std::atoi(env("MQL_SIM_FIRST_TICKET", "1000").c_str());
   g_balance = std::atof(env("MQL_SIM_BALANCE", "10000").c_str());
+}
+
+// ---------------------------------------------------------------- persistent broker
+static void save_order(std::ostream &out, const char *pool, const SimOrder &o) {
+  out << pool << '\t' << o.ticket << '\t' << o.symbol << '\t' << o.type << '\t' << o.lots << '\t'
+      << o.open_price << '\t' << o.sl << '\t' << o.tp << '\t' << o.close_price << '\t' << o.magic
+      << '\t' << o.open_time << '\t' << o.close_time << '\t' << o.expiration << '\t' << o.comment
+      << '\n';
+}
+static void save_book() {
+  std::string path = env("MQL_SIM_BOOK", "");
+  if (path.empty()) return;
+  std::ostringstream out;
+  out.precision(10);
+  out << "next\t" << g_next_ticket << "\nbalance\t" << g_balance << "\n";
+  for (auto &o : g_open) save_order(out, "open", o);
+  for (auto &o : g_history) save_order(out, "history", o);
+  FILE *fp = std::fopen((path + ".tmp").c_str(), "wb");
+  if (!fp) return;
+  std::string text = out.str();
+  std::fwrite(text.data(), 1, text.size(), fp);
+  std::fclose(fp);
+  std::rename((path + ".tmp").c_str(), path.c_str());
+}
+static void load_book() {
+  std::string path = env("MQL_SIM_BOOK", "");
+  FILE *fp = path.empty() ? nullptr : std::fopen(path.c_str(), "rb");
+  if (!fp) return;
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) text.append(buf, n);
+  std::fclose(fp);
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream in(line);
+    std::string pool;
+    std::getline(in, pool, '\t');
+    if (pool == "next") in >> g_next_ticket;
+    if (pool == "balance") in >> g_balance;
+    if (pool != "open" && pool != "history") continue;
+    SimOrder o;
+    long long open_time = 0, close_time = 0, expiration = 0;
+    in >> o.ticket >> o.symbol >> o.type >> o.lots >> o.open_price >> o.sl >> o.tp >> o.close_price >>
+        o.magic >> open_time >> close_time >> expiration;
+    o.open_time = (datetime)open_time;
+    o.close_time = (datetime)close_time;
+    o.expiration = (datetime)expiration;
+    in.get();
+    std::getline(in, o.comment);
+    (pool == "open" ? g_open : g_history).push_back(o);
+  }
+}
+// ends the process at the configured crash point (after the broker state is kept)
+static void crash_point(const std::string &point) {
+  static std::map<std::string, int> seen;
+  std::string at = env("MQL_CRASH_AT", "");
+  size_t colon = at.rfind(':');
+  if (colon == std::string::npos || at.substr(0, colon) != point) return;
+  if (++seen[point] != std::atoi(at.c_str() + colon + 1)) return;
+  save_book();
+  std::fflush(stdout);  // not fflush(nullptr): the stdin reader holds stdin's lock
+  std::fflush(stderr);
+  std::_Exit(86);
 }
 
 // ---------------------------------------------------------------- trading
@@ -269,6 +342,10 @@ int OrderSend(const string &symbol, int cmd, double volume, double price, int sl
   if (code && !after) return fail(code), -1;
   int ticket = do_send(symbol.utf8(), cmd, volume, price, slippage, sl, tp, comment.utf8(), magic,
                        expiration, true);
+  if (ticket > 0) {
+    save_book();
+    crash_point("OrderSend");
+  }
   if (code && after && ticket > 0) return fail(code), -1;
   return ticket;
 }
@@ -277,6 +354,10 @@ bool OrderClose(int ticket, double lots, double price, int slippage, color) {
   int code = injected("OrderClose", after);
   if (code && !after) return fail(code);
   bool ok = do_close(ticket, lots, price, slippage, true);
+  if (ok) {
+    save_book();
+    crash_point("OrderClose");
+  }
   if (code && after && ok) return fail(code);
   return ok;
 }
@@ -285,6 +366,10 @@ bool OrderModify(int ticket, double price, double sl, double tp, datetime expira
   int code = injected("OrderModify", after);
   if (code && !after) return fail(code);
   bool ok = do_modify(ticket, price, sl, tp, expiration);
+  if (ok) {
+    save_book();
+    crash_point("OrderModify");
+  }
   if (code && after && ok) return fail(code);
   return ok;
 }
@@ -293,6 +378,10 @@ bool OrderDelete(int ticket, color) {
   int code = injected("OrderDelete", after);
   if (code && !after) return fail(code);
   bool ok = do_delete(ticket);
+  if (ok) {
+    save_book();
+    crash_point("OrderDelete");
+  }
   if (code && after && ok) return fail(code);
   return ok;
 }
@@ -535,7 +624,10 @@ bool FileDelete(const string &name, int) { return std::remove(file_path(name).c_
 bool FileMove(const string &src, int, const string &dst, int mode_flags) {
   if (!windows_path_ok(src) || !windows_path_ok(dst)) return fail(ERR_CANNOT_OPEN_FILE);
   if (!(mode_flags & FILE_REWRITE) && FileIsExist(dst, 0)) return fail(5004);
-  return std::rename(file_path(src).c_str(), file_path(dst).c_str()) == 0;
+  if (std::rename(file_path(src).c_str(), file_path(dst).c_str()) != 0) return false;
+  std::string moved = dst.utf8();
+  crash_point("FileMove:" + moved.substr(moved.rfind('\\') + 1));
+  return true;
 }
 bool FolderCreate(const string &name, int) {
   if (!windows_path_ok(name)) return fail(ERR_CANNOT_OPEN_FILE);
@@ -885,6 +977,7 @@ int main() {
   std::signal(SIGINT, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
   init_market();
+  load_book();
   int rc = OnInit();
   if (rc != INIT_SUCCEEDED) {
     reply("{\"event\":\"init_failed\",\"code\":" + std::to_string(rc) + "}");
@@ -915,6 +1008,7 @@ int main() {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   OnDeinit(g_expert_remove ? REASON_PROGRAM : REASON_REMOVE);
+  save_book();
   reply("{\"event\":\"stopped\"}");
   std::cout.flush();
   std::_Exit(0);  // the stdin reader thread may still be blocked in getline

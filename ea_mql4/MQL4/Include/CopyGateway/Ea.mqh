@@ -140,10 +140,12 @@ private:
          doc.GetLong(doc.Root(),"ack_seq",ack);
       return(ack);
      }
+   //--- tickets first: a crash between the two leaves the journal's in-flight
+   //--- marker, and the command tag finds the order again
    void              SaveFollower(void)
      {
-      m_store.Write("journal.json",m_journal.Serialize());
       m_store.Write("tickets.json",m_tickets.Serialize());
+      m_store.Write("journal.json",m_journal.Serialize());
      }
    //--- everything up to `ack` and every message sent so far was delivered
    void              OnDelivered(const long ack)
@@ -200,20 +202,15 @@ private:
         }
       SExecutionReport r;
       bool in_flight=(m_journal.Find(m.command.command_id,stored) && stored=="");
-      int linked=m_tickets.Find(m.command.master_account_id,m.command.master_ticket);
-      if(in_flight && linked>0 && (m.command.action=="open" || m.command.action=="place_pending"))
+      bool opening=(m.command.action=="open" || m.command.action=="place_pending");
+      int done=(in_flight && opening ? m_exec.FindCommandOrder(m.command) : 0);
+      if(done>0)
         {
-         // we crashed after trading but before journaling the report
-         CgResetReport(r);
-         r.command_id=m.command.command_id;
-         r.status=(m.command.action=="open" ? "filled" : "placed");
-         r.ticket=linked;
-         r.symbol=m.command.symbol;
-         if(OrderSelect(linked,SELECT_BY_TICKET))
-           {
-            r.price=OrderOpenPrice();
-            r.volume=OrderLots();
-           }
+         // we crashed after OrderSend but before journaling the report: the
+         // command tag in the comment finds the order in open orders or history
+         Print("CopyGateway: command ",m.command.command_id," was already executed as #",done," before a restart");
+         m_exec.Recover(m.command,done,now,r);
+         m_tickets.Set(m.command.master_account_id,m.command.master_ticket,done,m.command.symbol);
         }
       else
         {

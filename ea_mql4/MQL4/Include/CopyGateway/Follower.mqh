@@ -34,19 +34,29 @@ private:
         }
       return(true);
      }
-   string            Tag(const int master_ticket) const { return("cg#"+IntegerToString(master_ticket)); }
-   //--- our order opened for `master_ticket` at/after `since` (after an error 128)
-   int               FindOurOrder(const string symbol,const int type,const int master_ticket,const datetime since)
+   //--- "cg#<master ticket> <command tag>" (at most 25 of the comment's 31 characters)
+   string            Comment(const SOrderCommand &c) const
      {
-      for(int i=OrdersTotal()-1;i>=0;i--)
+      return("cg#"+IntegerToString(c.master_ticket)+" "+CgCommandTag(c.command_id));
+     }
+   //--- the order `c` opened, in `pool` (MODE_TRADES/MODE_HISTORY), 0 = none
+   int               FindInPool(const SOrderCommand &c,const int pool)
+     {
+      string tag=CgCommandTag(c.command_id);
+      int total=(pool==MODE_TRADES ? OrdersTotal() : OrdersHistoryTotal());
+      for(int i=total-1;i>=0;i--)
         {
-         if(!OrderSelect(i,SELECT_BY_POS,MODE_TRADES))
+         if(!OrderSelect(i,SELECT_BY_POS,pool))
             continue;
-         if(OrderMagicNumber()==m_magic && OrderSymbol()==symbol && OrderType()==type &&
-            OrderOpenTime()>=since-60 && StringFind(OrderComment(),Tag(master_ticket))>=0)
+         if(OrderMagicNumber()==m_magic && OrderSymbol()==c.symbol && StringFind(OrderComment(),tag)>=0)
             return(OrderTicket());
         }
       return(0);
+     }
+   //--- our order opened for `c` (after an error 128)
+   int               FindOurOrder(const SOrderCommand &c)
+     {
+      return(FindInPool(c,MODE_TRADES));
      }
    //--- remainder of `ticket` after a partial close
    int               FindRemainder(const int ticket,const SOrderRow &before)
@@ -84,7 +94,6 @@ private:
      {
       int digits=SymbolDigits(c.symbol);
       bool buy=(c.side=="buy");
-      datetime since=TimeCurrent();
       for(int attempt=0;attempt<=m_max_retries;attempt++)
         {
          if(!WaitTradeContext())
@@ -101,7 +110,7 @@ private:
          double sl=(CgIsPending(type) ? NormalizeDouble(c.sl,digits) : 0);
          double tp=(CgIsPending(type) ? NormalizeDouble(c.tp,digits) : 0);
          ResetLastError();
-         int ticket=OrderSend(c.symbol,type,lots,price,Slippage(c),sl,tp,Tag(c.master_ticket),m_magic,0,clrNONE);
+         int ticket=OrderSend(c.symbol,type,lots,price,Slippage(c),sl,tp,Comment(c),m_magic,0,clrNONE);
          if(ticket>0)
             return(ticket);
          m_last_error=GetLastError();
@@ -111,7 +120,7 @@ private:
          if(cls==CG_RETRY_CHECK)
            {
             Sleep(1000);
-            int found=FindOurOrder(c.symbol,type,c.master_ticket,since);
+            int found=FindOurOrder(c);
             if(found>0)
                return(found);
            }
@@ -286,6 +295,42 @@ private:
      }
 
 public:
+   //--- The order an open/place_pending command already opened (open orders,
+   //--- then the account history), 0 = none: after a crash between OrderSend
+   //--- and saving the report, the command must not trade twice.
+   int               FindCommandOrder(const SOrderCommand &c)
+     {
+      int ticket=FindInPool(c,MODE_TRADES);
+      if(ticket<=0)
+         ticket=FindInPool(c,MODE_HISTORY);
+      return(ticket);
+     }
+   //--- The report of `c` that opened `ticket` before a restart; SL/TP are
+   //--- set again when the crash came between OrderSend and OrderModify.
+   void              Recover(const SOrderCommand &c,const int ticket,const long now_ms,SExecutionReport &r)
+     {
+      CgResetReport(r);
+      r.command_id=c.command_id;
+      r.status=(c.action=="open" ? "filled" : "placed");
+      r.ticket=ticket;
+      r.symbol=c.symbol;
+      r.executed_at_ms=now_ms;
+      if(!OrderSelect(ticket,SELECT_BY_TICKET))
+         return;
+      r.price=OrderOpenPrice();
+      r.volume=OrderLots();
+      bool open=(OrderCloseTime()==0);
+      bool stops_missing=((c.sl>0 && OrderStopLoss()==0) || (c.tp>0 && OrderTakeProfit()==0));
+      if(open && c.action=="open" && stops_missing)
+        {
+         if(!Modify(ticket,OrderOpenPrice(),c.sl,c.tp,SymbolDigits(c.symbol)))
+           {
+            r.error_code=m_last_error;
+            r.has_error_code=true;
+            r.error_message="filled, but SL/TP could not be set";
+           }
+        }
+     }
                      CTradeExecutor(void) : m_magic(0),m_slippage_pips(3),m_max_retries(3),m_last_error(0) {}
    void              Init(const int magic,const double slippage_pips,const int max_retries)
      {

@@ -70,7 +70,7 @@ public:
         {
          w.BeginObject();
          w.KeyStr("c",m_ids[i]);
-         w.KeyRaw("r",m_reports[i]);
+         w.KeyRaw("r",(m_reports[i]=="" ? "null" : m_reports[i]));  // null = in flight
          w.EndObject();
         }
       w.EndArray();
@@ -90,7 +90,7 @@ public:
         {
          string id;
          int r=doc.Find(e,"r");
-         if(!doc.GetString(e,"c",id) || doc.Kind(r)!=JSON_OBJECT)
+         if(!doc.GetString(e,"c",id) || (doc.Kind(r)!=JSON_OBJECT && doc.Kind(r)!=JSON_NULL))
             continue;
          int n=ArraySize(m_ids);
          if(n>=m_capacity)
@@ -98,7 +98,7 @@ public:
          ArrayResize(m_ids,n+1,64);
          ArrayResize(m_reports,n+1,64);
          m_ids[n]=id;
-         m_reports[n]=doc.RawText(r);
+         m_reports[n]=(doc.Kind(r)==JSON_NULL ? "" : doc.RawText(r));
         }
       m_next=(int)(next>=0 && next<m_capacity ? next : 0);
       return(true);

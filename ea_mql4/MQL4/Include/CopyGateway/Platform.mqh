@@ -174,6 +174,19 @@ string CgHex(const uchar &bytes[])
    return(out);
   }
 
+//--- The command tag in a copied order's comment: 10 hex digits of
+//--- SHA-256(command_id). Unique per command (not per master ticket, which
+//--- several masters can share); 40 bits keep collisions among one
+//--- account's orders negligible. Comments hold 31 characters.
+string CgCommandTag(const string command_id)
+  {
+   uchar text[],digest[],none[];
+   StringToCharArray(command_id,text,0,StringLen(command_id),CP_UTF8);
+   CryptEncode(CRYPT_HASH_SHA256,text,none,digest);
+   ArrayResize(digest,5);
+   return(CgHex(digest));
+  }
+
 //+------------------------------------------------------------------+
 //| CKeyStore: the account session key.                              |
 //|                                                                  |

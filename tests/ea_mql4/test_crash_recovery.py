@@ -1,0 +1,110 @@
+"""A terminal crash anywhere between OrderSend and the last state save trades once.
+
+The shim's broker outlives the terminal (``MQL_SIM_BOOK``) and the terminal
+process ends with ``_exit`` at a named point (``MQL_CRASH_AT``), as a crash or a
+power cut would: no OnDeinit, nothing flushed. After a restart the gateway
+delivers the unacknowledged command again; the EA must find the order it
+already opened (magic + the command tag in the comment, open orders and
+history) instead of opening a second one, and report it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from terminal_harness import Terminal
+
+from .fake_gateway import FakeGateway
+from .test_ea_terminal import command, ours
+
+StartTerminal = Callable[..., Terminal]
+
+# every state save after the broker executed the order (journal.json #1 is the
+# in-flight marker, written before OrderSend)
+CRASH_POINTS = [
+    "OrderSend:1",  # filled, SL/TP not set, nothing saved
+    "OrderModify:1",  # SL/TP set, nothing saved
+    "FileMove:tickets.json:1",  # link saved, report not journaled
+    "FileMove:journal.json:2",  # report journaled, not sent
+]
+
+
+def wait_dead(terminal: Terminal, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while terminal.running and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not terminal.running, f"the terminal did not crash:\n{terminal.log()}"
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_follower_opens_once_when_the_terminal_crashes_after_order_send(
+    gateway: FakeGateway, start_terminal: StartTerminal, tmp_path: Path, point: str
+) -> None:
+    book = str(tmp_path / "broker-book.txt")
+    crashing = start_terminal(
+        "f",
+        gateway.base_url,
+        role="follower",
+        account_id="f-1",
+        env={"MQL_SIM_BOOK": book, "MQL_CRASH_AT": point},
+    )
+    gateway.wait_for("f-1", "SyncSnapshot")
+    cmd = command("open", volume=0.3, sl=1.05, tp=1.2)
+    gateway.queue("f-1", "OrderCommand", cmd)
+    wait_dead(crashing)
+    crashing.stop()
+
+    f = start_terminal(
+        "f", gateway.base_url, role="follower", account_id="f-1", env={"MQL_SIM_BOOK": book}
+    )
+    reports = gateway.wait_for(
+        "f-1", "ExecutionReport", lambda p: p["command_id"] == cmd["command_id"]
+    )
+    time.sleep(0.3)  # a second execution would show up by now
+    [order] = ours(f.book())
+    assert {r["payload"]["ticket"] for r in reports} == {order["ticket"]}
+    assert {r["payload"]["status"] for r in reports} == {"filled"}
+    assert (order["lots"], order["sl"], order["tp"]) == (0.3, 1.05, 1.2)
+    assert order["comment"].startswith("cg#501 ")
+
+
+def test_follower_finds_a_crashed_open_in_the_history_when_it_was_closed_meanwhile(
+    gateway: FakeGateway, start_terminal: StartTerminal, tmp_path: Path
+) -> None:
+    book = str(tmp_path / "broker-book.txt")
+    crashing = start_terminal(
+        "f",
+        gateway.base_url,
+        role="follower",
+        account_id="f-1",
+        env={"MQL_SIM_BOOK": book, "MQL_CRASH_AT": "OrderSend:1"},
+    )
+    gateway.wait_for("f-1", "SyncSnapshot")
+    cmd = command("open", volume=0.1)
+    gateway.queue("f-1", "OrderCommand", cmd)
+    wait_dead(crashing)
+    crashing.stop()
+    f = start_terminal(
+        "f",
+        gateway.base_url,
+        role="follower",
+        account_id="f-1",
+        env={"MQL_SIM_BOOK": book, "MQL_CRASH_AT": "never:1"},
+        inputs={"InpServerUrl": "https://unreachable.test"},  # offline while the owner acts
+    )
+    [order] = ours(f.book())
+    f.close(order["ticket"])  # e.g. the owner closed it by hand while the EA was down
+    f.stop()
+    f = start_terminal(
+        "f", gateway.base_url, role="follower", account_id="f-1", env={"MQL_SIM_BOOK": book}
+    )
+    report = gateway.wait_for(
+        "f-1", "ExecutionReport", lambda p: p["command_id"] == cmd["command_id"]
+    )[0]["payload"]
+    time.sleep(0.3)
+    assert ours(f.book()) == []
+    assert [o["ticket"] for o in f.book()["history"]] == [report["ticket"]]
+    assert report["status"] == "filled"
