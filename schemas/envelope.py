@@ -19,6 +19,7 @@ from schemas.messages import (
     InitRequestPayload,
     OrderCommandPayload,
     OrderIntentPayload,
+    ReceiptPayload,
     SessionStateChangePayload,
     ShutdownNoticePayload,
     StatusHeartbeatPayload,
@@ -39,6 +40,7 @@ __all__ = [
     "InitRequest",
     "OrderCommand",
     "OrderIntent",
+    "Receipt",
     "ServerEnvelope",
     "SessionStateChange",
     "ShutdownNotice",
@@ -114,6 +116,13 @@ class ErrorAlert(Envelope):
     payload: ErrorAlertPayload
 
 
+class Receipt(Envelope):
+    """Server -> EA: the EA envelopes named in `ids` are durably recorded."""
+
+    type: Literal["Receipt"] = "Receipt"
+    payload: ReceiptPayload
+
+
 class ShutdownNotice(Envelope):
     type: Literal["ShutdownNotice"] = "ShutdownNotice"
     payload: ShutdownNoticePayload
@@ -133,7 +142,13 @@ ClientEnvelope = Annotated[
 
 #: Anything the server sends.
 ServerEnvelope = Annotated[
-    InitAck | SessionStateChange | OrderCommand | SyncSnapshotRequest | ErrorAlert | ShutdownNotice,
+    InitAck
+    | SessionStateChange
+    | OrderCommand
+    | SyncSnapshotRequest
+    | ErrorAlert
+    | ShutdownNotice
+    | Receipt,
     Field(discriminator="type"),
 ]
 
@@ -156,6 +171,7 @@ OUTBOUND_TYPES = frozenset(
         "SyncSnapshot",
         "ErrorAlert",
         "ShutdownNotice",
+        "Receipt",
     }
 )
 

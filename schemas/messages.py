@@ -42,6 +42,7 @@ __all__ = [
     "OrderIntentPayload",
     "PendingOrder",
     "Position",
+    "ReceiptPayload",
     "RetryPolicy",
     "SessionStateChangePayload",
     "ShutdownNoticePayload",
@@ -90,6 +91,9 @@ class InitRequestPayload(WireModel):
     ack_seq: Seq
     account: AccountInfo | None = None
     symbols: list[SymbolSpec] | None = Field(default=None, max_length=2000)
+    #: Opt-in: answer every durably recorded OrderIntent/ExecutionReport on this
+    #: connection with a `Receipt` (WebSocket; a poll's 200 already confirms its body).
+    receipts: bool | None = None
 
 
 class InitAckPayload(WireModel):
@@ -165,6 +169,15 @@ class OrderCommandPayload(WireModel):
         if self.action in _TICKETED_ACTIONS and self.ticket is None:
             raise ValueError(f"ticket is required for action {self.action.value}")
         return self
+
+
+class ReceiptPayload(WireModel):
+    """Server -> EA (only after `InitRequest.receipts`): these EA envelopes are recorded.
+
+    The ids are the EA's envelope `id`s; the EA may forget (stop resending) them.
+    """
+
+    ids: list[MessageId] = Field(min_length=1, max_length=200)
 
 
 class ExecutionReportPayload(WireModel):

@@ -33,6 +33,7 @@ from schemas.envelope import (
     InitAck,
     InitRequest,
     OrderIntent,
+    Receipt,
     SessionStateChange,
     ShutdownNotice,
     StatusHeartbeat,
@@ -44,6 +45,7 @@ from schemas.errors import EnvelopeError
 from schemas.messages import (
     ErrorAlertPayload,
     InitAckPayload,
+    ReceiptPayload,
     SessionStateChangePayload,
     ShutdownNoticePayload,
 )
@@ -98,6 +100,8 @@ class SessionProtocol:
         self.close_reason: CloseReason | None = None  #: set once closed
         self.last_message_type: str | None = None  #: type of the last valid inbound message
         self._new_id = new_id  #: id factory for server envelopes
+        #: the EA asked for a Receipt per recorded intent/report (InitRequest.receipts)
+        self.receipts = False
 
     # ---- inbound -----------------------------------------------------------------
     def receive_frame(self, data: str | bytes, now_ms: int) -> list[Effect]:
@@ -188,6 +192,7 @@ class SessionProtocol:
             ]
         match envelope:
             case InitRequest():
+                self.receipts = bool(envelope.payload.receipts)
                 return [
                     RecordInit(_payload(envelope)),
                     Acknowledge(envelope.payload.ack_seq),
@@ -197,8 +202,10 @@ class SessionProtocol:
                 self.last_heartbeat_ms = now_ms
                 return [RecordHeartbeat(_payload(envelope)), Acknowledge(envelope.payload.ack_seq)]
             case OrderIntent():
-                return [PublishIntent(_normalised(envelope))]
-            case ExecutionReport() | SyncSnapshot():
+                return [PublishIntent(_normalised(envelope)), *self._receipt(envelope, now_ms)]
+            case ExecutionReport():
+                return [PublishEaEvent(_normalised(envelope)), *self._receipt(envelope, now_ms)]
+            case SyncSnapshot():
                 return [PublishEaEvent(_normalised(envelope))]
             case ErrorAlert():
                 return [LogAlert(envelope, from_ea=True)]
@@ -211,6 +218,13 @@ class SessionProtocol:
         if self.state is SessionState.AUTHENTICATED:
             return [Send(alert)]
         return [LogAlert(alert)]
+
+    def _receipt(self, envelope: ClientEnvelope, now_ms: int) -> list[Effect]:
+        # effects apply in order: the Send is written after the publish is durable
+        if not self.receipts:
+            return []
+        receipt = Receipt(id=self._new_id(), ts=now_ms, payload=ReceiptPayload(ids=[envelope.id]))
+        return [Send(receipt)]
 
     def _client_shutdown(self) -> list[Effect]:
         self.state = SessionState.CLOSED

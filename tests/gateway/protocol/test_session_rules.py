@@ -27,6 +27,7 @@ from schemas import (
     CloseReason,
     ErrorAlert,
     InitAck,
+    Receipt,
     Role,
     SessionState,
     SessionStateChange,
@@ -183,6 +184,48 @@ def test_master_intent_is_published_normalised_without_inbound_seq() -> None:
 def test_follower_report_is_published_for_the_copier() -> None:
     session = make_session(role=Role.FOLLOWER)
     assert [type(e) for e in session.receive_frame(frame(REPORT), NOW)] == [PublishEaEvent]
+
+
+# ---- receipts (opt-in: InitRequest.receipts) ------------------------------------------
+
+RECEIPT_INIT = {**INIT, "payload": {"ack_seq": 3, "receipts": True}}
+
+
+@pytest.mark.parametrize(
+    ("role", "message", "publish"),
+    [(Role.FOLLOWER, REPORT, PublishEaEvent), (Role.MASTER, INTENT, PublishIntent)],
+    ids=["report", "intent"],
+)
+def test_opted_in_ea_gets_a_receipt_after_its_message_is_published(
+    role: Role, message: dict[str, object], publish: type
+) -> None:
+    session = make_session(role=role)
+    session.receive_frame(frame(RECEIPT_INIT), NOW)
+    effects = session.receive_frame(frame(message), NOW)
+    assert [type(e) for e in effects] == [publish, Send]  # written after the publish
+    (receipt,) = sent(effects)
+    assert isinstance(receipt, Receipt)
+    assert receipt.payload.ids == [message["id"]]
+
+
+@pytest.mark.parametrize("init", [INIT, {**INIT, "payload": {"ack_seq": 3, "receipts": False}}])
+def test_ea_that_did_not_opt_in_gets_no_receipts(init: dict[str, object]) -> None:
+    session = make_session(role=Role.FOLLOWER)
+    session.receive_frame(frame(init), NOW)
+    assert_sent_nothing(session.receive_frame(frame(REPORT), NOW))
+
+
+def test_heartbeats_and_snapshots_get_no_receipt() -> None:
+    session = make_session(role=Role.FOLLOWER)
+    session.receive_frame(frame(RECEIPT_INIT), NOW)
+    snapshot = {
+        "type": "SyncSnapshot",
+        "id": "s-1",
+        "ts": NOW,
+        "payload": {"positions": [], "orders": []},
+    }
+    assert_sent_nothing(session.receive_frame(frame(HEARTBEAT), NOW))
+    assert_sent_nothing(session.receive_frame(frame(snapshot), NOW))
 
 
 @pytest.mark.parametrize(
