@@ -154,6 +154,7 @@ class SessionProtocol:
         # Rule 1: record, hold, withhold; nothing is sent to a pending EA.
         match envelope:
             case InitRequest():
+                self.receipts = bool(envelope.payload.receipts)  # holds after promotion
                 return [RecordInit(_payload(envelope)), RememberAck(envelope.payload.ack_seq)]
             case StatusHeartbeat():
                 self.last_heartbeat_ms = now_ms

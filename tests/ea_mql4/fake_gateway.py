@@ -338,6 +338,9 @@ class FakeStream:
         self._loop: Any = None
         self._server: Any = None
         self._conns: dict[str, Any] = {}  # account -> live connection
+        #: accounts whose next ExecutionReport is lost with the connection (dropped unread)
+        self.drop_next_report: set[str] = set()
+        self.receipts_sent: list[str] = []  #: EA envelope ids confirmed with a Receipt
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -397,22 +400,34 @@ class FakeStream:
             session = gateway._session_for(connection.request.headers, None)
             assert session is not None
             self._conns[session.account_id] = connection
+            receipts = False
             async for raw in connection:
                 try:
                     env = parse_client_envelope(raw)
                 except EnvelopeError as exc:
                     gateway.invalid.append(f"{exc}: {str(raw)[:300]}")
                     continue
+                if env.type == "ExecutionReport" and session.account_id in self.drop_next_report:
+                    self.drop_next_report.discard(session.account_id)
+                    connection.transport.abort()  # the frame dies with the connection
+                    return
+                if env.type == "InitRequest":
+                    receipts = bool(env.payload.receipts)  # type: ignore[union-attr]
+                replies = []
                 with gateway._cond:
                     acc = gateway._accounts[session.account_id]
                     acc.received.append(json.loads(env.model_dump_json(exclude_none=True)))
                     gateway._cond.notify_all()
-                    ack = gateway._init_ack(session) if env.type == "InitRequest" else None
-                    if ack is not None:
-                        gateway._append(acc, ack)
-                        ack = acc.outbox[-1]
-                if ack is not None:
-                    await connection.send(json.dumps(ack))
+                    if env.type == "InitRequest":
+                        replies.append(gateway._init_ack(session))
+                    if receipts and env.type in ("ExecutionReport", "OrderIntent"):
+                        replies.append(gateway._env("Receipt", {"ids": [env.id]}))
+                        self.receipts_sent.append(env.id)
+                    for reply in replies:
+                        gateway._append(acc, reply)
+                    replies = acc.outbox[len(acc.outbox) - len(replies) :]
+                for reply in replies:
+                    await connection.send(json.dumps(reply))
 
         async def main() -> None:
             self._server = await serve(handler, "127.0.0.1", 0, process_request=check_token)

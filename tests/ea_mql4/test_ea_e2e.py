@@ -181,6 +181,9 @@ def test_a_master_trade_is_copied_to_the_follower_and_closed_with_it(
     wait_until(lambda: [o["lots"] for o in copies(follower)] == [0.2], what="partial close")
     master.close(rest)
     wait_until(lambda: copies(follower) == [], what="full close")
+    # every ExecutionReport was confirmed (WebSocket: a Receipt; poll: the 200)
+    outbox = follower.file("outbox.json")
+    wait_until(lambda: '"reports":[]' in outbox.read_text(), what="no unconfirmed report")
 
 
 def test_a_second_terminal_preempts_the_first_which_stays_idle(

@@ -208,6 +208,14 @@ def test_opted_in_ea_gets_a_receipt_after_its_message_is_published(
     assert receipt.payload.ids == [message["id"]]
 
 
+def test_receipts_asked_for_while_pending_hold_after_promotion() -> None:
+    session = make_session(SessionState.PENDING, role=Role.FOLLOWER)
+    session.receive_frame(frame(RECEIPT_INIT), NOW)
+    session.promote(NOW)
+    effects = session.receive_frame(frame(REPORT), NOW)
+    assert [type(e) for e in effects] == [PublishEaEvent, Send]
+
+
 @pytest.mark.parametrize("init", [INIT, {**INIT, "payload": {"ack_seq": 3, "receipts": False}}])
 def test_ea_that_did_not_opt_in_gets_no_receipts(init: dict[str, object]) -> None:
     session = make_session(role=Role.FOLLOWER)

@@ -73,6 +73,9 @@ private:
    string            m_account;         // account id on the wire
    string            m_key;             // session key
    string            m_outbox[];        // encoded envelopes waiting for delivery
+   string            m_outbox_ids[];    // per m_outbox entry: its id if it is an ExecutionReport, else ""
+   string            m_unconfirmed[];   // ExecutionReports written on a WebSocket, no Receipt yet
+   string            m_unconfirmed_ids[]; // their envelope ids
    string            m_launch;          // per-launch id prefix
    long              m_counter;         // id counter
    long              m_next_poll_ms;    // next idle poll
@@ -95,27 +98,85 @@ private:
         {
          Print("CopyGateway: outbox full, dropping the oldest message");
          for(int i=1;i<n;i++)
+           {
             m_outbox[i-1]=m_outbox[i];
+            m_outbox_ids[i-1]=m_outbox_ids[i];
+           }
          n--;
         }
       ArrayResize(m_outbox,n+1,64);
+      ArrayResize(m_outbox_ids,n+1,64);
       m_outbox[n]=json;
+      m_outbox_ids[n]=CgReportId(json);
+      if(m_outbox_ids[n]!="")
+         SaveOutbox();
      }
    void              QueueFront(const string json)
      {
       int n=ArraySize(m_outbox);
       ArrayResize(m_outbox,n+1,64);
+      ArrayResize(m_outbox_ids,n+1,64);
       for(int i=n;i>0;i--)
+        {
          m_outbox[i]=m_outbox[i-1];
+         m_outbox_ids[i]=m_outbox_ids[i-1];
+        }
       m_outbox[0]=json;
+      m_outbox_ids[0]=CgReportId(json);
      }
+   //--- the first `count` messages were delivered (poll: the 200 confirms its body)
    void              RemoveFront(const int count)
      {
       int n=ArraySize(m_outbox);
       int k=(int)MathMin(count,n);
+      bool reports=false;
+      for(int i=0;i<k;i++)
+         reports=(reports || m_outbox_ids[i]!="");
       for(int i=k;i<n;i++)
+        {
          m_outbox[i-k]=m_outbox[i];
+         m_outbox_ids[i-k]=m_outbox_ids[i];
+        }
       ArrayResize(m_outbox,n-k);
+      ArrayResize(m_outbox_ids,n-k);
+      if(reports)
+         SaveOutbox();
+     }
+   //--- WebSocket: a written ExecutionReport waits for its Receipt
+   void              AwaitReceipt(const int index)
+     {
+      if(m_outbox_ids[index]=="")
+         return;
+      int n=ArraySize(m_unconfirmed);
+      ArrayResize(m_unconfirmed,n+1,16);
+      ArrayResize(m_unconfirmed_ids,n+1,16);
+      m_unconfirmed[n]=m_outbox[index];
+      m_unconfirmed_ids[n]=m_outbox_ids[index];
+     }
+   void              OnReceipt(const string ids)
+     {
+      int kept=0;
+      for(int i=0;i<ArraySize(m_unconfirmed);i++)
+        {
+         if(StringFind("\n"+ids+"\n","\n"+m_unconfirmed_ids[i]+"\n")>=0)
+            continue;
+         m_unconfirmed[kept]=m_unconfirmed[i];
+         m_unconfirmed_ids[kept]=m_unconfirmed_ids[i];
+         kept++;
+        }
+      if(kept==ArraySize(m_unconfirmed))
+         return;
+      ArrayResize(m_unconfirmed,kept);
+      ArrayResize(m_unconfirmed_ids,kept);
+      SaveOutbox();
+     }
+   //--- a new WebSocket: reports without a Receipt go again (the server dedups by command_id)
+   void              RequeueUnconfirmed(void)
+     {
+      for(int i=ArraySize(m_unconfirmed)-1;i>=0;i--)
+         QueueFront(m_unconfirmed[i]);
+      ArrayResize(m_unconfirmed,0);
+      ArrayResize(m_unconfirmed_ids,0);
      }
    string            Url(const string path) const { return(m_cfg.server_url+path); }
 
@@ -142,6 +203,37 @@ private:
      }
    //--- tickets first: a crash between the two leaves the journal's in-flight
    //--- marker, and the command tag finds the order again
+   //--- ExecutionReports not yet confirmed (queued, or written without a Receipt):
+   //--- outbox.json, loaded at start, so a crash or a dropped socket loses none
+   void              SaveOutbox(void)
+     {
+      if(m_account=="" || IsMaster())
+         return;
+      CJsonWriter w;
+      w.BeginObject();
+      w.KeyInt("v",1);
+      w.Key("reports");
+      w.BeginArray();
+      for(int i=0;i<ArraySize(m_unconfirmed);i++)
+         w.Raw(m_unconfirmed[i]);
+      for(int i=0;i<ArraySize(m_outbox);i++)
+         if(m_outbox_ids[i]!="")
+            w.Raw(m_outbox[i]);
+      w.EndArray();
+      w.EndObject();
+      m_store.Write("outbox.json",w.Text());
+     }
+   void              LoadOutbox(void)
+     {
+      string text;
+      CJsonDoc doc;
+      if(!m_store.Read("outbox.json",text) || !doc.Parse(text))
+         return;
+      int list=doc.Find(doc.Root(),"reports");
+      for(int e=doc.First(list);e>=0;e=doc.Next(e))
+         if(doc.Kind(e)==JSON_OBJECT)
+            Queue(doc.RawText(e));
+     }
    void              SaveFollower(void)
      {
       m_store.Write("tickets.json",m_tickets.Serialize());
@@ -163,7 +255,8 @@ private:
       SSymbolSpec symbols[];
       CgReadAccount(a);
       CgReadSymbols(symbols,m_safety);
-      QueueFront(CgEncodeInitRequest(NextId(),m_clock.NowMs(),m_inbox.AckSeq(),a,symbols));
+      QueueFront(CgEncodeInitRequest(NextId(),m_clock.NowMs(),m_inbox.AckSeq(),a,symbols,
+                                     m_cfg.transport==CG_TRANSPORT_WS));
      }
    void              QueueSnapshot(const string request_id)
      {
@@ -265,6 +358,9 @@ private:
             Print("CopyGateway: server ",m.severity," ",m.code,": ",m.message);
             if(m.severity=="critical")
                Alert("CopyGateway: ",m.message);
+            break;
+         case CG_MSG_RECEIPT:
+            OnReceipt(m.receipt_ids);
             break;
          case CG_MSG_SHUTDOWN:
             Print("CopyGateway: server closes the session: ",m.reason);
@@ -380,7 +476,8 @@ private:
             return;
            }
          m_ws_was_open=true;
-         QueueInitRequest();  // every connection starts with InitRequest{ack_seq}
+         RequeueUnconfirmed();
+         QueueInitRequest();  // every connection starts with InitRequest{ack_seq, receipts}
         }
       int sent=0;
       long ack=m_inbox.AckSeq();
@@ -388,6 +485,7 @@ private:
         {
          if(!m_ws.SendText(m_outbox[i]))
             break;
+         AwaitReceipt(i);  // written is not delivered: the report waits for its Receipt
          sent++;
         }
       RemoveFront(sent);
@@ -438,6 +536,7 @@ private:
       m_master.Reset();
       if(IsMaster() && m_store.Read("master.json",text))
          m_master.Load(text);
+      LoadOutbox();
       Print("CopyGateway: account ",m_account,", last seq ",ack);
      }
 
@@ -521,11 +620,14 @@ public:
       m_next_poll_ms=0;
       m_account="";
       m_session.Reset(0);
+      ArrayResize(m_outbox,0);
+      ArrayResize(m_outbox_ids,0);
+      ArrayResize(m_unconfirmed,0);
+      ArrayResize(m_unconfirmed_ids,0);
       if(m_cfg.account_id!="" || AccountNumber()!=0)
          AttachAccount();
       else
          Print("CopyGateway: waiting for the terminal to log in to an account");
-      ArrayResize(m_outbox,0);
       if(!EventSetMillisecondTimer(m_cfg.timer_ms))
         {
          Print("CopyGateway: EventSetMillisecondTimer failed");
@@ -562,7 +664,12 @@ public:
            {
             int i=0;
             while(i<ArraySize(m_outbox) && m_ws.SendText(m_outbox[i]))
+              {
+               AwaitReceipt(i);
                i++;
+              }
+            RemoveFront(i);
+            SaveOutbox();  // written, unconfirmed reports go again at the next start
             m_ws.Shutdown(1000);
            }
          // WebRequest knows GET/POST/HEAD only: the POST form of DELETE /sessions/{id}

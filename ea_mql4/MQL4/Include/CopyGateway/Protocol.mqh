@@ -22,6 +22,7 @@
 #define CG_MSG_SNAPSHOT_REQUEST 4
 #define CG_MSG_ERROR_ALERT      5
 #define CG_MSG_SHUTDOWN         6
+#define CG_MSG_RECEIPT          7
 
 //--- trade direction/kind helpers over MT4 order types -------------
 bool   CgIsPending(const int mt4_type) { return(mt4_type>=OP_BUYLIMIT && mt4_type<=OP_SELLSTOP); }
@@ -179,6 +180,8 @@ struct SServerMessage
    string            ref_id;
    //--- ShutdownNotice
    double            reconnect_after_s; // -1 = absent
+   //--- Receipt: the EA envelope ids the server recorded, "\n"-separated
+   string            receipt_ids;
   };
 
 //--- REST answers ----------------------------------------------------
@@ -258,11 +261,13 @@ void CgWriteAccount(CJsonWriter &w,const SAccountInfo &a)
   }
 
 string CgEncodeInitRequest(const string id,const long ts,const long ack_seq,const SAccountInfo &account,
-                           const SSymbolSpec &symbols[])
+                           const SSymbolSpec &symbols[],const bool receipts=false)
   {
    CJsonWriter w;
    CgBeginEnvelope(w,"InitRequest",id,ts);
    w.KeyInt("ack_seq",ack_seq);
+   if(receipts)
+      w.KeyBool("receipts",true);  // ask for a Receipt per ExecutionReport/OrderIntent
    w.Key("account");
    CgWriteAccount(w,account);
    w.Key("symbols");
@@ -469,6 +474,7 @@ void CgResetMessage(SServerMessage &m)
    m.ts=0;
    m.seq=-1;
    m.error="";
+   m.receipt_ids="";
    m.session_id="";
    m.role="";
    m.heartbeat_interval_s=0;
@@ -608,6 +614,19 @@ bool CgDecodeOrderCommand(const CJsonDoc &doc,const int p,SServerMessage &m)
    return(true);
   }
 
+//--- The envelope id of an encoded ExecutionReport, "" for any other message
+string CgReportId(const string json)
+  {
+   if(StringFind(json,"\"ExecutionReport\"")<0)
+      return("");
+   CJsonDoc doc;
+   string type,id;
+   if(!doc.Parse(json) || !doc.GetString(doc.Root(),"type",type) || type!="ExecutionReport")
+      return("");
+   doc.GetString(doc.Root(),"id",id);
+   return(id);
+  }
+
 //--- Decode one server envelope (node `env` of `doc`) into `m`.
 bool CgDecodeServerMessage(const CJsonDoc &doc,const int env,SServerMessage &m)
   {
@@ -691,6 +710,19 @@ bool CgDecodeServerMessage(const CJsonDoc &doc,const int env,SServerMessage &m)
       if(!CgOptNumber(doc,p,"reconnect_after_s",m.reconnect_after_s) || !CgOptString(doc,p,"message",m.message))
          return(CgInvalid(m,"ShutdownNotice.reconnect_after_s/message"));
       m.kind=CG_MSG_SHUTDOWN;
+     }
+   else if(m.type=="Receipt")
+     {
+      int ids=doc.Find(p,"ids");
+      if(doc.Kind(ids)!=JSON_ARRAY)
+         return(CgInvalid(m,"Receipt.ids"));
+      for(int e=doc.First(ids);e>=0;e=doc.Next(e))
+        {
+         if(doc.Kind(e)!=JSON_STRING)
+            return(CgInvalid(m,"Receipt.ids"));
+         m.receipt_ids+=(m.receipt_ids=="" ? "" : "\n")+doc.Str(e);
+        }
+      m.kind=CG_MSG_RECEIPT;
      }
    else
       return(CgInvalid(m,"unknown type "+m.type));
