@@ -35,6 +35,7 @@ from schemas.envelope import (
     InitRequest,
     OrderCommand,
     OrderIntent,
+    Receipt,
     StatusHeartbeat,
     SyncSnapshot,
     SyncSnapshotRequest,
@@ -265,7 +266,9 @@ class EAClient:
             return self.core.closed(exc.info)
         self._conn = conn
         symbols = self.symbols() if callable(self.symbols) else self.symbols
-        init = self.core.init_request(self.clock(), self._account(), symbols)
+        init = self.core.init_request(
+            self.clock(), self._account(), symbols, receipts=self.config.transport != "poll"
+        )
         with contextlib.suppress(ConnectionLost):
             await conn.send([init])  # first, before anything queued
         tasks = [asyncio.create_task(self._write(conn)), asyncio.create_task(self._beat(conn))]
@@ -328,6 +331,8 @@ class EAClient:
                 continue
             if isinstance(event.envelope, InitAck):
                 self._authenticated.set()
+            if isinstance(event.envelope, Receipt):
+                conn.confirmed(event.envelope.payload.ids)
             self._idle.clear()
             self._queue.put_nowait(event)
 

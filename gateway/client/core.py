@@ -126,13 +126,22 @@ class ClientCore:
         return kind.model_validate({"id": self.next_id(), "ts": now_ms, "payload": payload})
 
     def init_request(
-        self, now_ms: int, account: AccountInfo | None, symbols: Sequence[SymbolSpec] | None
+        self,
+        now_ms: int,
+        account: AccountInfo | None,
+        symbols: Sequence[SymbolSpec] | None,
+        *,
+        receipts: bool = False,
     ) -> InitRequest:
-        """The InitRequest opening a connection, carrying the current ack_seq."""
+        """The InitRequest opening a connection, carrying the current ack_seq.
+
+        `receipts` asks the gateway to confirm each recorded intent/report (WebSocket).
+        """
         payload = InitRequestPayload(
             ack_seq=self.acks.ack_seq,
             account=account,
             symbols=list(symbols) if symbols is not None else None,
+            receipts=receipts or None,
         )
         self.last_heartbeat_ms = now_ms
         return self.envelope(InitRequest, payload, now_ms)

@@ -27,7 +27,16 @@ from gateway.client.policy import CloseInfo
 from schemas.envelope import Envelope, encode_envelope
 from schemas.rest import MAX_WAIT_MS
 
-__all__ = ["Connection", "PollConnection", "WebSocketConnection", "retry_after_s"]
+#: EA envelope types the gateway confirms with a `Receipt` (after `InitRequest.receipts`)
+RECEIPTED_TYPES = frozenset({"OrderIntent", "ExecutionReport"})
+
+__all__ = [
+    "RECEIPTED_TYPES",
+    "Connection",
+    "PollConnection",
+    "WebSocketConnection",
+    "retry_after_s",
+]
 
 #: Largest server frame accepted by the client.
 MAX_FRAME_BYTES = 1 << 20
@@ -66,6 +75,9 @@ class Connection(Protocol):
     def unsent(self) -> list[Envelope]:
         """Envelopes handed over but not known to have left (after the end)."""
 
+    def confirmed(self, ids: Sequence[str]) -> None:
+        """The server's `Receipt` named these envelope ids as recorded."""
+
     async def close(self) -> None:
         """Close from our side (idempotent)."""
 
@@ -77,6 +89,8 @@ class WebSocketConnection:
         self.ws = ws  #: the open socket
         self.close_info: CloseInfo | None = None  #: set when it ended
         self._unsent: list[Envelope] = []  #: envelopes whose send failed
+        #: intents/reports written but without a Receipt yet (a write is not a delivery)
+        self._awaiting: dict[str, Envelope] = {}
 
     @classmethod
     async def open(cls, url: str, token: str, *, open_timeout: float = 10.0) -> WebSocketConnection:
@@ -99,9 +113,12 @@ class WebSocketConnection:
     async def send(self, envelopes: Sequence[Envelope]) -> None:
         """Write one text frame per envelope."""
         for index, envelope in enumerate(envelopes):
+            if envelope.type in RECEIPTED_TYPES:
+                self._awaiting[envelope.id] = envelope
             try:
                 await self.ws.send(encode_envelope(envelope).decode())
             except websockets.ConnectionClosed as exc:
+                self._awaiting.pop(envelope.id, None)
                 self._unsent.extend(envelopes[index:])
                 raise ConnectionLost(self._ended()) from exc
 
@@ -122,9 +139,15 @@ class WebSocketConnection:
         return self.close_info
 
     def unsent(self) -> list[Envelope]:
-        """Envelopes whose send failed."""
-        out, self._unsent = self._unsent, []
+        """Intents/reports written without a Receipt, then envelopes whose send failed."""
+        out = [*self._awaiting.values(), *self._unsent]
+        self._awaiting, self._unsent = {}, []
         return out
+
+    def confirmed(self, ids: Sequence[str]) -> None:
+        """Forget written envelopes the server recorded."""
+        for envelope_id in ids:
+            self._awaiting.pop(envelope_id, None)
 
     async def close(self) -> None:
         """Close with 1000."""
@@ -189,6 +212,9 @@ class PollConnection:
         """Envelopes not known to have reached the server."""
         out, self._inflight, self._outbox = self._inflight + self._outbox, [], []
         return out
+
+    def confirmed(self, ids: Sequence[str]) -> None:
+        """Nothing to do: an exchange's 200 already confirms its whole body."""
 
     async def close(self) -> None:
         """Stop both loops."""
