@@ -259,6 +259,40 @@ async def test_ea_cannot_close_another_session_through_the_post_route(
     assert (await other.exchange()).status_code == 200
 
 
+async def test_gateway_confirms_a_recorded_report_with_a_receipt_when_asked(
+    server: Server, admin: Admin
+) -> None:
+    await admin.put_account("acct-receipts", "follower")
+    ea = await authenticated_ea(server, admin, "acct-receipts")
+    init = init_request()
+    init["payload"]["receipts"] = True
+    report = envelope("ExecutionReport", {"command_id": "c-r1", "status": "filled", "ticket": 7})
+    async with ea.websocket(server.ws_url) as ws:
+        await ws.send(init)
+        await ws.recv_type("InitAck")
+        await ws.send(report)
+        receipt = await ws.recv_type("Receipt")
+        await ws.send(report)  # resent after a doubt: recorded once, confirmed again
+        again = await ws.recv_type("Receipt")
+    assert receipt["payload"]["ids"] == again["payload"]["ids"] == [report["id"]]
+    assert isinstance(receipt["seq"], int)
+
+
+async def test_gateway_sends_no_receipt_to_an_ea_that_did_not_ask(
+    server: Server, admin: Admin
+) -> None:
+    await admin.put_account("acct-no-receipts", "follower")
+    ea = await authenticated_ea(server, admin, "acct-no-receipts")
+    report = envelope("ExecutionReport", {"command_id": "c-n1", "status": "filled", "ticket": 7})
+    async with ea.websocket(server.ws_url) as ws:
+        await ws.send(init_request())
+        await ws.recv_type("InitAck")
+        await ws.send(report)
+        await ws.send(heartbeat())
+        with pytest.raises(TimeoutError):
+            await ws.recv_type("Receipt", timeout=1.0)
+
+
 async def test_permessage_deflate_is_never_negotiated(server: Server, admin: Admin) -> None:
     ea = await authenticated_ea(server, admin, "acct-deflate")
     async with websockets.connect(
