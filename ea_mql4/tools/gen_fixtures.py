@@ -37,6 +37,7 @@ from schemas import (  # noqa: E402
     OrderCommand,
     OrderIntent,
     SessionStateChange,
+    Receipt,
     ShutdownNotice,
     StatusHeartbeat,
     SyncSnapshot,
@@ -114,6 +115,8 @@ def expect_lines(env: Envelope) -> list[str]:
             f"message={quoted(p.message)}",
             f"ref_id={quoted(p.ref_id)}",
         ]
+    elif isinstance(env, Receipt):
+        lines += [f"receipt_id={quoted(i)}" for i in p.ids]
     elif isinstance(env, ShutdownNotice):
         after = -1 if p.reconnect_after_s is None else p.reconnect_after_s
         lines += [
@@ -241,6 +244,7 @@ def server_envelopes() -> dict[str, Envelope]:
         "shutdown_preempted": ShutdownNotice(
             id="s-6", ts=TS, seq=26, payload={"reason": "preempted"}
         ),
+        "receipt": Receipt(id="s-8", ts=TS, seq=27, payload={"ids": ["ea-1a-3", "ea-1a-4"]}),
         "shutdown_server": ShutdownNotice(
             id="s-7",
             ts=TS,

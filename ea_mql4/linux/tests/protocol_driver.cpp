@@ -80,6 +80,17 @@ static void dump_message(const SServerMessage &m) {
       out("message=" + q(m.message));
       out("ref_id=" + q(m.ref_id));
       break;
+    case CG_MSG_RECEIPT: {
+      std::string ids = m.receipt_ids.utf8();
+      size_t start = 0;
+      while (start <= ids.size()) {
+        size_t end = ids.find('\n', start);
+        if (end == std::string::npos) end = ids.size();
+        out("receipt_id=" + q(string(ids.substr(start, end - start).c_str())));
+        start = end + 1;
+      }
+      break;
+    }
     case CG_MSG_SHUTDOWN:
       out("reason=" + q(m.reason));
       out("reconnect_after_s=" + n(m.reconnect_after_s));
