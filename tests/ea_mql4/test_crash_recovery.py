@@ -29,6 +29,8 @@ CRASH_POINTS = [
     "OrderModify:1",  # SL/TP set, nothing saved
     "FileMove:tickets.json:1",  # link saved, report not journaled
     "FileMove:journal.json:2",  # report journaled, not sent
+    "FileMove:outbox.json:1",  # report in the persistent outbox, not sent
+    "FileMove:outbox.json:2",  # report delivered (poll 200), the ack not saved
 ]
 
 
