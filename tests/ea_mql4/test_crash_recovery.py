@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from terminal_harness import Terminal
@@ -41,11 +42,10 @@ def wait_dead(terminal: Terminal, timeout: float = 10) -> None:
     assert not terminal.running, f"the terminal did not crash:\n{terminal.log()}"
 
 
-@pytest.mark.parametrize("point", CRASH_POINTS)
-def test_follower_opens_once_when_the_terminal_crashes_after_order_send(
-    gateway: FakeGateway, start_terminal: StartTerminal, tmp_path: Path, point: str
+def crash_while_executing(
+    gateway: FakeGateway, start_terminal: StartTerminal, book: str, point: str, cmd: dict[str, Any]
 ) -> None:
-    book = str(tmp_path / "broker-book.txt")
+    """A follower whose broker book is `book` gets `cmd` and crashes at `point`."""
     crashing = start_terminal(
         "f",
         gateway.base_url,
@@ -54,10 +54,18 @@ def test_follower_opens_once_when_the_terminal_crashes_after_order_send(
         env={"MQL_SIM_BOOK": book, "MQL_CRASH_AT": point},
     )
     gateway.wait_for("f-1", "SyncSnapshot")
-    cmd = command("open", volume=0.3, sl=1.05, tp=1.2)
     gateway.queue("f-1", "OrderCommand", cmd)
     wait_dead(crashing)
     crashing.stop()
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_follower_opens_once_when_the_terminal_crashes_after_order_send(
+    gateway: FakeGateway, start_terminal: StartTerminal, tmp_path: Path, point: str
+) -> None:
+    book = str(tmp_path / "broker-book.txt")
+    cmd = command("open", volume=0.3, sl=1.05, tp=1.2)
+    crash_while_executing(gateway, start_terminal, book, point, cmd)
 
     f = start_terminal(
         "f", gateway.base_url, role="follower", account_id="f-1", env={"MQL_SIM_BOOK": book}
@@ -77,18 +85,8 @@ def test_follower_finds_a_crashed_open_in_the_history_when_it_was_closed_meanwhi
     gateway: FakeGateway, start_terminal: StartTerminal, tmp_path: Path
 ) -> None:
     book = str(tmp_path / "broker-book.txt")
-    crashing = start_terminal(
-        "f",
-        gateway.base_url,
-        role="follower",
-        account_id="f-1",
-        env={"MQL_SIM_BOOK": book, "MQL_CRASH_AT": "OrderSend:1"},
-    )
-    gateway.wait_for("f-1", "SyncSnapshot")
     cmd = command("open", volume=0.1)
-    gateway.queue("f-1", "OrderCommand", cmd)
-    wait_dead(crashing)
-    crashing.stop()
+    crash_while_executing(gateway, start_terminal, book, "OrderSend:1", cmd)
     f = start_terminal(
         "f",
         gateway.base_url,

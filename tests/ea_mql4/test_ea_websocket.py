@@ -16,6 +16,7 @@ import pytest
 from terminal_harness import Terminal, TerminalError
 
 from .fake_gateway import FakeGateway, FakeStream
+from .test_ea_terminal import command
 
 StartTerminal = Callable[..., Terminal]
 
@@ -118,18 +119,6 @@ def test_ws_transport_refuses_to_start_when_the_build_or_terminal_forbids_dlls(
     assert advice in terminal.log()
 
 
-def _open_command(command_id: str) -> dict[str, object]:
-    return {
-        "command_id": command_id,
-        "action": "open",
-        "symbol": "EURUSD",
-        "side": "buy",
-        "order_type": "market",
-        "volume": 0.1,
-        "master_ticket": 78,
-    }
-
-
 def test_ws_report_lost_with_the_connection_is_sent_again_exactly_once(
     gateway: FakeGateway, stream: FakeStream, start_terminal: StartTerminal
 ) -> None:
@@ -138,7 +127,7 @@ def test_ws_report_lost_with_the_connection_is_sent_again_exactly_once(
     assert init["receipts"] is True
     gateway.wait_for("f-1", "SyncSnapshot")
     stream.drop_next_report.add("f-1")  # written by the EA, never read by the server
-    stream.send("f-1", "OrderCommand", _open_command("ws-lost-1"))
+    stream.send("f-1", "OrderCommand", command("open", command_id="ws-lost-1"))
     gateway.wait_for("f-1", "InitRequest", count=2)  # the EA reconnected
     [report] = gateway.wait_for("f-1", "ExecutionReport", lambda p: p["command_id"] == "ws-lost-1")
     time.sleep(0.5)  # a second copy would arrive by now
@@ -153,7 +142,7 @@ def test_ws_report_with_a_receipt_is_not_sent_again_after_a_reconnect(
 ) -> None:
     terminal = start_ws_follower(start_terminal, gateway, stream)
     gateway.wait_for("f-1", "SyncSnapshot")
-    stream.send("f-1", "OrderCommand", _open_command("ws-ok-1"))
+    stream.send("f-1", "OrderCommand", command("open", command_id="ws-ok-1"))
     [report] = gateway.wait_for("f-1", "ExecutionReport", lambda p: p["command_id"] == "ws-ok-1")
     time.sleep(0.3)  # the Receipt reaches the EA
     stream.close("f-1", 4002, "heartbeat_timeout")
