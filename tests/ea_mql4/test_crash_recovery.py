@@ -19,7 +19,7 @@ import pytest
 from terminal_harness import Terminal
 
 from .fake_gateway import FakeGateway
-from .test_ea_terminal import command, ours
+from .test_ea_terminal import command, ours, report_for
 
 StartTerminal = Callable[..., Terminal]
 
@@ -108,3 +108,25 @@ def test_follower_finds_a_crashed_open_in_the_history_when_it_was_closed_meanwhi
     assert ours(f.book()) == []
     assert [o["ticket"] for o in f.book()["history"]] == [report["ticket"]]
     assert report["status"] == "filled"
+
+
+def test_follower_reports_a_crashed_partial_close_with_its_remainder(
+    gateway: FakeGateway, start_terminal: StartTerminal, tmp_path: Path
+) -> None:
+    book = str(tmp_path / "broker-book.txt")
+    f = start_terminal(
+        "f", gateway.base_url, role="follower", account_id="f-1", env={"MQL_SIM_BOOK": book}
+    )
+    opened = command("open", volume=0.5)
+    gateway.queue("f-1", "OrderCommand", opened)
+    ticket = report_for(gateway, "f-1", opened["command_id"])["ticket"]
+    f.stop()
+    part = command("close", volume=0.2, ticket=ticket)
+    crash_while_executing(gateway, start_terminal, book, "OrderClose:1", part)
+    f = start_terminal(
+        "f", gateway.base_url, role="follower", account_id="f-1", env={"MQL_SIM_BOOK": book}
+    )
+    report = report_for(gateway, "f-1", part["command_id"])
+    [rest] = ours(f.book())
+    assert rest["lots"] == 0.3
+    assert (report["status"], report["new_ticket"]) == ("closed", rest["ticket"])

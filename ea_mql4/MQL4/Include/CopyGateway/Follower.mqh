@@ -58,6 +58,19 @@ private:
      {
       return(FindInPool(c,MODE_TRADES));
      }
+   //--- our open order whose comment says it was split from `ticket`, 0 = none
+   int               FindSplitRemainder(const int ticket,const string symbol)
+     {
+      string from="from #"+IntegerToString(ticket);
+      for(int i=OrdersTotal()-1;i>=0;i--)
+        {
+         if(!OrderSelect(i,SELECT_BY_POS,MODE_TRADES))
+            continue;
+         if(OrderMagicNumber()==m_magic && OrderSymbol()==symbol && StringFind(OrderComment(),from)>=0)
+            return(OrderTicket());
+        }
+      return(0);
+     }
    //--- remainder of `ticket` after a partial close
    int               FindRemainder(const int ticket,const SOrderRow &before)
      {
@@ -431,11 +444,18 @@ public:
       //--- close (full or partial)
       if(OrderCloseTime()>0)
         {
+         // closed by hand, or by this command before a crash: a partial close
+         // left a remainder ("from #<ticket>"), which the report must name
          r.status="closed";
          r.price=OrderClosePrice();
          r.volume=OrderLots();
          r.error_message="already closed";
-         map.RemoveFollower(ticket);
+         int rest=FindSplitRemainder(ticket,OrderSymbol());
+         r.new_ticket=rest;
+         if(rest>0)
+            map.Renumber(ticket,rest);
+         else
+            map.RemoveFollower(ticket);
          return;
         }
       if(CgIsPending(OrderType()))
