@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -27,7 +28,7 @@ from schemas.messages import (
     SyncSnapshotRequestPayload,
     WireModel,
 )
-from schemas.types import EpochMs, MessageId, Seq
+from schemas.types import EpochMs, MessageId, Seq, decimal_to_plain_text
 
 __all__ = [
     "INBOUND_TYPES",
@@ -242,6 +243,16 @@ def parse_server_envelope(data: str | bytes | dict[str, Any]) -> ServerEnvelope:
         ) from exc
 
 
+def _plain_decimal(value: object) -> orjson.Fragment:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(decimal_to_plain_text(value))
+    raise TypeError(f"{type(value).__name__} is not a wire type")
+
+
 def encode_envelope(envelope: Envelope) -> bytes:
-    """Serialise an envelope to compact JSON; absent optional fields are omitted."""
-    return envelope.model_dump_json(exclude_none=True).encode()
+    """Serialise an envelope to compact JSON; absent optional fields are omitted.
+
+    Prices and volumes (Decimals) are written in plain notation, never with an
+    exponent (``0.0000001``, not ``1e-7``), so every EA number parser reads them.
+    """
+    return orjson.dumps(envelope.model_dump(exclude_none=True), default=_plain_decimal)

@@ -20,6 +20,7 @@ __all__ = [
     "Ticket",
     "Volume",
     "decimal_to_json_number",
+    "decimal_to_plain_text",
 ]
 
 #: A JSON number with at most this many significant digits survives the
@@ -45,6 +46,17 @@ def decimal_to_json_number(value: Decimal) -> float | int:
     if value == value.to_integral_value():
         return int(value)
     return float(value)
+
+
+def decimal_to_plain_text(value: Decimal) -> str:
+    """The JSON number text of a Decimal in plain notation, never with an exponent.
+
+    MQL4's StringToDouble does not document exponents (``1e-05``), so prices and
+    volumes go on the wire as ``0.00001``; integral values keep a ``.0`` as before.
+    """
+    if value == value.to_integral_value():
+        return f"{int(value)}.0"
+    return format(value.normalize(), "f")
 
 
 _ExactDecimal = Annotated[

@@ -141,3 +141,44 @@ def test_decimals_survive_the_json_round_trip_exactly(volume: Decimal, price: De
     assert isinstance(again, OrderIntent)
     assert again.payload.volume == volume
     assert again.payload.price == price
+
+
+_wire_decimals = st.builds(
+    lambda digits, exponent: Decimal(digits).scaleb(exponent),
+    st.integers(min_value=1, max_value=10**15 - 1).map(str),
+    st.integers(min_value=-20, max_value=5),
+)
+
+
+def _number_text(body: bytes, key: str) -> str:
+    start = body.index(f'"{key}":'.encode()) + len(key) + 3
+    end = min(i for i in (body.find(b",", start), body.find(b"}", start)) if i >= 0)
+    return body[start:end].decode()
+
+
+@given(volume=_wire_decimals, price=_wire_decimals)
+def test_encoder_writes_prices_and_volumes_without_exponent(
+    volume: Decimal, price: Decimal
+) -> None:
+    command = OrderCommand(
+        id="c-1",
+        ts=NOW,
+        payload=OrderCommandPayload(
+            command_id="c-1",
+            action="open",
+            symbol="EURUSD",
+            side="buy",
+            order_type="market",
+            volume=volume,
+            master_ticket=7,
+            price=price,
+        ),
+    )
+    body = encode_envelope(command)
+    for key, value in (("volume", volume), ("price", price)):
+        text = _number_text(body, key)
+        assert "e" not in text.lower()
+        assert Decimal(text) == value
+    again = parse_server_envelope(body)
+    assert isinstance(again, OrderCommand)
+    assert (again.payload.volume, again.payload.price) == (volume, price)

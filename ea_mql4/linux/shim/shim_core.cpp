@@ -224,7 +224,14 @@ string DoubleToString(double value, int digits) {
   return string(buf);
 }
 long StringToInteger(const string &s) { return std::strtol(s.utf8().c_str(), nullptr, 10); }
-double StringToDouble(const string &s) { return std::strtod(s.utf8().c_str(), nullptr); }
+// MQL4 does not document exponents ("1e-05") in StringToDouble; the shim reads
+// only the plain part before one, so EA code that relies on them fails here.
+double StringToDouble(const string &s) {
+  std::string text = s.utf8();
+  std::string::size_type e = text.find_first_of("eE");
+  if (e != std::string::npos) text.resize(e);
+  return std::strtod(text.c_str(), nullptr);
+}
 
 // ---------------------------------------------------------------- math
 double MathAbs(double v) { return std::fabs(v); }

@@ -100,6 +100,18 @@ TEST(test_json_reader_parses_nested_document) {
   CHECK_EQ(d.Find(d.Root(), "missing"), -1);
 }
 
+TEST(test_json_reader_reads_numbers_with_exponents) {
+  CJsonDoc d;
+  CHECK(d.Parse("{\"p\": 1e-05, \"q\": 1.5E+3, \"r\": 2.5e2, \"s\": -3E-2}"));
+  double p = 0.0;
+  CHECK(d.GetNumber(d.Root(), "p", p));
+  CHECK(p == 0.00001);
+  CHECK(d.Num(d.Find(d.Root(), "q")) == 1500.0);
+  CHECK(d.Num(d.Find(d.Root(), "r")) == 250.0);
+  CHECK(d.Num(d.Find(d.Root(), "s")) == -0.03);
+  CHECK(JsonNumberValue("0.00001") == 0.00001);
+}
+
 TEST(test_json_reader_decodes_escapes_and_surrogate_pairs) {
   CJsonDoc d;
   CHECK(d.Parse("[\"q\\\"b\\\\s\\/n\\nt\\t\\u00e9\\ud83d\\ude00\"]"));

@@ -19,6 +19,31 @@
 
 #define JSON_MAX_DEPTH 64
 
+//--- The value of JSON number text. StringToDouble's handling of exponents is not
+//--- documented, so only the plain mantissa goes through it and the exponent is
+//--- applied here (divide by an exact power of ten for negative exponents).
+double JsonNumberValue(const string text)
+  {
+   int e=StringFind(text,"e");
+   if(e<0)
+      e=StringFind(text,"E");
+   if(e<0)
+      return(StringToDouble(text));
+   double mantissa=StringToDouble(StringSubstr(text,0,e));
+   int pos=e+1;
+   bool negative=false;
+   if(pos<StringLen(text) && StringGetCharacter(text,pos)=='-')
+     {
+      negative=true;
+      pos++;
+     }
+   else
+      if(pos<StringLen(text) && StringGetCharacter(text,pos)=='+')
+         pos++;
+   int exponent=(int)StringToInteger(StringSubstr(text,pos));
+   double scale=MathPow(10.0,(double)exponent);
+   return(negative ? mantissa/scale : mantissa*scale);
+  }
 //--- Format a double as the shortest JSON number with at most `digits` decimals.
 string JsonNumber(const double value,const int digits)
   {
@@ -490,7 +515,7 @@ public:
       return(found);
      }
    string            Str(const int node) const { return(Kind(node)==JSON_STRING ? m_nodes[node].text : ""); }
-   double            Num(const int node) const { return(Kind(node)==JSON_NUMBER ? StringToDouble(m_nodes[node].text) : 0.0); }
+   double            Num(const int node) const { return(Kind(node)==JSON_NUMBER ? JsonNumberValue(m_nodes[node].text) : 0.0); }
    bool              IsInteger(const int node) const
      {
       if(Kind(node)!=JSON_NUMBER)
@@ -514,7 +539,7 @@ public:
       int n=Find(obj,key);
       if(Kind(n)!=JSON_NUMBER)
          return(false);
-      out=StringToDouble(m_nodes[n].text);
+      out=JsonNumberValue(m_nodes[n].text);
       return(true);
      }
    bool              GetLong(const int obj,const string key,long &out) const
