@@ -42,7 +42,7 @@ def test_ea_sources_build_with_strict_conversion_warnings_as_errors() -> None:
 @pytest.mark.parametrize(
     ("original", "lossy"),
     [
-        ("int n=ArraySize(m_outbox);", "int n=ArraySize(m_outbox)+0.5;"),  # double -> int
+        ("int sent=0;", "int sent=0.5;"),  # double -> int
         ("long ack=m_inbox.AckSeq();", "int ack=m_inbox.AckSeq();"),  # long -> int
     ],
 )

@@ -391,6 +391,51 @@ TEST(test_journal_evicts_oldest_when_full) {
   CHECK(j.Find("c4", r));
 }
 
+TEST(test_journal_keeps_an_in_flight_marker_across_a_reload) {
+  CCommandJournal j;
+  j.Add("c1", "");  // in flight: OrderSend may have happened
+  CCommandJournal k;
+  CHECK(k.Load(j.Serialize()));
+  string report = "x";
+  CHECK(k.Find("c1", report));
+  CHECK_EQ(report, string(""));
+}
+
+static const char *REPORT_R1 =
+    "{\"type\":\"ExecutionReport\",\"id\":\"r1\",\"ts\":1,\"payload\":{\"command_id\":\"c1\","
+    "\"status\":\"filled\"}}";
+
+TEST(test_outbox_keeps_a_written_report_until_its_receipt) {
+  COutbox o;
+  CHECK(!o.Add("{\"type\":\"StatusHeartbeat\",\"id\":\"h1\"}"));
+  CHECK(o.Add(REPORT_R1));
+  o.Written(0);
+  o.Written(1);
+  CHECK(!o.RemoveFront(0));
+  o.RemoveFront(2);
+  CHECK_EQ(o.Count(), 0);
+  CHECK_EQ(o.Unconfirmed(), 1);  // the heartbeat is gone, the report waits
+  COutbox reloaded;
+  CHECK(reloaded.Load(o.Serialize()));
+  CHECK_EQ(reloaded.Count(), 1);
+  CHECK(!o.Confirm("other"));
+  CHECK(o.Confirm("x\nr1"));
+  CHECK_EQ(o.Unconfirmed(), 0);
+}
+
+TEST(test_outbox_sends_unconfirmed_reports_first_on_a_new_connection) {
+  COutbox o;
+  o.Add(REPORT_R1);
+  o.Written(0);
+  o.RemoveFront(1);
+  o.Add("{\"type\":\"StatusHeartbeat\",\"id\":\"h2\"}");
+  o.RequeueUnconfirmed();
+  o.AddFront("{\"type\":\"InitRequest\",\"id\":\"i1\"}");
+  CHECK_EQ(o.Count(), 3);
+  CHECK_EQ(o.At(1), string(REPORT_R1));
+  CHECK_EQ(o.Unconfirmed(), 0);
+}
+
 TEST(test_ticket_map_links_by_master_account_and_ticket) {
   CTicketMap m;
   m.Set("m1", 100, 5001, "EURUSD");

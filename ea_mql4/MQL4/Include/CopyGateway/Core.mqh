@@ -13,6 +13,7 @@
 #include <CopyGateway/Session.mqh>
 #include <CopyGateway/Inbox.mqh>
 #include <CopyGateway/Journal.mqh>
+#include <CopyGateway/Outbox.mqh>
 #include <CopyGateway/TicketMap.mqh>
 #include <CopyGateway/TradeMath.mqh>
 #include <CopyGateway/Safety.mqh>

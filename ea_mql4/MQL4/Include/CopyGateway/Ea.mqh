@@ -72,10 +72,7 @@ private:
    CTradeExecutor    m_exec;            // follower trade execution
    string            m_account;         // account id on the wire
    string            m_key;             // session key
-   string            m_outbox[];        // encoded envelopes waiting for delivery
-   string            m_outbox_ids[];    // per m_outbox entry: its id if it is an ExecutionReport, else ""
-   string            m_unconfirmed[];   // ExecutionReports written on a WebSocket, no Receipt yet
-   string            m_unconfirmed_ids[]; // their envelope ids
+   COutbox           m_outbox;          // envelopes waiting for delivery, unconfirmed reports
    string            m_launch;          // per-launch id prefix
    long              m_counter;         // id counter
    long              m_next_poll_ms;    // next idle poll
@@ -93,90 +90,27 @@ private:
      }
    void              Queue(const string json)
      {
-      int n=ArraySize(m_outbox);
-      if(n>=CG_MAX_OUTBOX)
-        {
-         Print("CopyGateway: outbox full, dropping the oldest message");
-         for(int i=1;i<n;i++)
-           {
-            m_outbox[i-1]=m_outbox[i];
-            m_outbox_ids[i-1]=m_outbox_ids[i];
-           }
-         n--;
-        }
-      ArrayResize(m_outbox,n+1,64);
-      ArrayResize(m_outbox_ids,n+1,64);
-      m_outbox[n]=json;
-      m_outbox_ids[n]=CgReportId(json);
-      if(m_outbox_ids[n]!="")
+      if(m_outbox.Add(json))
          SaveOutbox();
      }
-   void              QueueFront(const string json)
-     {
-      int n=ArraySize(m_outbox);
-      ArrayResize(m_outbox,n+1,64);
-      ArrayResize(m_outbox_ids,n+1,64);
-      for(int i=n;i>0;i--)
-        {
-         m_outbox[i]=m_outbox[i-1];
-         m_outbox_ids[i]=m_outbox_ids[i-1];
-        }
-      m_outbox[0]=json;
-      m_outbox_ids[0]=CgReportId(json);
-     }
+   void              QueueFront(const string json) { m_outbox.AddFront(json); }
    //--- the first `count` messages were delivered (poll: the 200 confirms its body)
    void              RemoveFront(const int count)
      {
-      int n=ArraySize(m_outbox);
-      int k=(int)MathMin(count,n);
-      bool reports=false;
-      for(int i=0;i<k;i++)
-         reports=(reports || m_outbox_ids[i]!="");
-      for(int i=k;i<n;i++)
-        {
-         m_outbox[i-k]=m_outbox[i];
-         m_outbox_ids[i-k]=m_outbox_ids[i];
-        }
-      ArrayResize(m_outbox,n-k);
-      ArrayResize(m_outbox_ids,n-k);
-      if(reports)
+      if(m_outbox.RemoveFront(count))
          SaveOutbox();
      }
-   //--- WebSocket: a written ExecutionReport waits for its Receipt
-   void              AwaitReceipt(const int index)
+   //--- WebSocket: write what is queued; a written report waits for its Receipt
+   int               WriteQueued(void)
      {
-      if(m_outbox_ids[index]=="")
-         return;
-      int n=ArraySize(m_unconfirmed);
-      ArrayResize(m_unconfirmed,n+1,16);
-      ArrayResize(m_unconfirmed_ids,n+1,16);
-      m_unconfirmed[n]=m_outbox[index];
-      m_unconfirmed_ids[n]=m_outbox_ids[index];
-     }
-   void              OnReceipt(const string ids)
-     {
-      int kept=0;
-      for(int i=0;i<ArraySize(m_unconfirmed);i++)
+      int sent=0;
+      while(sent<m_outbox.Count() && m_ws.SendText(m_outbox.At(sent)))
         {
-         if(StringFind("\n"+ids+"\n","\n"+m_unconfirmed_ids[i]+"\n")>=0)
-            continue;
-         m_unconfirmed[kept]=m_unconfirmed[i];
-         m_unconfirmed_ids[kept]=m_unconfirmed_ids[i];
-         kept++;
+         m_outbox.Written(sent);
+         sent++;
         }
-      if(kept==ArraySize(m_unconfirmed))
-         return;
-      ArrayResize(m_unconfirmed,kept);
-      ArrayResize(m_unconfirmed_ids,kept);
-      SaveOutbox();
-     }
-   //--- a new WebSocket: reports without a Receipt go again (the server dedups by command_id)
-   void              RequeueUnconfirmed(void)
-     {
-      for(int i=ArraySize(m_unconfirmed)-1;i>=0;i--)
-         QueueFront(m_unconfirmed[i]);
-      ArrayResize(m_unconfirmed,0);
-      ArrayResize(m_unconfirmed_ids,0);
+      RemoveFront(sent);
+      return(sent);
      }
    string            Url(const string path) const { return(m_cfg.server_url+path); }
 
@@ -201,39 +135,21 @@ private:
          doc.GetLong(doc.Root(),"ack_seq",ack);
       return(ack);
      }
-   //--- tickets first: a crash between the two leaves the journal's in-flight
-   //--- marker, and the command tag finds the order again
    //--- ExecutionReports not yet confirmed (queued, or written without a Receipt):
    //--- outbox.json, loaded at start, so a crash or a dropped socket loses none
    void              SaveOutbox(void)
      {
-      if(m_account=="" || IsMaster())
-         return;
-      CJsonWriter w;
-      w.BeginObject();
-      w.KeyInt("v",1);
-      w.Key("reports");
-      w.BeginArray();
-      for(int i=0;i<ArraySize(m_unconfirmed);i++)
-         w.Raw(m_unconfirmed[i]);
-      for(int i=0;i<ArraySize(m_outbox);i++)
-         if(m_outbox_ids[i]!="")
-            w.Raw(m_outbox[i]);
-      w.EndArray();
-      w.EndObject();
-      m_store.Write("outbox.json",w.Text());
+      if(m_account!="" && !IsMaster())
+         m_store.Write("outbox.json",m_outbox.Serialize());
      }
    void              LoadOutbox(void)
      {
       string text;
-      CJsonDoc doc;
-      if(!m_store.Read("outbox.json",text) || !doc.Parse(text))
-         return;
-      int list=doc.Find(doc.Root(),"reports");
-      for(int e=doc.First(list);e>=0;e=doc.Next(e))
-         if(doc.Kind(e)==JSON_OBJECT)
-            Queue(doc.RawText(e));
+      if(m_store.Read("outbox.json",text) && !m_outbox.Load(text))
+         Print("CopyGateway: outbox.json is unreadable; unconfirmed reports come again with their commands");
      }
+   //--- tickets first: a crash between the two leaves the journal's in-flight
+   //--- marker, and the command tag finds the order again
    void              SaveFollower(void)
      {
       m_store.Write("tickets.json",m_tickets.Serialize());
@@ -244,7 +160,7 @@ private:
      {
       if(ack!=m_saved_ack)
          SaveState(ack);
-      if(IsMaster() && ArraySize(m_outbox)==0)
+      if(IsMaster() && m_outbox.Count()==0)
          m_store.Write("master.json",m_master.Serialize());
      }
 
@@ -360,7 +276,8 @@ private:
                Alert("CopyGateway: ",m.message);
             break;
          case CG_MSG_RECEIPT:
-            OnReceipt(m.receipt_ids);
+            if(m_outbox.Confirm(m.receipt_ids))
+               SaveOutbox();
             break;
          case CG_MSG_SHUTDOWN:
             Print("CopyGateway: server closes the session: ",m.reason);
@@ -412,7 +329,7 @@ private:
      {
       if(!m_session.CanExchange(now))
          return;
-      int n=(int)MathMin(ArraySize(m_outbox),CG_MAX_BATCH);
+      int n=(int)MathMin(m_outbox.Count(),CG_MAX_BATCH);
       if(n==0 && now<m_next_poll_ms)
          return;
       int wait=(n==0 && !IsMaster() ? m_cfg.poll_wait_ms : 0);
@@ -421,7 +338,7 @@ private:
       string response;
       long retry_after=-1;
       m_http.SetTimeout(m_cfg.http_timeout_ms+wait);
-      int status=m_http.Request("POST",url,m_session.Token(),CgEncodeExchange(m_outbox,n,ack,wait),response,retry_after);
+      int status=m_http.Request("POST",url,m_session.Token(),m_outbox.Exchange(n,ack,wait),response,retry_after);
       string code,message;
       if(status!=200)
         {
@@ -476,20 +393,11 @@ private:
             return;
            }
          m_ws_was_open=true;
-         RequeueUnconfirmed();
+         m_outbox.RequeueUnconfirmed();
          QueueInitRequest();  // every connection starts with InitRequest{ack_seq, receipts}
         }
-      int sent=0;
       long ack=m_inbox.AckSeq();
-      for(int i=0;i<ArraySize(m_outbox);i++)
-        {
-         if(!m_ws.SendText(m_outbox[i]))
-            break;
-         AwaitReceipt(i);  // written is not delivered: the report waits for its Receipt
-         sent++;
-        }
-      RemoveFront(sent);
-      if(sent>0)
+      if(WriteQueued()>0)
          OnDelivered(ack);
       string texts[];
       m_ws.Poll(texts);
@@ -553,7 +461,7 @@ private:
       else if(m_session.Link()==CG_LINK_BACKOFF)
          link="retrying in "+IntegerToString((m_session.RetryAtMs()-now)/1000)+" s";
       Comment("CopyGateway ",(IsMaster() ? "master" : "follower")," | account ",m_account," | ",link,
-              " | seq ",m_inbox.AckSeq()," | queued ",ArraySize(m_outbox),
+              " | seq ",m_inbox.AckSeq()," | queued ",m_outbox.Count(),
               (m_safety.KillSwitch() ? " | KILL SWITCH ON" : ""));
      }
    //--- a state file could not be written: tell the server (one last
@@ -620,10 +528,8 @@ public:
       m_next_poll_ms=0;
       m_account="";
       m_session.Reset(0);
-      ArrayResize(m_outbox,0);
-      ArrayResize(m_outbox_ids,0);
-      ArrayResize(m_unconfirmed,0);
-      ArrayResize(m_unconfirmed_ids,0);
+      m_outbox.Clear();
+      m_outbox.SetCapacity(CG_MAX_OUTBOX);
       if(m_cfg.account_id!="" || AccountNumber()!=0)
          AttachAccount();
       else
@@ -652,9 +558,9 @@ public:
          m_http.SetTimeout(1000);  // OnDeinit must finish within ~2.5 s
          if(m_cfg.transport==CG_TRANSPORT_POLL)
            {
-            int n=(int)MathMin(ArraySize(m_outbox),CG_MAX_BATCH);
+            int n=(int)MathMin(m_outbox.Count(),CG_MAX_BATCH);
             string url=Url("/ea-gateway/v1/sessions/"+m_session.SessionId()+"/exchange");
-            if(m_http.Request("POST",url,m_session.Token(),CgEncodeExchange(m_outbox,n,ack,0),response,retry_after)==200)
+            if(m_http.Request("POST",url,m_session.Token(),m_outbox.Exchange(n,ack,0),response,retry_after)==200)
               {
                RemoveFront(n);
                OnDelivered(ack);
@@ -662,13 +568,7 @@ public:
            }
          else
            {
-            int i=0;
-            while(i<ArraySize(m_outbox) && m_ws.SendText(m_outbox[i]))
-              {
-               AwaitReceipt(i);
-               i++;
-              }
-            RemoveFront(i);
+            WriteQueued();
             SaveOutbox();  // written, unconfirmed reports go again at the next start
             m_ws.Shutdown(1000);
            }

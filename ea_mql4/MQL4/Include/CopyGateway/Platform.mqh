@@ -181,7 +181,8 @@ string CgHex(const uchar &bytes[])
 string CgCommandTag(const string command_id)
   {
    uchar text[],digest[],none[];
-   StringToCharArray(command_id,text,0,StringLen(command_id),CP_UTF8);
+   int n=StringToCharArray(command_id,text,0,WHOLE_ARRAY,CP_UTF8);
+   ArrayResize(text,(n>0 ? n-1 : 0));  // hash the UTF-8 bytes, not the terminating zero
    CryptEncode(CRYPT_HASH_SHA256,text,none,digest);
    ArrayResize(digest,5);
    return(CgHex(digest));
