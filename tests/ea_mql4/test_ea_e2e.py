@@ -209,3 +209,23 @@ def test_a_rejected_key_stops_the_ea(server: Gateway, start_terminal: StartTermi
     follower = start_terminal("f", server.base_url, role="follower", account_id="f-1")
     server.decide_key("f-1", "reject")
     follower.wait_log("rejected or revoked", timeout=15)
+
+
+@pytest.mark.parametrize("transport", ["poll", "websocket"])
+def test_an_ea_with_1000_symbols_gets_its_init_ack_from_the_real_gateway(
+    server: Gateway, start_terminal: StartTerminal, transport: str
+) -> None:
+    server.put_account("m-1", "master")
+    ws_url = server.base_url.replace("http://", "ws://") + "/ea-gateway/v1/stream"
+    master = start_terminal(
+        "m",
+        server.base_url,
+        role="master",
+        account_id="m-1",
+        inputs={"InpTransport": 1, "InpWsUrl": ws_url} if transport == "websocket" else {},
+        env={"MQL_SIM_EXTRA_SYMBOLS": "1000", "MQL_DLLS_ALLOWED": "1"},
+        dll=transport == "websocket",
+    )
+    server.decide_key("m-1", "approve")
+    master.wait_log("session ready", timeout=15)
+    assert "exceeds the gateway's size limit" not in master.log()

@@ -382,6 +382,8 @@ bool IsTesting();
 bool IsDllsAllowed();
 void ExpertRemove();
 int SymbolsTotal(bool selected);
+string Symbol();
+bool SymbolSelect(const string &name, bool select);
 string SymbolName(int pos, bool selected);
 int TerminalInfoInteger(ENUM_TERMINAL_INFO_INTEGER what);
 int AccountNumber();

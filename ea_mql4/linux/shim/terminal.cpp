@@ -132,6 +132,13 @@ static void init_market() {
       {"USDJPY", 3, 0.001, 150.000, 150.015, 0.01, 0.01, 100, 100000, 0},
       {"XAUUSD", 2, 0.01, 2300.00, 2300.30, 0.01, 0.01, 50, 100, 0},
   };
+  // A broker with many symbols in Market Watch (size limits of InitRequest).
+  int extra = std::atoi(env("MQL_SIM_EXTRA_SYMBOLS", "0").c_str());
+  for (int i = 0; i < extra; i++) {
+    SimSymbol s = g_symbols[0];
+    s.name = "SYM" + std::to_string(10000 + i);
+    g_symbols.push_back(s);
+  }
   g_next_ticket = std::atoi(env("MQL_SIM_FIRST_TICKET", "1000").c_str());
   g_balance = std::atof(env("MQL_SIM_BALANCE", "10000").c_str());
 }
@@ -453,6 +460,8 @@ bool IsTesting() { return env("MQL_TESTING", "0") == "1"; }
 bool IsDllsAllowed() { return env("MQL_DLLS_ALLOWED", "0") == "1"; }
 void ExpertRemove() { g_expert_remove = true; }
 int SymbolsTotal(bool) { return (int)g_symbols.size(); }
+string Symbol() { return string(env("MQL_SIM_CHART_SYMBOL", "EURUSD").c_str()); }
+bool SymbolSelect(const string &name, bool) { return find_symbol(name.utf8()) != nullptr; }
 string SymbolName(int pos, bool) {
   return pos >= 0 && pos < (int)g_symbols.size() ? string(g_symbols[(size_t)pos].name.c_str()) : string();
 }

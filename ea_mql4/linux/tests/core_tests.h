@@ -307,6 +307,21 @@ TEST(test_session_keeps_session_but_delays_exchange_on_transient_failure) {
   CHECK(s.CanExchange(1100));
 }
 
+TEST(test_session_does_not_back_off_when_a_body_is_refused_for_its_size) {
+  CSessionMachine s;
+  s.OnCreated(created("authenticated"), 0);
+  s.OnExchangeResult(413, "payload_too_large", -1, 100);
+  CHECK(s.IsOpen());
+  CHECK(s.CanExchange(100));
+}
+
+TEST(test_ea_measures_messages_in_utf8_bytes_and_reads_their_type) {
+  CHECK_EQ(CgUtf8Bytes("abc"), 3);
+  CHECK_EQ(CgUtf8Bytes("\xc3\xa9"), 2);
+  CHECK_EQ(CgEnvelopeType("{\"type\":\"SyncSnapshot\",\"id\":\"x\"}"), string("SyncSnapshot"));
+  CHECK_EQ(CgEnvelopeType("{}"), string(""));
+}
+
 TEST(test_session_maps_websocket_close_codes) {
   CHECK_EQ(CgWsCloseAction(4001), CG_CLOSE_STOP);
   CHECK_EQ(CgWsCloseAction(4003), CG_CLOSE_STOP);

@@ -28,6 +28,8 @@ enum ENUM_CG_TRANSPORT
   };
 
 #define CG_MAX_BATCH     200    // envelopes per exchange request
+#define CG_MAX_MESSAGE_BYTES 60000  // one envelope; the gateway refuses > 64 KiB (1009 / payload_too_large)
+#define CG_MAX_BODY_BYTES 524288    // one exchange body; the gateway answers 413 beyond 1 MiB
 #define CG_MAX_OUTBOX    5000   // queued envelopes kept while offline
 #define CG_STATUS_MS     1000   // chart status refresh
 
@@ -76,6 +78,7 @@ private:
    string            m_launch;          // per-launch id prefix
    long              m_counter;         // id counter
    long              m_next_poll_ms;    // next idle poll
+   int               m_batch_limit;     // envelopes per exchange body (1 after a 413)
    long              m_next_status_ms;  // next chart status refresh
    long              m_saved_ack;       // ack_seq stored in state.json
    bool              m_snapshot_due;    // send a SyncSnapshot once InitAck arrived
@@ -88,12 +91,45 @@ private:
       m_counter++;
       return("ea-"+m_launch+"-"+IntegerToString(m_counter));
      }
+   //--- false (and an alert on the chart and to the server) when the gateway would
+   //--- refuse `json` for its size: such a message is dropped, never retried
+   bool              FitsTheWire(const string json)
+     {
+      int bytes=CgUtf8Bytes(json);
+      if(bytes<=CG_MAX_MESSAGE_BYTES)
+         return(true);
+      string type=CgEnvelopeType(json);
+      string text="CopyGateway: "+type+" of "+IntegerToString(bytes)+" bytes exceeds the gateway's size limit; dropped";
+      Alert(text);
+      Comment(text);
+      QueueAlert("payload_too_large","error",type+" of "+IntegerToString(bytes)+" bytes dropped","");
+      return(false);
+     }
    void              Queue(const string json)
      {
+      if(!FitsTheWire(json))
+         return;
       if(m_outbox.Add(json))
          SaveOutbox();
      }
-   void              QueueFront(const string json) { m_outbox.AddFront(json); }
+   void              QueueFront(const string json)
+     {
+      if(FitsTheWire(json))
+         m_outbox.AddFront(json);
+     }
+   //--- how many outbox messages the next exchange body carries (count and bytes capped)
+   int               BatchSize(void)
+     {
+      int limit=(int)MathMin(m_outbox.Count(),m_batch_limit);
+      int bytes=0;
+      for(int i=0;i<limit;i++)
+        {
+         bytes+=CgUtf8Bytes(m_outbox.At(i))+1;
+         if(i>0 && bytes>CG_MAX_BODY_BYTES)
+            return(i);
+        }
+      return(limit);
+     }
    //--- the first `count` messages were delivered (poll: the 200 confirms its body)
    void              RemoveFront(const int count)
      {
@@ -324,12 +360,26 @@ private:
       m_session.OnCreateFailed(status,code,retry_after,now);
      }
 
+   //--- a 413: send one message per body; a lone message refused is dropped, never retried
+   void              OnBodyTooLarge(const int n)
+     {
+      m_batch_limit=1;
+      if(n!=1)
+         return;
+      string type=CgEnvelopeType(m_outbox.At(0));
+      RemoveFront(1);
+      string text="CopyGateway: the gateway refused a "+type+" for its size (HTTP 413); dropped";
+      Alert(text);
+      Comment(text);
+      QueueAlert("payload_too_large","error",type+" refused with HTTP 413 and dropped","");
+     }
+
    //--- poll transport ---------------------------------------------
    void              PumpPoll(const long now)
      {
       if(!m_session.CanExchange(now))
          return;
-      int n=(int)MathMin(m_outbox.Count(),CG_MAX_BATCH);
+      int n=BatchSize();
       if(n==0 && now<m_next_poll_ms)
          return;
       int wait=(n==0 && !IsMaster() ? m_cfg.poll_wait_ms : 0);
@@ -343,6 +393,8 @@ private:
       if(status!=200)
         {
          CgDecodeErrorBody(response,code,message);
+         if(status==413)
+            OnBodyTooLarge(n);
          if(status==-1)
             Print("CopyGateway: exchange failed (error ",m_http.LastError(),")");
          else
@@ -351,6 +403,7 @@ private:
          return;
         }
       m_session.OnExchangeResult(200,"",-1,now);
+      m_batch_limit=CG_MAX_BATCH;
       RemoveFront(n);
       OnDelivered(ack);
       m_next_poll_ms=now+(IsMaster() ? m_cfg.idle_poll_ms : 0);
@@ -493,7 +546,7 @@ private:
      }
 
 public:
-                     CCopyGatewayEa(void) : m_counter(0),m_next_poll_ms(0),m_next_status_ms(0),m_saved_ack(-1),
+                     CCopyGatewayEa(void) : m_counter(0),m_next_poll_ms(0),m_batch_limit(CG_MAX_BATCH),m_next_status_ms(0),m_saved_ack(-1),
                      m_snapshot_due(false),m_stop_notified(false),m_ws_was_open(false) {}
 
    int               Init(const SEaConfig &cfg)

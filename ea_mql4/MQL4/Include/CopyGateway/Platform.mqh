@@ -296,35 +296,51 @@ void CgReadAccount(SAccountInfo &a)
    a.leverage=AccountLeverage();
   }
 
-//--- Market Watch symbols the EA may trade (allowed list), for InitRequest.
+//--- At most this many SymbolSpecs go into one InitRequest (~200 bytes each), so the
+//--- message stays far under the gateway's 64 KiB limit with 1,000 symbols in Market Watch.
+#define CG_MAX_INIT_SYMBOLS 150
+
+//--- Append the spec of `s` unless it is listed already, not allowed or not tradable.
+void CgAddSymbolSpec(SSymbolSpec &out[],const string s,const CSafetyPolicy &safety)
+  {
+   if(ArraySize(out)>=CG_MAX_INIT_SYMBOLS || s=="" || !safety.SymbolAllowed(s))
+      return;
+   for(int i=0;i<ArraySize(out);i++)
+      if(out[i].symbol==s)
+         return;
+   SymbolSelect(s,true);
+   double point=MarketInfo(s,MODE_POINT);
+   double step=MarketInfo(s,MODE_LOTSTEP);
+   double min_lot=MarketInfo(s,MODE_MINLOT);
+   double max_lot=MarketInfo(s,MODE_MAXLOT);
+   double contract=MarketInfo(s,MODE_LOTSIZE);
+   if(point<=0 || step<=0 || min_lot<=0 || max_lot<=0 || contract<=0)
+      return;
+   int n=ArraySize(out);
+   ArrayResize(out,n+1,64);
+   out[n].symbol=s;
+   out[n].digits=(int)MarketInfo(s,MODE_DIGITS);
+   out[n].point=point;
+   out[n].contract_size=contract;
+   out[n].lot_step=step;
+   out[n].min_lot=min_lot;
+   out[n].max_lot=max_lot;
+   out[n].tick_value=MathMax(MarketInfo(s,MODE_TICKVALUE),0.0);
+   out[n].tick_size=MathMax(MarketInfo(s,MODE_TICKSIZE),0.0);
+  }
+
+//--- The symbols that matter, for InitRequest: the chart's, those of open orders,
+//--- then Market Watch, allowed ones only, capped at CG_MAX_INIT_SYMBOLS.
 int CgReadSymbols(SSymbolSpec &out[],const CSafetyPolicy &safety)
   {
    ArrayResize(out,0);
+   CgAddSymbolSpec(out,Symbol(),safety);
+   for(int i=OrdersTotal()-1;i>=0;i--)
+      if(OrderSelect(i,SELECT_BY_POS,MODE_TRADES))
+         CgAddSymbolSpec(out,OrderSymbol(),safety);
    int total=SymbolsTotal(true);
-   for(int i=0;i<total && ArraySize(out)<500;i++)
-     {
-      string s=SymbolName(i,true);
-      if(!safety.SymbolAllowed(s))
-         continue;
-      double point=MarketInfo(s,MODE_POINT);
-      double step=MarketInfo(s,MODE_LOTSTEP);
-      double min_lot=MarketInfo(s,MODE_MINLOT);
-      double max_lot=MarketInfo(s,MODE_MAXLOT);
-      double contract=MarketInfo(s,MODE_LOTSIZE);
-      if(point<=0 || step<=0 || min_lot<=0 || max_lot<=0 || contract<=0)
-         continue;
-      int n=ArraySize(out);
-      ArrayResize(out,n+1,64);
-      out[n].symbol=s;
-      out[n].digits=(int)MarketInfo(s,MODE_DIGITS);
-      out[n].point=point;
-      out[n].contract_size=contract;
-      out[n].lot_step=step;
-      out[n].min_lot=min_lot;
-      out[n].max_lot=max_lot;
-      out[n].tick_value=MathMax(MarketInfo(s,MODE_TICKVALUE),0.0);
-      out[n].tick_size=MathMax(MarketInfo(s,MODE_TICKSIZE),0.0);
-     }
+   for(int i=0;i<total && ArraySize(out)<CG_MAX_INIT_SYMBOLS;i++)
+      CgAddSymbolSpec(out,SymbolName(i,true),safety);
    return(ArraySize(out));
   }
 

@@ -614,6 +614,26 @@ bool CgDecodeOrderCommand(const CJsonDoc &doc,const int p,SServerMessage &m)
    return(true);
   }
 
+//--- The type of an encoded envelope (CgBeginEnvelope writes it first), "" if none
+string CgEnvelopeType(const string json)
+  {
+   string marker="\"type\":\"";
+   int at=StringFind(json,marker);
+   if(at<0)
+      return("");
+   at+=StringLen(marker);
+   int end=StringFind(json,"\"",at);
+   return(end<0 ? "" : StringSubstr(json,at,end-at));
+  }
+
+//--- The size of `s` in UTF-8 bytes, as the gateway measures a message
+int CgUtf8Bytes(const string s)
+  {
+   uchar bytes[];
+   int n=StringToCharArray(s,bytes,0,WHOLE_ARRAY,CP_UTF8);
+   return(n>0 ? n-1 : 0);
+  }
+
 //--- The envelope id of an encoded ExecutionReport, "" for any other message
 string CgReportId(const string json)
   {

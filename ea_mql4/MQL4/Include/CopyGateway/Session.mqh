@@ -188,8 +188,9 @@ public:
      {
       if(m_link!=CG_LINK_OPEN)
          return;
-      if(status==200)
+      if(status==200 || status==413)
         {
+         // 413: the EA drops or splits what was refused; resending it unchanged would loop
          m_failures=0;
          m_exchange_at_ms=now;
          return;
