@@ -8,6 +8,7 @@ the shim maps the ws2_32.dll imports onto POSIX sockets
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -151,3 +152,37 @@ def test_ws_report_with_a_receipt_is_not_sent_again_after_a_reconnect(
     assert len(gateway.received("f-1", "ExecutionReport")) == 1
     assert report["id"] in stream.receipts_sent
     assert '"reports":[]' in terminal.file("outbox.json").read_text()
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """A ws:// URL whose TCP handshake never completes (a full accept queue drops SYNs)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.2)
+    yield f"ws://127.0.0.1:{port}/ea-gateway/v1/stream"
+    for s in [*fillers, listener]:
+        s.close()
+
+
+def test_ws_connect_to_a_dead_host_gives_up_at_its_timeout(
+    gateway: FakeGateway, start_terminal: StartTerminal, blackhole: str
+) -> None:
+    follower = start_terminal(
+        "f",
+        gateway.base_url,
+        role="follower",
+        account_id="f-1",
+        inputs={"InpTransport": 1, "InpWsUrl": blackhole, "InpHttpTimeoutMs": 1000},
+        env={"MQL_DLLS_ALLOWED": "1"},
+        dll=True,
+    )
+    follower.wait_log("connect timeout after 1000 ms", timeout=15)

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -65,6 +66,41 @@ int ioctlsocket(int s, int cmd, uint &argp) {
   if (cmd != (int)0x8004667E) return -1;  // FIONBIO only
   int fl = fcntl(s, F_GETFL, 0);
   return fcntl(s, F_SETFL, argp ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK)) == 0 ? 0 : -1;
+}
+
+// Windows layout: fd_set = {u_int fd_count; SOCKET fd_array[]}, timeval = {tv_sec, tv_usec}.
+// Only what the EA uses: sockets waiting for a connect (writefds/exceptfds).
+int select(int, MqlArray<int> &readfds, MqlArray<int> &writefds, MqlArray<int> &exceptfds,
+           MqlArray<int> &timeout) {
+  std::vector<pollfd> fds;
+  auto &w = writefds.items();
+  for (int i = 0; i < (w.empty() ? 0 : w[0]); i++) fds.push_back({w[(size_t)i + 1], POLLOUT, 0});
+  auto &t = timeout.items();
+  int ms = t.size() >= 2 ? t[0] * 1000 + t[1] / 1000 : -1;
+  int n = ::poll(fds.data(), fds.size(), ms);
+  if (!readfds.items().empty()) readfds.items()[0] = 0;
+  if (!exceptfds.items().empty()) exceptfds.items()[0] = 0;
+  if (n <= 0) {
+    if (!w.empty()) w[0] = 0;
+    if (n < 0) g_wsa_error = wsa_error_from_errno();
+    return n;
+  }
+  int writable = 0, failed = 0;
+  for (const pollfd &p : fds) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0 || (p.revents & (POLLERR | POLLHUP))) {
+      exceptfds.items().resize(2 + (size_t)failed);
+      exceptfds.items()[1 + (size_t)failed++] = p.fd;
+      g_wsa_error = err == ECONNREFUSED ? 10061 : 10000 + err;
+    } else if (p.revents & POLLOUT) {
+      w[1 + (size_t)writable++] = p.fd;
+    }
+  }
+  w[0] = writable;
+  if (!exceptfds.items().empty()) exceptfds.items()[0] = failed;
+  return writable + failed;
 }
 
 }  // namespace mql_import_ws2_32

@@ -684,6 +684,53 @@ TEST(test_ws_parser_reads_server_frames_incrementally) {
   CHECK_EQ(CgWsParseFrame(masked, 2, op, fin, payload, used), WS_PARSE_ERROR);
 }
 
+TEST(test_ws_parser_fails_the_link_on_unknown_opcodes) {
+  MqlArray<uchar> buf, payload;
+  int op = -1, used = 0;
+  bool fin = false;
+  for (int code : {3, 7, 11, 15}) {
+    ArrayResize(buf, 2);
+    buf[0] = (uchar)(0x80 | code);
+    buf[1] = 0;
+    CHECK_EQ(CgWsParseFrame(buf, 2, op, fin, payload, used), WS_PARSE_ERROR);
+  }
+}
+
+TEST(test_ws_parser_reads_consecutive_frames_in_place_at_an_offset) {
+  MqlArray<uchar> buf, payload;
+  ArrayResize(buf, 3 * 1000);
+  for (int f = 0; f < 1000; f++) {
+    buf[3 * f] = 0x81;
+    buf[3 * f + 1] = 1;
+    buf[3 * f + 2] = (uchar)('a' + f % 26);
+  }
+  int op = -1, used = 0, pos = 0, frames = 0;
+  bool fin = false;
+  while (CgWsParseFrameAt(buf, pos, 3 * 1000, op, fin, payload, used) == WS_PARSE_FRAME) {
+    CHECK_EQ((int)payload[0], 'a' + frames % 26);
+    pos += used;
+    frames++;
+  }
+  CHECK_EQ(frames, 1000);
+  CHECK_EQ(pos, 3000);
+}
+
+TEST(test_ws_message_text_is_decoded_after_the_last_fragment) {
+  // "é" is 0xC3 0xA9 in UTF-8; the fragments split it in the middle
+  MqlArray<uchar> message, first, second;
+  ArrayResize(first, 2);
+  first[0] = 'x';
+  first[1] = 0xC3;
+  ArrayResize(second, 2);
+  second[0] = 0xA9;
+  second[1] = 'y';
+  int length = 0;
+  CgWsAppendBytes(message, length, first);
+  CgWsAppendBytes(message, length, second);
+  CHECK_EQ(length, 4);
+  CHECK_EQ(CgWsMessageText(message, length), string("x\xc3\xa9y"));
+}
+
 // ---------------------------------------------------------------- runner
 static int run_core_tests(const std::string &filter) {
   int failures = 0, run = 0;

@@ -104,14 +104,16 @@ void CgWsBuildFrame(const int opcode,const uchar &payload[],const uchar &mask[],
       out[start+head+4+i]=(uchar)(payload[i]^mask[i%4]);
   }
 
-//--- Parse one frame from buf[0..len). Server frames must not be masked.
-int CgWsParseFrame(const uchar &buf[],const int len,int &opcode,bool &fin,uchar &payload[],int &consumed)
+//--- Parse one frame from buf[start..end) in place (the caller moves an offset on,
+//--- so a burst of frames costs linear time). Server frames must not be masked.
+int CgWsParseFrameAt(const uchar &buf[],const int start,const int end,int &opcode,bool &fin,uchar &payload[],int &consumed)
   {
    consumed=0;
+   int len=end-start;
    if(len<2)
       return(WS_PARSE_MORE);
-   int b0=buf[0];
-   int b1=buf[1];
+   int b0=buf[start];
+   int b1=buf[start+1];
    if((b0&0x70)!=0 || (b1&0x80)!=0)
       return(WS_PARSE_ERROR);  // reserved bits or a masked server frame
    fin=((b0&0x80)!=0);
@@ -122,7 +124,7 @@ int CgWsParseFrame(const uchar &buf[],const int len,int &opcode,bool &fin,uchar 
      {
       if(len<4)
          return(WS_PARSE_MORE);
-      n=((long)buf[2]<<8)|buf[3];
+      n=((long)buf[start+2]<<8)|buf[start+3];
       pos=4;
      }
    else if(n==127)
@@ -131,9 +133,12 @@ int CgWsParseFrame(const uchar &buf[],const int len,int &opcode,bool &fin,uchar 
          return(WS_PARSE_MORE);
       n=0;
       for(int k=0;k<8;k++)
-         n=(n<<8)|buf[2+k];
+         n=(n<<8)|buf[start+2+k];
       pos=10;
      }
+   if(opcode!=WS_OP_CONT && opcode!=WS_OP_TEXT && opcode!=WS_OP_BIN && opcode!=WS_OP_CLOSE &&
+      opcode!=WS_OP_PING && opcode!=WS_OP_PONG)
+      return(WS_PARSE_ERROR);  // unknown opcode: RFC 6455 fails the connection (1002)
    if(n>WS_MAX_FRAME)
       return(WS_PARSE_ERROR);
    if(opcode>=8 && (n>125 || !fin))
@@ -142,9 +147,29 @@ int CgWsParseFrame(const uchar &buf[],const int len,int &opcode,bool &fin,uchar 
       return(WS_PARSE_MORE);
    ArrayResize(payload,(int)n);
    for(int i=0;i<(int)n;i++)
-      payload[i]=buf[pos+i];
+      payload[i]=buf[start+pos+i];
    consumed=pos+(int)n;
    return(WS_PARSE_FRAME);
+  }
+int CgWsParseFrame(const uchar &buf[],const int len,int &opcode,bool &fin,uchar &payload[],int &consumed)
+  {
+   return(CgWsParseFrameAt(buf,0,len,opcode,fin,payload,consumed));
+  }
+
+//--- Append a fragment's bytes to a message; the text is decoded once it is complete
+//--- (a UTF-8 sequence may be split between fragments).
+void CgWsAppendBytes(uchar &message[],int &length,const uchar &payload[])
+  {
+   int n=ArraySize(payload);
+   if(ArraySize(message)<length+n)
+      ArrayResize(message,length+n,4096);
+   if(n>0)
+      ArrayCopy(message,payload,length,0,n);
+   length+=n;
+  }
+string CgWsMessageText(const uchar &message[],const int length)
+  {
+   return(length>0 ? CharArrayToString(message,0,length,CP_UTF8) : "");
   }
 
 //--- Close code of a close frame payload (1005 when absent).

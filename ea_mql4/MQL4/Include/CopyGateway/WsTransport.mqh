@@ -26,6 +26,7 @@ int send(int s,uchar &buf[],int len,int flags);
 int recv(int s,uchar &buf[],int len,int flags);
 int closesocket(int s);
 int ioctlsocket(int s,int cmd,uint &argp);
+int select(int nfds,int &readfds[],int &writefds[],int &exceptfds[],int &timeout[]);
 #import
 
 #define CG_WSAEWOULDBLOCK 10035
@@ -39,7 +40,8 @@ private:
    bool              m_started;     // WSAStartup done
    uchar             m_rx[];        // received, not yet parsed bytes
    int               m_rx_len;      // bytes used in m_rx
-   string            m_fragments;   // text of an unfinished fragmented message
+   uchar             m_message[];   // bytes of an unfinished (fragmented) text message
+   int               m_message_len; // bytes used in m_message
    int               m_close_code;  // close code received (or 1006 on a dropped link)
    string            m_error;       // last error text
    string            m_host_port;   // "a.b.c.d:port"
@@ -142,6 +144,34 @@ private:
          m_close_code=code;
       m_error=why;
      }
+   //--- wait for a pending connect: fd_set = {count, socket}, timeval = {s, us}
+   bool              AwaitConnected(const int timeout_ms)
+     {
+      int none[],writable[],failed[],timeout[];
+      ArrayResize(none,2);
+      ArrayResize(writable,2);
+      ArrayResize(failed,2);
+      ArrayResize(timeout,2);
+      none[0]=0;
+      writable[0]=1;
+      writable[1]=m_sock;
+      failed[0]=1;
+      failed[1]=m_sock;
+      timeout[0]=timeout_ms/1000;
+      timeout[1]=(timeout_ms%1000)*1000;
+      int ready=select(0,none,writable,failed,timeout);
+      if(ready==0)
+        {
+         Drop(1006,"connect timeout after "+IntegerToString(timeout_ms)+" ms");
+         return(false);
+        }
+      if(ready<0 || failed[0]>0 || writable[0]==0)
+        {
+         Drop(1006,"connect() failed: "+IntegerToString(WSAGetLastError()));
+         return(false);
+        }
+      return(true);
+     }
    bool              SendFrame(const int opcode,const uchar &payload[])
      {
       uchar mask[],frame[];
@@ -153,7 +183,7 @@ private:
      }
 
 public:
-                     CWsTransport(void) : m_sock(CG_INVALID_SOCKET),m_started(false),m_rx_len(0),m_close_code(0) {}
+                     CWsTransport(void) : m_sock(CG_INVALID_SOCKET),m_started(false),m_rx_len(0),m_message_len(0),m_close_code(0) {}
    bool              IsOpen(void) const { return(m_sock!=CG_INVALID_SOCKET); }
    int               CloseCode(void) const { return(m_close_code); }
    string            Error(void) const { return(m_error); }
@@ -163,7 +193,7 @@ public:
       uchar addr[];
       m_close_code=0;
       m_rx_len=0;
-      m_fragments="";
+      m_message_len=0;
       if(!ParseUrl(url,addr))
          return(false);
       if(!m_started)
@@ -183,13 +213,17 @@ public:
          m_error="socket() failed";
          return(false);
         }
-      if(connect(m_sock,addr,16)!=0)
+      // non-blocking connect bounded by timeout_ms (a blocking one to a dead host
+      // would freeze the terminal ~21 s): FIONBIO, then select() for writability
+      uint nonblocking=1;
+      ioctlsocket(m_sock,CG_FIONBIO,nonblocking);
+      if(connect(m_sock,addr,16)!=0 && WSAGetLastError()!=CG_WSAEWOULDBLOCK)
         {
          Drop(1006,"connect() failed: "+IntegerToString(WSAGetLastError()));
          return(false);
         }
-      uint nonblocking=1;
-      ioctlsocket(m_sock,CG_FIONBIO,nonblocking);
+      if(!AwaitConnected(timeout_ms))
+         return(false);
       uchar nonce[];
       ArrayResize(nonce,16);
       for(int i=0;i<16;i++)
@@ -239,29 +273,30 @@ public:
       int added=0;
       if(IsOpen())
          Receive();
-      while(m_rx_len>0)
+      int pos=0;
+      while(pos<m_rx_len)
         {
          int opcode=0,used=0;
          bool fin=false;
          uchar payload[];
-         int r=CgWsParseFrame(m_rx,m_rx_len,opcode,fin,payload,used);
+         int r=CgWsParseFrameAt(m_rx,pos,m_rx_len,opcode,fin,payload,used);
          if(r==WS_PARSE_MORE)
             break;
          if(r==WS_PARSE_ERROR)
            {
-            Drop(1002,"protocol error");
+            Shutdown(1002);  // RFC 6455: a protocol error (e.g. an unknown opcode) fails the link
             break;
            }
-         Consume(used);
+         pos+=used;
          if(opcode==WS_OP_TEXT || opcode==WS_OP_CONT)
            {
-            m_fragments+=CharArrayToString(payload,0,WHOLE_ARRAY,CP_UTF8);
+            CgWsAppendBytes(m_message,m_message_len,payload);
             if(fin)
               {
                int k=ArraySize(texts);
                ArrayResize(texts,k+1);
-               texts[k]=m_fragments;
-               m_fragments="";
+               texts[k]=CgWsMessageText(m_message,m_message_len);
+               m_message_len=0;
                added++;
               }
            }
@@ -275,6 +310,10 @@ public:
             break;
            }
         }
+      if(IsOpen())
+         Consume(pos);  // one shift per poll: linear in the bytes received
+      else
+         m_rx_len=0;
       return(added);
      }
    void              Shutdown(const int code)
