@@ -306,6 +306,41 @@ def test_follower_places_modifies_and_cancels_pending_orders(
     assert ours(f.book()) == []
 
 
+def test_follower_trades_a_symbol_that_market_watch_does_not_show(
+    gateway: FakeGateway, start_terminal: StartTerminal
+) -> None:
+    f = start_terminal(
+        "f",
+        gateway.base_url,
+        role="follower",
+        account_id="f-1",
+        env={"MQL_SIM_HIDDEN_SYMBOLS": "GBPUSD"},
+    )
+    cmd = command("open", symbol="GBPUSD")
+    gateway.queue("f-1", "OrderCommand", cmd)
+    assert report_for(gateway, "f-1", cmd["command_id"])["status"] == "filled"
+    assert [o["symbol"] for o in ours(f.book())] == ["GBPUSD"]
+
+
+def test_follower_keeps_the_stop_loss_when_a_modify_omits_it(
+    gateway: FakeGateway, start_terminal: StartTerminal
+) -> None:
+    f = start_terminal("f", gateway.base_url, role="follower", account_id="f-1")
+    place = command("place_pending", side="sell", order_type="limit", price=1.105, sl=1.11)
+    gateway.queue("f-1", "OrderCommand", place)
+    placed = report_for(gateway, "f-1", place["command_id"])
+    mod = command("modify", side="sell", order_type="limit", ticket=placed["ticket"], tp=1.09)
+    gateway.queue("f-1", "OrderCommand", mod)
+    assert report_for(gateway, "f-1", mod["command_id"])["status"] == "modified"
+    [order] = ours(f.book())
+    assert (order["sl"], order["tp"]) == (1.11, 1.09)
+    clear = command("modify", side="sell", order_type="limit", ticket=placed["ticket"], sl=0)
+    gateway.queue("f-1", "OrderCommand", clear)
+    assert report_for(gateway, "f-1", clear["command_id"])["status"] == "modified"
+    [order] = ours(f.book())
+    assert (order["sl"], order["tp"]) == (0, 1.09)
+
+
 @pytest.mark.parametrize(
     ("inputs", "payload", "error_code"),
     [

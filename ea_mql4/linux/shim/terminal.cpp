@@ -51,6 +51,7 @@ struct SimSymbol {
   std::string name;
   int digits;
   double point, bid, ask, lot_step, min_lot, max_lot, contract, stop_level;
+  bool selected = true;  // shown in Market Watch (MarketInfo fails with 4106 otherwise)
 };
 struct SimOrder {
   int ticket = 0;
@@ -139,6 +140,10 @@ static void init_market() {
     s.name = "SYM" + std::to_string(10000 + i);
     g_symbols.push_back(s);
   }
+  // Comma list of symbols the broker has but Market Watch does not show.
+  std::string hidden = "," + env("MQL_SIM_HIDDEN_SYMBOLS", "") + ",";
+  for (auto &s : g_symbols)
+    if (hidden.find("," + s.name + ",") != std::string::npos) s.selected = false;
   g_next_ticket = std::atoi(env("MQL_SIM_FIRST_TICKET", "1000").c_str());
   g_balance = std::atof(env("MQL_SIM_BALANCE", "10000").c_str());
 }
@@ -429,7 +434,7 @@ double OrderProfit() { return profit_of(g_sel); }
 
 double MarketInfo(const string &symbol, int type) {
   SimSymbol *s = find_symbol(symbol.utf8());
-  if (!s) {
+  if (!s || !s->selected) {
     mql_set_last_error(4106);
     return 0;
   }
@@ -459,13 +464,23 @@ bool IsStopped() { return g_stop.load(); }
 bool IsTesting() { return env("MQL_TESTING", "0") == "1"; }
 bool IsDllsAllowed() { return env("MQL_DLLS_ALLOWED", "0") == "1"; }
 void ExpertRemove() { g_expert_remove = true; }
-int SymbolsTotal(bool) { return (int)g_symbols.size(); }
-string Symbol() { return string(env("MQL_SIM_CHART_SYMBOL", "EURUSD").c_str()); }
-bool SymbolSelect(const string &name, bool) { return find_symbol(name.utf8()) != nullptr; }
-string SymbolName(int pos, bool) {
-  return pos >= 0 && pos < (int)g_symbols.size() ? string(g_symbols[(size_t)pos].name.c_str()) : string();
+static std::vector<SimSymbol *> market_watch(bool selected) {
+  std::vector<SimSymbol *> out;
+  for (auto &s : g_symbols)
+    if (s.selected || !selected) out.push_back(&s);
+  return out;
 }
-int TerminalInfoInteger(ENUM_TERMINAL_INFO_INTEGER what) {
+int SymbolsTotal(bool selected) { return (int)market_watch(selected).size(); }
+string Symbol() { return string(env("MQL_SIM_CHART_SYMBOL", "EURUSD").c_str()); }
+bool SymbolSelect(const string &name, bool select) {
+  SimSymbol *s = find_symbol(name.utf8());
+  if (s) s->selected = select;
+  return s != nullptr;
+}
+string SymbolName(int pos, bool selected) {
+  std::vector<SimSymbol *> list = market_watch(selected);
+  return pos >= 0 && pos < (int)list.size() ? string(list[(size_t)pos]->name.c_str()) : string();
+}int TerminalInfoInteger(ENUM_TERMINAL_INFO_INTEGER what) {
   switch (what) {
     case TERMINAL_BUILD: return 1440;
     case TERMINAL_CONNECTED: return 1;

@@ -368,6 +368,7 @@ public:
          r.error_message="command expired "+IntegerToString(now_ms-c.expires_at)+" ms before execution";
          return;
         }
+      SymbolSelect(c.symbol,true);  // MarketInfo fails (4106) for symbols not in Market Watch
       if(MarketInfo(c.symbol,MODE_POINT)<=0)
         {
          Reject(r,4106,"unknown symbol "+c.symbol);
@@ -405,7 +406,10 @@ public:
          double price=OrderOpenPrice();
          if(CgIsPending(OrderType()) && c.price>0)
             price=c.price;
-         if(!Modify(ticket,price,c.sl,c.tp,SymbolDigits(OrderSymbol())))
+         // an absent sl/tp keeps the order's stop; only an explicit 0 removes it
+         double sl=(c.has_sl ? c.sl : OrderStopLoss());
+         double tp=(c.has_tp ? c.tp : OrderTakeProfit());
+         if(!Modify(ticket,price,sl,tp,SymbolDigits(OrderSymbol())))
            {
             Reject(r,m_last_error,"OrderModify failed");
             return;

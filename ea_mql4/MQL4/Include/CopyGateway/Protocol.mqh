@@ -145,6 +145,8 @@ struct SOrderCommand
    double            price;          // 0 = absent
    double            sl;             // 0 = absent/none
    double            tp;             // 0 = absent/none
+   bool              has_sl;         // sl was sent (a modify keeps the order's stop otherwise)
+   bool              has_tp;         // tp was sent
    int               max_slippage_points; // -1 = absent
    long              expires_at;     // epoch ms; 0 = absent
    string            master_account_id;
@@ -497,6 +499,8 @@ void CgResetMessage(SServerMessage &m)
    m.command.ticket=0;
    m.command.price=0;
    m.command.sl=0;
+   m.command.has_sl=false;
+   m.command.has_tp=false;
    m.command.tp=0;
    m.command.max_slippage_points=-1;
    m.command.expires_at=0;
@@ -597,6 +601,8 @@ bool CgDecodeOrderCommand(const CJsonDoc &doc,const int p,SServerMessage &m)
    long magic=0;
    if(!CgOptNumber(doc,p,"price",c.price) || !CgOptNumber(doc,p,"sl",c.sl) || !CgOptNumber(doc,p,"tp",c.tp))
       return(CgInvalid(m,"OrderCommand.price/sl/tp"));
+   c.has_sl=(doc.Kind(doc.Find(p,"sl"))==JSON_NUMBER);
+   c.has_tp=(doc.Kind(doc.Find(p,"tp"))==JSON_NUMBER);
    if(!CgOptLong(doc,p,"max_slippage_points",slip) || !CgOptLong(doc,p,"expires_at",c.expires_at))
       return(CgInvalid(m,"OrderCommand.max_slippage_points/expires_at"));
    if(!CgOptString(doc,p,"master_account_id",c.master_account_id) || !CgOptString(doc,p,"comment",c.comment))
