@@ -322,6 +322,19 @@ def test_follower_trades_a_symbol_that_market_watch_does_not_show(
     assert [o["symbol"] for o in ours(f.book())] == ["GBPUSD"]
 
 
+def test_follower_does_not_trade_while_the_terminal_is_disconnected(
+    gateway: FakeGateway, start_terminal: StartTerminal
+) -> None:
+    f = start_terminal(
+        "f", gateway.base_url, role="follower", account_id="f-1", env={"MQL_CONNECTED": "0"}
+    )
+    cmd = command("open")
+    gateway.queue("f-1", "OrderCommand", cmd)
+    report = report_for(gateway, "f-1", cmd["command_id"])
+    assert (report["status"], report["error_code"]) == ("rejected", 6)
+    assert ours(f.book()) == []
+
+
 def test_follower_keeps_the_stop_loss_when_a_modify_omits_it(
     gateway: FakeGateway, start_terminal: StartTerminal
 ) -> None:
@@ -392,11 +405,12 @@ def test_follower_reports_an_expired_command_without_trading(
     assert ours(f.book()) == []
 
 
-def test_follower_retries_requotes_and_fills(
-    gateway: FakeGateway, start_terminal: StartTerminal
+@pytest.mark.parametrize("error", [138, 129, 4, 6, 8, 137, 141])
+def test_follower_retries_transient_trade_errors_and_fills(
+    gateway: FakeGateway, start_terminal: StartTerminal, error: int
 ) -> None:
     f = start_terminal("f", gateway.base_url, role="follower", account_id="f-1")
-    f.inject("OrderSend", 138, 2)
+    f.inject("OrderSend", error, 2)
     cmd = command("open")
     gateway.queue("f-1", "OrderCommand", cmd)
     assert report_for(gateway, "f-1", cmd["command_id"])["status"] == "filled"

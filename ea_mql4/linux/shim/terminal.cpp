@@ -459,7 +459,7 @@ double MarketInfo(const string &symbol, int type) {
 bool RefreshRates() { return true; }
 bool IsTradeAllowed() { return env("MQL_TRADE_ALLOWED", "1") == "1"; }
 bool IsTradeContextBusy() { return std::chrono::steady_clock::now() < g_busy_until; }
-bool IsConnected() { return true; }
+bool IsConnected() { return env("MQL_CONNECTED", "1") == "1"; }
 bool IsStopped() { return g_stop.load(); }
 bool IsTesting() { return env("MQL_TESTING", "0") == "1"; }
 bool IsDllsAllowed() { return env("MQL_DLLS_ALLOWED", "0") == "1"; }

@@ -583,7 +583,9 @@ TEST(test_trade_retry_policy_matches_mt4_error_classes) {
   CHECK_EQ(CgRetryClass(128), CG_RETRY_CHECK);
   CHECK_EQ(CgRetryClass(134), CG_RETRY_FINAL);
   CHECK_EQ(CgRetryClass(130), CG_RETRY_FINAL);
-  CHECK_EQ(CgRetryClass(4), CG_RETRY_FINAL);
+  for (int busy : {4, 6, 8, 137, 141}) CHECK_EQ(CgRetryClass(busy), CG_RETRY_WAIT);
+  CHECK_EQ(CgRetryClass(129), CG_RETRY_REFRESH);
+  CHECK_EQ(CgRetryClass(2), CG_RETRY_FINAL);
 }
 
 TEST(test_trade_slippage_handles_fractional_quotes) {

@@ -23,13 +23,28 @@ private:
    int               m_max_retries;     // retries after a retryable error
    int               m_last_error;      // MT4 error of the last failed step
 
+   //--- before every trade operation: connected, trading allowed, context free
+   //--- (false with m_last_error set otherwise)
    bool              WaitTradeContext(void)
      {
+      if(!IsConnected())
+        {
+         m_last_error=ERR_NO_CONNECTION;
+         return(false);
+        }
+      if(!IsTradeAllowed())
+        {
+         m_last_error=ERR_TRADE_NOT_ALLOWED;
+         return(false);
+        }
       uint deadline=GetTickCount()+5000;
       while(IsTradeContextBusy())
         {
          if(GetTickCount()>deadline || IsStopped())
+           {
+            m_last_error=ERR_TRADE_CONTEXT_BUSY;
             return(false);
+           }
          Sleep(50);
         }
       return(true);
@@ -110,10 +125,7 @@ private:
       for(int attempt=0;attempt<=m_max_retries;attempt++)
         {
          if(!WaitTradeContext())
-           {
-            m_last_error=ERR_TRADE_CONTEXT_BUSY;
             return(0);
-           }
          RefreshRates();
          double price=pending_price;
          if(!CgIsPending(type))
@@ -161,10 +173,7 @@ private:
             !CgPriceChanged(OrderOpenPrice(),nprice,MathPow(10,-digits)))
             return(true);  // nothing to change (MT4 would answer error 1)
          if(!WaitTradeContext())
-           {
-            m_last_error=ERR_TRADE_CONTEXT_BUSY;
             return(false);
-           }
          ResetLastError();
          if(OrderModify(ticket,nprice,nsl,ntp,OrderExpiration(),clrNONE))
             return(true);
@@ -185,10 +194,7 @@ private:
       for(int attempt=0;attempt<=m_max_retries;attempt++)
         {
          if(!WaitTradeContext())
-           {
-            m_last_error=ERR_TRADE_CONTEXT_BUSY;
             return(false);
-           }
          RefreshRates();
          double price=NormalizeDouble(CgMarketPrice(buy,false,MarketInfo(symbol,MODE_BID),MarketInfo(symbol,MODE_ASK)),digits);
          ResetLastError();
@@ -216,10 +222,7 @@ private:
       for(int attempt=0;attempt<=m_max_retries;attempt++)
         {
          if(!WaitTradeContext())
-           {
-            m_last_error=ERR_TRADE_CONTEXT_BUSY;
             return(false);
-           }
          ResetLastError();
          if(OrderDelete(ticket,clrNONE))
             return(true);

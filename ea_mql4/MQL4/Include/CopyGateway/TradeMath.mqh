@@ -15,9 +15,11 @@
 
 int CgRetryClass(const int error)
   {
-   if(error==135 || error==136 || error==138)
+   // MT4 trade server return codes: a stale/invalid price -> refresh and retry
+   if(error==129 || error==135 || error==136 || error==138)
       return(CG_RETRY_REFRESH);
-   if(error==146)
+   // server/broker busy, no connection, too frequent/many requests, context busy -> back off
+   if(error==4 || error==6 || error==8 || error==137 || error==141 || error==146)
       return(CG_RETRY_WAIT);
    if(error==128)
       return(CG_RETRY_CHECK);
