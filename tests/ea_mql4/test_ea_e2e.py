@@ -144,6 +144,16 @@ def wait_until(check: Callable[[], Any], timeout: float = 15.0, what: str = "con
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def over(server: Gateway, transport: str, **env: str) -> dict[str, Any]:
+    """start_terminal arguments for an EA on `transport` ("poll" or "websocket")."""
+    ws_url = server.base_url.replace("http://", "ws://") + "/ea-gateway/v1/stream"
+    return {
+        "inputs": {"InpTransport": 1, "InpWsUrl": ws_url} if transport == "websocket" else {},
+        "env": {"MQL_DLLS_ALLOWED": "1", **env},
+        "dll": transport == "websocket",
+    }
+
+
 def copies(follower: Terminal) -> list[dict[str, Any]]:
     return [o for o in follower.book()["open"] if o["magic"] == MAGIC]
 
@@ -156,16 +166,13 @@ def test_a_master_trade_is_copied_to_the_follower_and_closed_with_it(
     server.put_account("f-1", "follower")
     server.subscribe("f-1", "m-1")
     master = start_terminal("m", server.base_url, role="master", account_id="m-1")
-    ws_url = server.base_url.replace("http://", "ws://") + "/ea-gateway/v1/stream"
     follower = start_terminal(
         "f",
         server.base_url,
         role="follower",
         account_id="f-1",
         first_ticket=9000,
-        inputs={"InpTransport": 1, "InpWsUrl": ws_url} if transport == "websocket" else {},
-        env={"MQL_DLLS_ALLOWED": "1"},
-        dll=transport == "websocket",
+        **over(server, transport),
     )
     server.decide_key("m-1", "approve")
     server.decide_key("f-1", "approve")
@@ -216,15 +223,12 @@ def test_an_ea_with_1000_symbols_gets_its_init_ack_from_the_real_gateway(
     server: Gateway, start_terminal: StartTerminal, transport: str
 ) -> None:
     server.put_account("m-1", "master")
-    ws_url = server.base_url.replace("http://", "ws://") + "/ea-gateway/v1/stream"
     master = start_terminal(
         "m",
         server.base_url,
         role="master",
         account_id="m-1",
-        inputs={"InpTransport": 1, "InpWsUrl": ws_url} if transport == "websocket" else {},
-        env={"MQL_SIM_EXTRA_SYMBOLS": "1000", "MQL_DLLS_ALLOWED": "1"},
-        dll=transport == "websocket",
+        **over(server, transport, MQL_SIM_EXTRA_SYMBOLS="1000"),
     )
     server.decide_key("m-1", "approve")
     master.wait_log("session ready", timeout=15)

@@ -98,22 +98,22 @@ def test_order_command_for_existing_order_requires_the_follower_ticket() -> None
         )
 
 
-def test_encoded_envelope_omits_absent_fields_and_emits_numbers() -> None:
-    command = OrderCommand(
-        id="c-1",
-        ts=NOW,
-        seq=5,
-        payload=OrderCommandPayload(
-            command_id="c-1",
-            action="open",
-            symbol="EURUSD",
-            side="sell",
-            order_type="market",
-            volume=Decimal("0.30"),
-            master_ticket=7,
-            price=Decimal("1.10000"),
-        ),
+def open_command(volume: Decimal, price: Decimal, seq: int | None = None) -> OrderCommand:
+    payload = OrderCommandPayload(
+        command_id="c-1",
+        action="open",
+        symbol="EURUSD",
+        side="sell",
+        order_type="market",
+        volume=volume,
+        master_ticket=7,
+        price=price,
     )
+    return OrderCommand(id="c-1", ts=NOW, seq=seq, payload=payload)
+
+
+def test_encoded_envelope_omits_absent_fields_and_emits_numbers() -> None:
+    command = open_command(Decimal("0.30"), Decimal("1.10000"), seq=5)
     body = orjson.loads(encode_envelope(command))
     assert body["seq"] == 5
     assert body["payload"]["volume"] == 0.3
@@ -160,21 +160,7 @@ def _number_text(body: bytes, key: str) -> str:
 def test_encoder_writes_prices_and_volumes_without_exponent(
     volume: Decimal, price: Decimal
 ) -> None:
-    command = OrderCommand(
-        id="c-1",
-        ts=NOW,
-        payload=OrderCommandPayload(
-            command_id="c-1",
-            action="open",
-            symbol="EURUSD",
-            side="buy",
-            order_type="market",
-            volume=volume,
-            master_ticket=7,
-            price=price,
-        ),
-    )
-    body = encode_envelope(command)
+    body = encode_envelope(open_command(volume, price))
     for key, value in (("volume", volume), ("price", price)):
         text = _number_text(body, key)
         assert "e" not in text.lower()
