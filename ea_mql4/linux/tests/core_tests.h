@@ -588,6 +588,15 @@ TEST(test_trade_retry_policy_matches_mt4_error_classes) {
   CHECK_EQ(CgRetryClass(2), CG_RETRY_FINAL);
 }
 
+TEST(test_trade_prices_snap_to_the_tick_size) {
+  CHECK(CgNormalizePrice(2300.12, 0.05, 2) == 2300.10);
+  CHECK(CgNormalizePrice(2300.13, 0.05, 2) == 2300.15);
+  CHECK(CgNormalizePrice(101.3, 0.25, 2) == 101.25);
+  CHECK(CgNormalizePrice(1.234567, 0.00001, 5) == 1.23457);
+  CHECK(CgNormalizePrice(1.234567, 0, 5) == 1.23457);
+  CHECK(CgNormalizePrice(0, 0.05, 2) == 0.0);
+}
+
 TEST(test_trade_slippage_handles_fractional_quotes) {
   CHECK_EQ(CgPipFactor(5), 10);
   CHECK_EQ(CgPipFactor(3), 10);

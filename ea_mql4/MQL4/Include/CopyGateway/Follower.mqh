@@ -111,6 +111,11 @@ private:
       r.error_message=message;
      }
    int               SymbolDigits(const string symbol) const { return((int)MarketInfo(symbol,MODE_DIGITS)); }
+   //--- `price` on the tick grid of `symbol`
+   double            Tick(const string symbol,const double price,const int digits) const
+     {
+      return(CgNormalizePrice(price,MarketInfo(symbol,MODE_TICKSIZE),digits));
+     }
    int               Slippage(const SOrderCommand &c) const
      {
       if(c.max_slippage_points>=0)
@@ -130,10 +135,10 @@ private:
          double price=pending_price;
          if(!CgIsPending(type))
             price=CgMarketPrice(buy,true,MarketInfo(c.symbol,MODE_BID),MarketInfo(c.symbol,MODE_ASK));
-         price=NormalizeDouble(price,digits);
+         price=Tick(c.symbol,price,digits);
          // market orders go out naked (ECN-safe); SL/TP are set by Modify afterwards
-         double sl=(CgIsPending(type) ? NormalizeDouble(c.sl,digits) : 0);
-         double tp=(CgIsPending(type) ? NormalizeDouble(c.tp,digits) : 0);
+         double sl=(CgIsPending(type) ? Tick(c.symbol,c.sl,digits) : 0);
+         double tp=(CgIsPending(type) ? Tick(c.symbol,c.tp,digits) : 0);
          ResetLastError();
          int ticket=OrderSend(c.symbol,type,lots,price,Slippage(c),sl,tp,Comment(c),m_magic,0,clrNONE);
          if(ticket>0)
@@ -165,9 +170,9 @@ private:
             m_last_error=ERR_INVALID_TICKET;
             return(false);
            }
-         double nsl=NormalizeDouble(sl,digits);
-         double ntp=NormalizeDouble(tp,digits);
-         double nprice=NormalizeDouble(price,digits);
+         double nsl=Tick(OrderSymbol(),sl,digits);
+         double ntp=Tick(OrderSymbol(),tp,digits);
+         double nprice=Tick(OrderSymbol(),price,digits);
          if(!CgPriceChanged(OrderStopLoss(),nsl,MathPow(10,-digits)) &&
             !CgPriceChanged(OrderTakeProfit(),ntp,MathPow(10,-digits)) &&
             !CgPriceChanged(OrderOpenPrice(),nprice,MathPow(10,-digits)))

@@ -26,6 +26,17 @@ int CgRetryClass(const int error)
    return(CG_RETRY_FINAL);
   }
 
+//--- A price on the symbol's tick grid (some symbols tick in 0.05 or 0.25 while
+//--- showing 2 digits); 0 stays 0 (no SL/TP).
+double CgNormalizePrice(const double price,const double tick_size,const int digits)
+  {
+   if(price<=0)
+      return(0.0);
+   if(tick_size<=0)
+      return(NormalizeDouble(price,digits));
+   return(NormalizeDouble(MathRound(price/tick_size)*tick_size,digits));
+  }
+
 //--- Points per pip: 10 on fractional (3/5-digit) quotes, else 1.
 int CgPipFactor(const int digits) { return((digits==3 || digits==5) ? 10 : 1); }
 
