@@ -335,6 +335,19 @@ def test_follower_does_not_trade_while_the_terminal_is_disconnected(
     assert ours(f.book()) == []
 
 
+def test_follower_moves_stops_out_to_the_brokers_stop_level(
+    gateway: FakeGateway, start_terminal: StartTerminal
+) -> None:
+    f = start_terminal(
+        "f", gateway.base_url, role="follower", account_id="f-1", env={"MQL_SIM_STOP_LEVEL": "50"}
+    )
+    cmd = command("open", sl=1.0999, tp=1.1001)  # bid 1.10000: both within 50 points
+    gateway.queue("f-1", "OrderCommand", cmd)
+    assert report_for(gateway, "f-1", cmd["command_id"])["status"] == "filled"
+    [order] = ours(f.book())
+    assert (order["sl"], order["tp"]) == (1.0995, 1.1005)
+
+
 def test_follower_keeps_the_stop_loss_when_a_modify_omits_it(
     gateway: FakeGateway, start_terminal: StartTerminal
 ) -> None:

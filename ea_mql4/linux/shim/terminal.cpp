@@ -140,6 +140,8 @@ static void init_market() {
     s.name = "SYM" + std::to_string(10000 + i);
     g_symbols.push_back(s);
   }
+  double stop_level = std::atof(env("MQL_SIM_STOP_LEVEL", "0").c_str());
+  for (auto &s : g_symbols) s.stop_level = stop_level;
   // Comma list of symbols the broker has but Market Watch does not show.
   std::string hidden = "," + env("MQL_SIM_HIDDEN_SYMBOLS", "") + ",";
   for (auto &s : g_symbols)
@@ -274,8 +276,9 @@ static int do_send(const std::string &symbol, int cmd, double volume, double pri
                  (cmd == OP_SELLLIMIT && price > s->bid) || (cmd == OP_SELLSTOP && price < s->bid);
     if (!valid) return fail(ERR_INVALID_PRICE), -1;
   }
-  if (sl > 0 && (is_buy(cmd) ? sl >= price : sl <= price)) return fail(ERR_INVALID_STOPS), -1;
-  if (tp > 0 && (is_buy(cmd) ? tp <= price : tp >= price)) return fail(ERR_INVALID_STOPS), -1;
+  double gap = s->stop_level * s->point - 1e-9;  // STOPLEVEL: the broker's minimum distance
+  if (sl > 0 && (is_buy(cmd) ? sl > price - gap : sl < price + gap)) return fail(ERR_INVALID_STOPS), -1;
+  if (tp > 0 && (is_buy(cmd) ? tp < price + gap : tp > price - gap)) return fail(ERR_INVALID_STOPS), -1;
   SimOrder o;
   o.ticket = g_next_ticket++;
   o.symbol = symbol;
@@ -328,8 +331,9 @@ static bool do_modify(int ticket, double price, double sl, double tp, datetime e
   if (same) return fail(ERR_NO_RESULT);
   double ref = is_pending(o->type) ? price : (o->type == OP_BUY ? s->bid : s->ask);
   bool buy = is_buy(o->type);
-  if (sl > 0 && (buy ? sl >= ref : sl <= ref)) return fail(ERR_INVALID_STOPS);
-  if (tp > 0 && (buy ? tp <= ref : tp >= ref)) return fail(ERR_INVALID_STOPS);
+  double gap = s->stop_level * s->point - 1e-9;  // STOPLEVEL: the broker's minimum distance
+  if (sl > 0 && (buy ? sl > ref - gap : sl < ref + gap)) return fail(ERR_INVALID_STOPS);
+  if (tp > 0 && (buy ? tp < ref + gap : tp > ref - gap)) return fail(ERR_INVALID_STOPS);
   if (is_pending(o->type)) o->open_price = price;
   o->sl = sl;
   o->tp = tp;

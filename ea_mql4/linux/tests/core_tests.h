@@ -597,6 +597,16 @@ TEST(test_trade_prices_snap_to_the_tick_size) {
   CHECK(CgNormalizePrice(0, 0.05, 2) == 0.0);
 }
 
+TEST(test_trade_stops_keep_the_broker_minimum_distance) {
+  // buy at bid 1.1000, STOPLEVEL 0.0005: SL at most 1.0995, TP at least 1.1005
+  CHECK(CgRespectStopLevel(1.0999, 1.1, true, true, 0.0005) == 1.1 - 0.0005);
+  CHECK(CgRespectStopLevel(1.0900, 1.1, true, true, 0.0005) == 1.09);
+  CHECK(CgRespectStopLevel(1.1001, 1.1, true, false, 0.0005) == 1.1 + 0.0005);
+  CHECK(CgRespectStopLevel(1.1001, 1.1, false, true, 0.0005) == 1.1 + 0.0005);
+  CHECK(CgRespectStopLevel(1.0999, 1.1, false, false, 0.0005) == 1.1 - 0.0005);
+  CHECK(CgRespectStopLevel(0, 1.1, true, true, 0.0005) == 0.0);
+}
+
 TEST(test_trade_slippage_handles_fractional_quotes) {
   CHECK_EQ(CgPipFactor(5), 10);
   CHECK_EQ(CgPipFactor(3), 10);

@@ -137,8 +137,9 @@ private:
             price=CgMarketPrice(buy,true,MarketInfo(c.symbol,MODE_BID),MarketInfo(c.symbol,MODE_ASK));
          price=Tick(c.symbol,price,digits);
          // market orders go out naked (ECN-safe); SL/TP are set by Modify afterwards
-         double sl=(CgIsPending(type) ? Tick(c.symbol,c.sl,digits) : 0);
-         double tp=(CgIsPending(type) ? Tick(c.symbol,c.tp,digits) : 0);
+         double gap=MarketInfo(c.symbol,MODE_STOPLEVEL)*MarketInfo(c.symbol,MODE_POINT);
+         double sl=(CgIsPending(type) ? Tick(c.symbol,CgRespectStopLevel(c.sl,price,buy,true,gap),digits) : 0);
+         double tp=(CgIsPending(type) ? Tick(c.symbol,CgRespectStopLevel(c.tp,price,buy,false,gap),digits) : 0);
          ResetLastError();
          int ticket=OrderSend(c.symbol,type,lots,price,Slippage(c),sl,tp,Comment(c),m_magic,0,clrNONE);
          if(ticket>0)
@@ -170,9 +171,13 @@ private:
             m_last_error=ERR_INVALID_TICKET;
             return(false);
            }
-         double nsl=Tick(OrderSymbol(),sl,digits);
-         double ntp=Tick(OrderSymbol(),tp,digits);
-         double nprice=Tick(OrderSymbol(),price,digits);
+         string symbol=OrderSymbol();
+         bool buy=(OrderType()==OP_BUY || OrderType()==OP_BUYLIMIT || OrderType()==OP_BUYSTOP);
+         double nprice=Tick(symbol,price,digits);
+         double ref=(CgIsPending(OrderType()) ? nprice : (buy ? MarketInfo(symbol,MODE_BID) : MarketInfo(symbol,MODE_ASK)));
+         double gap=MarketInfo(symbol,MODE_STOPLEVEL)*MarketInfo(symbol,MODE_POINT);
+         double nsl=Tick(symbol,CgRespectStopLevel(sl,ref,buy,true,gap),digits);
+         double ntp=Tick(symbol,CgRespectStopLevel(tp,ref,buy,false,gap),digits);
          if(!CgPriceChanged(OrderStopLoss(),nsl,MathPow(10,-digits)) &&
             !CgPriceChanged(OrderTakeProfit(),ntp,MathPow(10,-digits)) &&
             !CgPriceChanged(OrderOpenPrice(),nprice,MathPow(10,-digits)))

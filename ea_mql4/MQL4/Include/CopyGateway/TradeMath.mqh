@@ -37,6 +37,18 @@ double CgNormalizePrice(const double price,const double tick_size,const int digi
    return(NormalizeDouble(MathRound(price/tick_size)*tick_size,digits));
   }
 
+//--- A stop moved out to the broker's minimum distance (STOPLEVEL) from `ref`
+//--- (the close price of a position, the open price of a pending order); 0 stays 0.
+double CgRespectStopLevel(const double stop,const double ref,const bool buy,const bool is_sl,const double min_distance)
+  {
+   if(stop<=0 || min_distance<=0)
+      return(stop);
+   bool below=(buy==is_sl);  // a buy's SL and a sell's TP lie below the reference
+   if(below)
+      return(MathMin(stop,ref-min_distance));
+   return(MathMax(stop,ref+min_distance));
+  }
+
 //--- Points per pip: 10 on fractional (3/5-digit) quotes, else 1.
 int CgPipFactor(const int digits) { return((digits==3 || digits==5) ? 10 : 1); }
 
