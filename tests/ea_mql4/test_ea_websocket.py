@@ -145,13 +145,16 @@ def test_ws_report_with_a_receipt_is_not_sent_again_after_a_reconnect(
     gateway.wait_for("f-1", "SyncSnapshot")
     stream.send("f-1", "OrderCommand", command("open", command_id="ws-ok-1"))
     [report] = gateway.wait_for("f-1", "ExecutionReport", lambda p: p["command_id"] == "ws-ok-1")
-    time.sleep(0.3)  # the Receipt reaches the EA
+    outbox = terminal.file("outbox.json")
+    deadline = time.monotonic() + 10
+    while '"reports":[]' not in outbox.read_text() and time.monotonic() < deadline:
+        time.sleep(0.02)  # until the Receipt reached the EA
     stream.close("f-1", 4002, "heartbeat_timeout")
     gateway.wait_for("f-1", "InitRequest", count=2)
     time.sleep(0.5)
     assert len(gateway.received("f-1", "ExecutionReport")) == 1
     assert report["id"] in stream.receipts_sent
-    assert '"reports":[]' in terminal.file("outbox.json").read_text()
+    assert '"reports":[]' in outbox.read_text()
 
 
 @pytest.fixture
