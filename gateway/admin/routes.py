@@ -139,25 +139,39 @@ class AdminRoutes:
 
     # ---- accounts -------------------------------------------------------------------
     async def put_account(self, request: Request) -> Response:
-        """`PUT /admin/v1/accounts/{account_id}`."""
+        """`PUT /admin/v1/accounts/{account_id}`.
+
+        The back-office may create any account and assign any account to any
+        tenant. A tenant admin may update accounts of its own tenant, and create an
+        account only if it exists in no form yet (no record, key, session, log):
+        an EA that connected with a first-launch key, or a key the back-office
+        provisioned, is never taken over by a tenant (403).
+        """
         account_id = self._account_id(request)
         body = await read_body(request, AccountUpsert)
         principal = await self._principal(request)
+        record = AccountRecord(
+            account_id=account_id,
+            tenant_id=body.tenant_id,
+            role=body.role,
+            label=body.label,
+            updated_ms=self.service.clock(),
+        )
+        accounts = self.service.store.accounts
+        existing = await accounts.get_account(account_id)
         if principal.role is not AdminRole.BACKOFFICE:
-            existing = await self.service.store.accounts.get_account(account_id)
             if not principal.can_access_tenant(body.tenant_id) or (
                 existing is not None and not principal.can_access_tenant(existing.tenant_id)
             ):
                 raise _forbidden(f"tenant admins may only manage tenant {principal.tenant_id}")
-        record = await self.service.store.accounts.put_account(
-            AccountRecord(
-                account_id=account_id,
-                tenant_id=body.tenant_id,
-                role=body.role,
-                label=body.label,
-                updated_ms=self.service.clock(),
-            )
-        )
+            if existing is None:
+                if not await accounts.create_account(record):
+                    raise _forbidden(
+                        f"account {account_id} already exists (a key, a session or a record); "
+                        "only the back-office can assign it to a tenant"
+                    )
+                return json_response(account_view(record))
+        record = await accounts.put_account(record)
         return json_response(account_view(record))
 
     async def get_account(self, request: Request) -> Response:

@@ -231,6 +231,14 @@ class AccountStore(Protocol):
         """The account, or None if never configured."""
         ...
 
+    async def account_exists(self, account_id: str) -> bool:
+        """Whether anything is stored for the account: record, key, session, log, EA state."""
+        ...
+
+    async def create_account(self, record: AccountRecord) -> bool:
+        """Store `record` only if the account exists in no form; True if created."""
+        ...
+
     async def list_accounts(self, tenant_id: str | None = None) -> list[AccountRecord]:
         """Accounts, of one tenant or all."""
         ...
