@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.admin.rules import SubscriptionLinks, conflicting_subscriptions
 from gateway.admin.views import account_view, key_view, session_view
 from gateway.auth.admin import AdminAuthenticator, AdminPrincipal
 from gateway.auth.session_key import AccountSessionKeyStrategy
@@ -53,10 +54,12 @@ class AdminRoutes:
         service: SessionService,
         authenticator: AdminAuthenticator,
         keys: AccountSessionKeyStrategy,
+        links: SubscriptionLinks | None = None,
     ) -> None:
         self.service = service  #: sessions and store
         self.authenticator = authenticator  #: bearer token -> principal
         self.keys = keys  #: key provisioning
+        self.links = links  #: subscriptions an account is part of (None: no copier)
 
     # ---- authorisation -------------------------------------------------------------
     async def _principal(self, request: Request) -> AdminPrincipal:
@@ -171,8 +174,29 @@ class AdminRoutes:
                         "only the back-office can assign it to a tenant"
                     )
                 return json_response(account_view(record))
+        await self._check_subscriptions(existing, record)
         record = await accounts.put_account(record)
         return json_response(account_view(record))
+
+    async def _check_subscriptions(
+        self, existing: AccountRecord | None, record: AccountRecord
+    ) -> None:
+        """409 naming the subscriptions a role or tenant change would contradict."""
+        if existing is None or self.links is None:
+            return
+        if existing.role is record.role and existing.tenant_id == record.tenant_id:
+            return
+        links = await self.links.links(record.account_id)
+        conflicts = conflicting_subscriptions(existing, record, links)
+        if conflicts:
+            named = ", ".join(f"{f} follows {m}" for f, m in conflicts)
+            raise ApiError(
+                409,
+                ErrorCode.CONFLICT,
+                f"account {record.account_id} keeps its role and tenant while it has "
+                f"subscriptions ({named}); delete them first",
+                details=[{"follower_id": f, "master_id": m} for f, m in conflicts],
+            )
 
     async def get_account(self, request: Request) -> Response:
         """`GET /admin/v1/accounts/{account_id}`."""
