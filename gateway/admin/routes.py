@@ -71,13 +71,33 @@ class AdminRoutes:
             raise _forbidden("this operation needs the backoffice role")
         return principal
 
-    async def _require_account(self, request: Request, account_id: str) -> AdminPrincipal:
-        """The caller may act on `account_id` (tenant admins: only within their tenant)."""
+    async def _require_account(
+        self,
+        request: Request,
+        account_id: str,
+        *,
+        configured: bool = False,
+        creates: bool = False,
+    ) -> AdminPrincipal:
+        """The caller may act on `account_id` (docs/admin-rules.md, "unknown accounts").
+
+        404 if the account exists in no form (or, with `configured`, has no
+        record), unless the back-office calls a route that `creates` it; 403 if a
+        tenant admin's tenant does not own it (an account that exists but is not
+        configured belongs to no tenant: back-office only).
+        """
         principal = await self._principal(request)
-        if principal.role is AdminRole.BACKOFFICE:
+        accounts = self.service.store.accounts
+        account = await accounts.get_account(account_id)
+        if account is None:
+            if creates and principal.role is AdminRole.BACKOFFICE:
+                return principal
+            if configured or not await accounts.account_exists(account_id):
+                raise NotFound(f"unknown account {account_id}")
+            if principal.role is not AdminRole.BACKOFFICE:
+                raise _forbidden(f"account {account_id} is not assigned to a tenant")
             return principal
-        account = await self.service.store.accounts.get_account(account_id)
-        if account is None or not principal.can_access_tenant(account.tenant_id):
+        if not principal.can_access_tenant(account.tenant_id):
             raise _forbidden(f"account {account_id} is outside tenant {principal.tenant_id}")
         return principal
 
@@ -110,7 +130,9 @@ class AdminRoutes:
         return json_response({"keys": keys})
 
     async def decide_key(self, request: Request) -> Response:
-        """`POST /admin/v1/keys/{key_id}/approve|reject|revoke`."""
+        """`POST /admin/v1/keys/{key_id}/approve|reject|revoke` (idempotent, see
+        `gateway.store.key_store.key_decision`; a contradicting decision is 409)."""
+        await self._principal(request)  # 401 before anything about the key is told
         key_id = request.path_params["key_id"]
         decision = _KEY_DECISIONS.get(request.path_params["decision"])
         if decision is None:
@@ -132,7 +154,7 @@ class AdminRoutes:
     async def provision_key(self, request: Request) -> Response:
         """`POST /admin/v1/accounts/{account_id}/keys` -> 201 with the key shown once."""
         account_id = self._account_id(request)
-        principal = await self._require_account(request, account_id)
+        principal = await self._require_account(request, account_id, creates=True)
         key_id, secret = await self.keys.provision_key(
             account_id, principal.token_id, self.service.clock()
         )
@@ -201,7 +223,7 @@ class AdminRoutes:
     async def get_account(self, request: Request) -> Response:
         """`GET /admin/v1/accounts/{account_id}`."""
         account_id = self._account_id(request)
-        await self._require_account(request, account_id)
+        await self._require_account(request, account_id, configured=True)
         record = await self.service.store.accounts.get_account(account_id)
         if record is None:
             raise NotFound(f"unknown account {account_id}")
@@ -225,6 +247,7 @@ class AdminRoutes:
 
     async def close_session(self, request: Request) -> Response:
         """`DELETE /admin/v1/sessions/{session_id}`: an operator ends a session."""
+        await self._principal(request)  # 401 before anything about the session is told
         session_id = request.path_params["session_id"]
         record = await self.service.store.sessions.get_session(session_id)
         if record is None:

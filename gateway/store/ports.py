@@ -212,7 +212,7 @@ class KeyStore(Protocol):
     async def set_status(
         self, key_id: str, status: KeyStatus, *, by: str, now_ms: int
     ) -> KeyRecord:
-        """Approve, reject or revoke; raises `NotFound`."""
+        """Approve, reject or revoke; idempotent (`key_decision`); `NotFound`, `Conflict`."""
         ...
 
     async def touch(self, key_id: str, *, now_ms: int) -> None:
