@@ -16,7 +16,7 @@ from pydantic.json_schema import models_json_schema
 
 from schemas import envelope, rest, subscriptions
 
-__all__ = ["asyncapi_document", "openapi_document"]
+__all__ = ["asyncapi_document", "openapi_document", "standard_constraints"]
 
 _VERSION = "1.0.0"
 _REF = "#/components/schemas/{model}"
@@ -166,13 +166,52 @@ _ERRORS = {
 }
 
 
+#: pydantic's constraint names on exact decimals -> the JSON Schema keywords.
+_NUMBER_KEYWORDS = {
+    "gt": "exclusiveMinimum",
+    "ge": "minimum",
+    "lt": "exclusiveMaximum",
+    "le": "maximum",
+}
+
+
+def _json_number(value: Any) -> Any:
+    """A bound as a JSON number (pydantic writes Decimal bounds as strings)."""
+    if isinstance(value, str):
+        number = float(value)
+        return int(number) if number.is_integer() else number
+    return value
+
+
+def standard_constraints(schema: Any) -> Any:
+    """`schema` with the bounds of exact-decimal fields as JSON Schema keywords.
+
+    pydantic emits a constrained `Decimal` behind a validator as ``{"gt": 0,
+    "le": "100"}``, which no JSON Schema validator (nor the EA's tests, nor
+    schemathesis) understands; this rewrites them to ``exclusiveMinimum`` /
+    ``maximum`` with numeric values, recursively.
+    """
+    if isinstance(schema, list):
+        return [standard_constraints(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    numeric = schema.get("type") == "number"
+    for key, value in schema.items():
+        if numeric and key in _NUMBER_KEYWORDS:
+            out[_NUMBER_KEYWORDS[key]] = _json_number(value)
+        else:
+            out[key] = standard_constraints(value)
+    return out
+
+
 def _components(models: list[type[BaseModel]], mode: str) -> dict[str, Any]:
     unique = list(dict.fromkeys(models))
     _, schema = models_json_schema(
         [(m, mode) for m in unique],  # type: ignore[misc]
         ref_template=_REF,
     )
-    defs: dict[str, Any] = schema.get("$defs", {})
+    defs: dict[str, Any] = standard_constraints(schema.get("$defs", {}))
     return defs
 
 
