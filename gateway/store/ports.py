@@ -257,8 +257,8 @@ class AdminTokenStore(Protocol):
 
 
 class RateLimiter(Protocol):
-    """Fixed-window counters shared by every node."""
+    """Sliding-window limits shared by every node: at most `limit` hits in any window."""
 
     async def hit(self, bucket: str, *, limit: int, window_s: int, now_ms: int) -> int | None:
-        """Count one hit; returns None if allowed, else seconds until the window ends."""
+        """Count one hit; returns None if allowed, else seconds until one more is allowed."""
         ...
