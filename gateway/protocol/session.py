@@ -9,6 +9,7 @@ endpoint and the poll endpoint are two thin pumps over it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from gateway.protocol.effects import (
     Acknowledge,
@@ -42,7 +43,9 @@ from schemas.envelope import (
 )
 from schemas.errors import EnvelopeError
 from schemas.messages import (
+    MAX_ALERT_DETAILS,
     ErrorAlertPayload,
+    ErrorDetail,
     InitAckPayload,
     SessionStateChangePayload,
     ShutdownNoticePayload,
@@ -207,7 +210,7 @@ class SessionProtocol:
 
     def _reject(self, exc: EnvelopeError, now_ms: int) -> list[Effect]:
         # Rule 5: drop it, keep the connection; only an authenticated EA is told.
-        alert = self._alert(exc.code, exc.message, exc.ref_id, now_ms)
+        alert = self._alert(exc.code, exc.message, exc.ref_id, now_ms, exc.details)
         if self.state is SessionState.AUTHENTICATED:
             return [Send(alert)]
         return [LogAlert(alert)]
@@ -282,14 +285,39 @@ class SessionProtocol:
             ),
         )
 
-    def _alert(self, code: str, message: str, ref_id: str | None, now_ms: int) -> ErrorAlert:
+    def _alert(
+        self,
+        code: str,
+        message: str,
+        ref_id: str | None,
+        now_ms: int,
+        details: list[dict[str, Any]] | None = None,
+    ) -> ErrorAlert:
         return ErrorAlert(
             id=self._new_id(),
             ts=now_ms,
             payload=ErrorAlertPayload(
-                code=code, severity=Severity.WARNING, message=message[:1024], ref_id=ref_id
+                code=code,
+                severity=Severity.WARNING,
+                message=message[:1024],
+                ref_id=ref_id,
+                details=_alert_details(details),
             ),
         )
+
+
+def _alert_details(details: list[dict[str, Any]] | None) -> list[ErrorDetail] | None:
+    """Validation errors as ErrorAlert `details`: the first few, each field cut to size."""
+    if not details:
+        return None
+    return [
+        ErrorDetail(
+            loc=[str(part)[:64] for part in detail.get("loc", [])][:16],
+            msg=str(detail.get("msg", ""))[:512],
+            type=str(detail["type"])[:64] if detail.get("type") is not None else None,
+        )
+        for detail in details[:MAX_ALERT_DETAILS]
+    ]
 
 
 def _payload(envelope: ClientEnvelope) -> bytes:
