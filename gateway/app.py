@@ -147,6 +147,11 @@ def _routes(runtime: Callable[[], GatewayRuntime], settings: Settings) -> list[B
         Route(
             "/admin/v1/tenants/{tenant_id}/tokens", admin("issue_tenant_token"), methods=["POST"]
         ),
+        Route(
+            "/admin/v1/tenants/{tenant_id}/tokens/{token_id}",
+            admin("revoke_tenant_token"),
+            methods=["DELETE"],
+        ),
     ]
 
 

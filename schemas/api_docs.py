@@ -123,6 +123,21 @@ _OPERATIONS = (
         rest.TenantTokenCreated,
     ),
     _Operation(
+        "delete",
+        "/admin/v1/tenants/{tenant_id}/tokens/{token_id}",
+        "Revoke a tenant-admin token (backoffice only); 204",
+        "admin",
+        204,
+    ),
+    _Operation(
+        "get",
+        "/admin/v1/accounts/{follower_id}/copies",
+        "A follower's copy records, newest first (?master_id=&limit=)",
+        "admin",
+    ),
+    _Operation("get", "/admin/v1/audit", "Subscription changes (?account_id=&limit=)", "admin"),
+    _Operation("get", "/admin/v1/copier/dead-letters", "Dead letters (backoffice only)", "admin"),
+    _Operation(
         "put",
         "/admin/v1/accounts/{follower_id}/subscriptions/{master_id}",
         "Create or replace a subscription",

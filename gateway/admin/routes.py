@@ -273,6 +273,18 @@ class AdminRoutes:
             created.model_dump(mode="json"), status=201, headers={"Cache-Control": "no-store"}
         )
 
+    async def revoke_tenant_token(self, request: Request) -> Response:
+        """`DELETE /admin/v1/tenants/{tenant_id}/tokens/{token_id}` (backoffice only) -> 204.
+
+        The token is refused (401) from then on, on every node.
+        """
+        await self._require_backoffice(request)
+        tenant_id = request.path_params["tenant_id"]
+        token_id = request.path_params["token_id"]
+        if await self.authenticator.revoke_tenant_token(tenant_id, token_id) is None:
+            raise NotFound(f"unknown token {token_id} of tenant {tenant_id}")
+        return Response(status_code=204)
+
     # ---- operator messages -----------------------------------------------------------
     async def queue_message(self, request: Request) -> Response:
         """`POST /admin/v1/accounts/{account_id}/messages`: queue an OrderCommand or a

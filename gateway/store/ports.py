@@ -255,6 +255,10 @@ class AdminTokenStore(Protocol):
         """The record of a token, or None."""
         ...
 
+    async def revoke_token(self, token_id: str, tenant_id: str) -> AdminTokenRecord | None:
+        """Delete a tenant's token by its public id; returns its record, or None."""
+        ...
+
 
 class RateLimiter(Protocol):
     """Sliding-window limits shared by every node: at most `limit` hits in any window."""
