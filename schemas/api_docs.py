@@ -156,8 +156,9 @@ _OPERATIONS = (
     _Operation(
         "delete",
         "/admin/v1/accounts/{follower_id}/subscriptions/{master_id}",
-        "Delete a subscription",
+        "Delete a subscription; 204",
         "admin",
+        204,
     ),
     _Operation(
         "get",
@@ -172,7 +173,8 @@ _ERRORS = {
     "400": "Malformed JSON",
     "401": "Bad or missing credentials",
     "403": "Not allowed for this role or tenant",
-    "404": "Unknown resource",
+    "404": "Unknown resource (or unknown account, see docs/admin-rules.md)",
+    "409": "Conflicts with the stored state (role change under subscriptions, refused key)",
     "410": "Session closed (error.code is the close reason)",
     "413": "Body too large",
     "422": "Validation failed (details name the fields)",
