@@ -130,15 +130,20 @@ class SessionProtocol:
 
     def reject_too_large(self, obj: object, limit: int, now_ms: int) -> list[Effect]:
         """A poll message bigger than the frame limit: dropped like a bad frame (rule 5)."""
+        return self.reject_object(
+            obj, ErrorCode.PAYLOAD_TOO_LARGE, f"message exceeds {limit} bytes", now_ms
+        )
+
+    def reject_object(
+        self, obj: object, code: ErrorCode, message: str, now_ms: int
+    ) -> list[Effect]:
+        """A poll message refused before parsing (too large, nested too deep): rule 5."""
         self.last_message_type = None
         if self.state is SessionState.CLOSED:
             return []
         raw_id = obj.get("id") if isinstance(obj, dict) else None
         ref_id = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= 128 else None
-        exc = EnvelopeError(
-            ErrorCode.PAYLOAD_TOO_LARGE, f"message exceeds {limit} bytes", ref_id=ref_id
-        )
-        return self._reject(exc, now_ms)
+        return self._reject(EnvelopeError(code, message, ref_id=ref_id), now_ms)
 
     def receive_envelope(self, envelope: ClientEnvelope, now_ms: int) -> list[Effect]:
         """Apply rules 1-2 to one valid envelope."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.gateway.admin.conftest import Api
+from tests.gateway.inprocess import Api
 
 
 async def test_tenant_admin_cannot_claim_an_account_that_has_a_pending_key(api: Api) -> None:

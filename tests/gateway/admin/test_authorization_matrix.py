@@ -17,7 +17,7 @@ import pytest
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from gateway.app import create_app
-from tests.gateway.admin.conftest import Api, rules_settings
+from tests.gateway.inprocess import Api, rules_settings
 
 CALLERS = ("backoffice", "owner", "other_tenant", "no_token", "bad_token", "revoked_token")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.gateway.admin.conftest import Api
+from tests.gateway.inprocess import Api
 
 
 @pytest.mark.parametrize(

@@ -7,17 +7,14 @@ tests can name who is calling (`api.bo`, a tenant token, none, a wrong one).
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import pytest
 
-from gateway.app import create_app
 from gateway.settings import Settings
 
-__all__ = ["BACKOFFICE", "Api"]
+__all__ = ["BACKOFFICE", "Api", "rules_settings"]
 
 BACKOFFICE = "admin-rules-backoffice"
 
@@ -88,13 +85,3 @@ def rules_settings(**overrides: Any) -> Settings:
         **overrides,
     }
     return Settings(**values)
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[Api]:
-    """The app (embedded store) with its lifespan running, and a client of it."""
-    app = create_app(rules_settings())
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            yield Api(client)

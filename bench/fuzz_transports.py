@@ -1,0 +1,486 @@
+"""WebSocket and poll fuzzing against a real `copygate serve` process.
+
+Hypothesis generates the frames (seeded: a run is reproducible): malformed JSON,
+truncated envelopes, wrong types, huge numbers and integers past 64 bits, NaN and
+Infinity, deep nesting, unknown and server-only message types, binary frames,
+valid-but-hostile envelopes (128-character ids, 1e300 volumes, 500-position
+snapshots, reports for commands that never existed, InitRequests with hundreds of
+symbols) and acknowledgements interleaved with everything (heartbeats whose
+`ack_seq` jumps forward and back). They go to a master and a follower session on
+each transport: WebSocket frames one by one, poll `exchange` bodies of 1-20
+messages (a malformed one makes the whole body malformed, as a broken client
+would). The copier runs in the gateway (master -> follower subscriptions), so
+hostile intents and reports reach it too.
+
+Checked: no poll answer >= 500; no WebSocket closed by the server (every session
+stays open for the whole run; ShutdownNotice is the one valid type never sent);
+no traceback or ERROR line in the server's log (a crashed connection task or
+copier task logs one); the server's RSS after the run, with the sockets still
+open, compared with before (reported; `--max-rss-growth-mib` bounds it).
+
+Usage:
+    python bench/fuzz_transports.py                  # 100,000 frames
+    python bench/fuzz_transports.py --frames 2000 --seed 7 --out result.json
+Exit status 1 if any check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as seeded
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _servers import GatewayServer, proc_sample
+
+ADMIN = "bench-admin"
+BATCH = 50  #: frames drawn per hypothesis example
+ENV = {
+    "COPYGATE_ARGON2_MEMORY_KIB": "8",
+    "COPYGATE_ARGON2_TIME_COST": "1",
+    "COPYGATE_HEARTBEAT_TIMEOUT_S": "3600",
+    "COPYGATE_LOG_LEVEL": "WARNING",
+}
+CLIENT_TYPES = [
+    "InitRequest",
+    "StatusHeartbeat",
+    "OrderIntent",
+    "ExecutionReport",
+    "SyncSnapshot",
+    "ErrorAlert",
+]
+SERVER_TYPES = ["InitAck", "OrderCommand", "SessionStateChange", "SyncSnapshotRequest"]
+
+# ---- frames ---------------------------------------------------------------------------
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, -1, 2**63, 10**30, 1e308, -1e308, 5e-324]),
+    st.text(max_size=40),
+    st.text(min_size=120, max_size=300),
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=15,
+)
+ids = st.one_of(
+    st.text(min_size=1, max_size=12), st.just("x" * 128), st.just("y" * 129), st.integers()
+)
+numbers = st.one_of(
+    st.sampled_from([0, -1, 0.01, 1e300, 2**80, 123456789.123456789, 1e-300]),
+    st.decimals(allow_nan=False, allow_infinity=False, places=5).map(float),
+)
+
+
+def envelope(kind: Any, payload: Any, ident: Any = None) -> dict[str, Any]:
+    return {"type": kind, "id": ident if ident is not None else "fz", "ts": 1, "payload": payload}
+
+
+intent_payloads = st.fixed_dictionaries(
+    {
+        "action": st.sampled_from(
+            ["open", "modify", "close", "place_pending", "cancel_pending", "explode"]
+        ),
+        "ticket": st.one_of(st.integers(-1, 2**70), st.text(max_size=5)),
+        "symbol": st.one_of(st.sampled_from(["EURUSD", "", "X" * 33]), st.text(max_size=40)),
+        "side": st.sampled_from(["buy", "sell", "up", 1]),
+        "order_type": st.sampled_from(["market", "limit", "stop", None]),
+        "volume": numbers,
+        "price": numbers,
+    },
+    optional={
+        "sl": numbers,
+        "tp": numbers,
+        "comment": st.text(max_size=600),
+        "magic": st.integers(),
+    },
+)
+report_payloads = st.fixed_dictionaries(
+    {
+        "command_id": st.one_of(st.text(max_size=40), st.just("cmd-" + "0" * 32)),
+        "status": st.sampled_from(["filled", "closed", "rejected", "expired", "lost"]),
+    },
+    optional={
+        "ticket": st.integers(-5, 2**70),
+        "volume": numbers,
+        "price": numbers,
+        "error_code": st.integers(),
+    },
+)
+position = st.fixed_dictionaries(
+    {
+        "ticket": st.integers(0, 10**6),
+        "symbol": st.just("EURUSD"),
+        "side": st.sampled_from(["buy", "sell"]),
+        "volume": numbers,
+        "open_price": numbers,
+        "sl": numbers,
+        "tp": numbers,
+    }
+)
+snapshots = st.builds(
+    lambda n, p: {"positions": [p] * n, "orders": []}, st.sampled_from([0, 1, 50, 500]), position
+)
+acks = st.fixed_dictionaries(
+    {"ack_seq": st.one_of(st.integers(-3, 2**64), st.sampled_from([0, 1, 10**6]))}
+)
+inits = st.fixed_dictionaries(
+    {"ack_seq": st.integers(-1, 10**6)},
+    optional={
+        "symbols": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "symbol": st.text(min_size=1, max_size=8),
+                    "digits": st.integers(-1, 20),
+                    "point": numbers,
+                    "contract_size": numbers,
+                    "lot_step": numbers,
+                    "min_lot": numbers,
+                    "max_lot": numbers,
+                }
+            ),
+            max_size=300,
+        ),
+        "account": st.fixed_dictionaries({"balance": numbers, "equity": numbers}),
+    },
+)
+structured = st.one_of(
+    st.builds(envelope, st.just("OrderIntent"), intent_payloads, ids),
+    st.builds(envelope, st.just("ExecutionReport"), report_payloads, ids),
+    st.builds(envelope, st.just("SyncSnapshot"), snapshots, ids),
+    st.builds(envelope, st.just("StatusHeartbeat"), acks, ids),  # interleaved acks
+    st.builds(envelope, st.just("StatusHeartbeat"), acks, ids),
+    st.builds(envelope, st.just("InitRequest"), inits, ids),
+    st.builds(envelope, st.sampled_from(SERVER_TYPES), json_values, ids),  # server-only types
+    st.builds(
+        envelope, st.text(max_size=20).filter(lambda t: t != "ShutdownNotice"), json_values, ids
+    ),
+    st.builds(envelope, st.sampled_from(CLIENT_TYPES), json_values, ids),  # wrong payload types
+    st.builds(
+        lambda k, v: {"type": k, **v},
+        st.sampled_from(CLIENT_TYPES),
+        st.dictionaries(st.text(max_size=8), json_values, max_size=5),
+    ),
+    json_values,  # not an envelope at all
+)
+
+
+def dumps(value: Any) -> bytes:
+    """JSON text with NaN/Infinity allowed (they are not JSON: the server must refuse them)."""
+    return json.dumps(value, allow_nan=True, separators=(",", ":")).encode()
+
+
+raw_frames = st.one_of(
+    st.binary(max_size=200),
+    st.text(max_size=200).map(str.encode),
+    st.integers(1, 5_000).map(lambda depth: b"[" * depth + b"]" * depth),  # deep nesting
+    st.integers(1, 5_000).map(lambda depth: b'{"a":' * depth + b"1" + b"}" * depth),
+    st.sampled_from(
+        [
+            b"NaN",
+            b"Infinity",
+            b'{"type":"StatusHeartbeat","payload":{"ack_seq":NaN}}',
+            b'{"type":"OrderIntent","id":"n","ts":1,"payload":{"volume":Infinity}}',
+            b'{"type":"StatusHeartbeat","id":"b","ts":1,"payload":{"ack_seq":'
+            + b"9" * 5000
+            + b"}}",
+            b"",
+            b"null",
+            b"{}",
+            b"[]",
+            b'"x"',
+            b"\xff\xfe",
+        ]
+    ),
+)
+frames = st.one_of(
+    structured.map(dumps),
+    structured.map(dumps).flatmap(
+        lambda b: st.integers(0, max(0, len(b) - 1)).map(lambda n: b[:n])
+    ),  # truncated
+    raw_frames,
+)
+
+
+def generate(count: int, seed: int) -> list[bytes]:
+    """`count` frames (under 60 KiB each: bigger ones close a WebSocket with 1009 by design)."""
+    out: list[bytes] = []
+
+    @seeded(seed)
+    @settings(
+        max_examples=max(1, -(-count // BATCH)),
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.lists(frames, min_size=BATCH, max_size=BATCH))
+    def draw(batch: list[bytes]) -> None:
+        out.extend(f for f in batch if len(f) < 60_000)
+
+    draw()
+    while len(out) < count:  # hypothesis may stop early on a small space: cycle
+        out.extend(out[: count - len(out)])
+    return out[:count]
+
+
+# ---- transports ---------------------------------------------------------------------
+@dataclass
+class Stats:
+    """What one transport saw."""
+
+    frames: int = 0
+    requests: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    server_errors: list[str] = field(default_factory=list)
+    received: int = 0
+    unexpected_closes: list[str] = field(default_factory=list)
+
+
+async def websocket_run(url: str, token: str, chunk: list[bytes], stats: Stats) -> None:
+    """Send every frame over one WebSocket, draining the server's replies meanwhile."""
+    async with websockets.connect(
+        url,
+        additional_headers={"Authorization": f"Bearer {token}"},
+        compression=None,
+        max_size=2**22,
+        ping_interval=None,
+    ) as ws:
+
+        async def drain() -> None:
+            async for _ in ws:
+                stats.received += 1
+
+        reader = asyncio.create_task(drain())
+        for frame in chunk:
+            if reader.done():
+                break
+            try:
+                text = frame.decode()
+            except UnicodeDecodeError:
+                await ws.send(frame)  # a binary frame
+            else:
+                await ws.send(text)
+            stats.frames += 1
+        await asyncio.sleep(0.5)  # replies to the last frames
+        if reader.done() or ws.close_code is not None:
+            stats.unexpected_closes.append(
+                f"closed {ws.close_code} {ws.close_reason!r} after {stats.frames}"
+            )
+        reader.cancel()
+
+
+async def poll_run(
+    client: httpx.AsyncClient, sid: str, token: str, chunk: list[bytes], stats: Stats, seed: int
+) -> None:
+    """Send the frames as exchange bodies of 1-20 messages each."""
+    headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+    index, step = 0, seed
+    while index < len(chunk):
+        step = (step * 1103515245 + 12345) % 2**31
+        size = 1 + step % 20
+        batch = chunk[index : index + size]
+        ack = step % 7 if step % 3 else 2**62
+        body = b'{"ack_seq":%d,"messages":[' % ack + b",".join(batch) + b"]}"
+        response = await client.post(
+            f"/ea-gateway/v1/sessions/{sid}/exchange", content=body, headers=headers
+        )
+        index += len(batch)
+        stats.frames += len(batch)
+        stats.requests += 1
+        key = str(response.status_code)
+        stats.statuses[key] = stats.statuses.get(key, 0) + 1
+        if response.status_code >= 500:
+            stats.server_errors.append(response.text[:200])
+        elif response.status_code == 200:
+            stats.received += len(response.json()["messages"])
+        elif response.status_code in (401, 410):
+            stats.unexpected_closes.append(f"session refused: {response.text[:200]}")
+            return
+
+
+# ---- the run ------------------------------------------------------------------------
+async def provision(client: httpx.AsyncClient) -> dict[str, dict[str, str]]:
+    """Masters and followers for both transports, subscribed, each with a session."""
+    admin = {"authorization": f"Bearer {ADMIN}"}
+    sessions: dict[str, dict[str, str]] = {}
+    for transport in ("ws", "poll"):
+        for role in ("master", "follower"):
+            account = f"fz-{transport}-{role}"
+            put = await client.put(
+                f"/admin/v1/accounts/{account}",
+                json={"tenant_id": "fz", "role": role},
+                headers=admin,
+            )
+            put.raise_for_status()
+            key = (await client.post(f"/admin/v1/accounts/{account}/keys", headers=admin)).json()[
+                "key"
+            ]
+            created = await client.post(
+                "/ea-gateway/v1/sessions",
+                json={
+                    "account_id": account,
+                    "auth_method": "account_session_key",
+                    "credentials": {"key": key},
+                },
+            )
+            created.raise_for_status()
+            sessions[account] = created.json()
+        sub = await client.put(
+            f"/admin/v1/accounts/fz-{transport}-follower/subscriptions/fz-{transport}-master",
+            json={},
+            headers=admin,
+        )
+        sub.raise_for_status()
+    return sessions
+
+
+def log_problems(log_path: Path) -> list[str]:
+    """Tracebacks and ERROR lines in the server's log."""
+    if not log_path.exists():
+        return []
+    text = log_path.read_text(errors="replace")
+    return [line for line in text.splitlines() if "Traceback" in line or "ERROR" in line][:20]
+
+
+async def run(frame_count: int, seed: int, redis_url: str | None) -> dict[str, Any]:
+    started = time.monotonic()
+    all_frames = generate(frame_count, seed)
+    generated_s = time.monotonic() - started
+    server = GatewayServer(redis_url, **ENV)
+    server.start()
+    try:
+        assert server.proc is not None
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as client:
+            sessions = await provision(client)
+            rss_before = proc_sample(server.proc.pid).rss_kib
+            ws_stats, poll_stats = Stats(), Stats()
+            quarter = len(all_frames) // 4
+            chunks = [all_frames[i * quarter : (i + 1) * quarter] for i in range(4)]
+            t0 = time.monotonic()
+            await asyncio.gather(
+                websocket_run(
+                    server.ws_url, sessions["fz-ws-master"]["session_token"], chunks[0], ws_stats
+                ),
+                websocket_run(
+                    server.ws_url, sessions["fz-ws-follower"]["session_token"], chunks[1], ws_stats
+                ),
+                poll_run(
+                    client,
+                    sessions["fz-poll-master"]["session_id"],
+                    sessions["fz-poll-master"]["session_token"],
+                    chunks[2],
+                    poll_stats,
+                    seed,
+                ),
+                poll_run(
+                    client,
+                    sessions["fz-poll-follower"]["session_id"],
+                    sessions["fz-poll-follower"]["session_token"],
+                    chunks[3],
+                    poll_stats,
+                    seed + 1,
+                ),
+            )
+            send_s = time.monotonic() - t0
+            await asyncio.sleep(1.0)  # let the copier catch up before looking
+            rss_after = proc_sample(server.proc.pid).rss_kib
+            metrics = (
+                (await client.get("/metrics")).json()
+                if (await client.get("/metrics"))
+                .headers.get("content-type", "")
+                .startswith("application/json")
+                else {}
+            )
+            live = {
+                s["account_id"]: s["state"]
+                for s in (
+                    await client.get(
+                        "/admin/v1/sessions", headers={"authorization": f"Bearer {ADMIN}"}
+                    )
+                ).json()["sessions"]
+            }
+    finally:
+        server.stop()
+        server.cleanup()
+    problems = log_problems(server.log_path)
+    return {
+        "seed": seed,
+        "frames": ws_stats.frames + poll_stats.frames,
+        "websocket": {
+            "frames": ws_stats.frames,
+            "replies": ws_stats.received,
+            "unexpected_closes": ws_stats.unexpected_closes,
+        },
+        "poll": {
+            "frames": poll_stats.frames,
+            "requests": poll_stats.requests,
+            "statuses": poll_stats.statuses,
+            "server_errors": poll_stats.server_errors[:20],
+            "replies": poll_stats.received,
+            "unexpected_closes": poll_stats.unexpected_closes,
+        },
+        "sessions_alive_at_end": sorted(a for a, state in live.items() if state == "authenticated"),
+        "generate_s": round(generated_s, 1),
+        "send_s": round(send_s, 1),
+        "frames_per_s": round((ws_stats.frames + poll_stats.frames) / send_s),
+        "rss_before_kib": rss_before,
+        "rss_after_kib": rss_after,
+        "server_log_problems": problems,
+        "metrics_counters": metrics.get("counters", {}),
+    }
+
+
+def failed(result: dict[str, Any], max_rss_growth_mib: float) -> list[str]:
+    """The checks that failed (empty: all passed)."""
+    bad = []
+    if result["poll"]["server_errors"] or any(int(s) >= 500 for s in result["poll"]["statuses"]):
+        bad.append("poll 5xx")
+    if result["websocket"]["unexpected_closes"] or result["poll"]["unexpected_closes"]:
+        bad.append("sessions closed")
+    if len(result["sessions_alive_at_end"]) != 4:
+        bad.append("not every session alive at the end")
+    if result["server_log_problems"]:
+        bad.append("server log has tracebacks or errors")
+    if (result["rss_after_kib"] - result["rss_before_kib"]) / 1024 > max_rss_growth_mib:
+        bad.append("RSS grew too much")
+    return bad
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--frames", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--redis-url", default=None, help="use Redis instead of the embedded store")
+    parser.add_argument("--max-rss-growth-mib", type=float, default=128.0)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    result = asyncio.run(run(args.frames, args.seed, args.redis_url))
+    result["failed_checks"] = failed(result, args.max_rss_growth_mib)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+    return 1 if result["failed_checks"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
