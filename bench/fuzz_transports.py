@@ -42,7 +42,10 @@ from hypothesis import seed as seeded
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _servers import GatewayServer, proc_sample
+
+from schemas.envelope import INBOUND_TYPES, OUTBOUND_TYPES
 
 ADMIN = "bench-admin"
 BATCH = 50  #: frames drawn per hypothesis example
@@ -52,15 +55,10 @@ ENV = {
     "COPYGATE_HEARTBEAT_TIMEOUT_S": "3600",
     "COPYGATE_LOG_LEVEL": "WARNING",
 }
-CLIENT_TYPES = [
-    "InitRequest",
-    "StatusHeartbeat",
-    "OrderIntent",
-    "ExecutionReport",
-    "SyncSnapshot",
-    "ErrorAlert",
-]
-SERVER_TYPES = ["InitAck", "OrderCommand", "SessionStateChange", "SyncSnapshotRequest"]
+#: Client types, but never a valid ShutdownNotice (it would end the session on purpose).
+CLIENT_TYPES = sorted(INBOUND_TYPES - {"ShutdownNotice"})
+#: Types only the server sends.
+SERVER_TYPES = sorted(OUTBOUND_TYPES - INBOUND_TYPES)
 
 # ---- frames ---------------------------------------------------------------------------
 scalars = st.one_of(
@@ -374,30 +372,25 @@ async def run(frame_count: int, seed: int, redis_url: str | None) -> dict[str, A
             quarter = len(all_frames) // 4
             chunks = [all_frames[i * quarter : (i + 1) * quarter] for i in range(4)]
             t0 = time.monotonic()
-            await asyncio.gather(
+            runs = [
                 websocket_run(
-                    server.ws_url, sessions["fz-ws-master"]["session_token"], chunks[0], ws_stats
-                ),
-                websocket_run(
-                    server.ws_url, sessions["fz-ws-follower"]["session_token"], chunks[1], ws_stats
-                ),
-                poll_run(
-                    client,
-                    sessions["fz-poll-master"]["session_id"],
-                    sessions["fz-poll-master"]["session_token"],
-                    chunks[2],
-                    poll_stats,
-                    seed,
-                ),
-                poll_run(
-                    client,
-                    sessions["fz-poll-follower"]["session_id"],
-                    sessions["fz-poll-follower"]["session_token"],
-                    chunks[3],
-                    poll_stats,
-                    seed + 1,
-                ),
-            )
+                    server.ws_url, sessions[f"fz-ws-{r}"]["session_token"], chunk, ws_stats
+                )
+                for r, chunk in zip(("master", "follower"), chunks[:2], strict=True)
+            ]
+            for n, (role, chunk) in enumerate(zip(("master", "follower"), chunks[2:], strict=True)):
+                session = sessions[f"fz-poll-{role}"]
+                runs.append(
+                    poll_run(
+                        client,
+                        session["session_id"],
+                        session["session_token"],
+                        chunk,
+                        poll_stats,
+                        seed + n,
+                    )
+                )
+            await asyncio.gather(*runs)
             send_s = time.monotonic() - t0
             await asyncio.sleep(1.0)  # let the copier catch up before looking
             rss_after = proc_sample(server.proc.pid).rss_kib

@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 
 from gateway.app import create_app
 from gateway.auth.oauth import OAuthClientCredentialsStrategy, TokenIntrospection
+from tests.copier.worker.world import EURUSD
 from tests.gateway.inprocess import BACKOFFICE, rules_settings
 
 ACCESS_TOKEN = "oauth-access-" + secrets.token_urlsafe(24)
@@ -141,17 +142,7 @@ class Scenario:
             "payload": {
                 "ack_seq": 0,
                 "account": {"balance": 1000, "equity": 1000},
-                "symbols": [
-                    {
-                        "symbol": "EURUSD",
-                        "digits": 5,
-                        "point": 0.00001,
-                        "contract_size": 100000,
-                        "lot_step": 0.01,
-                        "min_lot": 0.01,
-                        "max_lot": 100,
-                    }
-                ],
+                "symbols": [EURUSD],
             },
         }
         await self.exchange(master, {**init, "id": "i-m"})
