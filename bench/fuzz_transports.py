@@ -7,10 +7,11 @@ valid-but-hostile envelopes (128-character ids, 1e300 volumes, 500-position
 snapshots, reports for commands that never existed, InitRequests with hundreds of
 symbols) and acknowledgements interleaved with everything (heartbeats whose
 `ack_seq` jumps forward and back). They go to a master and a follower session on
-each transport: WebSocket frames one by one, poll `exchange` bodies of 1-20
-messages (a malformed one makes the whole body malformed, as a broken client
-would). The copier runs in the gateway (master -> follower subscriptions), so
-hostile intents and reports reach it too.
+each transport: WebSocket frames one by one; over poll, frames that are JSON go
+as the `messages` of `exchange` bodies (1-20 each, validated one by one) and a
+frame that is not JSON is a whole body of its own. The copier runs in the
+gateway (master -> follower subscriptions), so hostile intents and reports reach
+it too.
 
 Checked: no poll answer >= 500; no WebSocket closed by the server (every session
 stays open for the whole run; ShutdownNotice is the one valid type never sent);
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -98,23 +100,53 @@ async def websocket_run(url: str, token: str, chunk: list[bytes], stats: Stats) 
         reader.cancel()
 
 
+def _is_json(frame: bytes) -> bool:
+    try:
+        orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def poll_bodies(chunk: list[bytes], seed: int) -> list[tuple[bytes, int]]:
+    """(exchange body, frames in it): JSON frames as `messages` of 1-20 per body (each
+    one validated on its own by the server); a frame that is not JSON is a body of
+    its own (the body parser's turn), as a broken client would send it."""
+    bodies: list[tuple[bytes, int]] = []
+    pending: list[bytes] = []
+    step = seed
+
+    def flush() -> None:
+        nonlocal step
+        if pending:
+            step = (step * 1103515245 + 12345) % 2**31
+            ack = step % 7 if step % 3 else 2**62  # acks interleaved, some far ahead
+            body = b'{"ack_seq":%d,"messages":[' % ack + b",".join(pending) + b"]}"
+            bodies.append((body, len(pending)))
+            pending.clear()
+
+    for frame in chunk:
+        if not _is_json(frame):
+            flush()
+            bodies.append((frame, 1))
+            continue
+        pending.append(frame)
+        if len(pending) >= 1 + (seed + len(bodies)) % 20:
+            flush()
+    flush()
+    return bodies
+
+
 async def poll_run(
     client: httpx.AsyncClient, sid: str, token: str, chunk: list[bytes], stats: Stats, seed: int
 ) -> None:
-    """Send the frames as exchange bodies of 1-20 messages each."""
+    """Send the frames as exchange bodies (see `poll_bodies`)."""
     headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
-    index, step = 0, seed
-    while index < len(chunk):
-        step = (step * 1103515245 + 12345) % 2**31
-        size = 1 + step % 20
-        batch = chunk[index : index + size]
-        ack = step % 7 if step % 3 else 2**62
-        body = b'{"ack_seq":%d,"messages":[' % ack + b",".join(batch) + b"]}"
+    for body, count in poll_bodies(chunk, seed):
         response = await client.post(
             f"/ea-gateway/v1/sessions/{sid}/exchange", content=body, headers=headers
         )
-        index += len(batch)
-        stats.frames += len(batch)
+        stats.frames += count
         stats.requests += 1
         key = str(response.status_code)
         stats.statuses[key] = stats.statuses.get(key, 0) + 1
