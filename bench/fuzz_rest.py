@@ -7,8 +7,11 @@ modes: *positive* (bodies, paths and queries the schema allows) and *negative*
 (ones it forbids). Each case is sent as one of several callers (back-office,
 a tenant admin, the EA's session token, no token, a wrong token), and, half of
 the time, with the path parameters replaced by ids that exist (an account with
-a subscription, a key, a live session, a tenant token): the stateful part, so the
-fuzzer reaches the handlers behind the 404s instead of bouncing off them.
+a subscription, a key, a live session, a tenant token), so the fuzzer reaches the
+handlers behind the 404s instead of bouncing off them. Then a stateful phase
+(`--stateful`) lets schemathesis chain calls along the document's OpenAPI links
+(provision a key -> approve it, issue a tenant token -> revoke it, create a
+session -> close it, ...).
 
 Checked, for every response: no status >= 500; the status is one the document
 lists for the operation; every 4xx/5xx body is ``{"error": {"code", "message",
@@ -17,8 +20,8 @@ traceback and no ERROR line. Hypothesis is seeded with `--seed`, so a run is
 reproducible.
 
 Usage:
-    python bench/fuzz_rest.py                 # 40 examples per operation and mode
-    python bench/fuzz_rest.py --full          # 1,000 per operation and mode
+    python bench/fuzz_rest.py                 # 40 examples per operation and mode, 20 chains
+    python bench/fuzz_rest.py --full          # 1,000 per operation and mode, 300 chains
     python bench/fuzz_rest.py --examples 5 --seed 7 --out result.json
 Exit status 1 if any check failed.
 """
@@ -196,6 +199,44 @@ def fuzz_operation(
     report.per_operation[op_name] = report.requests - before
 
 
+def fuzz_links(client: httpx.Client, schema: Any, report: Report, examples: int) -> int:
+    """The stateful phase: schemathesis chains calls along the document's OpenAPI links
+    (provision a key -> approve it, issue a token -> revoke it, ...), as the
+    back-office; the same checks apply. Derandomised (hypothesis runs state machines
+    without a seed argument), so it is reproducible too. Returns the calls made."""
+    calls = 0
+
+    class Links(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": {"authorization": f"Bearer {ADMIN}"}}
+
+        def call(self, case: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            return case.call(base_url=str(client.base_url), **kwargs)
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            op = case.operation
+            documented = {str(code) for code in op.definition.raw.get("responses", {})}
+            wrapped = httpx.Response(response.status_code, content=response.content)
+            sent = {"path": case.formatted_path, "caller": "backoffice (links)"}
+            check(report, f"{op.method.upper()} {op.path}", documented, wrapped, sent)
+
+    if examples:
+        Links.run(
+            settings=settings(
+                max_examples=examples,
+                stateful_step_count=8,
+                derandomize=True,
+                deadline=None,
+                database=None,
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+        )
+    return calls
+
+
 def log_problems(log_path: Path, offset: int) -> list[str]:
     """Tracebacks and ERROR lines the server logged since `offset`."""
     text = log_path.read_bytes()[offset:].decode(errors="replace")
@@ -206,7 +247,7 @@ def log_problems(log_path: Path, offset: int) -> list[str]:
     ][:20]
 
 
-def run_fuzz(examples: int, seed: int, redis_url: str | None) -> dict[str, Any]:
+def run_fuzz(examples: int, seed: int, redis_url: str | None, stateful: int = 0) -> dict[str, Any]:
     """Start a gateway, fuzz every operation, stop it; the JSON result."""
     server = GatewayServer(redis_url, **FAST_ENV)
     server.start()
@@ -221,6 +262,7 @@ def run_fuzz(examples: int, seed: int, redis_url: str | None) -> dict[str, Any]:
             report = Report()
             for result in schema.get_all_operations():
                 fuzz_operation(client, result.ok(), known, report, examples, seed)
+            link_calls = fuzz_links(client, schema, report, stateful)
         problems = log_problems(server.log_path, offset)
     finally:
         server.stop()
@@ -231,6 +273,8 @@ def run_fuzz(examples: int, seed: int, redis_url: str | None) -> dict[str, Any]:
         "openapi": "served" if served.status_code == 200 else "generated",
         "operations": len(report.per_operation),
         "requests": report.requests,
+        "stateful_examples": stateful,
+        "stateful_calls": link_calls,
         "seconds": round(time.monotonic() - started, 1),
         "statuses": dict(sorted(report.statuses.items())),
         "server_errors": report.server_errors,
@@ -260,15 +304,24 @@ def main() -> int:
     )
     parser.add_argument("--examples", type=int, default=None)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--stateful",
+        type=int,
+        default=None,
+        help="state-machine examples along the OpenAPI links (default 20; --full 300)",
+    )
     parser.add_argument("--redis-url", default=None, help="use Redis instead of the embedded store")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     examples = args.examples or (FULL_EXAMPLES if args.full else DEFAULT_EXAMPLES)
-    result = run_fuzz(examples, args.seed, args.redis_url)
+    stateful = args.stateful if args.stateful is not None else (300 if args.full else 20)
+    result = run_fuzz(examples, args.seed, args.redis_url, stateful)
     text = json.dumps(result, indent=2, default=str)
     if args.out:
         args.out.write_text(text + "\n")
-    summary = {k: result[k] for k in ("operations", "requests", "seconds", "statuses")}
+    summary = {
+        k: result[k] for k in ("operations", "requests", "stateful_calls", "seconds", "statuses")
+    }
     print(json.dumps(summary), file=sys.stderr)
     if failed(result):
         print(text)

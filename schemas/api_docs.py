@@ -32,6 +32,67 @@ class _Operation:
     request: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
 
+    @property
+    def operation_id(self) -> str:
+        """``put_admin_v1_accounts_account_id`` and the like: method and path."""
+        words = [w.strip("{}") for w in self.path.split("/") if w]
+        return "_".join([self.method, *words]).replace("-", "_").replace(".", "_")
+
+
+#: Links of a successful answer (OpenAPI 3.1 link objects): operation id of the source
+#: -> link name -> (target operation id, parameters as runtime expressions). They tell
+#: clients (and the stateful fuzzer, bench/fuzz_rest.py) which call follows which.
+_LINKS: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
+    "put_admin_v1_accounts_account_id": {
+        "GetAccount": (
+            "get_admin_v1_accounts_account_id",
+            {"account_id": "$request.path.account_id"},
+        ),
+        "ProvisionKey": (
+            "post_admin_v1_accounts_account_id_keys",
+            {"account_id": "$request.path.account_id"},
+        ),
+        "QueueMessage": (
+            "post_admin_v1_accounts_account_id_messages",
+            {"account_id": "$request.path.account_id"},
+        ),
+        "ListCopies": (
+            "get_admin_v1_accounts_follower_id_copies",
+            {"follower_id": "$request.path.account_id"},
+        ),
+        "ListSubscriptions": (
+            "get_admin_v1_accounts_follower_id_subscriptions",
+            {"follower_id": "$request.path.account_id"},
+        ),
+    },
+    "post_admin_v1_accounts_account_id_keys": {
+        name.capitalize() + "Key": (
+            f"post_admin_v1_keys_key_id_{name}",
+            {"key_id": "$response.body#/key_id"},
+        )
+        for name in ("approve", "reject", "revoke")
+    },
+    "post_ea_gateway_v1_sessions": {
+        "CloseSession": (
+            "delete_admin_v1_sessions_session_id",
+            {"session_id": "$response.body#/session_id"},
+        ),
+    },
+    "post_admin_v1_tenants_tenant_id_tokens": {
+        "RevokeToken": (
+            "delete_admin_v1_tenants_tenant_id_tokens_token_id",
+            {"tenant_id": "$request.path.tenant_id", "token_id": "$response.body#/token_id"},
+        ),
+    },
+    "put_admin_v1_accounts_follower_id_subscriptions_master_id": {
+        verb.capitalize() + "Subscription": (
+            f"{verb}_admin_v1_accounts_follower_id_subscriptions_master_id",
+            {"follower_id": "$request.path.follower_id", "master_id": "$request.path.master_id"},
+        )
+        for verb in ("get", "delete")
+    },
+}
+
 
 _OPERATIONS = (
     _Operation(
@@ -237,7 +298,11 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 
 
 def _operation(op: _Operation) -> dict[str, Any]:
-    doc: dict[str, Any] = {"summary": op.summary, "responses": {}}
+    doc: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "responses": {},
+    }
     params = [part[1:-1] for part in op.path.split("/") if part.startswith("{")]
     if params:
         doc["parameters"] = [
@@ -254,6 +319,12 @@ def _operation(op: _Operation) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "OK"}
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": _ref(op.response)}}
+    links = _LINKS.get(op.operation_id)
+    if links:
+        ok["links"] = {
+            name: {"operationId": target, "parameters": params}
+            for name, (target, params) in links.items()
+        }
     doc["responses"][str(op.status)] = ok
     for status, description in _ERRORS.items():
         doc["responses"][status] = {

@@ -1,8 +1,9 @@
 """The fuzzers of bench/ at a small fixed-seed size, against real `copygate serve` processes.
 
 - `fuzz_rest.py` (schemathesis): every documented operation, positive and negative
-  cases, five callers: no 5xx, only documented statuses, every error body of the
-  documented shape, nothing in the server's log.
+  cases, five callers, then chains along the OpenAPI links: no 5xx, only
+  documented statuses, every error body of the documented shape, nothing in the
+  server's log.
 - `fuzz_transports.py` (hypothesis): hostile frames over WebSocket and poll on the
   test Redis: no 5xx, every session still open at the end, nothing in the log.
 
@@ -38,8 +39,11 @@ def run_fuzzer(script: str, out: Path, *args: str) -> dict[str, Any]:
 
 
 def test_rest_fuzzer_finds_no_server_error_and_no_undocumented_answer(tmp_path: Path) -> None:
-    result = run_fuzzer("fuzz_rest.py", tmp_path / "rest.json", "--examples", "8")
+    result = run_fuzzer(
+        "fuzz_rest.py", tmp_path / "rest.json", "--examples", "8", "--stateful", "5"
+    )
     assert result["operations"] >= 22
+    assert result["stateful_calls"] > 0
     assert result["requests"] == sum(result["per_operation"].values()) > 0
     assert result["server_errors"] == result["bad_error_bodies"] == []
     assert result["undocumented_statuses"] == result["server_log_problems"] == []
