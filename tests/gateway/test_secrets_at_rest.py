@@ -1,6 +1,7 @@
 """No secret is ever stored or logged in clear.
 
-A full scenario runs on the real app (embedded store): the bootstrap admin token,
+A full scenario runs on the real app (embedded store, and real Redis under a prefix of
+its own): the bootstrap admin token,
 a tenant-admin token (issued, used, revoked), a provisioned key and a
 first-launch key (pending, approved by the tenant), EA sessions and their tokens,
 a reconnect on the fast path, an OAuth client-credentials session (its access
@@ -39,10 +40,10 @@ class Introspector:
         return TokenIntrospection(active=token == ACCESS_TOKEN, client_id="o1")
 
 
-async def dump(redis: aioredis.Redis) -> bytes:
-    """Every key name and value of the store, whatever its type, as one blob."""
+async def dump(redis: aioredis.Redis, prefix: str) -> bytes:
+    """Every key name and value under `prefix`, whatever its type, as one blob."""
     parts: list[bytes] = []
-    async for name in redis.scan_iter(count=1000):
+    async for name in redis.scan_iter(match=f"{prefix}:*", count=1000):
         kind = (await redis.type(name)).decode()
         parts.append(name)
         if kind == "string":
@@ -186,12 +187,15 @@ class Scenario:
         await asyncio.sleep(0.2)  # the copier applies the report
 
 
-@pytest.fixture
+@pytest.fixture(params=["embedded", "redis"])
 async def scenario(
-    caplog: pytest.LogCaptureFixture,
-) -> AsyncIterator[tuple[Scenario, aioredis.Redis]]:
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture, real_redis_url: str
+) -> AsyncIterator[tuple[Scenario, aioredis.Redis, str]]:
+    """The scenario run on the embedded store, or on the real Redis under its own prefix."""
     caplog.set_level(logging.DEBUG)
-    app = create_app(rules_settings(auth_pepper=PEPPER))
+    prefix = f"cgsecrets-{secrets.token_hex(4)}"
+    redis_url = real_redis_url if request.param == "redis" else None
+    app = create_app(rules_settings(auth_pepper=PEPPER, key_prefix=prefix, redis_url=redis_url))
     async with app.router.lifespan_context(app):
         runtime = app.state.runtime
         runtime.auth.register(OAuthClientCredentialsStrategy(Introspector()))
@@ -199,12 +203,16 @@ async def scenario(
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
             run = Scenario(client)
             await run.run()
-            yield run, runtime.store.redis
+            yield run, runtime.store.redis, prefix
+            async for name in runtime.store.redis.scan_iter(match=f"{prefix}:*", count=1000):
+                await runtime.store.redis.delete(name)
 
 
-async def test_no_secret_is_stored_in_clear(scenario: tuple[Scenario, aioredis.Redis]) -> None:
-    run, redis = scenario
-    stored = await dump(redis)
+async def test_no_secret_is_stored_in_clear(
+    scenario: tuple[Scenario, aioredis.Redis, str],
+) -> None:
+    run, redis, prefix = scenario
+    stored = await dump(redis, prefix)
     assert len(stored) > 1000  # the scenario did store things
     leaked = [
         name
@@ -215,9 +223,9 @@ async def test_no_secret_is_stored_in_clear(scenario: tuple[Scenario, aioredis.R
 
 
 async def test_no_secret_is_logged(
-    scenario: tuple[Scenario, aioredis.Redis], caplog: pytest.LogCaptureFixture
+    scenario: tuple[Scenario, aioredis.Redis, str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    run, _ = scenario
+    run, _, _ = scenario
     records = caplog.get_records("setup") + caplog.get_records("call")
     lines = []
     for record in records:
