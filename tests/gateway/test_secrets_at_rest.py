@@ -1,12 +1,11 @@
 """No secret is ever stored or logged in clear.
 
-A full scenario runs on the real app (embedded store, and real Redis under a prefix of
-its own): the bootstrap admin token,
-a tenant-admin token (issued, used, revoked), a provisioned key and a
-first-launch key (pending, approved by the tenant), EA sessions and their tokens,
-a reconnect on the fast path, an OAuth client-credentials session (its access
-token, and a client secret a careless EA also sent), copy traffic over the poll
-transport. Then every key of the store is dumped, whatever its type, and every
+A full scenario runs on the real app (embedded store, and real Redis under a
+prefix of its own): the bootstrap admin token, a tenant-admin token (issued,
+used, revoked), a provisioned key and a first-launch key (pending, approved by
+the tenant), EA sessions and their tokens, a reconnect on the fast path, an OAuth
+client-credentials session (its access token, and a client secret a careless EA
+also sent), copy traffic over the poll transport. Then every key of the store is dumped, whatever its type, and every
 log record at DEBUG level is formatted: no secret may appear in either, in any
 case or as its UTF-8 bytes.
 """
