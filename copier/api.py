@@ -6,9 +6,11 @@
 - ``GET /admin/v1/audit?account_id=&limit=`` (without account_id: backoffice only)
 - ``GET /admin/v1/copier/dead-letters?limit=`` (backoffice only)
 
-Authorisation follows `gateway.admin.routes.AdminRoutes`: the backoffice may do
-everything; a tenant admin only touches accounts of its own tenant, so a
-subscription needs *both* the follower and the master in the caller's tenant.
+Authorisation follows `gateway.admin.routes.AdminRoutes` (docs/admin-rules.md):
+an account without a record is 404; the backoffice may do everything else; a
+tenant admin only touches accounts of its own tenant (403). A subscription needs
+a configured follower (role follower) and master (role master) of one tenant
+(409 otherwise).
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ prefix of its own): the bootstrap admin token, a tenant-admin token (issued,
 used, revoked), a provisioned key and a first-launch key (pending, approved by
 the tenant), EA sessions and their tokens, a reconnect on the fast path, an OAuth
 client-credentials session (its access token, and a client secret a careless EA
-also sent), copy traffic over the poll transport. Then every key of the store is dumped, whatever its type, and every
-log record at DEBUG level is formatted: no secret may appear in either, in any
-case or as its UTF-8 bytes.
+also sent), copy traffic over the poll transport. Then every key of the store is
+dumped, whatever its type, and every log record at DEBUG level is formatted: no
+secret may appear in either, as sent or lower-cased.
 """
 
 from __future__ import annotations
