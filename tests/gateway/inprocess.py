@@ -68,6 +68,32 @@ class Api:
             },
         )
 
+    async def keyed_session(self, account_id: str) -> dict[str, Any]:
+        """A provisioned key and an authenticated session with it (session_id, session_token)."""
+        key = (await self.call("POST", f"/admin/v1/accounts/{account_id}/keys")).json()["key"]
+        created = await self.client.post(
+            "/ea-gateway/v1/sessions",
+            json={
+                "account_id": account_id,
+                "auth_method": "account_session_key",
+                "credentials": {"key": key},
+            },
+        )
+        assert created.status_code == 201, created.text
+        session: dict[str, Any] = created.json()
+        return session
+
+    async def exchange(self, session: dict[str, Any], body: bytes) -> httpx.Response:
+        """One poll exchange of `session` with a raw JSON body."""
+        return await self.client.post(
+            f"/ea-gateway/v1/sessions/{session['session_id']}/exchange",
+            content=body,
+            headers={
+                "authorization": f"Bearer {session['session_token']}",
+                "content-type": "application/json",
+            },
+        )
+
     async def pending_key(self, account_id: str) -> str:
         """The id of the account's pending key."""
         listed = await self.call("GET", "/admin/v1/keys", params={"status": "pending"})

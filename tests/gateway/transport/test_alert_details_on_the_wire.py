@@ -4,6 +4,7 @@ failing fields, over a real WebSocket and over poll, as a REST 422 would."""
 from __future__ import annotations
 
 import contextlib
+import json
 
 from gateway.app import create_app
 from tests.e2e.harness import ADMIN_TOKEN
@@ -44,22 +45,7 @@ async def test_invalid_intent_over_websocket_gets_the_failing_fields() -> None:
 
 
 async def test_invalid_intent_over_poll_gets_the_failing_fields(api: Api) -> None:
-    key = (await api.call("POST", "/admin/v1/accounts/poll-master/keys")).json()["key"]
-    session = (
-        await api.client.post(
-            "/ea-gateway/v1/sessions",
-            json={
-                "account_id": "poll-master",
-                "auth_method": "account_session_key",
-                "credentials": {"key": key},
-            },
-        )
-    ).json()
-    response = await api.call(
-        "POST",
-        f"/ea-gateway/v1/sessions/{session['session_id']}/exchange",
-        session["session_token"],
-        json={"messages": [BAD_INTENT]},
-    )
+    session = await api.keyed_session("poll-master")
+    response = await api.exchange(session, json.dumps({"messages": [BAD_INTENT]}).encode())
     [alert] = [m for m in response.json()["messages"] if m["type"] == "ErrorAlert"]
     assert failing_fields(alert) >= FIELDS

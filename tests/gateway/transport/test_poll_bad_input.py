@@ -18,31 +18,10 @@ from tests.gateway.inprocess import Api
 async def test_poll_message_nested_too_deep_gets_an_alert_not_a_server_error(
     api: Api, depth: int
 ) -> None:
-    key = (await api.call("POST", "/admin/v1/accounts/deep/keys")).json()["key"]
-    session = (
-        await api.client.post(
-            "/ea-gateway/v1/sessions",
-            json={
-                "account_id": "deep",
-                "auth_method": "account_session_key",
-                "credentials": {"key": key},
-            },
-        )
-    ).json()
+    session = await api.keyed_session("deep")
     nested = "[" * depth + "]" * depth
-    body = (
-        '{"messages":['
-        + nested
-        + ',{"type":"StatusHeartbeat","id":"h","ts":1,"payload":{"ack_seq":0}}]}'
-    )
-    response = await api.client.post(
-        f"/ea-gateway/v1/sessions/{session['session_id']}/exchange",
-        content=body.encode(),
-        headers={
-            "authorization": f"Bearer {session['session_token']}",
-            "content-type": "application/json",
-        },
-    )
+    heartbeat = '{"type":"StatusHeartbeat","id":"h","ts":1,"payload":{"ack_seq":0}}'
+    response = await api.exchange(session, f'{{"messages":[{nested},{heartbeat}]}}'.encode())
     assert response.status_code == 200, response.text
     alerts = [m for m in response.json()["messages"] if m["type"] == "ErrorAlert"]
     assert [a["payload"]["code"] for a in alerts] == ["malformed_json"]
