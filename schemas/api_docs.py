@@ -31,6 +31,7 @@ class _Operation:
     status: int = 200
     request: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
+    query: tuple[str, ...] = ()  # optional string query parameters
 
     @property
     def operation_id(self) -> str:
@@ -117,7 +118,12 @@ _OPERATIONS = (
         rest.ExchangeResponse,
     ),
     _Operation(
-        "get", "/admin/v1/keys", "List keys (filter with ?status=)", "admin", response=rest.KeyList
+        "get",
+        "/admin/v1/keys",
+        "List keys (filter with ?status=)",
+        "admin",
+        response=rest.KeyList,
+        query=("status",),
     ),
     _Operation(
         "post",
@@ -172,6 +178,7 @@ _OPERATIONS = (
         "Live sessions (?account_id=)",
         "admin",
         response=rest.SessionList,
+        query=("account_id",),
     ),
     _Operation("delete", "/admin/v1/sessions/{session_id}", "Close a session", "admin"),
     _Operation(
@@ -195,9 +202,22 @@ _OPERATIONS = (
         "/admin/v1/accounts/{follower_id}/copies",
         "A follower's copy records, newest first (?master_id=&limit=)",
         "admin",
+        query=("master_id", "limit"),
     ),
-    _Operation("get", "/admin/v1/audit", "Subscription changes (?account_id=&limit=)", "admin"),
-    _Operation("get", "/admin/v1/copier/dead-letters", "Dead letters (backoffice only)", "admin"),
+    _Operation(
+        "get",
+        "/admin/v1/audit",
+        "Subscription changes (?account_id=&limit=)",
+        "admin",
+        query=("account_id", "limit"),
+    ),
+    _Operation(
+        "get",
+        "/admin/v1/copier/dead-letters",
+        "Dead letters (backoffice only)",
+        "admin",
+        query=("limit",),
+    ),
     _Operation(
         "put",
         "/admin/v1/accounts/{follower_id}/subscriptions/{master_id}",
@@ -304,11 +324,14 @@ def _operation(op: _Operation) -> dict[str, Any]:
         "responses": {},
     }
     params = [part[1:-1] for part in op.path.split("/") if part.startswith("{")]
-    if params:
-        doc["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in params
-        ]
+    parameters = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+    ] + [
+        {"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
+        for q in op.query
+    ]
+    if parameters:
+        doc["parameters"] = parameters
     if op.auth:
         doc["security"] = [{"sessionToken" if op.auth == "session" else "adminToken": []}]
     if op.request is not None:
