@@ -6,9 +6,11 @@
 - ``GET /admin/v1/audit?account_id=&limit=`` (without account_id: backoffice only)
 - ``GET /admin/v1/copier/dead-letters?limit=`` (backoffice only)
 
-Authorisation follows `gateway.admin.routes.AdminRoutes`: the backoffice may do
-everything; a tenant admin only touches accounts of its own tenant, so a
-subscription needs *both* the follower and the master in the caller's tenant.
+Authorisation follows `gateway.admin.routes.AdminRoutes` (docs/admin-rules.md):
+an account without a record is 404; the backoffice may do everything else; a
+tenant admin only touches accounts of its own tenant (403). A subscription needs
+a configured follower (role follower) and master (role master) of one tenant
+(409 otherwise).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from gateway.clock import Clock
 from gateway.errors import NotFound
 from gateway.http_errors import ApiError, json_response, read_body
 from gateway.store.ports import AccountStore
+from gateway.store.records import AccountRecord
 from gateway.store.redis_errors import map_redis_errors
 from schemas.codes import AdminRole, ErrorCode, Role
 from schemas.subscriptions import SubscriptionSettings
@@ -126,14 +129,24 @@ class CopierRoutes:
         return await self.authenticator.authenticate(request.headers.get("authorization"))
 
     async def _require(self, request: Request, *account_ids: str) -> AdminPrincipal:
+        principal, _records = await self._configured(request, *account_ids)
+        return principal
+
+    async def _configured(
+        self, request: Request, *account_ids: str
+    ) -> tuple[AdminPrincipal, list[AccountRecord]]:
+        """The caller and the accounts' records: 404 if one is not configured, 403 if it
+        belongs to another tenant than a tenant admin's (docs/admin-rules.md)."""
         principal = await self._principal(request)
-        if principal.role is AdminRole.BACKOFFICE:
-            return principal
+        records: list[AccountRecord] = []
         for account_id in account_ids:
             account = await self.accounts.get_account(account_id)
-            if account is None or not principal.can_access_tenant(account.tenant_id):
+            if account is None:
+                raise NotFound(f"unknown account {account_id}")
+            if not principal.can_access_tenant(account.tenant_id):
                 raise _forbidden(f"account {account_id} is outside tenant {principal.tenant_id}")
-        return principal
+            records.append(account)
+        return principal, records
 
     @staticmethod
     def _account(request: Request, name: str) -> str:
@@ -162,26 +175,33 @@ class CopierRoutes:
             raise _invalid(["path", "master_id"], "an account cannot follow itself")
         return follower, master
 
-    async def _check_roles(self, follower: str, master: str) -> None:
-        for account_id, unwanted, wanted in (
-            (follower, Role.MASTER, "follower"),
-            (master, Role.FOLLOWER, "master"),
-        ):
-            record = await self.accounts.get_account(account_id)
-            if record is not None and record.role is unwanted:
+    @staticmethod
+    def _check_pair(follower: AccountRecord, master: AccountRecord) -> None:
+        """A subscription joins a follower and a master of one tenant (409 otherwise)."""
+        for record, wanted in ((follower, Role.FOLLOWER), (master, Role.MASTER)):
+            if record.role is not wanted:
                 raise ApiError(
                     409,
                     ErrorCode.CONFLICT,
-                    f"account {account_id} has role {record.role.value}, not {wanted}",
+                    f"account {record.account_id} has role {record.role.value}, not {wanted.value}",
                 )
+        if follower.tenant_id != master.tenant_id:
+            raise ApiError(
+                409,
+                ErrorCode.CONFLICT,
+                f"follower {follower.account_id} (tenant {follower.tenant_id}) and master "
+                f"{master.account_id} (tenant {master.tenant_id}) are in different tenants",
+            )
 
     # ---- subscriptions -----------------------------------------------------------
     async def put_subscription(self, request: Request) -> Response:
         """`PUT /admin/v1/accounts/{follower_id}/subscriptions/{master_id}`."""
         follower, master = self._pair(request)
-        principal = await self._require(request, follower, master)
+        principal, (follower_record, master_record) = await self._configured(
+            request, follower, master
+        )
         settings = await read_body(request, SubscriptionSettings)
-        await self._check_roles(follower, master)
+        self._check_pair(follower_record, master_record)
         _before, after = await self.subscriptions.put(
             follower, master, settings, actor=principal.token_id, now_ms=self.clock()
         )

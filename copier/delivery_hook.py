@@ -15,6 +15,20 @@ a task of its own, so a transport writes the frames in the same turn of the
 event loop and the call is sent right after, long before the EA's reply to a
 command can reach the copier. A failed recording is logged and costs the copy
 record its delivered time, never a delivery.
+
+**Expired opens are not handed out** (the wire contract: an open older than
+`max_signal_age_ms` when it would be sent is not sent). Before a read returns, a
+command whose `expires_at` has passed by this process's clock and that was never
+handed out before is replaced, at its seq, by an informational
+`ErrorAlert{signal_expired}` (`ref_id` = the command id; the EA processes and acks
+it like any message, so the seq is used up), and an `ExecutionReport{expired}` is
+written to the EA event stream under the session id `DELIVERY_CHECK_SESSION`, from
+which the copier records the copy as expired with reason `signal_expired` and frees
+the link. Only the copier sets `expires_at`, on opens and pending placements;
+closes never expire. A command already handed out once (the EA may have acted on
+it) is sent again unchanged: the EA's own expiry check is the second line. Cost:
+nothing more on reads without an expired command; one HMGET and one XADD
+pipeline on reads with one.
 """
 
 from __future__ import annotations
@@ -22,6 +36,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
@@ -30,10 +46,15 @@ from copier.keys import CopierKeys
 from copier.worker.evalsha import evalsha_many
 from copier.worker.lua import RECORD_DELIVERED
 from copier.worker.ops import netstrings
+from copier.worker.state import DELIVERY_CHECK_SESSION
 from gateway.clock import Clock
 from gateway.store.ports import DeliveryLog
 from gateway.store.records import EnqueueResult, LogBatch, LogEntry, LogRead
 from gateway.store.redis_errors import translates_redis_errors
+from gateway.store.session_store import DEFAULT_STREAM_MAXLEN
+from schemas.codes import ErrorCode, ExecutionStatus, Severity
+from schemas.envelope import ErrorAlert, ExecutionReport, encode_envelope
+from schemas.messages import ErrorAlertPayload, ExecutionReportPayload
 
 __all__ = ["DELIVERED_TTL_S", "DeliveryTimestamps"]
 
@@ -45,11 +66,27 @@ _COMMAND_MARK = b'"type":"OrderCommand"'
 _log = logging.getLogger("copygate.copier")
 
 
+@dataclass(frozen=True, slots=True)
+class _Expired:
+    """An OrderCommand found expired in a read."""
+
+    index: int  #: which read
+    account_id: str  #: whose log
+    seq: int  #: its seq
+    command_id: str  #: its envelope (= command) id
+    expires_at: int  #: its expiry
+
+
 class DeliveryTimestamps:
     """`DeliveryLog` that remembers when each OrderCommand was first handed to a transport."""
 
     def __init__(
-        self, inner: DeliveryLog, redis: aioredis.Redis, keys: CopierKeys, clock: Clock
+        self,
+        inner: DeliveryLog,
+        redis: aioredis.Redis,
+        keys: CopierKeys,
+        clock: Clock,
+        inbox_stream: str,
     ) -> None:
         self.inner = inner  #: the real delivery log
         self._redis = redis  #: bytes-mode client
@@ -58,6 +95,7 @@ class DeliveryTimestamps:
         self._recording: set[asyncio.Task[None]] = set()  #: delivery-time writes in flight
         self._record = redis.register_script(RECORD_DELIVERED)  #: HSETNX + EXPIRE per account
         self._template = keys.delivered_times("\x01").encode()  #: its key template
+        self._inbox = inbox_stream  #: the EA event stream (expiry reports go there)
 
     async def enqueue(self, account_id: str, envelope_id: str, body: bytes) -> EnqueueResult:
         """See `DeliveryLog.enqueue`."""
@@ -78,25 +116,100 @@ class DeliveryTimestamps:
     async def read(
         self, account_id: str, session_id: str, *, after_seq: int, limit: int = 500
     ) -> list[LogEntry]:
-        """See `DeliveryLog.read`; also records first-delivery times of OrderCommands."""
+        """See `DeliveryLog.read`; expired opens are replaced, OrderCommands' times recorded."""
         entries = await self.inner.read(account_id, session_id, after_seq=after_seq, limit=limit)
-        ids = [_command_id(e.body) for e in entries if _COMMAND_MARK in e.body]
-        found = [i for i in ids if i]
-        if found:
-            self._start_recording({account_id: found})
-        return entries
+        [screened] = await self._screen([(account_id, entries)])
+        return screened
 
     async def read_many(self, reads: Sequence[LogRead]) -> list[LogBatch]:
         """See `DeliveryLog.read_many`; one script call records the OrderCommands of all reads."""
         batches = await self.inner.read_many(reads)
-        found: dict[str, list[str]] = {}
-        for read, batch in zip(reads, batches, strict=True):
-            ids = [_command_id(e.body) for e in batch.entries if _COMMAND_MARK in e.body]
-            if any(ids):
-                found.setdefault(read.account_id, []).extend(i for i in ids if i)
-        if found:
-            self._start_recording(found)
-        return batches
+        screened = await self._screen(
+            [(read.account_id, batch.entries) for read, batch in zip(reads, batches, strict=True)]
+        )
+        return [
+            batch if entries is batch.entries else LogBatch(batch.reply_seqs, entries)
+            for batch, entries in zip(batches, screened, strict=True)
+        ]
+
+    async def _screen(self, reads: list[tuple[str, list[LogEntry]]]) -> list[list[LogEntry]]:
+        """Each read's entries, expired never-handed-out opens replaced; the rest recorded."""
+        now = self._clock()
+        commands: dict[str, list[str]] = {}
+        expired: list[_Expired] = []
+        for index, (account_id, entries) in enumerate(reads):
+            for entry in entries:
+                if _COMMAND_MARK not in entry.body:
+                    continue
+                command_id, expires_at = _command_fields(entry.body)
+                if command_id is None:
+                    continue
+                if expires_at is not None and expires_at < now:
+                    expired.append(_Expired(index, account_id, entry.seq, command_id, expires_at))
+                else:
+                    commands.setdefault(account_id, []).append(command_id)
+        out = [entries for _, entries in reads]
+        if expired:
+            out = await self._replace_expired(out, expired, commands, now)
+        if commands:
+            self._start_recording(commands)
+        return out
+
+    async def _replace_expired(
+        self,
+        reads: list[list[LogEntry]],
+        expired: list[_Expired],
+        commands: dict[str, list[str]],
+        now: int,
+    ) -> list[list[LogEntry]]:
+        """Alerts in place of the expired opens never handed out; their reports to the copier."""
+        handed = await self._handed_out(expired)
+        replace_at: dict[tuple[int, int], _Expired] = {}
+        for found, before in zip(expired, handed, strict=True):
+            if before:  # the EA may have acted on it: send it again, the EA decides
+                commands.setdefault(found.account_id, []).append(found.command_id)
+            else:
+                replace_at[(found.index, found.seq)] = found
+        if not replace_at:
+            return reads
+        out = [
+            [
+                LogEntry(e.seq, _expiry_alert(f.command_id, f.expires_at, now))
+                if (f := replace_at.get((index, e.seq))) is not None
+                else e
+                for e in entries
+            ]
+            for index, entries in enumerate(reads)
+        ]
+        reports = {
+            (f.account_id, f.command_id): _expiry_report(f.command_id, f.expires_at, now)
+            for f in replace_at.values()
+        }
+        await self._report_expired([(account, body) for (account, _), body in reports.items()])
+        return out
+
+    @translates_redis_errors
+    async def _handed_out(self, expired: list[_Expired]) -> list[bool]:
+        """For each expired command, whether a transport was handed it before."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for found in expired:
+                pipe.hexists(self._keys.delivered_times(found.account_id), found.command_id)
+            replies: list[Any] = await pipe.execute()
+        return [bool(reply) for reply in replies]
+
+    @translates_redis_errors
+    async def _report_expired(self, reports: list[tuple[str, bytes]]) -> None:
+        """Write the expiry reports to the EA event stream, as the copier reads it."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for account_id, body in reports:
+                pipe.xadd(
+                    self._inbox,
+                    {"account_id": account_id, "session_id": DELIVERY_CHECK_SESSION, "body": body},
+                    maxlen=DEFAULT_STREAM_MAXLEN,
+                    approximate=True,
+                )
+            await pipe.execute()
+        _log.info("%d expired open(s) not sent; recorded as signal_expired", len(reports))
 
     @property
     def recording(self) -> int:
@@ -138,10 +251,54 @@ class DeliveryTimestamps:
         return await self.inner.pending_count(account_id)
 
 
-def _command_id(body: bytes) -> str | None:
+def _command_fields(body: bytes) -> tuple[str | None, int | None]:
+    """The envelope id and `payload.expires_at` of a logged OrderCommand (None: absent)."""
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return None
-    envelope_id = value.get("id") if isinstance(value, dict) else None
-    return envelope_id if isinstance(envelope_id, str) else None
+        return None, None
+    if not isinstance(value, dict):
+        return None, None
+    envelope_id = value.get("id")
+    payload = value.get("payload")
+    expires = payload.get("expires_at") if isinstance(payload, dict) else None
+    return (
+        envelope_id if isinstance(envelope_id, str) else None,
+        expires if isinstance(expires, int) and not isinstance(expires, bool) else None,
+    )
+
+
+def _expiry_message(command_id: str, expires_at: int, now: int) -> str:
+    return (
+        f"OrderCommand {command_id} not sent: it expired at {expires_at} "
+        f"(gateway time {now}, {now - expires_at} ms late)"
+    )
+
+
+def _expiry_alert(command_id: str, expires_at: int, now: int) -> bytes:
+    """The ErrorAlert logged-entry body (no seq) that takes an expired open's place."""
+    alert = ErrorAlert(
+        id=f"exp-{command_id}"[:128],
+        ts=now,
+        payload=ErrorAlertPayload(
+            code=ErrorCode.SIGNAL_EXPIRED,
+            severity=Severity.INFO,
+            message=_expiry_message(command_id, expires_at, now),
+            ref_id=command_id,
+        ),
+    )
+    return encode_envelope(alert)
+
+
+def _expiry_report(command_id: str, expires_at: int, now: int) -> bytes:
+    """The ExecutionReport{expired} the copier reads for an open that was not sent."""
+    report = ExecutionReport(
+        id=f"exp-{command_id}"[:128],
+        ts=now,
+        payload=ExecutionReportPayload(
+            command_id=command_id,
+            status=ExecutionStatus.EXPIRED,
+            error_message=_expiry_message(command_id, expires_at, now),
+        ),
+    )
+    return encode_envelope(report)

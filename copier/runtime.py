@@ -45,7 +45,9 @@ class CopierRuntime:
     ) -> None:
         keys = CopierKeys.of(store.keys)
         if not isinstance(store.delivery, DeliveryTimestamps):
-            store.delivery = DeliveryTimestamps(store.delivery, store.redis, keys, clock)
+            store.delivery = DeliveryTimestamps(
+                store.delivery, store.redis, keys, clock, store.keys.ea_inbox_stream()
+            )
         self.delivery_times: DeliveryTimestamps = store.delivery  #: the hook installed above
         self.settings = copier_settings or CopierSettings()  #: worker settings
         self.worker = CopierWorker(store, self.settings, clock=clock)  #: the in-process worker

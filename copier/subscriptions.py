@@ -120,6 +120,17 @@ class SubscriptionStore:
         return None if raw is None else SubscriptionView.model_validate_json(raw)
 
     @translates_redis_errors
+    async def links(self, account_id: str) -> list[tuple[str, str]]:
+        """Every subscription the account is part of, as (follower_id, master_id), sorted."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hkeys(self._keys.subscriptions(account_id))
+            pipe.hkeys(self._keys.followers(account_id))
+            masters, followers = await pipe.execute()
+        pairs = {(account_id, m.decode()) for m in masters}
+        pairs |= {(f.decode(), account_id) for f in followers}
+        return sorted(pairs)
+
+    @translates_redis_errors
     async def list_for_follower(self, follower_id: str) -> list[SubscriptionView]:
         """Every subscription of a follower, ordered by master id."""
         raw = await self._redis.hgetall(self._keys.subscriptions(follower_id))

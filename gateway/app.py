@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 
 from copier.runtime import CopierRuntime, copier_routes
 from gateway.admin.routes import AdminRoutes
+from gateway.admin.rules import SubscriptionLinks
 from gateway.auth.admin import AdminAuthenticator
 from gateway.auth.hashing import SecretHasher
 from gateway.auth.session_key import AccountSessionKeyStrategy
@@ -49,6 +50,7 @@ class GatewayRuntime:
         store: StoreBundle,
         clock: Clock,
         telemetry: Telemetry | None = None,
+        links: SubscriptionLinks | None = None,
     ) -> None:
         self.settings = settings  #: process settings
         self.store = store  #: store ports
@@ -68,6 +70,7 @@ class GatewayRuntime:
             self.service,
             AdminAuthenticator.from_settings(store.admin_tokens, settings),
             self.key_strategy,
+            links,
         )  #: admin endpoints
         self.monitor = HeartbeatMonitor(
             store.sessions, self.telemetry, clock, idle_check_s=settings.heartbeat_timeout_s
@@ -145,6 +148,11 @@ def _routes(runtime: Callable[[], GatewayRuntime], settings: Settings) -> list[B
         Route(
             "/admin/v1/tenants/{tenant_id}/tokens", admin("issue_tenant_token"), methods=["POST"]
         ),
+        Route(
+            "/admin/v1/tenants/{tenant_id}/tokens/{token_id}",
+            admin("revoke_tenant_token"),
+            methods=["DELETE"],
+        ),
     ]
 
 
@@ -167,7 +175,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await open_store(settings)
         copier["runtime"] = CopierRuntime(store, settings, clock)  # wraps store.delivery first
-        rt = GatewayRuntime(settings, store, clock, telemetry)
+        rt = GatewayRuntime(
+            settings, store, clock, telemetry, links=copier["runtime"].routes.subscriptions
+        )
         holder["runtime"] = rt
         app.state.runtime = rt
         if settings.auth_pepper is None and not store.embedded:

@@ -15,7 +15,8 @@ Tree::
      │    ├── UnsupportedAuthMethod
      │    ├── InvalidCredentials       malformed credentials, or a rejected/revoked key
      │    └── InvalidToken             bad or unknown bearer token
-     └── NotFound                      an admin resource does not exist
+     ├── NotFound                      an admin resource does not exist
+     └── Conflict                      an admin change contradicts the stored state
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from schemas.codes import ErrorCode
 
 __all__ = [
     "AuthError",
+    "Conflict",
     "DeliveryLogFull",
     "FencingError",
     "GatewayError",
@@ -115,3 +117,7 @@ class InvalidToken(AuthError):
 
 class NotFound(GatewayError):
     """An admin resource does not exist."""
+
+
+class Conflict(GatewayError):
+    """An admin change contradicts the stored state (-> 409), e.g. rejecting an approved key."""

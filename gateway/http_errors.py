@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.errors import (
+    Conflict,
     FencingError,
     InvalidCredentials,
     InvalidToken,
@@ -164,6 +165,8 @@ async def _on_gateway_error(request: Request, exc: Exception) -> Response:
             )
         case NotFound():
             return error_response(404, ErrorCode.NOT_FOUND, str(exc))
+        case Conflict():
+            return error_response(409, ErrorCode.CONFLICT, str(exc))
         case FencingError():
             return error_response(410, exc.reason or ErrorCode.CONFLICT, str(exc))
     return await _on_unexpected(request, exc)

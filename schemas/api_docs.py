@@ -16,7 +16,7 @@ from pydantic.json_schema import models_json_schema
 
 from schemas import envelope, rest, subscriptions
 
-__all__ = ["asyncapi_document", "openapi_document"]
+__all__ = ["asyncapi_document", "openapi_document", "standard_constraints"]
 
 _VERSION = "1.0.0"
 _REF = "#/components/schemas/{model}"
@@ -31,6 +31,68 @@ class _Operation:
     status: int = 200
     request: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
+    query: tuple[str, ...] = ()  # optional string query parameters
+
+    @property
+    def operation_id(self) -> str:
+        """``put_admin_v1_accounts_account_id`` and the like: method and path."""
+        words = [w.strip("{}") for w in self.path.split("/") if w]
+        return "_".join([self.method, *words]).replace("-", "_").replace(".", "_")
+
+
+#: Links of a successful answer (OpenAPI 3.1 link objects): operation id of the source
+#: -> link name -> (target operation id, parameters as runtime expressions). They tell
+#: clients (and the stateful fuzzer, bench/fuzz_rest.py) which call follows which.
+_LINKS: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
+    "put_admin_v1_accounts_account_id": {
+        "GetAccount": (
+            "get_admin_v1_accounts_account_id",
+            {"account_id": "$request.path.account_id"},
+        ),
+        "ProvisionKey": (
+            "post_admin_v1_accounts_account_id_keys",
+            {"account_id": "$request.path.account_id"},
+        ),
+        "QueueMessage": (
+            "post_admin_v1_accounts_account_id_messages",
+            {"account_id": "$request.path.account_id"},
+        ),
+        "ListCopies": (
+            "get_admin_v1_accounts_follower_id_copies",
+            {"follower_id": "$request.path.account_id"},
+        ),
+        "ListSubscriptions": (
+            "get_admin_v1_accounts_follower_id_subscriptions",
+            {"follower_id": "$request.path.account_id"},
+        ),
+    },
+    "post_admin_v1_accounts_account_id_keys": {
+        name.capitalize() + "Key": (
+            f"post_admin_v1_keys_key_id_{name}",
+            {"key_id": "$response.body#/key_id"},
+        )
+        for name in ("approve", "reject", "revoke")
+    },
+    "post_ea_gateway_v1_sessions": {
+        "CloseSession": (
+            "delete_admin_v1_sessions_session_id",
+            {"session_id": "$response.body#/session_id"},
+        ),
+    },
+    "post_admin_v1_tenants_tenant_id_tokens": {
+        "RevokeToken": (
+            "delete_admin_v1_tenants_tenant_id_tokens_token_id",
+            {"tenant_id": "$request.path.tenant_id", "token_id": "$response.body#/token_id"},
+        ),
+    },
+    "put_admin_v1_accounts_follower_id_subscriptions_master_id": {
+        verb.capitalize() + "Subscription": (
+            f"{verb}_admin_v1_accounts_follower_id_subscriptions_master_id",
+            {"follower_id": "$request.path.follower_id", "master_id": "$request.path.master_id"},
+        )
+        for verb in ("get", "delete")
+    },
+}
 
 
 _OPERATIONS = (
@@ -62,7 +124,12 @@ _OPERATIONS = (
         rest.ExchangeResponse,
     ),
     _Operation(
-        "get", "/admin/v1/keys", "List keys (filter with ?status=)", "admin", response=rest.KeyList
+        "get",
+        "/admin/v1/keys",
+        "List keys (filter with ?status=)",
+        "admin",
+        response=rest.KeyList,
+        query=("status",),
     ),
     _Operation(
         "post",
@@ -117,6 +184,7 @@ _OPERATIONS = (
         "Live sessions (?account_id=)",
         "admin",
         response=rest.SessionList,
+        query=("account_id",),
     ),
     _Operation("delete", "/admin/v1/sessions/{session_id}", "Close a session", "admin"),
     _Operation(
@@ -127,6 +195,34 @@ _OPERATIONS = (
         201,
         rest.TenantTokenRequest,
         rest.TenantTokenCreated,
+    ),
+    _Operation(
+        "delete",
+        "/admin/v1/tenants/{tenant_id}/tokens/{token_id}",
+        "Revoke a tenant-admin token (backoffice only); 204",
+        "admin",
+        204,
+    ),
+    _Operation(
+        "get",
+        "/admin/v1/accounts/{follower_id}/copies",
+        "A follower's copy records, newest first (?master_id=&limit=)",
+        "admin",
+        query=("master_id", "limit"),
+    ),
+    _Operation(
+        "get",
+        "/admin/v1/audit",
+        "Subscription changes (?account_id=&limit=)",
+        "admin",
+        query=("account_id", "limit"),
+    ),
+    _Operation(
+        "get",
+        "/admin/v1/copier/dead-letters",
+        "Dead letters (backoffice only)",
+        "admin",
+        query=("limit",),
     ),
     _Operation(
         "put",
@@ -147,8 +243,9 @@ _OPERATIONS = (
     _Operation(
         "delete",
         "/admin/v1/accounts/{follower_id}/subscriptions/{master_id}",
-        "Delete a subscription",
+        "Delete a subscription; 204",
         "admin",
+        204,
     ),
     _Operation(
         "get",
@@ -163,7 +260,8 @@ _ERRORS = {
     "400": "Malformed JSON",
     "401": "Bad or missing credentials",
     "403": "Not allowed for this role or tenant",
-    "404": "Unknown resource",
+    "404": "Unknown resource (or unknown account, see docs/admin-rules.md)",
+    "409": "Conflicts with the stored state (role change under subscriptions, refused key)",
     "410": "Session closed (error.code is the close reason)",
     "413": "Body too large",
     "422": "Validation failed (details name the fields)",
@@ -172,13 +270,52 @@ _ERRORS = {
 }
 
 
+#: pydantic's constraint names on exact decimals -> the JSON Schema keywords.
+_NUMBER_KEYWORDS = {
+    "gt": "exclusiveMinimum",
+    "ge": "minimum",
+    "lt": "exclusiveMaximum",
+    "le": "maximum",
+}
+
+
+def _json_number(value: Any) -> Any:
+    """A bound as a JSON number (pydantic writes Decimal bounds as strings)."""
+    if isinstance(value, str):
+        number = float(value)
+        return int(number) if number.is_integer() else number
+    return value
+
+
+def standard_constraints(schema: Any) -> Any:
+    """`schema` with the bounds of exact-decimal fields as JSON Schema keywords.
+
+    pydantic emits a constrained `Decimal` behind a validator as ``{"gt": 0,
+    "le": "100"}``, which no JSON Schema validator (nor the EA's tests, nor
+    schemathesis) understands; this rewrites them to ``exclusiveMinimum`` /
+    ``maximum`` with numeric values, recursively.
+    """
+    if isinstance(schema, list):
+        return [standard_constraints(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    numeric = schema.get("type") == "number"
+    for key, value in schema.items():
+        if numeric and key in _NUMBER_KEYWORDS:
+            out[_NUMBER_KEYWORDS[key]] = _json_number(value)
+        else:
+            out[key] = standard_constraints(value)
+    return out
+
+
 def _components(models: list[type[BaseModel]], mode: str) -> dict[str, Any]:
     unique = list(dict.fromkeys(models))
     _, schema = models_json_schema(
         [(m, mode) for m in unique],  # type: ignore[misc]
         ref_template=_REF,
     )
-    defs: dict[str, Any] = schema.get("$defs", {})
+    defs: dict[str, Any] = standard_constraints(schema.get("$defs", {}))
     return defs
 
 
@@ -187,13 +324,20 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 
 
 def _operation(op: _Operation) -> dict[str, Any]:
-    doc: dict[str, Any] = {"summary": op.summary, "responses": {}}
+    doc: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "responses": {},
+    }
     params = [part[1:-1] for part in op.path.split("/") if part.startswith("{")]
-    if params:
-        doc["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in params
-        ]
+    parameters = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+    ] + [
+        {"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
+        for q in op.query
+    ]
+    if parameters:
+        doc["parameters"] = parameters
     if op.auth:
         doc["security"] = [{"sessionToken" if op.auth == "session" else "adminToken": []}]
     if op.request is not None:
@@ -204,6 +348,12 @@ def _operation(op: _Operation) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "OK"}
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": _ref(op.response)}}
+    links = _LINKS.get(op.operation_id)
+    if links:
+        ok["links"] = {
+            name: {"operationId": target, "parameters": params}
+            for name, (target, params) in links.items()
+        }
     doc["responses"][str(op.status)] = ok
     for status, description in _ERRORS.items():
         doc["responses"][status] = {

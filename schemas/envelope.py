@@ -180,11 +180,16 @@ _CLIENT_ADAPTER: TypeAdapter[ClientEnvelope] = TypeAdapter(ClientEnvelope)
 _SERVER_ADAPTER: TypeAdapter[ServerEnvelope] = TypeAdapter(ServerEnvelope)
 
 
-def _error_details(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"loc": [str(part) for part in err["loc"]], "msg": err["msg"], "type": err["type"]}
-        for err in exc.errors(include_url=False, include_input=False, include_context=False)
-    ]
+def _error_details(exc: ValidationError, tag: object = None) -> list[dict[str, Any]]:
+    """pydantic's errors as ``{"loc", "msg", "type"}``; the union's `tag` (the message
+    type) is dropped from the front of `loc`, so it reads ``["payload", "volume"]``."""
+    details = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        loc = list(err["loc"])
+        if loc and loc[0] == tag:
+            loc = loc[1:]
+        details.append({"loc": [str(part) for part in loc], "msg": err["msg"], "type": err["type"]})
+    return details
 
 
 def _read_ref_id(obj: dict[str, Any]) -> str | None:
@@ -226,7 +231,7 @@ def parse_client_envelope(data: str | bytes | dict[str, Any]) -> ClientEnvelope:
             ErrorCode.VALIDATION_ERROR,
             f"{obj['type']} failed validation",
             ref_id=_read_ref_id(obj),
-            details=_error_details(exc),
+            details=_error_details(exc, obj["type"]),
         ) from exc
 
 
@@ -239,7 +244,7 @@ def parse_server_envelope(data: str | bytes | dict[str, Any]) -> ServerEnvelope:
         raise EnvelopeError(
             ErrorCode.VALIDATION_ERROR,
             f"{obj['type']} failed validation",
-            details=_error_details(exc),
+            details=_error_details(exc, obj["type"]),
         ) from exc
 
 

@@ -14,7 +14,7 @@ import orjson
 from pydantic import BaseModel, TypeAdapter
 
 from schemas import envelope, rest, subscriptions
-from schemas.api_docs import asyncapi_document, openapi_document
+from schemas.api_docs import asyncapi_document, openapi_document, standard_constraints
 
 __all__ = ["JSON_DIR", "render_all", "write_all"]
 
@@ -55,7 +55,12 @@ _REST: tuple[type[BaseModel], ...] = (
 
 
 def _dump(schema: dict[str, Any]) -> bytes:
-    return orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    return (
+        orjson.dumps(
+            standard_constraints(schema), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+        )
+        + b"\n"
+    )
 
 
 def render_all() -> dict[str, bytes]:

@@ -33,8 +33,10 @@ from schemas.types import (
 )
 
 __all__ = [
+    "MAX_ALERT_DETAILS",
     "AccountInfo",
     "ErrorAlertPayload",
+    "ErrorDetail",
     "ExecutionReportPayload",
     "InitAckPayload",
     "InitRequestPayload",
@@ -251,8 +253,27 @@ class RetryPolicy(WireModel):
     max_attempts: int | None = Field(default=None, ge=0)
 
 
+#: Most `details` entries an ErrorAlert carries (the first ones, in field order).
+MAX_ALERT_DETAILS = 20
+
+
+class ErrorDetail(WireModel):
+    """One field that failed validation: where (`loc`), what (`msg`), which rule (`type`).
+
+    The same shape as the REST API's 422 `error.details` entries.
+    """
+
+    loc: list[str] = Field(max_length=16)
+    msg: str = Field(max_length=512)
+    type: str | None = Field(default=None, max_length=64)
+
+
 class ErrorAlertPayload(WireModel):
-    """Either direction: an anomaly or a policy violation."""
+    """Either direction: an anomaly or a policy violation.
+
+    `details` (optional, server -> EA) lists the fields of the offending message
+    that failed validation, for `validation_error` alerts.
+    """
 
     code: str = Field(min_length=1, max_length=64)
     severity: Severity
@@ -260,6 +281,7 @@ class ErrorAlertPayload(WireModel):
     remediation: str | None = Field(default=None, max_length=1024)
     retry: RetryPolicy | None = None
     ref_id: MessageId | None = None
+    details: list[ErrorDetail] | None = Field(default=None, max_length=MAX_ALERT_DETAILS)
 
 
 class ShutdownNoticePayload(WireModel):

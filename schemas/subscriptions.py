@@ -28,7 +28,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from schemas.types import AccountId, EpochMs, PositiveDecimal, Symbol
 
 __all__ = [
+    "MAX_LOTS",
+    "MAX_LOT_CAP",
     "MAX_MULTIPLIER",
+    "MAX_ORDER_COUNT",
+    "MAX_RISK_FRACTION",
+    "MAX_SIGNAL_AGE_MS",
+    "MAX_SYMBOL_MAP",
+    "SUBSCRIPTION_BOUNDS",
     "Allocation",
     "AllocationMode",
     "FixedFractionalAllocation",
@@ -44,6 +51,34 @@ __all__ = [
 
 #: Upper bound of `multiplier`; anything larger is almost certainly a typo.
 MAX_MULTIPLIER = Decimal(1000)
+#: Upper bound of `fixed_lot` lots: MT4's usual largest max_lot per order.
+MAX_LOTS = Decimal(100)
+#: Upper bound of `risk_fraction`: half the follower's equity at risk on one trade.
+MAX_RISK_FRACTION = Decimal("0.5")
+#: Upper bound of the lot caps (`max_lots_per_symbol`, `max_total_lots`).
+MAX_LOT_CAP = Decimal(10_000)
+#: Upper bound of the count caps (`max_open_positions`, `max_orders_per_minute`).
+MAX_ORDER_COUNT = 10_000
+#: Upper bound of `max_signal_age_ms` (one day).
+MAX_SIGNAL_AGE_MS = 86_400_000
+#: Most entries of `symbol_map`.
+MAX_SYMBOL_MAP = 2_000
+
+#: Every bounded number of the settings: field name -> (smallest, largest) accepted.
+#: Decimals are exclusive of 0 at the bottom (the smallest listed is a sample value);
+#: docs/copier.md lists the same table.
+SUBSCRIPTION_BOUNDS: dict[str, tuple[Any, Any]] = {
+    "lots": (Decimal("0.01"), MAX_LOTS),
+    "multiplier": (Decimal("0.01"), MAX_MULTIPLIER),
+    "risk_fraction": (Decimal("0.001"), MAX_RISK_FRACTION),
+    "max_drawdown_pct": (Decimal("0.1"), Decimal(100)),
+    "max_open_positions": (0, MAX_ORDER_COUNT),
+    "max_lots_per_symbol": (Decimal("0.01"), MAX_LOT_CAP),
+    "max_total_lots": (Decimal("0.01"), MAX_LOT_CAP),
+    "max_orders_per_minute": (0, MAX_ORDER_COUNT),
+    "max_signal_age_ms": (1, MAX_SIGNAL_AGE_MS),
+    "symbol_map": (0, MAX_SYMBOL_MAP),
+}
 
 
 class SubscriptionStatus(StrEnum):
@@ -120,8 +155,8 @@ class FixedFractionalAllocation(_AllocationBase):
     _own_fields: ClassVar[frozenset[str]] = frozenset({"risk_fraction"})
 
     mode: Literal["fixed_fractional"]
-    #: Fraction of equity at risk per trade: 0.01 = 1 %. At most 1 (100 %).
-    risk_fraction: Annotated[PositiveDecimal, Field(le=1)]
+    #: Fraction of equity at risk per trade: 0.01 = 1 %. At most 0.5 (50 %).
+    risk_fraction: Annotated[PositiveDecimal, Field(le=MAX_RISK_FRACTION)]
 
 
 class FixedLotAllocation(_AllocationBase):
@@ -130,8 +165,8 @@ class FixedLotAllocation(_AllocationBase):
     _own_fields: ClassVar[frozenset[str]] = frozenset({"lots"})
 
     mode: Literal["fixed_lot"]
-    #: Lots of every copied order (then rounded down to the symbol's lot_step).
-    lots: PositiveDecimal
+    #: Lots of every copied order (then rounded down to the symbol's lot_step); <= 100.
+    lots: Annotated[PositiveDecimal, Field(le=MAX_LOTS)]
 
 
 #: One of the four allocation modes, chosen by `mode`.
@@ -148,13 +183,13 @@ class RiskSettings(_SettingsModel):
     #: the subscription to `close_only`.
     max_drawdown_pct: Annotated[PositiveDecimal, Field(le=100)] | None = None
     #: Most copied positions and pending orders open at once under this subscription.
-    max_open_positions: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    max_open_positions: Annotated[int, Field(ge=0, le=MAX_ORDER_COUNT)] | None = None
     #: Most copied lots on one follower symbol under this subscription.
-    max_lots_per_symbol: PositiveDecimal | None = None
+    max_lots_per_symbol: Annotated[PositiveDecimal, Field(le=MAX_LOT_CAP)] | None = None
     #: Most copied lots in total under this subscription.
-    max_total_lots: PositiveDecimal | None = None
+    max_total_lots: Annotated[PositiveDecimal, Field(le=MAX_LOT_CAP)] | None = None
     #: Most new orders (opens and pending placements) in any sliding 60 s window.
-    max_orders_per_minute: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    max_orders_per_minute: Annotated[int, Field(ge=0, le=MAX_ORDER_COUNT)] | None = None
 
 
 class SubscriptionSettings(_SettingsModel):
@@ -162,7 +197,7 @@ class SubscriptionSettings(_SettingsModel):
 
     allocation: Allocation = Field(default_factory=MirrorAllocation)
     #: Master symbol -> follower symbol; unmapped symbols are copied under the same name.
-    symbol_map: dict[Symbol, Symbol] = Field(default_factory=dict, max_length=2000)
+    symbol_map: dict[Symbol, Symbol] = Field(default_factory=dict, max_length=MAX_SYMBOL_MAP)
     #: Copy buy as sell (and limit as stop), with SL and TP swapped.
     reverse: bool = False
     #: Send the master's SL/TP with opens, and copy SL/TP modifications.
@@ -170,7 +205,7 @@ class SubscriptionSettings(_SettingsModel):
     #: Copy pending (limit/stop) orders; if false, only market positions are copied.
     copy_pending: bool = True
     #: An open older than this (since the server received it) is not sent; null = no limit.
-    max_signal_age_ms: Annotated[int, Field(ge=1, le=86_400_000)] | None = 30_000
+    max_signal_age_ms: Annotated[int, Field(ge=1, le=MAX_SIGNAL_AGE_MS)] | None = 30_000
     status: SubscriptionStatus = SubscriptionStatus.ACTIVE
     risk: RiskSettings = Field(default_factory=RiskSettings)
 

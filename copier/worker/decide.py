@@ -40,7 +40,7 @@ from copier.worker.draft import (
     attempt_of,
     new_copy,
 )
-from copier.worker.state import CopyRecord, CopyStatus, FollowerRecord
+from copier.worker.state import SIGNAL_EXPIRED, CopyRecord, CopyStatus, FollowerRecord
 from schemas.codes import Action, ExecutionStatus
 from schemas.messages import (
     ExecutionReportPayload,
@@ -115,6 +115,7 @@ def decide_report(
     grace_ms: int = 2_000,
     policy: BackoffPolicy | None = None,
     not_delivered: bool = False,
+    signal_expired: bool = False,
 ) -> FollowerWrite | None:
     """Apply one ExecutionReport of a follower.
 
@@ -129,6 +130,9 @@ def decide_report(
         policy: retry backoff.
         not_delivered: the "report" is the copier's own: the delivery log refused
             the command (no retry, no breaker count).
+        signal_expired: the "report" is the gateway's delivery check: the open
+            expired before it was sent (status expired, reason `signal_expired`, no
+            breaker count).
 
     Returns:
         The write, or None when the report is for no awaited command (a
@@ -140,7 +144,7 @@ def decide_report(
         return None
     draft = Draft(follower, ctx, now_ms, grace_ms)
     before_state = follower.breaker.state(now_ms)
-    if not not_delivered:
+    if not (not_delivered or signal_expired):
         draft.record = replace(draft.record, breaker=follower.breaker.on_report(report, now_ms))
     give_up: str | None = None
     if report.status is ExecutionStatus.REJECTED and not not_delivered:
@@ -174,6 +178,8 @@ def decide_report(
     applied = links.apply_report(report)
     draft.record = replace(draft.record, links=applied.book)
     if copy is not None:
+        if signal_expired:
+            give_up = SIGNAL_EXPIRED
         draft.copies[copy.command_id] = _reported(copy, report, now_ms, give_up, not_delivered)
     draft.breaker_alert(before_state)
     if applied.unblocked and applied.link is not None:

@@ -29,7 +29,7 @@ from copier.worker.decide import (
     decide_report,
     decide_signal,
 )
-from copier.worker.state import MasterBook, apply_master_intent
+from copier.worker.state import DELIVERY_CHECK_SESSION, MasterBook, apply_master_intent
 from copier.worker.store import FollowerStore
 from copier.worker.streams import StreamEntry
 from gateway.clock import Clock
@@ -109,7 +109,9 @@ class CopierPump:
         envelope = parse_client_envelope(bytes(entry.fields[b"body"]))
         account = entry.account_id
         if isinstance(envelope, ExecutionReport):
-            await self.on_report(account, envelope.payload)
+            # the gateway's delivery check: an open that expired before it was sent
+            expired = entry.fields.get(b"session_id") == DELIVERY_CHECK_SESSION.encode()
+            await self.on_report(account, envelope.payload, signal_expired=expired)
         elif isinstance(envelope, SyncSnapshot):
             await self.on_snapshot(account, envelope.payload, round_id=envelope.id)
 
@@ -189,9 +191,14 @@ class CopierPump:
 
     # ---- reports and snapshots ---------------------------------------------------
     async def on_report(
-        self, follower: str, report: ExecutionReportPayload, *, not_delivered: bool = False
+        self,
+        follower: str,
+        report: ExecutionReportPayload,
+        *,
+        not_delivered: bool = False,
+        signal_expired: bool = False,
     ) -> None:
-        """Apply one ExecutionReport (or a not-delivered verdict) of a follower."""
+        """Apply one ExecutionReport (or a not-delivered or not-sent verdict) of a follower."""
         base = report.command_id.split(".r", 1)[0]
         subs = await self.store.subscriptions_of(follower)
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
@@ -206,6 +213,7 @@ class CopierPump:
                 now,
                 grace_ms=self._grace,
                 not_delivered=not_delivered,
+                signal_expired=signal_expired,
             )
             if write is None:
                 return

@@ -19,7 +19,9 @@ from schemas.codes import Action, OrderType
 from schemas.messages import OrderIntentPayload, PendingOrder, Position
 
 __all__ = [
+    "DELIVERY_CHECK_SESSION",
     "RECENT_WINDOW_MS",
+    "SIGNAL_EXPIRED",
     "CopyRecord",
     "CopyStatus",
     "FollowerRecord",
@@ -42,6 +44,13 @@ class CopyStatus:
     WAITING = "waiting"  # parked until the link's pending report arrives
     RETRYING = "retrying"  # rejected with a transient error; a retry is scheduled
     NOT_DELIVERED = "not_delivered"  # the delivery log refused it (full)
+
+
+#: `session_id` of the ExecutionReports the gateway's delivery check writes to the EA
+#: event stream for opens it did not send (expired); no EA session has this id.
+DELIVERY_CHECK_SESSION = "gateway:delivery-check"
+#: `CopyRecord.reason` of a copy whose open expired before it could be sent.
+SIGNAL_EXPIRED = "signal_expired"
 
 
 @dataclass(frozen=True, slots=True)

@@ -241,6 +241,25 @@ def server_envelopes() -> dict[str, Envelope]:
                 "retry": {"policy": "none"},
             },
         ),
+        "error_alert_details": ErrorAlert(
+            id="s-5d",
+            ts=TS,
+            seq=25,
+            payload={
+                "code": "validation_error",
+                "severity": "warning",
+                "message": "OrderIntent failed validation",
+                "ref_id": "i-xyz-4",
+                "details": [
+                    {
+                        "loc": ["payload", "volume"],
+                        "msg": "Input should be greater than 0",
+                        "type": "greater_than",
+                    },
+                    {"loc": ["payload", "symbol"], "msg": "Field required", "type": "missing"},
+                ],
+            },
+        ),
         "shutdown_preempted": ShutdownNotice(
             id="s-6", ts=TS, seq=26, payload={"reason": "preempted"}
         ),

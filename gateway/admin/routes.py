@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.admin.rules import SubscriptionLinks, conflicting_subscriptions
 from gateway.admin.views import account_view, key_view, session_view
 from gateway.auth.admin import AdminAuthenticator, AdminPrincipal
 from gateway.auth.session_key import AccountSessionKeyStrategy
@@ -53,10 +54,12 @@ class AdminRoutes:
         service: SessionService,
         authenticator: AdminAuthenticator,
         keys: AccountSessionKeyStrategy,
+        links: SubscriptionLinks | None = None,
     ) -> None:
         self.service = service  #: sessions and store
         self.authenticator = authenticator  #: bearer token -> principal
         self.keys = keys  #: key provisioning
+        self.links = links  #: subscriptions an account is part of (None: no copier)
 
     # ---- authorisation -------------------------------------------------------------
     async def _principal(self, request: Request) -> AdminPrincipal:
@@ -68,13 +71,33 @@ class AdminRoutes:
             raise _forbidden("this operation needs the backoffice role")
         return principal
 
-    async def _require_account(self, request: Request, account_id: str) -> AdminPrincipal:
-        """The caller may act on `account_id` (tenant admins: only within their tenant)."""
+    async def _require_account(
+        self,
+        request: Request,
+        account_id: str,
+        *,
+        configured: bool = False,
+        creates: bool = False,
+    ) -> AdminPrincipal:
+        """The caller may act on `account_id` (docs/admin-rules.md, "unknown accounts").
+
+        404 if the account exists in no form (or, with `configured`, has no
+        record), unless the back-office calls a route that `creates` it; 403 if a
+        tenant admin's tenant does not own it (an account that exists but is not
+        configured belongs to no tenant: back-office only).
+        """
         principal = await self._principal(request)
-        if principal.role is AdminRole.BACKOFFICE:
+        accounts = self.service.store.accounts
+        account = await accounts.get_account(account_id)
+        if account is None:
+            if creates and principal.role is AdminRole.BACKOFFICE:
+                return principal
+            if configured or not await accounts.account_exists(account_id):
+                raise NotFound(f"unknown account {account_id}")
+            if principal.role is not AdminRole.BACKOFFICE:
+                raise _forbidden(f"account {account_id} is not assigned to a tenant")
             return principal
-        account = await self.service.store.accounts.get_account(account_id)
-        if account is None or not principal.can_access_tenant(account.tenant_id):
+        if not principal.can_access_tenant(account.tenant_id):
             raise _forbidden(f"account {account_id} is outside tenant {principal.tenant_id}")
         return principal
 
@@ -107,7 +130,9 @@ class AdminRoutes:
         return json_response({"keys": keys})
 
     async def decide_key(self, request: Request) -> Response:
-        """`POST /admin/v1/keys/{key_id}/approve|reject|revoke`."""
+        """`POST /admin/v1/keys/{key_id}/approve|reject|revoke` (idempotent, see
+        `gateway.store.key_store.key_decision`; a contradicting decision is 409)."""
+        await self._principal(request)  # 401 before anything about the key is told
         key_id = request.path_params["key_id"]
         decision = _KEY_DECISIONS.get(request.path_params["decision"])
         if decision is None:
@@ -129,7 +154,7 @@ class AdminRoutes:
     async def provision_key(self, request: Request) -> Response:
         """`POST /admin/v1/accounts/{account_id}/keys` -> 201 with the key shown once."""
         account_id = self._account_id(request)
-        principal = await self._require_account(request, account_id)
+        principal = await self._require_account(request, account_id, creates=True)
         key_id, secret = await self.keys.provision_key(
             account_id, principal.token_id, self.service.clock()
         )
@@ -139,31 +164,66 @@ class AdminRoutes:
 
     # ---- accounts -------------------------------------------------------------------
     async def put_account(self, request: Request) -> Response:
-        """`PUT /admin/v1/accounts/{account_id}`."""
+        """`PUT /admin/v1/accounts/{account_id}`.
+
+        The back-office may create any account and assign any account to any
+        tenant. A tenant admin may update accounts of its own tenant, and create an
+        account only if it exists in no form yet (no record, key, session, log):
+        an EA that connected with a first-launch key, or a key the back-office
+        provisioned, is never taken over by a tenant (403).
+        """
         account_id = self._account_id(request)
         body = await read_body(request, AccountUpsert)
         principal = await self._principal(request)
+        record = AccountRecord(
+            account_id=account_id,
+            tenant_id=body.tenant_id,
+            role=body.role,
+            label=body.label,
+            updated_ms=self.service.clock(),
+        )
+        accounts = self.service.store.accounts
+        existing = await accounts.get_account(account_id)
         if principal.role is not AdminRole.BACKOFFICE:
-            existing = await self.service.store.accounts.get_account(account_id)
             if not principal.can_access_tenant(body.tenant_id) or (
                 existing is not None and not principal.can_access_tenant(existing.tenant_id)
             ):
                 raise _forbidden(f"tenant admins may only manage tenant {principal.tenant_id}")
-        record = await self.service.store.accounts.put_account(
-            AccountRecord(
-                account_id=account_id,
-                tenant_id=body.tenant_id,
-                role=body.role,
-                label=body.label,
-                updated_ms=self.service.clock(),
-            )
-        )
+            if existing is None:
+                if not await accounts.create_account(record):
+                    raise _forbidden(
+                        f"account {account_id} already exists (a key, a session or a record); "
+                        "only the back-office can assign it to a tenant"
+                    )
+                return json_response(account_view(record))
+        await self._check_subscriptions(existing, record)
+        record = await accounts.put_account(record)
         return json_response(account_view(record))
+
+    async def _check_subscriptions(
+        self, existing: AccountRecord | None, record: AccountRecord
+    ) -> None:
+        """409 naming the subscriptions a role or tenant change would contradict."""
+        if existing is None or self.links is None:
+            return
+        if existing.role is record.role and existing.tenant_id == record.tenant_id:
+            return
+        links = await self.links.links(record.account_id)
+        conflicts = conflicting_subscriptions(existing, record, links)
+        if conflicts:
+            named = ", ".join(f"{f} follows {m}" for f, m in conflicts)
+            raise ApiError(
+                409,
+                ErrorCode.CONFLICT,
+                f"account {record.account_id} keeps its role and tenant while it has "
+                f"subscriptions ({named}); delete them first",
+                details=[{"follower_id": f, "master_id": m} for f, m in conflicts],
+            )
 
     async def get_account(self, request: Request) -> Response:
         """`GET /admin/v1/accounts/{account_id}`."""
         account_id = self._account_id(request)
-        await self._require_account(request, account_id)
+        await self._require_account(request, account_id, configured=True)
         record = await self.service.store.accounts.get_account(account_id)
         if record is None:
             raise NotFound(f"unknown account {account_id}")
@@ -187,6 +247,7 @@ class AdminRoutes:
 
     async def close_session(self, request: Request) -> Response:
         """`DELETE /admin/v1/sessions/{session_id}`: an operator ends a session."""
+        await self._principal(request)  # 401 before anything about the session is told
         session_id = request.path_params["session_id"]
         record = await self.service.store.sessions.get_session(session_id)
         if record is None:
@@ -211,6 +272,18 @@ class AdminRoutes:
         return json_response(
             created.model_dump(mode="json"), status=201, headers={"Cache-Control": "no-store"}
         )
+
+    async def revoke_tenant_token(self, request: Request) -> Response:
+        """`DELETE /admin/v1/tenants/{tenant_id}/tokens/{token_id}` (backoffice only) -> 204.
+
+        The token is refused (401) from then on, on every node.
+        """
+        await self._require_backoffice(request)
+        tenant_id = request.path_params["tenant_id"]
+        token_id = request.path_params["token_id"]
+        if await self.authenticator.revoke_tenant_token(tenant_id, token_id) is None:
+            raise NotFound(f"unknown token {token_id} of tenant {tenant_id}")
+        return Response(status_code=204)
 
     # ---- operator messages -----------------------------------------------------------
     async def queue_message(self, request: Request) -> Response:

@@ -160,3 +160,11 @@ class AdminAuthenticator:
         await self._tokens.add_token(token_hash(token), record)
         _log.info("issued tenant_admin token %s for tenant %s", record.token_id, tenant_id)
         return record.token_id, token
+
+    async def revoke_tenant_token(self, tenant_id: str, token_id: str) -> AdminTokenRecord | None:
+        """Revoke one of a tenant's tokens (refused from then on); None if it has no such
+        token. The bootstrap token is configuration and cannot be revoked here."""
+        record = await self._tokens.revoke_token(token_id, tenant_id)
+        if record is not None:
+            _log.info("revoked admin token %s of tenant %s", token_id, tenant_id)
+        return record

@@ -9,6 +9,7 @@ endpoint and the poll endpoint are two thin pumps over it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from gateway.protocol.effects import (
     Acknowledge,
@@ -43,7 +44,9 @@ from schemas.envelope import (
 )
 from schemas.errors import EnvelopeError
 from schemas.messages import (
+    MAX_ALERT_DETAILS,
     ErrorAlertPayload,
+    ErrorDetail,
     InitAckPayload,
     ReceiptPayload,
     SessionStateChangePayload,
@@ -131,15 +134,20 @@ class SessionProtocol:
 
     def reject_too_large(self, obj: object, limit: int, now_ms: int) -> list[Effect]:
         """A poll message bigger than the frame limit: dropped like a bad frame (rule 5)."""
+        return self.reject_object(
+            obj, ErrorCode.PAYLOAD_TOO_LARGE, f"message exceeds {limit} bytes", now_ms
+        )
+
+    def reject_object(
+        self, obj: object, code: ErrorCode, message: str, now_ms: int
+    ) -> list[Effect]:
+        """A poll message refused before parsing (too large, nested too deep): rule 5."""
         self.last_message_type = None
         if self.state is SessionState.CLOSED:
             return []
         raw_id = obj.get("id") if isinstance(obj, dict) else None
         ref_id = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= 128 else None
-        exc = EnvelopeError(
-            ErrorCode.PAYLOAD_TOO_LARGE, f"message exceeds {limit} bytes", ref_id=ref_id
-        )
-        return self._reject(exc, now_ms)
+        return self._reject(EnvelopeError(code, message, ref_id=ref_id), now_ms)
 
     def receive_envelope(self, envelope: ClientEnvelope, now_ms: int) -> list[Effect]:
         """Apply rules 1-2 to one valid envelope."""
@@ -215,7 +223,7 @@ class SessionProtocol:
 
     def _reject(self, exc: EnvelopeError, now_ms: int) -> list[Effect]:
         # Rule 5: drop it, keep the connection; only an authenticated EA is told.
-        alert = self._alert(exc.code, exc.message, exc.ref_id, now_ms)
+        alert = self._alert(exc.code, exc.message, exc.ref_id, now_ms, exc.details)
         if self.state is SessionState.AUTHENTICATED:
             return [Send(alert)]
         return [LogAlert(alert)]
@@ -297,14 +305,39 @@ class SessionProtocol:
             ),
         )
 
-    def _alert(self, code: str, message: str, ref_id: str | None, now_ms: int) -> ErrorAlert:
+    def _alert(
+        self,
+        code: str,
+        message: str,
+        ref_id: str | None,
+        now_ms: int,
+        details: list[dict[str, Any]] | None = None,
+    ) -> ErrorAlert:
         return ErrorAlert(
             id=self._new_id(),
             ts=now_ms,
             payload=ErrorAlertPayload(
-                code=code, severity=Severity.WARNING, message=message[:1024], ref_id=ref_id
+                code=code,
+                severity=Severity.WARNING,
+                message=message[:1024],
+                ref_id=ref_id,
+                details=_alert_details(details),
             ),
         )
+
+
+def _alert_details(details: list[dict[str, Any]] | None) -> list[ErrorDetail] | None:
+    """Validation errors as ErrorAlert `details`: the first few, each field cut to size."""
+    if not details:
+        return None
+    return [
+        ErrorDetail(
+            loc=[str(part)[:64] for part in detail.get("loc", [])][:16],
+            msg=str(detail.get("msg", ""))[:512],
+            type=str(detail["type"])[:64] if detail.get("type") is not None else None,
+        )
+        for detail in details[:MAX_ALERT_DETAILS]
+    ]
 
 
 def _payload(envelope: ClientEnvelope) -> bytes:

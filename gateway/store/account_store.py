@@ -5,6 +5,12 @@ The configuration lives in the account hash ``account(A)`` (fields ``tenant_id``
 ``active_sid``, ``acked_seq``) that `SessionStore` keeps there; this module only
 ever writes its own fields. An account counts as configured once ``tenant_id`` is
 set. ``accounts()`` is the set of configured account ids, for listing.
+
+An account *exists in some form* as soon as any of its per-account keys does: a
+configuration, a key (pending or not), a session (live or ended), a delivery log,
+EA state. `create_account` writes a configuration only when none of them exists
+(WATCH/MULTI), which is how a tenant admin creates a brand-new account without
+ever taking over one that an EA or the back-office already brought into being.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import WatchError
 from redis.typing import EncodableT, FieldT
 
 from gateway.store.keys import RedisKeys
@@ -78,6 +85,51 @@ class RedisAccountStore:
                 pipe.sadd(self._keys.accounts(), record.account_id)
                 await pipe.execute()
         return record
+
+    def _traces(self, account_id: str) -> list[str]:
+        """Every per-account key whose existence means the account exists in some form."""
+        k = self._keys
+        return [
+            k.account(account_id),
+            k.account_keys(account_id),
+            k.account_sessions(account_id),
+            k.account_seq(account_id),
+            k.delivery_log(account_id),
+            k.held_messages(account_id),
+            k.held_intents(account_id),
+            k.ea_state(account_id),
+        ]
+
+    async def account_exists(self, account_id: str) -> bool:
+        """Whether anything is stored for the account (record, key, session, log, EA state)."""
+        with map_redis_errors("RedisAccountStore.account_exists"):
+            found = await self._redis.exists(*self._traces(account_id))
+        return int(found) > 0
+
+    async def create_account(self, record: AccountRecord) -> bool:
+        """Store `record` only if the account exists in no form; True if it was created."""
+        traces = self._traces(record.account_id)
+        fields: dict[FieldT, EncodableT] = {
+            "tenant_id": record.tenant_id,
+            "role": record.role.value,
+        }
+        for field, value in (("label", record.label), ("updated_ms", record.updated_ms)):
+            if value is not None:
+                fields[field] = value
+        with map_redis_errors("RedisAccountStore.create_account"):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        await pipe.watch(*traces)
+                        if int(await pipe.exists(*traces)) > 0:
+                            return False
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        pipe.hset(traces[0], mapping=fields)
+                        pipe.sadd(self._keys.accounts(), record.account_id)
+                        await pipe.execute()
+                        return True
+                    except WatchError:
+                        continue
 
     async def get_account(self, account_id: str) -> AccountRecord | None:
         """The account, or None if never configured (session fields alone do not count)."""

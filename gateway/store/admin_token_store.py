@@ -63,3 +63,16 @@ class RedisAdminTokenStore:
         with map_redis_errors("RedisAdminTokenStore.find_token"):
             raw = await self._redis.hget(self._keys.admin_tokens(), token_hash)
         return _decode(raw) if raw is not None else None
+
+    async def revoke_token(self, token_id: str, tenant_id: str) -> AdminTokenRecord | None:
+        """Delete tenant `tenant_id`'s token with public id `token_id` (refused from then
+        on); returns its record, or None if the tenant has no such token. Scans the
+        token hash (an operator action, not a hot path)."""
+        name = self._keys.admin_tokens()
+        with map_redis_errors("RedisAdminTokenStore.revoke_token"):
+            async for digest, raw in self._redis.hscan_iter(name):
+                record = _decode(raw)
+                if record.token_id == token_id and record.tenant_id == tenant_id:
+                    await self._redis.hdel(name, digest)
+                    return record
+        return None

@@ -93,7 +93,7 @@ class StoreBundle:
     key_store: KeyStore  #: account session keys
     accounts: AccountStore  #: account configuration
     admin_tokens: AdminTokenStore  #: admin bearer tokens
-    rate_limiter: RateLimiter  #: shared fixed-window counters
+    rate_limiter: RateLimiter  #: shared sliding-window limits
     embedded: bool  #: True when state lives in this process only
 
     async def aclose(self) -> None:
@@ -150,6 +150,6 @@ async def open_store(settings: Settings) -> StoreBundle:
         key_store=RedisKeyStore(redis, keys),
         accounts=RedisAccountStore(redis, keys),
         admin_tokens=RedisAdminTokenStore(redis, keys),
-        rate_limiter=RedisRateLimiter(redis, keys),
+        rate_limiter=RedisRateLimiter(redis, keys, scripts),
         embedded=embedded,
     )

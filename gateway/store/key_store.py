@@ -29,13 +29,20 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 
-from gateway.errors import NotFound, StoreUnavailable, TooManyPendingKeys
+from gateway.errors import Conflict, NotFound, StoreUnavailable, TooManyPendingKeys
 from gateway.store.keys import RedisKeys
 from gateway.store.records import KeyRecord
 from gateway.store.redis_errors import map_redis_errors
 from schemas.codes import KeyStatus
 
-__all__ = ["PENDING_KEY_RETRY_AFTER_S", "RedisKeyStore", "decode_key", "encode_key"]
+__all__ = [
+    "KEY_DECISIONS_FROM",
+    "PENDING_KEY_RETRY_AFTER_S",
+    "RedisKeyStore",
+    "decode_key",
+    "encode_key",
+    "key_decision",
+]
 
 #: `Retry-After` for `TooManyPendingKeys`: pending keys wait for a human decision,
 #: so this is a polite pause rather than a window end.
@@ -134,6 +141,28 @@ def decode_key(raw: bytes | str) -> KeyRecord:
 def _oldest_first(records: list[KeyRecord]) -> list[KeyRecord]:
     """Sort by registration time, then id (stable listing order)."""
     return sorted(records, key=lambda r: (r.first_seen_ms, r.key_id))
+
+
+#: The statuses each key decision may be taken from (besides repeating it).
+KEY_DECISIONS_FROM: dict[KeyStatus, frozenset[KeyStatus]] = {
+    KeyStatus.APPROVED: frozenset({KeyStatus.PENDING}),
+    KeyStatus.REJECTED: frozenset({KeyStatus.PENDING, KeyStatus.APPROVED}),
+    KeyStatus.REVOKED: frozenset({KeyStatus.PENDING, KeyStatus.APPROVED}),
+}
+
+
+def key_decision(current: KeyStatus, wanted: KeyStatus) -> str:
+    """What deciding `wanted` on a key in `current` does: ``apply``, ``same`` or ``conflict``.
+
+    Decisions are idempotent: repeating the one already taken changes nothing (the
+    first decision's time and author stay). A pending key may be approved; a
+    pending or approved key may be refused (rejected or revoked: both close its
+    sessions and refuse it from then on). A refusal is final: approving a refused
+    key, or refusing it with the other word, contradicts the stored decision.
+    """
+    if current is wanted:
+        return "same"
+    return "apply" if current in KEY_DECISIONS_FROM.get(wanted, frozenset()) else "conflict"
 
 
 class RedisKeyStore:
@@ -254,14 +283,25 @@ class RedisKeyStore:
     ) -> KeyRecord:
         """Approve, reject or revoke, keeping the status indexes consistent.
 
+        Idempotent: a key already in `status` is returned unchanged (its first
+        decision time and author stay). See `gateway.admin.rules.key_decision`.
+
         Raises:
             NotFound: no key with that id.
+            Conflict: the decision contradicts the stored one (reject after approve).
         """
         for _ in range(_CAS_ATTEMPTS):
             loaded = await self._load(key_id)
             if loaded is None:
                 raise NotFound(f"key {key_id} does not exist")
             current = decode_key(loaded[1])
+            verdict = key_decision(current.status, status)
+            if verdict == "same":
+                return current
+            if verdict == "conflict":
+                raise Conflict(
+                    f"key {key_id} is {current.status.value}; it cannot be {status.value}"
+                )
             updated = replace(current, status=status, decided_ms=now_ms, decided_by=by)
             result = await self._cas(current, loaded[1], updated)
             if result == "ok":

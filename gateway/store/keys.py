@@ -108,9 +108,9 @@ class RedisKeys:
         """HASH: sha256(token secret) -> admin token record JSON."""
         return f"{self.prefix}:admin-tokens"
 
-    def rate_limit(self, bucket: str, window: int) -> str:
-        """STRING counter of one fixed rate-limit window."""
-        return f"{self.prefix}:rl:{bucket}:{window}"
+    def rate_limit(self, bucket: str) -> str:
+        """ZSET: the hit times of one rate-limit bucket in its sliding window."""
+        return f"{self.prefix}:rlog:{bucket}"
 
     def intent_stream(self) -> str:
         """STREAM: authenticated masters' OrderIntents, read by copier workers."""

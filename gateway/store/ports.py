@@ -212,7 +212,7 @@ class KeyStore(Protocol):
     async def set_status(
         self, key_id: str, status: KeyStatus, *, by: str, now_ms: int
     ) -> KeyRecord:
-        """Approve, reject or revoke; raises `NotFound`."""
+        """Approve, reject or revoke; idempotent (`key_decision`); `NotFound`, `Conflict`."""
         ...
 
     async def touch(self, key_id: str, *, now_ms: int) -> None:
@@ -231,6 +231,14 @@ class AccountStore(Protocol):
         """The account, or None if never configured."""
         ...
 
+    async def account_exists(self, account_id: str) -> bool:
+        """Whether anything is stored for the account: record, key, session, log, EA state."""
+        ...
+
+    async def create_account(self, record: AccountRecord) -> bool:
+        """Store `record` only if the account exists in no form; True if created."""
+        ...
+
     async def list_accounts(self, tenant_id: str | None = None) -> list[AccountRecord]:
         """Accounts, of one tenant or all."""
         ...
@@ -247,10 +255,14 @@ class AdminTokenStore(Protocol):
         """The record of a token, or None."""
         ...
 
+    async def revoke_token(self, token_id: str, tenant_id: str) -> AdminTokenRecord | None:
+        """Delete a tenant's token by its public id; returns its record, or None."""
+        ...
+
 
 class RateLimiter(Protocol):
-    """Fixed-window counters shared by every node."""
+    """Sliding-window limits shared by every node: at most `limit` hits in any window."""
 
     async def hit(self, bucket: str, *, limit: int, window_s: int, now_ms: int) -> int | None:
-        """Count one hit; returns None if allowed, else seconds until the window ends."""
+        """Count one hit; returns None if allowed, else seconds until one more is allowed."""
         ...

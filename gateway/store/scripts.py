@@ -57,6 +57,7 @@ SCRIPT_NAMES: tuple[str, ...] = (
     "log_for_session",
     "promote",
     "publish_stream",
+    "rate_hit",
     "read",
     "record_init",
     "remember_ack",

@@ -20,7 +20,7 @@ import orjson
 
 from gateway.errors import RateLimited, TooManyPendingSessions
 from gateway.store.keys import RedisKeys
-from gateway.store.rate_limiter import RateWindow
+from gateway.store.rate_limiter import RateWindow, retry_after_s
 from gateway.store.records import CreatedSession, KeyedCreation, SessionRecord
 from gateway.store.redis_errors import translates_redis_errors
 from gateway.store.scripts import ScriptArg, Scripts
@@ -157,15 +157,13 @@ class SessionCreation:
             TooManyPendingSessions: the key is pending, and so are
                 `max_pending_sessions` sessions of the account already.
         """
-        rate = RateWindow.of(
-            self._keys, rate_bucket, limit=rate_limit, window_s=rate_window_s, now_ms=now_ms
-        )
+        rate = RateWindow.of(self._keys, rate_bucket, limit=rate_limit, window_s=rate_window_s)
         reply = await self._create(
             [
                 self._keys.account(account_id),
                 self._keys.account_keys(account_id),
                 self._keys.key_fingerprints(account_id),
-                rate.counter,
+                rate.log,
             ],
             _Creation(account_id, session_id, token_hash, now_ms, heartbeat_timeout_ms, client),
             "",
@@ -173,11 +171,13 @@ class SessionCreation:
             max_pending_sessions,
             fingerprint,
             rate.limit,
-            rate.ttl_s,
+            rate.window_ms,
         )
         outcome = reply[0]
         if outcome == b"limited":
-            raise RateLimited(f"too many session creations ({rate_bucket})", rate.retry_after_s)
+            raise RateLimited(
+                f"too many session creations ({rate_bucket})", retry_after_s(int(reply[1]))
+            )
         if outcome == b"unknown":
             return KeyedCreation(key_id=None, key_status=None, created=None)
         if outcome == b"refused":

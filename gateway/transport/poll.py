@@ -112,10 +112,20 @@ class SessionRoutes:
         max_bytes = self.service.settings.max_frame_bytes
         for message in body.messages:
             started_ns = time.time_ns()
-            if len(orjson.dumps(message)) > max_bytes:
-                effects = proto.reject_too_large(message, max_bytes, self.service.clock())
+            try:
+                size = len(orjson.dumps(message))
+            except TypeError:  # nested deeper than a JSON encoder goes (the parser allows more)
+                effects = proto.reject_object(
+                    message,
+                    ErrorCode.MALFORMED_JSON,
+                    "message nested too deeply",
+                    self.service.clock(),
+                )
             else:
-                effects = proto.receive_object(message, self.service.clock())
+                if size > max_bytes:
+                    effects = proto.reject_too_large(message, max_bytes, self.service.clock())
+                else:
+                    effects = proto.receive_object(message, self.service.clock())
             with telemetry.message_span(
                 "poll", proto.account_id, proto.last_message_type, start_time_ns=started_ns
             ):

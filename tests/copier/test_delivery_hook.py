@@ -48,7 +48,7 @@ async def world(redis_client: aioredis.Redis, keys: RedisKeys) -> World:
     await node.open("s1", account_id=ACCOUNT)
     clock = SettableClock(now=5_000)
     ckeys = CopierKeys.of(keys)
-    hook = DeliveryTimestamps(node.log, redis_client, ckeys, clock)
+    hook = DeliveryTimestamps(node.log, redis_client, ckeys, clock, keys.ea_inbox_stream())
     return World(node, hook, clock, redis_client, ckeys.delivered_times(ACCOUNT))
 
 
@@ -135,7 +135,9 @@ async def test_a_failed_recording_is_logged_and_never_fails_the_read(
     unreachable: aioredis.Redis,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    hook = DeliveryTimestamps(world.node.log, unreachable, CopierKeys.of(keys), world.clock)
+    hook = DeliveryTimestamps(
+        world.node.log, unreachable, CopierKeys.of(keys), world.clock, keys.ea_inbox_stream()
+    )
     await world.node.log.enqueue(ACCOUNT, "cmd-1", envelope("cmd-1"))
 
     with caplog.at_level(logging.WARNING, logger="copygate.copier"):

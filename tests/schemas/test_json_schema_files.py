@@ -77,3 +77,24 @@ def test_openapi_documents_every_contract_path() -> None:
         "/admin/v1/accounts/{follower_id}/subscriptions",
     ):
         assert path in paths
+
+
+def test_openapi_links_name_existing_operations_and_their_parameters() -> None:
+    from schemas.api_docs import openapi_document
+
+    operations = {
+        op["operationId"]: op
+        for path in openapi_document()["paths"].values()
+        for op in path.values()
+    }
+    links = [
+        link
+        for op in operations.values()
+        for response in op["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert len(links) >= 10
+    for link in links:
+        target = operations[link["operationId"]]
+        names = {p["name"] for p in target.get("parameters", [])}
+        assert set(link["parameters"]) <= names, link

@@ -180,3 +180,22 @@ local function xadd(stream, maxlen, a, sid, body)
   return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
                     'account_id', a, 'session_id', sid, 'body', body)
 end
+
+-- Sliding-window rate limit (gateway/store/rate_limiter.py): at most `limit` hits in
+-- any `window_ms`, kept as a log of hit times (zset `key`, member "<now>-<n>").
+-- Returns 0 when this hit is allowed (and logged), else the ms until the oldest
+-- logged hit leaves the window (at least 1). Refused hits are not logged.
+local function rate_hit(key, now, window_ms, limit)
+  now, window_ms, limit = tonumber(now), tonumber(window_ms), tonumber(limit)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window_ms)
+  local count = redis.call('ZCARD', key)
+  if count >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    local wait = window_ms
+    if oldest[2] then wait = tonumber(oldest[2]) + window_ms - now end
+    return math.max(1, wait)
+  end
+  redis.call('ZADD', key, now, int(now) .. '-' .. int(count))
+  redis.call('PEXPIRE', key, window_ms)
+  return 0
+end

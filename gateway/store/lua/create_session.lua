@@ -2,26 +2,25 @@
 -- numbered messages keep their seqs, held ones are numbered after them).
 -- With a fingerprint (ARGV[12]), the same call first re-authenticates a
 -- verified key (the reconnect fast path, see gateway/auth/session_key.py): count
--- the creation in the caller's rate-limit window, look the keyed fingerprint up,
+-- the creation in the caller's sliding rate-limit window, look the keyed fingerprint up,
 -- and let the key's status decide: approved -> authenticated (last_seen_ms moves
 -- forward), pending -> pending, rejected / revoked -> refused (nothing created);
 -- ARGV[5] and ARGV[6] are ignored then.
 -- KEYS[1] account hash; with a fingerprint also [2] the account's key records,
--- [3] its key fingerprints, [4] the rate-limit window counter
+-- [3] its key fingerprints, [4] the rate-limit hit log
 -- ARGV[2] account id, [3] session id, [4] token hash, [5] key id ('' = none),
 -- [6] '1' authenticated / '0' pending, [7] now ms, [8] deadline ms,
 -- [9] max pending sessions, [10] client JSON ('' = none), [11] closed ttl s,
--- [12] fingerprint (absent or '' = none), [13] rate limit, [14] window counter ttl s
+-- [12] fingerprint (absent or '' = none), [13] rate limit, [14] rate window ms
 -- -> {'too_many', key id} | {'ok', session hash (flat), {preempted ids}, key id}
---    | {'limited'} | {'unknown'} | {'refused', key status, key id}
+--    | {'limited', ms until allowed} | {'unknown'} | {'refused', key status, key id}
 local a, sid, now = ARGV[2], ARGV[3], ARGV[7]
 local key_id = ARGV[5]
 local authenticated = ARGV[6] == '1'
 if (ARGV[12] or '') ~= '' then
-  local hits = redis.call('INCR', KEYS[4])
-  redis.call('EXPIRE', KEYS[4], ARGV[14])
-  if hits > tonumber(ARGV[13]) then
-    return {'limited'}
+  local wait = rate_hit(KEYS[4], now, ARGV[14], ARGV[13])
+  if wait > 0 then
+    return {'limited', wait}
   end
   key_id = redis.call('HGET', KEYS[3], ARGV[12])
   local raw = key_id and redis.call('HGET', KEYS[2], key_id)

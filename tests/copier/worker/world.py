@@ -71,7 +71,7 @@ class World:
     @classmethod
     async def create(cls, client: aioredis.Redis, keys: RedisKeys, **settings: Any) -> World:
         clock = FakeClock()
-        store = bundle(client, keys)
+        store = bundle(client, keys, clock)
         config = CopierSettings(**{"claim_idle_ms": 50, "outbox_grace_ms": 100, **settings})
         worker = CopierWorker(store, config, clock=clock, name="w1")
         await worker.streams.ensure_groups()
@@ -219,8 +219,9 @@ class World:
         return [copy_view(*row) for row in rows]
 
 
-def bundle(client: aioredis.Redis, keys: RedisKeys) -> StoreBundle:
-    """Every gateway store over one client (no embedded-store switch)."""
+def bundle(client: aioredis.Redis, keys: RedisKeys, clock: FakeClock) -> StoreBundle:
+    """Every gateway store over one client (no embedded-store switch); `clock` is the
+    delivery hook's (the gateway's) clock."""
     from copier.delivery_hook import DeliveryTimestamps
 
     delivery = RedisDeliveryLog(client, keys, max_log_entries=50)
@@ -229,7 +230,7 @@ def bundle(client: aioredis.Redis, keys: RedisKeys) -> StoreBundle:
         keys=keys,
         sessions=RedisSessionStore(client, keys, closed_session_ttl_s=3600),  # type: ignore[arg-type]
         delivery=DeliveryTimestamps(
-            delivery, client, CopierKeys.of(keys), lambda: int(time.time_ns() // 1_000_000)
+            delivery, client, CopierKeys.of(keys), clock, keys.ea_inbox_stream()
         ),
         intents=RedisIntentSink(client, keys),
         bus=RedisEventBus(client, keys),

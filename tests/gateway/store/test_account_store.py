@@ -77,3 +77,26 @@ async def test_every_operation_raises_store_unavailable_when_redis_is_down(
     for call in calls:
         with pytest.raises(StoreUnavailable):
             await call
+
+
+async def test_account_exists_when_only_a_key_or_session_field_is_stored(
+    store: RedisAccountStore, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    assert not await store.account_exists("demo-1")
+    await redis_client.hset(keys.account_keys("demo-1"), "k1", b"{}")
+    await redis_client.hset(keys.account("demo-2"), mapping={"gen": 1})
+    assert await store.account_exists("demo-1")
+    assert await store.account_exists("demo-2")
+
+
+async def test_create_account_refuses_an_account_that_exists_in_any_form(
+    store: RedisAccountStore, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    await redis_client.zadd(keys.account_sessions("taken"), {"s1": 1})
+    assert not await store.create_account(AccountRecord("taken", "t1", Role.MASTER))
+    assert await store.get_account("taken") is None
+    fresh = AccountRecord("fresh", "t1", Role.MASTER, label="x", updated_ms=5)
+    assert await store.create_account(fresh)
+    assert await store.get_account("fresh") == fresh
+    assert not await store.create_account(AccountRecord("fresh", "t2", Role.FOLLOWER))
+    assert await store.get_account("fresh") == fresh

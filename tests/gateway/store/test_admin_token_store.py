@@ -60,3 +60,15 @@ async def test_every_operation_raises_store_unavailable_when_redis_is_down(
         await down_store.add_token(TOKEN_HASH, AdminTokenRecord("t", AdminRole.BACKOFFICE, None))
     with pytest.raises(StoreUnavailable):
         await down_store.find_token(TOKEN_HASH)
+
+
+async def test_revoke_token_deletes_only_the_named_tenants_token(
+    store: RedisAdminTokenStore,
+) -> None:
+    record = AdminTokenRecord("t_1", AdminRole.TENANT_ADMIN, "tenant-a", created_ms=1)
+    await store.add_token("digest-1", record)
+    assert await store.revoke_token("t_1", "tenant-b") is None
+    assert await store.find_token("digest-1") == record
+    assert await store.revoke_token("t_1", "tenant-a") == record
+    assert await store.find_token("digest-1") is None
+    assert await store.revoke_token("t_1", "tenant-a") is None

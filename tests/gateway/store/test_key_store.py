@@ -7,7 +7,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.errors import NotFound, StoreUnavailable, TooManyPendingKeys
+from gateway.errors import Conflict, NotFound, StoreUnavailable, TooManyPendingKeys
 from gateway.store.key_store import RedisKeyStore
 from gateway.store.keys import RedisKeys
 from gateway.store.records import KeyRecord
@@ -238,11 +238,14 @@ async def test_concurrent_status_changes_leave_the_key_in_exactly_one_index(
     store: RedisKeyStore,
 ) -> None:
     await store.register_pending(make_key("k_a"), fingerprint="fp", max_pending_keys=3)
-    await asyncio.gather(
+    outcomes = await asyncio.gather(
         store.set_status("k_a", KeyStatus.APPROVED, by="a", now_ms=1),
         store.set_status("k_a", KeyStatus.REJECTED, by="b", now_ms=2),
         store.touch("k_a", now_ms=3),
+        return_exceptions=True,
     )
+    # reject after approve is taken; approve after reject contradicts it (409)
+    assert [type(o) for o in outcomes if isinstance(o, Exception)] in ([], [Conflict])
     final = await store.get("k_a")
     assert final is not None
     indexed = {s: [k.key_id for k in await store.list_by_status(s)] for s in KeyStatus}

@@ -44,7 +44,7 @@ async def add_key(
     record = KeyRecord(
         key_id=key_id,
         account_id=ACCOUNT,
-        status=KeyStatus.APPROVED,
+        status=status,
         source="provisioned",
         secret_hash=f"$argon2id$placeholder-{key_id}",
         first_seen_ms=500,
@@ -52,8 +52,6 @@ async def add_key(
         client=client,
     )
     await key_store.provision(record, fingerprint=fingerprint or f"fp-{key_id}")
-    if status is not KeyStatus.APPROVED:
-        return await key_store.set_status(key_id, status, by="test", now_ms=600)
     return record
 
 
