@@ -25,6 +25,7 @@ from gateway.heartbeat import HeartbeatMonitor
 from gateway.http_errors import exception_handlers, json_response
 from gateway.sessions import SessionService
 from gateway.settings import Settings
+from gateway.specs import spec_routes
 from gateway.store.factory import StoreBundle, open_store
 from gateway.telemetry import Telemetry, configure_telemetry
 from gateway.transport.poll import SessionRoutes
@@ -189,7 +190,8 @@ def create_app(
 
     return _GatewayApp(
         routes=_routes(lambda: holder["runtime"], settings)
-        + copier_routes(lambda: copier["runtime"]),
+        + copier_routes(lambda: copier["runtime"])
+        + spec_routes(),
         lifespan=lifespan,
         exception_handlers=exception_handlers(),
     )

@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from schemas import envelope, rest, subscriptions
+from schemas.codes import KeyStatus
+from schemas.json_schema import StandardJsonSchema
 
 __all__ = ["asyncapi_document", "openapi_document"]
 
@@ -31,6 +33,7 @@ class _Operation:
     status: int = 200
     request: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
+    query: tuple[str, ...] = ()
 
 
 _OPERATIONS = (
@@ -56,7 +59,12 @@ _OPERATIONS = (
         rest.ExchangeResponse,
     ),
     _Operation(
-        "get", "/admin/v1/keys", "List keys (filter with ?status=)", "admin", response=rest.KeyList
+        "get",
+        "/admin/v1/keys",
+        "List keys (filter with ?status=)",
+        "admin",
+        response=rest.KeyList,
+        query=("status",),
     ),
     _Operation(
         "post",
@@ -111,6 +119,7 @@ _OPERATIONS = (
         "Live sessions (?account_id=)",
         "admin",
         response=rest.SessionList,
+        query=("account_id",),
     ),
     _Operation("delete", "/admin/v1/sessions/{session_id}", "Close a session", "admin"),
     _Operation(
@@ -151,13 +160,42 @@ _OPERATIONS = (
         "admin",
         response=subscriptions.SubscriptionList,
     ),
+    _Operation(
+        "get",
+        "/admin/v1/accounts/{follower_id}/copies",
+        "A follower's copy records, newest first, with the latency split",
+        "admin",
+        query=("master_id", "limit"),
+    ),
+    _Operation(
+        "get",
+        "/admin/v1/audit",
+        "Audit trail of subscription changes (?account_id=; without it: backoffice only)",
+        "admin",
+        query=("account_id", "limit"),
+    ),
+    _Operation(
+        "get",
+        "/admin/v1/copier/dead-letters",
+        "Intents the copier gave up on (backoffice only)",
+        "admin",
+        query=("limit",),
+    ),
 )
+
+_STRING = {"type": "string"}
+_QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+    "status": {"type": "string", "enum": [status.value for status in KeyStatus]},
+}
 
 _ERRORS = {
     "400": "Malformed JSON",
     "401": "Bad or missing credentials",
     "403": "Not allowed for this role or tenant",
     "404": "Unknown resource",
+    "405": "Method not allowed on this path",
+    "409": "Conflict with the current state",
     "410": "Session closed (error.code is the close reason)",
     "413": "Body too large",
     "422": "Validation failed (details name the fields)",
@@ -171,6 +209,7 @@ def _components(models: list[type[BaseModel]], mode: str) -> dict[str, Any]:
     _, schema = models_json_schema(
         [(m, mode) for m in unique],  # type: ignore[misc]
         ref_template=_REF,
+        schema_generator=StandardJsonSchema,
     )
     defs: dict[str, Any] = schema.get("$defs", {})
     return defs
@@ -183,11 +222,14 @@ def _ref(model: type[BaseModel]) -> dict[str, str]:
 def _operation(op: _Operation) -> dict[str, Any]:
     doc: dict[str, Any] = {"summary": op.summary, "responses": {}}
     params = [part[1:-1] for part in op.path.split("/") if part.startswith("{")]
-    if params:
-        doc["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in params
-        ]
+    parameters = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+    ] + [
+        {"name": q, "in": "query", "required": False, "schema": _QUERY_SCHEMAS.get(q, _STRING)}
+        for q in op.query
+    ]
+    if parameters:
+        doc["parameters"] = parameters
     if op.auth:
         doc["security"] = [{"sessionToken" if op.auth == "session" else "adminToken": []}]
     if op.request is not None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from schemas import envelope, rest, subscriptions
 from schemas.api_docs import asyncapi_document, openapi_document
+from schemas.json_schema import StandardJsonSchema
 
 __all__ = ["JSON_DIR", "render_all", "write_all"]
 
@@ -62,12 +63,18 @@ def render_all() -> dict[str, bytes]:
     """Every schema file name mapped to its exact bytes."""
     files: dict[str, bytes] = {}
     for model in (*_MESSAGES, *_REST):
-        files[f"{model.__name__}.json"] = _dump(model.model_json_schema(mode="serialization"))
+        files[f"{model.__name__}.json"] = _dump(
+            model.model_json_schema(mode="serialization", schema_generator=StandardJsonSchema)
+        )
     files["ClientEnvelope.json"] = _dump(
-        TypeAdapter(envelope.ClientEnvelope).json_schema(mode="validation")
+        TypeAdapter(envelope.ClientEnvelope).json_schema(
+            mode="validation", schema_generator=StandardJsonSchema
+        )
     )
     files["ServerEnvelope.json"] = _dump(
-        TypeAdapter(envelope.ServerEnvelope).json_schema(mode="serialization")
+        TypeAdapter(envelope.ServerEnvelope).json_schema(
+            mode="serialization", schema_generator=StandardJsonSchema
+        )
     )
     files["openapi.json"] = _dump(openapi_document())
     files["asyncapi.json"] = _dump(asyncapi_document())
