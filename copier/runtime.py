@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from prometheus_client import CollectorRegistry
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -20,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 from copier.api import CopierRoutes
 from copier.delivery_hook import DeliveryTimestamps
 from copier.keys import CopierKeys
+from copier.metrics import CopyMetrics
 from copier.settings import CopierSettings
 from copier.worker import CopierWorker
 from gateway.auth.admin import AdminAuthenticator
@@ -42,13 +44,19 @@ class CopierRuntime:
         settings: Settings,
         clock: Clock = system_clock_ms,
         copier_settings: CopierSettings | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         keys = CopierKeys.of(store.keys)
         if not isinstance(store.delivery, DeliveryTimestamps):
             store.delivery = DeliveryTimestamps(store.delivery, store.redis, keys, clock)
         self.delivery_times: DeliveryTimestamps = store.delivery  #: the hook installed above
         self.settings = copier_settings or CopierSettings()  #: worker settings
-        self.worker = CopierWorker(store, self.settings, clock=clock)  #: the in-process worker
+        self.metrics = (
+            CopyMetrics(registry) if registry is not None else None
+        )  #: copy outcomes and latencies on the process's /metrics
+        self.worker = CopierWorker(
+            store, self.settings, clock=clock, metrics=self.metrics
+        )  #: the in-process worker
         self.routes = CopierRoutes(
             store.redis,
             keys,

@@ -16,10 +16,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, Tracer
+from prometheus_client import CollectorRegistry
+from prometheus_client import Counter as PromCounter
 
 __all__ = ["HEARTBEAT_SPAN_EVERY", "Telemetry", "configure_telemetry"]
 
@@ -33,12 +36,22 @@ _NO_SPAN: AbstractContextManager[None] = nullcontext()
 
 
 class Telemetry:
-    """The gateway's instruments. Also keeps plain in-process counts for `/metrics`."""
+    """The gateway's instruments: OpenTelemetry, Prometheus (`registry`) and plain counts.
+
+    Every Prometheus series is a counter bumped where the event happens, so a
+    scrape reads numbers and never walks sessions (see `gateway.metrics`).
+    """
 
     def __init__(
-        self, tracer: Tracer, meter: Meter, *, heartbeat_span_every: int = HEARTBEAT_SPAN_EVERY
+        self,
+        tracer: Tracer,
+        meter: Meter,
+        *,
+        heartbeat_span_every: int = HEARTBEAT_SPAN_EVERY,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.tracer = tracer  #: span factory
+        self.registry = registry or CollectorRegistry()  #: what `GET /metrics` exposes
         self.heartbeat_span_every = heartbeat_span_every  #: one heartbeat in this many is spanned
         self._heartbeats = 0  #: heartbeats seen, for sampling
         self._attributes: dict[str, dict[str, str]] = {}  #: message type -> counter attributes
@@ -54,21 +67,46 @@ class Telemetry:
         self._messages = meter.create_counter(
             "copygate.messages.inbound", description="inbound EA messages, by type"
         )
-        self.counts: Counter[str] = Counter()  #: local totals, exposed on /metrics
+        self.counts: Counter[str] = Counter()  #: local totals, exposed on /metrics.json
+        self._prom_created = PromCounter(
+            "copygate_sessions_created",
+            "Sessions created on this node, by initial state",
+            ["state"],
+            registry=self.registry,
+        )  #: Prometheus twin of copygate.sessions.created
+        self._prom_closed = PromCounter(
+            "copygate_sessions_closed",
+            "Sessions closed by this node, by reason",
+            ["reason"],
+            registry=self.registry,
+        )  #: Prometheus twin of copygate.sessions.closed
+        self._prom_promoted = PromCounter(
+            "copygate_sessions_promoted", "Pending sessions promoted", registry=self.registry
+        )  #: Prometheus twin of copygate.sessions.promoted
+        self._prom_messages = PromCounter(
+            "copygate_messages_inbound",
+            "Inbound EA messages on this node, by type",
+            ["type"],
+            registry=self.registry,
+        )  #: Prometheus twin of copygate.messages.inbound
+        self._message_children: dict[str, Any] = {}  #: type -> bound Prometheus child
 
     def session_created(self, state: str) -> None:
         """Count a creation in `state`."""
         self._created.add(1, {"state": state})
+        self._prom_created.labels(state).inc()
         self.counts[f"sessions_created_{state}"] += 1
 
     def session_promoted(self) -> None:
         """Count a promotion."""
         self._promoted.add(1)
+        self._prom_promoted.inc()
         self.counts["sessions_promoted"] += 1
 
     def session_closed(self, reason: str) -> None:
         """Count a close for `reason`."""
         self._closed.add(1, {"reason": reason})
+        self._prom_closed.labels(reason).inc()
         self.counts[f"sessions_closed_{reason}"] += 1
 
     def message_span(
@@ -90,7 +128,9 @@ class Telemetry:
         attributes = self._attributes.get(kind)
         if attributes is None:
             attributes = self._attributes.setdefault(kind, {"type": kind})
+            self._message_children[kind] = self._prom_messages.labels(kind)
         self._messages.add(1, attributes)
+        self._message_children[kind].inc()
         if kind in _SAMPLED_TYPES:
             self._heartbeats += 1
             if (self._heartbeats - 1) % self.heartbeat_span_every:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from copier.core import MasterSignal, derive_command_id, reconcile_master
+from copier.metrics import CopyMetrics
 from copier.worker.decide import (
     FollowerWrite,
     OutboxItem,
@@ -29,7 +30,7 @@ from copier.worker.decide import (
     decide_report,
     decide_signal,
 )
-from copier.worker.state import MasterBook, apply_master_intent
+from copier.worker.state import CopyRecord, MasterBook, apply_master_intent
 from copier.worker.store import FollowerStore
 from copier.worker.streams import StreamEntry
 from gateway.clock import Clock
@@ -79,11 +80,19 @@ class PumpCounters:
 class CopierPump:
     """Carries decisions out against the store."""
 
-    def __init__(self, store: FollowerStore, clock: Clock, *, grace_ms: int = 2_000) -> None:
+    def __init__(
+        self,
+        store: FollowerStore,
+        clock: Clock,
+        *,
+        grace_ms: int = 2_000,
+        metrics: CopyMetrics | None = None,
+    ) -> None:
         self.store = store  #: Redis I/O
         self._clock = clock  #: epoch ms
         self._grace = grace_ms  #: outbox grace for immediate items
         self.counters = PumpCounters()  #: what happened
+        self.metrics = metrics  #: Prometheus copy outcomes and latencies (or none)
 
     # ---- stream handlers -----------------------------------------------------------
     async def on_intent_entry(self, entry: StreamEntry) -> None:
@@ -172,13 +181,23 @@ class CopierPump:
         writes: list[FollowerWrite],
         views: Mapping[str, Mapping[str, SubscriptionView]],
         now: int,
+        before: CopyRecord | None = None,
     ) -> list[str]:
-        """Commit, flush what committed, and return the followers to decide again."""
+        """Commit, flush what committed, and return the followers to decide again.
+
+        `before` is the copy record a report decision was made on (for the metrics).
+        """
         results = await self.store.commit(writes, now_ms=now, views=views)
         committed = [w for w, ok in zip(writes, results, strict=True) if ok]
         lost = [w.after.account_id for w, ok in zip(writes, results, strict=True) if not ok]
         self.counters.decisions += len(committed)
         self.counters.conflicts += len(lost)
+        if self.metrics is not None:
+            self.metrics.observe_all(
+                (before if before and before.command_id == c.command_id else None, c)
+                for w in committed
+                for c in w.copies
+            )
         for write in committed:
             for note in write.notes:
                 _log.info("%s: %s", write.after.account_id, note)
@@ -209,7 +228,7 @@ class CopierPump:
             )
             if write is None:
                 return
-            if not await self._commit([write], {follower: subs}, now):
+            if not await self._commit([write], {follower: subs}, now, item.copy):
                 self.counters.reports += 1
                 return
         raise CommitConflict(f"report {report.command_id}: follower record kept changing")

@@ -10,12 +10,14 @@
 --   held list:    durable members "*|<json>" waiting for an active session
 --   held intents: "<session id>|<OrderIntent json>"
 --   deadlines:    member "<account id> <session id>", score deadline ms
+--   counts:       live sessions by state (pending, authenticated), kept by
+--                 create_session, activate and close_one (the only state changes)
 local unpack = unpack or table.unpack
 local T = {}
 do
   local names = {'account', 'seq', 'sessions', 'session', 'log', 'ids', 'held',
                  'held_intents', 'events', 'index', 'deadlines', 'closed', 'intents',
-                 'ea_inbox', 'ea_state'}
+                 'ea_inbox', 'ea_state', 'counts'}
   local i = 1
   for line in string.gmatch(ARGV[1], '[^\n]+') do
     T[names[i]] = line
@@ -91,6 +93,7 @@ local function close_one(a, sid, reason, now, ttl)
     return false
   end
   redis.call('HSET', skey, 'state', 'closed', 'closed_reason', reason, 'closed_ms', now)
+  redis.call('HINCRBY', T.counts, state, -1)
   redis.call('EXPIRE', skey, ttl)
   redis.call('ZADD', T.closed, int(tonumber(now) + tonumber(ttl) * 1000), sid)
   local akey = k(T.account, a)
@@ -149,6 +152,8 @@ local function activate(a, sid, now, ttl, opening, renumber)
   end
   redis.call('HSET', akey, 'active_sid', sid)
   redis.call('HSET', k(T.session, a, sid), 'state', 'authenticated', 'generation', int(gen))
+  redis.call('HINCRBY', T.counts, 'pending', -1)
+  redis.call('HINCRBY', T.counts, 'authenticated', 1)
   local logk = k(T.log, a)
   local durable = {}
   for _, m in ipairs(redis.call('ZRANGE', logk, 0, -1)) do

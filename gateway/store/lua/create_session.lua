@@ -67,6 +67,7 @@ redis.call('HSET', skey, 'session_id', sid, 'account_id', a, 'state', 'pending',
 if key_id ~= '' then redis.call('HSET', skey, 'key_id', key_id) end
 if ARGV[10] ~= '' then redis.call('HSET', skey, 'client', ARGV[10]) end
 redis.call('ZADD', sessions, now, sid)
+redis.call('HINCRBY', T.counts, 'pending', 1)
 redis.call('HSET', T.index, sid, a)
 redis.call('ZADD', T.deadlines, ARGV[8], a .. ' ' .. sid)
 local preempted = {}
