@@ -13,6 +13,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry
 from starlette.requests import Request
 from starlette.responses import Response
@@ -45,6 +46,7 @@ class CopierRuntime:
         clock: Clock = system_clock_ms,
         copier_settings: CopierSettings | None = None,
         registry: CollectorRegistry | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         keys = CopierKeys.of(store.keys)
         if not isinstance(store.delivery, DeliveryTimestamps):
@@ -55,7 +57,7 @@ class CopierRuntime:
             CopyMetrics(registry) if registry is not None else None
         )  #: copy outcomes and latencies on the process's /metrics
         self.worker = CopierWorker(
-            store, self.settings, clock=clock, metrics=self.metrics
+            store, self.settings, clock=clock, metrics=self.metrics, tracer=tracer
         )  #: the in-process worker
         self.routes = CopierRoutes(
             store.redis,

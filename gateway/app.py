@@ -178,7 +178,7 @@ def create_app(
         store = await open_store(settings)
         instruments = telemetry or configure_telemetry(settings.otel_exporter)
         copier["runtime"] = CopierRuntime(
-            store, settings, clock, registry=instruments.registry
+            store, settings, clock, registry=instruments.registry, tracer=instruments.tracer
         )  # wraps store.delivery first
         rt = GatewayRuntime(settings, store, clock, instruments)
         holder["runtime"] = rt

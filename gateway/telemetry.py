@@ -19,12 +19,20 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
 
-__all__ = ["HEARTBEAT_SPAN_EVERY", "Telemetry", "configure_telemetry"]
+__all__ = [
+    "HEARTBEAT_SPAN_EVERY",
+    "Telemetry",
+    "configure_telemetry",
+    "context_from_traceparent",
+    "current_traceparent",
+]
 
 _log = logging.getLogger("copygate.telemetry")
 
@@ -140,6 +148,29 @@ class Telemetry:
             attributes={"copygate.transport": transport, "copygate.account_id": account_id},
             start_time=start_time_ns,
         )
+
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current span (None when nothing is traced).
+
+    Stream entries carry it from the gateway to the copier, copy records from the
+    copier's intent span to its report span: one trace per copied trade.
+    """
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def context_from_traceparent(traceparent: str | bytes | None) -> Context | None:
+    """The parent context a ``traceparent`` names (None for none or garbage)."""
+    if not traceparent:
+        return None
+    value = traceparent.decode() if isinstance(traceparent, bytes) else traceparent
+    context = _PROPAGATOR.extract({"traceparent": value})
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
 
 
 def configure_telemetry(exporter: str, service_name: str = "copygate") -> Telemetry:

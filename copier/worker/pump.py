@@ -17,9 +17,14 @@ between) is retried on fresh state, up to `MAX_COMMIT_ATTEMPTS` times.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+
+from opentelemetry import trace
+from opentelemetry.trace import Link, Span, SpanKind, Tracer
 
 from copier.core import MasterSignal, derive_command_id, reconcile_master
 from copier.metrics import CopyMetrics
@@ -34,6 +39,7 @@ from copier.worker.state import CopyRecord, MasterBook, apply_master_intent
 from copier.worker.store import FollowerStore
 from copier.worker.streams import StreamEntry
 from gateway.clock import Clock
+from gateway.telemetry import context_from_traceparent, current_traceparent
 from schemas.codes import ExecutionStatus
 from schemas.envelope import (
     ExecutionReport,
@@ -87,12 +93,14 @@ class CopierPump:
         *,
         grace_ms: int = 2_000,
         metrics: CopyMetrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.store = store  #: Redis I/O
         self._clock = clock  #: epoch ms
         self._grace = grace_ms  #: outbox grace for immediate items
         self.counters = PumpCounters()  #: what happened
         self.metrics = metrics  #: Prometheus copy outcomes and latencies (or none)
+        self.tracer = tracer or trace.get_tracer("copygate.copier")  #: copier spans
 
     # ---- stream handlers -----------------------------------------------------------
     async def on_intent_entry(self, entry: StreamEntry) -> None:
@@ -102,12 +110,25 @@ class CopierPump:
             _log.warning("intent stream entry %s is a %s; ignored", entry.entry_id, envelope.type)
             return
         master = entry.account_id
-        # two reads, one round trip's wait: they do not depend on each other
-        equity, views = await asyncio.gather(
-            self.store.equity(master), self.store.followers_of(master)
-        )
-        signal = MasterSignal(master, envelope.id, envelope.payload, entry.received_ms, equity)
-        await self.fan_out(signal, views)
+        with self.tracer.start_as_current_span(
+            "copier.intent",
+            context=context_from_traceparent(entry.fields.get(b"traceparent")),
+            kind=SpanKind.CONSUMER,
+            attributes={"copygate.account_id": master, "copygate.intent_id": envelope.id},
+        ):
+            # two reads, one round trip's wait: they do not depend on each other
+            equity, views = await asyncio.gather(
+                self.store.equity(master), self.store.followers_of(master)
+            )
+            signal = MasterSignal(
+                master,
+                envelope.id,
+                envelope.payload,
+                entry.received_ms,
+                equity,
+                trace_parent=current_traceparent(),
+            )
+            await self.fan_out(signal, views)
         book = await self.store.master_book(master)
         await self.store.put_master_book(
             master, apply_master_intent(book, envelope.id, envelope.payload)
@@ -118,7 +139,9 @@ class CopierPump:
         envelope = parse_client_envelope(bytes(entry.fields[b"body"]))
         account = entry.account_id
         if isinstance(envelope, ExecutionReport):
-            await self.on_report(account, envelope.payload)
+            await self.on_report(
+                account, envelope.payload, report_trace=entry.fields.get(b"traceparent")
+            )
         elif isinstance(envelope, SyncSnapshot):
             await self.on_snapshot(account, envelope.payload, round_id=envelope.id)
 
@@ -208,30 +231,64 @@ class CopierPump:
 
     # ---- reports and snapshots ---------------------------------------------------
     async def on_report(
-        self, follower: str, report: ExecutionReportPayload, *, not_delivered: bool = False
+        self,
+        follower: str,
+        report: ExecutionReportPayload,
+        *,
+        not_delivered: bool = False,
+        report_trace: bytes | None = None,
     ) -> None:
-        """Apply one ExecutionReport (or a not-delivered verdict) of a follower."""
+        """Apply one ExecutionReport (or a not-delivered verdict) of a follower.
+
+        Its span, ``copier.report``, continues the trace of the intent's copy (the
+        copy record's `trace_parent`) and links to the span that received the
+        report (`report_trace`, from the EA event stream entry).
+        """
         base = report.command_id.split(".r", 1)[0]
         subs = await self.store.subscriptions_of(follower)
-        for _attempt in range(MAX_COMMIT_ATTEMPTS):
-            item = (await self.store.load({follower: base}))[follower]
-            now = self._clock()
-            write = decide_report(
-                item.record,
-                report,
-                item.copy,
-                subs,
-                item.ctx,
-                now,
-                grace_ms=self._grace,
-                not_delivered=not_delivered,
-            )
-            if write is None:
-                return
-            if not await self._commit([write], {follower: subs}, now, item.copy):
-                self.counters.reports += 1
-                return
-        raise CommitConflict(f"report {report.command_id}: follower record kept changing")
+        with contextlib.ExitStack() as span:
+            for attempt in range(MAX_COMMIT_ATTEMPTS):
+                item = (await self.store.load({follower: base}))[follower]
+                if attempt == 0:
+                    span.enter_context(self._report_span(follower, report, item.copy, report_trace))
+                now = self._clock()
+                write = decide_report(
+                    item.record,
+                    report,
+                    item.copy,
+                    subs,
+                    item.ctx,
+                    now,
+                    grace_ms=self._grace,
+                    not_delivered=not_delivered,
+                )
+                if write is None:
+                    return
+                if not await self._commit([write], {follower: subs}, now, item.copy):
+                    self.counters.reports += 1
+                    return
+            raise CommitConflict(f"report {report.command_id}: follower record kept changing")
+
+    def _report_span(
+        self,
+        follower: str,
+        report: ExecutionReportPayload,
+        copy: CopyRecord | None,
+        report_trace: bytes | None,
+    ) -> AbstractContextManager[Span]:
+        received = context_from_traceparent(report_trace)
+        links = [Link(trace.get_current_span(received).get_span_context())] if received else []
+        return self.tracer.start_as_current_span(
+            "copier.report",
+            context=context_from_traceparent(copy.trace_parent if copy else None),
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "copygate.account_id": follower,
+                "copygate.command_id": report.command_id,
+                "copygate.status": report.status.value,
+            },
+        )
 
     async def on_snapshot(
         self, account: str, snapshot: SyncSnapshotPayload, *, round_id: str

@@ -20,6 +20,8 @@ import contextlib
 import logging
 import secrets
 
+from opentelemetry.trace import Tracer
+
 from copier.core import CircuitBreaker
 from copier.keys import CopierKeys
 from copier.metrics import CopyMetrics
@@ -49,6 +51,7 @@ class CopierWorker:
         clock: Clock = system_clock_ms,
         name: str | None = None,
         metrics: CopyMetrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         settings = settings or CopierSettings()
         self.settings = settings  #: worker settings
@@ -66,7 +69,11 @@ class CopierWorker:
             enqueue_concurrency=settings.enqueue_concurrency,
         )  #: Redis I/O of follower state
         self.pump = CopierPump(
-            self.follower_store, clock, grace_ms=settings.outbox_grace_ms, metrics=metrics
+            self.follower_store,
+            clock,
+            grace_ms=settings.outbox_grace_ms,
+            metrics=metrics,
+            tracer=tracer,
         )  #: load -> decide -> write
         self.streams = OrderedStreams(
             store.redis,

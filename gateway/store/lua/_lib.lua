@@ -181,7 +181,12 @@ local function activate(a, sid, now, ttl, opening, renumber)
 end
 
 -- Append to a stream with approximate trimming; returns the entry id.
-local function xadd(stream, maxlen, a, sid, body)
+-- `tp`: the W3C traceparent of the span that received the event ('' or nil: none)
+local function xadd(stream, maxlen, a, sid, body, tp)
+  if tp and tp ~= '' then
+    return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+                      'account_id', a, 'session_id', sid, 'body', body, 'traceparent', tp)
+  end
   return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
                     'account_id', a, 'session_id', sid, 'body', body)
 end
