@@ -51,7 +51,7 @@ async def test_copied_trade_is_one_trace_from_master_intent_to_follower_report(
 ) -> None:
     _, _, command = await copy_one_trade(client)
     async with asyncio.timeout(10):
-        while not _named(spans, "copier.report"):
+        while not _named(spans, "copier.report"):  # noqa: ASYNC110 (an exporter, no event)
             await asyncio.sleep(0.02)
 
     [intent] = _named(spans, "ea.message OrderIntent")
