@@ -16,10 +16,13 @@ from pydantic import BaseModel, TypeAdapter
 from schemas import envelope, rest, subscriptions
 from schemas.api_docs import asyncapi_document, openapi_document
 from schemas.json_schema import StandardJsonSchema
+from schemas.reference import render_message_catalogue, splice
 
-__all__ = ["JSON_DIR", "render_all", "write_all"]
+__all__ = ["JSON_DIR", "PROTOCOL_PAGE", "render_all", "render_protocol_page", "write_all"]
 
 JSON_DIR = Path(__file__).parent / "json"
+#: The protocol reference whose message catalogue is generated (in a source checkout).
+PROTOCOL_PAGE = Path(__file__).parents[1] / "docs" / "protocol.md"
 
 _MESSAGES: tuple[type[BaseModel], ...] = (
     envelope.InitRequest,
@@ -81,8 +84,16 @@ def render_all() -> dict[str, bytes]:
     return files
 
 
+def render_protocol_page(page: Path = PROTOCOL_PAGE) -> str:
+    """`docs/protocol.md` with its message catalogue regenerated from the models."""
+    return splice(page.read_text(encoding="utf-8"), render_message_catalogue())
+
+
 def write_all(directory: Path = JSON_DIR) -> list[Path]:
-    """Write every schema file, removing stale ones; returns the paths written."""
+    """Write every schema file (removing stale ones) and the protocol page's catalogue.
+
+    Returns the paths written.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     files = render_all()
     for stale in directory.glob("*.json"):
@@ -93,6 +104,9 @@ def write_all(directory: Path = JSON_DIR) -> list[Path]:
         path = directory / name
         path.write_bytes(data)
         written.append(path)
+    if PROTOCOL_PAGE.exists():
+        PROTOCOL_PAGE.write_text(render_protocol_page(), encoding="utf-8")
+        written.append(PROTOCOL_PAGE)
     return written
 
 
