@@ -89,3 +89,25 @@ def test_relative_links_of_every_markdown_file_resolve() -> None:
             if not (page.parent / target).exists():
                 broken.append(f"{name} -> {target}")
     assert broken == []
+
+
+def test_readme_starts_with_the_two_commands_and_links_the_ea_guide_and_deploy() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith(
+        "# copygate\n\n```bash\n"
+        "./scripts/demo    # fresh machine: set up .venv and run copygate "
+        "(embedded store, no Redis needed)\n"
+        "./scripts/test    # fresh machine: set up .venv, make sure Redis runs, "
+        "run the whole test suite\n```\n"
+    )
+    assert "](ea_mql4/README.md)" in readme
+    assert "](deploy/README.md)" in readme
+
+
+@pytest.mark.parametrize(
+    "item", ["TLS termination", "Pepper", "Admin token rotation", "Redis persistence"]
+)
+def test_readme_production_checklist_covers(item: str) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    checklist = readme.split("## Production checklist", 1)[1].split("\n## ", 1)[0]
+    assert f"**{item}**" in checklist
