@@ -43,6 +43,40 @@ _SAMPLED_TYPES = frozenset({"StatusHeartbeat"})
 _NO_SPAN: AbstractContextManager[None] = nullcontext()
 
 
+class _TwinCounter:
+    """An OpenTelemetry counter and its Prometheus twin (dots become underscores).
+
+    Prometheus names the series ``<name>_total``, with at most one label.
+    """
+
+    def __init__(
+        self,
+        meter: Meter,
+        registry: CollectorRegistry,
+        name: str,
+        description: str,
+        label: str | None = None,
+    ) -> None:
+        self.label = label  #: the one label, if any
+        by = f", by {label}" if label else ""
+        self.otel = meter.create_counter(name, description=description + by)  #: OTel instrument
+        self.prometheus = PromCounter(
+            name.replace(".", "_"),
+            f"{description} on this node{by}",
+            [label] if label else [],
+            registry=registry,
+        )  #: Prometheus counter on the process registry
+
+    def add(self, value: str | None = None) -> None:
+        """Count one event (with `value` for the label)."""
+        if self.label is None or value is None:
+            self.otel.add(1)
+            self.prometheus.inc()
+        else:
+            self.otel.add(1, {self.label: value})
+            self.prometheus.labels(value).inc()
+
+
 class Telemetry:
     """The gateway's instruments: OpenTelemetry, Prometheus (`registry`) and plain counts.
 
@@ -63,58 +97,34 @@ class Telemetry:
         self.heartbeat_span_every = heartbeat_span_every  #: one heartbeat in this many is spanned
         self._heartbeats = 0  #: heartbeats seen, for sampling
         self._attributes: dict[str, dict[str, str]] = {}  #: message type -> counter attributes
-        self._created = meter.create_counter(
-            "copygate.sessions.created", description="sessions created, by initial state"
-        )
-        self._closed = meter.create_counter(
-            "copygate.sessions.closed", description="sessions closed, by reason"
-        )
-        self._promoted = meter.create_counter(
-            "copygate.sessions.promoted", description="pending sessions promoted"
-        )
-        self._messages = meter.create_counter(
-            "copygate.messages.inbound", description="inbound EA messages, by type"
-        )
-        self.counts: Counter[str] = Counter()  #: local totals, exposed on /metrics.json
-        self._prom_created = PromCounter(
-            "copygate_sessions_created",
-            "Sessions created on this node, by initial state",
-            ["state"],
-            registry=self.registry,
-        )  #: Prometheus twin of copygate.sessions.created
-        self._prom_closed = PromCounter(
-            "copygate_sessions_closed",
-            "Sessions closed by this node, by reason",
-            ["reason"],
-            registry=self.registry,
-        )  #: Prometheus twin of copygate.sessions.closed
-        self._prom_promoted = PromCounter(
-            "copygate_sessions_promoted", "Pending sessions promoted", registry=self.registry
-        )  #: Prometheus twin of copygate.sessions.promoted
-        self._prom_messages = PromCounter(
-            "copygate_messages_inbound",
-            "Inbound EA messages on this node, by type",
-            ["type"],
-            registry=self.registry,
-        )  #: Prometheus twin of copygate.messages.inbound
+        self._created = _TwinCounter(
+            meter, self.registry, "copygate.sessions.created", "sessions created", "state"
+        )  #: by initial state
+        self._closed = _TwinCounter(
+            meter, self.registry, "copygate.sessions.closed", "sessions closed", "reason"
+        )  #: by reason
+        self._promoted = _TwinCounter(
+            meter, self.registry, "copygate.sessions.promoted", "pending sessions promoted"
+        )  #: promotions
+        self._messages = _TwinCounter(
+            meter, self.registry, "copygate.messages.inbound", "inbound EA messages", "type"
+        )  #: by type
         self._message_children: dict[str, Any] = {}  #: type -> bound Prometheus child
+        self.counts: Counter[str] = Counter()  #: local totals, exposed on /metrics.json
 
     def session_created(self, state: str) -> None:
         """Count a creation in `state`."""
-        self._created.add(1, {"state": state})
-        self._prom_created.labels(state).inc()
+        self._created.add(state)
         self.counts[f"sessions_created_{state}"] += 1
 
     def session_promoted(self) -> None:
         """Count a promotion."""
-        self._promoted.add(1)
-        self._prom_promoted.inc()
+        self._promoted.add()
         self.counts["sessions_promoted"] += 1
 
     def session_closed(self, reason: str) -> None:
         """Count a close for `reason`."""
-        self._closed.add(1, {"reason": reason})
-        self._prom_closed.labels(reason).inc()
+        self._closed.add(reason)
         self.counts[f"sessions_closed_{reason}"] += 1
 
     def message_span(
@@ -136,8 +146,8 @@ class Telemetry:
         attributes = self._attributes.get(kind)
         if attributes is None:
             attributes = self._attributes.setdefault(kind, {"type": kind})
-            self._message_children[kind] = self._prom_messages.labels(kind)
-        self._messages.add(1, attributes)
+            self._message_children[kind] = self._messages.prometheus.labels(kind)
+        self._messages.otel.add(1, attributes)
         self._message_children[kind].inc()
         if kind in _SAMPLED_TYPES:
             self._heartbeats += 1

@@ -14,18 +14,12 @@ from typing import Any
 
 import httpx
 
+from tests.e2e.copier_harness import EURUSD
+from tests.schemas.test_envelopes import intent as intent_envelope
+
 __all__ = ["ADMIN", "EURUSD", "PollEA", "copy_one_trade"]
 
 ADMIN = {"Authorization": "Bearer t0ken"}
-EURUSD = {
-    "symbol": "EURUSD",
-    "digits": 5,
-    "point": 0.00001,
-    "contract_size": 100000,
-    "lot_step": 0.01,
-    "min_lot": 0.01,
-    "max_lot": 100,
-}
 _ids = itertools.count(1)
 
 
@@ -107,15 +101,7 @@ async def copy_one_trade(client: httpx.AsyncClient) -> tuple[PollEA, PollEA, dic
             "/admin/v1/accounts/f-1/subscriptions/m-1", json=subscription, headers=ADMIN
         )
     ).status_code == 200
-    intent = {
-        "action": "open",
-        "ticket": 7,
-        "symbol": "EURUSD",
-        "side": "buy",
-        "order_type": "market",
-        "volume": 0.1,
-        "price": 1.08,
-    }
+    intent = intent_envelope(volume=0.1, price=1.08)["payload"]
     await master.exchange([_envelope("OrderIntent", intent)])
     command = await follower.next_of("OrderCommand")
     payload = command["payload"]

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from schemas import envelope, subscriptions
 from schemas.generate import JSON_DIR
 from schemas.json_schema import STANDARD_KEYWORDS
+from tests.schemas.test_envelopes import intent
 
 NOW = 1_763_800_000_123
 
@@ -58,29 +59,16 @@ def test_every_api_document_component_is_a_valid_draft_2020_12_schema(name: str)
         Draft202012Validator.check_schema(schema)
 
 
-def _intent(**payload: object) -> dict[str, object]:
-    base: dict[str, object] = {
-        "action": "open",
-        "ticket": 7,
-        "symbol": "EURUSD",
-        "side": "buy",
-        "order_type": "market",
-        "volume": 0.1,
-        "price": 1.08123,
-    }
-    return {"type": "OrderIntent", "id": "m-1", "ts": NOW, "payload": base | payload}
-
-
 def _subscription(**fields: object) -> dict[str, object]:
     return {"allocation": {"mode": "mirror", "multiplier": 1.0}} | fields
 
 
 _CASES = [
-    ("ClientEnvelope.json", envelope.ClientEnvelope, _intent(), True),
-    ("ClientEnvelope.json", envelope.ClientEnvelope, _intent(volume=0), False),
-    ("ClientEnvelope.json", envelope.ClientEnvelope, _intent(price=-1), False),
-    ("ClientEnvelope.json", envelope.ClientEnvelope, _intent(ticket=-3), False),
-    ("ClientEnvelope.json", envelope.ClientEnvelope, _intent(side="up"), False),
+    ("ClientEnvelope.json", envelope.ClientEnvelope, intent(), True),
+    ("ClientEnvelope.json", envelope.ClientEnvelope, intent(volume=0), False),
+    ("ClientEnvelope.json", envelope.ClientEnvelope, intent(price=-1), False),
+    ("ClientEnvelope.json", envelope.ClientEnvelope, intent(ticket=-3), False),
+    ("ClientEnvelope.json", envelope.ClientEnvelope, intent(side="up"), False),
     (
         "ClientEnvelope.json",
         envelope.ClientEnvelope,
