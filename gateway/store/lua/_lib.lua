@@ -12,6 +12,7 @@
 --   deadlines:    member "<account id> <session id>", score deadline ms
 --   counts:       live sessions by state (pending, authenticated), kept by
 --                 create_session, activate and close_one (the only state changes)
+--                 for sessions marked `counted` at creation (older ones are not in it)
 local unpack = unpack or table.unpack
 local T = {}
 do
@@ -86,14 +87,14 @@ end
 -- Close one live session of account `a`; false if it was not live.
 local function close_one(a, sid, reason, now, ttl)
   local skey = k(T.session, a, sid)
-  local state = redis.call('HGET', skey, 'state')
+  local state, counted = unpack(redis.call('HMGET', skey, 'state', 'counted'))
   redis.call('ZREM', k(T.sessions, a), sid)
   redis.call('ZREM', T.deadlines, a .. ' ' .. sid)
   if (not state) or state == 'closed' then
     return false
   end
   redis.call('HSET', skey, 'state', 'closed', 'closed_reason', reason, 'closed_ms', now)
-  redis.call('HINCRBY', T.counts, state, -1)
+  if counted then redis.call('HINCRBY', T.counts, state, -1) end
   redis.call('EXPIRE', skey, ttl)
   redis.call('ZADD', T.closed, int(tonumber(now) + tonumber(ttl) * 1000), sid)
   local akey = k(T.account, a)
@@ -151,9 +152,12 @@ local function activate(a, sid, now, ttl, opening, renumber)
     end
   end
   redis.call('HSET', akey, 'active_sid', sid)
-  redis.call('HSET', k(T.session, a, sid), 'state', 'authenticated', 'generation', int(gen))
-  redis.call('HINCRBY', T.counts, 'pending', -1)
-  redis.call('HINCRBY', T.counts, 'authenticated', 1)
+  local skey = k(T.session, a, sid)
+  redis.call('HSET', skey, 'state', 'authenticated', 'generation', int(gen))
+  if redis.call('HEXISTS', skey, 'counted') == 1 then
+    redis.call('HINCRBY', T.counts, 'pending', -1)
+    redis.call('HINCRBY', T.counts, 'authenticated', 1)
+  end
   local logk = k(T.log, a)
   local durable = {}
   for _, m in ipairs(redis.call('ZRANGE', logk, 0, -1)) do
