@@ -14,7 +14,7 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from opentelemetry.trace import Tracer
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, start_http_server
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -30,6 +30,7 @@ from gateway.clock import Clock, system_clock_ms
 from gateway.gc_tuning import tune_gc as tune_process_gc
 from gateway.settings import Settings
 from gateway.store.factory import StoreBundle, open_store
+from gateway.store.redis_errors import RedisErrorCollector
 
 __all__ = ["CopierRuntime", "copier_routes", "run_standalone", "tune_gc"]
 
@@ -118,9 +119,17 @@ def tune_gc(copier_settings: CopierSettings) -> None:
 
 
 async def run_standalone(
-    settings: Settings, workers: int, copier_settings: CopierSettings | None = None
+    settings: Settings,
+    workers: int,
+    copier_settings: CopierSettings | None = None,
+    *,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
     """Run `workers` consumers in this process until SIGINT/SIGTERM.
+
+    With `metrics_port`, the workers' copy outcomes and latencies (and the store
+    edge's Redis errors) are served in the Prometheus format on that port.
 
     Raises:
         SystemExit: no ``COPYGATE_REDIS_URL`` (a standalone copier needs a shared store).
@@ -130,7 +139,14 @@ async def run_standalone(
     store = await open_store(settings)
     copier_settings = copier_settings or CopierSettings()
     tune_gc(copier_settings)
-    running = [CopierWorker(store, copier_settings) for _ in range(workers)]
+    metrics = None
+    if metrics_port is not None:
+        registry = CollectorRegistry()
+        metrics = CopyMetrics(registry)
+        registry.register(RedisErrorCollector())
+        start_http_server(metrics_port, metrics_host, registry=registry)
+        _log.info("copier: metrics on http://%s:%d/metrics", metrics_host, metrics_port)
+    running = [CopierWorker(store, copier_settings, metrics=metrics) for _ in range(workers)]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

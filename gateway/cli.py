@@ -85,6 +85,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands, "copier", "run standalone copier workers (needs COPYGATE_REDIS_URL)"
     )
     copier_cmd.add_argument("--workers", type=int, default=1, help="consumers in this process")
+    copier_cmd.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics (copies, copy latency, Redis errors) on this port",
+    )
+    copier_cmd.add_argument(
+        "--metrics-host", default="127.0.0.1", help="bind address of the metrics port"
+    )
     _add_demo_parser(commands)
     args = parser.parse_args(argv)
     if args.command in ("serve", "demo"):
@@ -96,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         serve(args.host, args.port, Settings())
     elif args.command == "copier":
-        copier(max(1, args.workers), Settings())
+        copier(max(1, args.workers), Settings(), args.metrics_port, args.metrics_host)
     elif args.command == "demo":
         from gateway.demo import DemoOptions
         from gateway.demo import main as run_demo
@@ -156,14 +165,21 @@ def _add_demo_parser(commands: Any) -> None:
     )
 
 
-def copier(workers: int, settings: Settings) -> None:
+def copier(
+    workers: int,
+    settings: Settings,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+) -> None:
     """Run `workers` copier consumers in this process until interrupted."""
     import asyncio
 
     from copier.runtime import run_standalone
 
     _configure_logging(settings.log_level)
-    asyncio.run(run_standalone(settings, workers))
+    asyncio.run(
+        run_standalone(settings, workers, metrics_port=metrics_port, metrics_host=metrics_host)
+    )
 
 
 if __name__ == "__main__":

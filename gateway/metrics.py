@@ -28,32 +28,16 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily
-from prometheus_client.registry import Collector
 from redis import exceptions as rex
 
 from copier.keys import CONSUMER_GROUP, CopierKeys
 from gateway.errors import StoreError
 from gateway.store.factory import StoreBundle
-from gateway.store.redis_errors import REDIS_ERRORS
+from gateway.store.redis_errors import RedisErrorCollector
 
 __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
 
 _log = logging.getLogger("copygate.metrics")
-
-
-class _RedisErrorCollector(Collector):
-    """``copygate_redis_errors_total{kind}`` from the store edge's process-wide tally."""
-
-    def collect(self) -> list[CounterMetricFamily]:
-        family = CounterMetricFamily(
-            "copygate_redis_errors",
-            "Redis failures translated at the store edge (transient or unexpected)",
-            labels=["kind"],
-        )
-        for kind in ("transient", "unexpected"):
-            family.add_metric([kind], REDIS_ERRORS[kind])
-        return [family]
 
 
 class GatewayMetrics:
@@ -91,7 +75,7 @@ class GatewayMetrics:
             "Scrapes whose store-backed gauges could not be refreshed",
             registry=registry,
         )  #: refresh failures (the gauges keep their last values)
-        registry.register(_RedisErrorCollector())
+        registry.register(RedisErrorCollector())
 
     async def refresh(self) -> None:
         """Read the store-backed gauges; a store failure is counted, never raised."""

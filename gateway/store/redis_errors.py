@@ -19,6 +19,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from redis import exceptions as rex
 
 from gateway.errors import StoreError, StoreUnavailable
@@ -26,6 +28,7 @@ from gateway.errors import StoreError, StoreUnavailable
 __all__ = [
     "REDIS_ERRORS",
     "TRANSIENT_REDIS_ERRORS",
+    "RedisErrorCollector",
     "map_redis_errors",
     "translates_redis_errors",
 ]
@@ -50,6 +53,23 @@ TRANSIENT_REDIS_ERRORS: tuple[type[BaseException], ...] = (
 #: the logger above it is process-wide: the edge has no handle on any one app, and
 #: `/metrics` exposes it as ``copygate_redis_errors_total``.
 REDIS_ERRORS: Counter[str] = Counter()
+
+
+class RedisErrorCollector(Collector):
+    """``copygate_redis_errors_total{kind}`` from `REDIS_ERRORS`, for a Prometheus registry."""
+
+    def collect(self) -> list[CounterMetricFamily]:
+        """The counter family, read at scrape time."""
+        family = CounterMetricFamily(
+            "copygate_redis_errors",
+            "Redis failures translated at the store edge (transient or unexpected)",
+            labels=["kind"],
+        )
+        for kind in ("transient", "unexpected"):
+            family.add_metric([kind], REDIS_ERRORS[kind])
+        return [family]
+
+
 #: Everything `map_redis_errors` turns into `StoreUnavailable` (after `StoreError`s pass).
 _TRANSLATED: tuple[type[BaseException], ...] = (*TRANSIENT_REDIS_ERRORS, rex.RedisError)
 
