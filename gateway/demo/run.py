@@ -142,7 +142,8 @@ class Demo:
             f"  copies      : curl -s -H 'authorization: Bearer {token}' "
             f"{url}/admin/v1/accounts/demo-f01/copies"
         )
-        self.console.print(f"  metrics     : curl -s {url}/metrics")
+        self.console.print(f"  metrics     : curl -s {url}/metrics   (Prometheus format)")
+        self.console.print(f"  API page    : {url}/docs")
 
     async def _configure(self, admin: AdminClient) -> dict[str, str]:
         """Accounts, keys and subscriptions, through the admin API."""
