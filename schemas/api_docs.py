@@ -345,6 +345,13 @@ def asyncapi_document() -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "messages": messages,
-            "securitySchemes": {"session": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "session": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "session_token from POST /ea-gateway/v1/sessions, sent as "
+                    "`Authorization: Bearer <session_token>` on the upgrade request",
+                }
+            },
         },
     }
