@@ -11,7 +11,8 @@ Series (all prefixed ``copygate_``): ``sessions{state}`` (all nodes),
 ``websocket_connections`` (this node), ``sessions_created_total{state}``,
 ``sessions_closed_total{reason}``, ``sessions_promoted_total``,
 ``messages_inbound_total{type}``, ``copies_total{status}``,
-``copy_latency_seconds{stage}`` (histogram), ``copier_backlog{stream,measure}``
+``copy_latency_seconds{stage}`` (histogram of the copy records' latency split),
+``copier_backlog{stream,measure}``
 (``lag``: entries not yet read by the group; ``pending``: read, not acknowledged),
 ``copier_dead_letters``, ``redis_errors_total{kind}``, ``metrics_store_errors_total``.
 """

@@ -216,11 +216,10 @@ class CopierPump:
         self.counters.decisions += len(committed)
         self.counters.conflicts += len(lost)
         if self.metrics is not None:
-            self.metrics.observe_all(
-                (before if before and before.command_id == c.command_id else None, c)
-                for w in committed
-                for c in w.copies
-            )
+            for write in committed:
+                for copy in write.copies:
+                    mine = before if before and before.command_id == copy.command_id else None
+                    self.metrics.observe(write.after.account_id, mine, copy)
         for write in committed:
             for note in write.notes:
                 _log.info("%s: %s", write.after.account_id, note)
@@ -356,8 +355,17 @@ class CopierPump:
                     await self.on_report(account, refused, not_delivered=True)
 
     async def sweep(self) -> int:
-        """Enqueue due outbox items (retries, and orphans of writers that died)."""
+        """Enqueue due outbox items (retries, and orphans of writers that died).
+
+        Also reads the queued and delivered times of copies reported since the
+        last sweep, for the latency histograms (one pipeline).
+        """
         due: list[tuple[str, OutboxItem]] = await self.store.due_outbox(self._clock())
         if due:
             await self.flush(due)
+        if self.metrics is not None and (awaiting := self.metrics.take_awaiting()):
+            times = await self.store.command_times(
+                [(a.follower_id, a.command_id) for a in awaiting]
+            )
+            self.metrics.observe_split(awaiting, times)
         return len(due)

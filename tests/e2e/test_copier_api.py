@@ -181,7 +181,7 @@ async def test_a_standalone_copier_serves_its_copy_metrics_when_given_a_port(
     await master.intent("open", 92)
     await f["f1"].fill(await f["f1"].command(within=10))
 
-    filled = 'copygate_copies_total{status="filled"} 1.0'
+    filled = 'copygate_copy_latency_seconds_count{stage="total"} 1.0'
     text = ""
     async with httpx.AsyncClient() as http:
         for _ in range(100):
@@ -191,5 +191,6 @@ async def test_a_standalone_copier_serves_its_copy_metrics_when_given_a_port(
                 break
             await asyncio.sleep(0.1)
     assert filled in text, (tmp_path / "copier.log").read_text()
-    assert 'copygate_copy_latency_seconds_count{stage="received_to_reported"} 1.0' in text
+    assert 'copygate_copies_total{status="filled"} 1.0' in text
+    assert 'copygate_copy_latency_seconds_count{stage="delivered_to_reported"} 1.0' in text
     assert "copygate_redis_errors_total" in text

@@ -47,7 +47,8 @@ async def test_metrics_show_sessions_messages_copies_and_latency_after_a_copied_
     await copy_one_trade(client)
     samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
     async with asyncio.timeout(10):
-        while samples.get(("copygate_copies_total", (("status", "filled"),))) != 1:
+        total = ("copygate_copy_latency_seconds_count", (("stage", "total"),))
+        while samples.get(total) != 1:
             await asyncio.sleep(0.05)
             samples = await scrape(client)
 
@@ -57,7 +58,7 @@ async def test_metrics_show_sessions_messages_copies_and_latency_after_a_copied_
     assert samples[("copygate_messages_inbound_total", (("type", "OrderIntent"),))] == 1
     assert samples[("copygate_messages_inbound_total", (("type", "ExecutionReport"),))] == 1
     assert samples[("copygate_copies_total", (("status", "queued"),))] == 1
-    for stage in ("received_to_queued", "queued_to_reported", "received_to_reported"):
+    for stage in ("received_to_queued", "queued_to_delivered", "delivered_to_reported", "total"):
         assert samples[("copygate_copy_latency_seconds_count", (("stage", stage),))] == 1
     for stream in ("intents", "ea_events"):
         for measure in ("lag", "pending"):
