@@ -8,7 +8,9 @@ from tests.e2e.harness import ROOT
 
 
 def test_setup_is_silent_when_pyproject_is_unchanged_since_the_last_install() -> None:
-    subprocess.run([ROOT / "scripts" / "setup"], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [ROOT / "scripts" / "setup"], cwd=ROOT, check=True, capture_output=True, timeout=600
+    )
     stamp = ROOT / ".venv" / ".setup-stamp"
     before = stamp.stat().st_mtime_ns
 
