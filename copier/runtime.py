@@ -13,6 +13,8 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from opentelemetry.trace import Tracer
+from prometheus_client import CollectorRegistry, start_http_server
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -20,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 from copier.api import CopierRoutes
 from copier.delivery_hook import DeliveryTimestamps
 from copier.keys import CopierKeys
+from copier.metrics import CopyMetrics
 from copier.settings import CopierSettings
 from copier.worker import CopierWorker
 from gateway.auth.admin import AdminAuthenticator
@@ -27,6 +30,7 @@ from gateway.clock import Clock, system_clock_ms
 from gateway.gc_tuning import tune_gc as tune_process_gc
 from gateway.settings import Settings
 from gateway.store.factory import StoreBundle, open_store
+from gateway.store.redis_errors import RedisErrorCollector
 
 __all__ = ["CopierRuntime", "copier_routes", "run_standalone", "tune_gc"]
 
@@ -42,6 +46,8 @@ class CopierRuntime:
         settings: Settings,
         clock: Clock = system_clock_ms,
         copier_settings: CopierSettings | None = None,
+        registry: CollectorRegistry | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         keys = CopierKeys.of(store.keys)
         if not isinstance(store.delivery, DeliveryTimestamps):
@@ -50,7 +56,12 @@ class CopierRuntime:
             )
         self.delivery_times: DeliveryTimestamps = store.delivery  #: the hook installed above
         self.settings = copier_settings or CopierSettings()  #: worker settings
-        self.worker = CopierWorker(store, self.settings, clock=clock)  #: the in-process worker
+        self.metrics = (
+            CopyMetrics(registry) if registry is not None else None
+        )  #: copy outcomes and latencies on the process's /metrics
+        self.worker = CopierWorker(
+            store, self.settings, clock=clock, metrics=self.metrics, tracer=tracer
+        )  #: the in-process worker
         self.routes = CopierRoutes(
             store.redis,
             keys,
@@ -110,9 +121,17 @@ def tune_gc(copier_settings: CopierSettings) -> None:
 
 
 async def run_standalone(
-    settings: Settings, workers: int, copier_settings: CopierSettings | None = None
+    settings: Settings,
+    workers: int,
+    copier_settings: CopierSettings | None = None,
+    *,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
     """Run `workers` consumers in this process until SIGINT/SIGTERM.
+
+    With `metrics_port`, the workers' copy outcomes and latencies (and the store
+    edge's Redis errors) are served in the Prometheus format on that port.
 
     Raises:
         SystemExit: no ``COPYGATE_REDIS_URL`` (a standalone copier needs a shared store).
@@ -122,7 +141,14 @@ async def run_standalone(
     store = await open_store(settings)
     copier_settings = copier_settings or CopierSettings()
     tune_gc(copier_settings)
-    running = [CopierWorker(store, copier_settings) for _ in range(workers)]
+    metrics = None
+    if metrics_port is not None:
+        registry = CollectorRegistry()
+        metrics = CopyMetrics(registry)
+        registry.register(RedisErrorCollector())
+        start_http_server(metrics_port, metrics_host, registry=registry)
+        _log.info("copier: metrics on http://%s:%d/metrics", metrics_host, metrics_port)
+    running = [CopierWorker(store, copier_settings, metrics=metrics) for _ in range(workers)]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -24,8 +24,10 @@ from gateway.auth.strategies import AuthRegistry
 from gateway.clock import Clock, system_clock_ms
 from gateway.heartbeat import HeartbeatMonitor
 from gateway.http_errors import exception_handlers, json_response
+from gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
 from gateway.sessions import SessionService
 from gateway.settings import Settings
+from gateway.specs import spec_routes
 from gateway.store.factory import StoreBundle, open_store
 from gateway.telemetry import Telemetry, configure_telemetry
 from gateway.transport.poll import SessionRoutes
@@ -72,6 +74,9 @@ class GatewayRuntime:
             self.key_strategy,
             links,
         )  #: admin endpoints
+        self.metrics = GatewayMetrics(
+            self.telemetry.registry, store, self.connections
+        )  #: GET /metrics
         self.monitor = HeartbeatMonitor(
             store.sessions, self.telemetry, clock, idle_check_s=settings.heartbeat_timeout_s
         )  #: rule 3
@@ -100,9 +105,14 @@ def _routes(runtime: Callable[[], GatewayRuntime], settings: Settings) -> list[B
 
     async def metrics(request: Request) -> Response:
         rt = runtime()
-        by_state: dict[str, int] = {}
-        for record in await rt.store.sessions.list_sessions():
-            by_state[record.state.value] = by_state.get(record.state.value, 0) + 1
+        return Response(await rt.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    async def metrics_json(request: Request) -> Response:
+        rt = runtime()
+        by_state = {
+            state.value: count
+            for state, count in (await rt.store.sessions.count_by_state()).items()
+        }
         return json_response(
             {
                 "node_id": settings.node_id,
@@ -132,6 +142,7 @@ def _routes(runtime: Callable[[], GatewayRuntime], settings: Settings) -> list[B
     return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/metrics.json", metrics_json, methods=["GET"]),
         Route("/ea-gateway/v1/sessions", ea("create"), methods=["POST"]),
         Route("/ea-gateway/v1/sessions/{session_id}", ea("delete"), methods=["DELETE"]),
         Route("/ea-gateway/v1/sessions/{session_id}/close", ea("delete"), methods=["POST"]),
@@ -174,9 +185,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await open_store(settings)
-        copier["runtime"] = CopierRuntime(store, settings, clock)  # wraps store.delivery first
+        instruments = telemetry or configure_telemetry(settings.otel_exporter)
+        copier["runtime"] = CopierRuntime(
+            store, settings, clock, registry=instruments.registry, tracer=instruments.tracer
+        )  # wraps store.delivery first
         rt = GatewayRuntime(
-            settings, store, clock, telemetry, links=copier["runtime"].routes.subscriptions
+            settings, store, clock, instruments, links=copier["runtime"].routes.subscriptions
         )
         holder["runtime"] = rt
         app.state.runtime = rt
@@ -200,7 +214,8 @@ def create_app(
 
     return _GatewayApp(
         routes=_routes(lambda: holder["runtime"], settings)
-        + copier_routes(lambda: copier["runtime"]),
+        + copier_routes(lambda: copier["runtime"])
+        + spec_routes(),
         lifespan=lifespan,
         exception_handlers=exception_handlers(),
     )

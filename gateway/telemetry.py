@@ -16,12 +16,23 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from prometheus_client import CollectorRegistry
+from prometheus_client import Counter as PromCounter
 
-__all__ = ["HEARTBEAT_SPAN_EVERY", "Telemetry", "configure_telemetry"]
+__all__ = [
+    "HEARTBEAT_SPAN_EVERY",
+    "Telemetry",
+    "configure_telemetry",
+    "context_from_traceparent",
+    "current_traceparent",
+]
 
 _log = logging.getLogger("copygate.telemetry")
 
@@ -32,43 +43,88 @@ _SAMPLED_TYPES = frozenset({"StatusHeartbeat"})
 _NO_SPAN: AbstractContextManager[None] = nullcontext()
 
 
-class Telemetry:
-    """The gateway's instruments. Also keeps plain in-process counts for `/metrics`."""
+class _TwinCounter:
+    """An OpenTelemetry counter and its Prometheus twin (dots become underscores).
+
+    Prometheus names the series ``<name>_total``, with at most one label.
+    """
 
     def __init__(
-        self, tracer: Tracer, meter: Meter, *, heartbeat_span_every: int = HEARTBEAT_SPAN_EVERY
+        self,
+        meter: Meter,
+        registry: CollectorRegistry,
+        name: str,
+        description: str,
+        label: str | None = None,
+    ) -> None:
+        self.label = label  #: the one label, if any
+        by = f", by {label}" if label else ""
+        self.otel = meter.create_counter(name, description=description + by)  #: OTel instrument
+        self.prometheus = PromCounter(
+            name.replace(".", "_"),
+            f"{description} on this node{by}",
+            [label] if label else [],
+            registry=registry,
+        )  #: Prometheus counter on the process registry
+
+    def add(self, value: str | None = None) -> None:
+        """Count one event (with `value` for the label)."""
+        if self.label is None or value is None:
+            self.otel.add(1)
+            self.prometheus.inc()
+        else:
+            self.otel.add(1, {self.label: value})
+            self.prometheus.labels(value).inc()
+
+
+class Telemetry:
+    """The gateway's instruments: OpenTelemetry, Prometheus (`registry`) and plain counts.
+
+    Every Prometheus series is a counter bumped where the event happens, so a
+    scrape reads numbers and never walks sessions (see `gateway.metrics`).
+    """
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        meter: Meter,
+        *,
+        heartbeat_span_every: int = HEARTBEAT_SPAN_EVERY,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.tracer = tracer  #: span factory
+        self.registry = registry or CollectorRegistry()  #: what `GET /metrics` exposes
         self.heartbeat_span_every = heartbeat_span_every  #: one heartbeat in this many is spanned
         self._heartbeats = 0  #: heartbeats seen, for sampling
         self._attributes: dict[str, dict[str, str]] = {}  #: message type -> counter attributes
-        self._created = meter.create_counter(
-            "copygate.sessions.created", description="sessions created, by initial state"
-        )
-        self._closed = meter.create_counter(
-            "copygate.sessions.closed", description="sessions closed, by reason"
-        )
-        self._promoted = meter.create_counter(
-            "copygate.sessions.promoted", description="pending sessions promoted"
-        )
-        self._messages = meter.create_counter(
-            "copygate.messages.inbound", description="inbound EA messages, by type"
-        )
-        self.counts: Counter[str] = Counter()  #: local totals, exposed on /metrics
+        self._created = _TwinCounter(
+            meter, self.registry, "copygate.sessions.created", "sessions created", "state"
+        )  #: by initial state
+        self._closed = _TwinCounter(
+            meter, self.registry, "copygate.sessions.closed", "sessions closed", "reason"
+        )  #: by reason
+        self._promoted = _TwinCounter(
+            meter, self.registry, "copygate.sessions.promoted", "pending sessions promoted"
+        )  #: promotions
+        self._messages = _TwinCounter(
+            meter, self.registry, "copygate.messages.inbound", "inbound EA messages", "type"
+        )  #: by type
+        self._message_children: dict[str, Any] = {}  #: type -> bound Prometheus child
+        self.counts: Counter[str] = Counter()  #: local totals, exposed on /metrics.json
 
     def session_created(self, state: str) -> None:
         """Count a creation in `state`."""
-        self._created.add(1, {"state": state})
+        self._created.add(state)
         self.counts[f"sessions_created_{state}"] += 1
 
     def session_promoted(self) -> None:
         """Count a promotion."""
-        self._promoted.add(1)
+        self._promoted.add()
         self.counts["sessions_promoted"] += 1
 
     def session_closed(self, reason: str) -> None:
         """Count a close for `reason`."""
-        self._closed.add(1, {"reason": reason})
+        self._closed.add(reason)
         self.counts[f"sessions_closed_{reason}"] += 1
 
     def message_span(
@@ -90,7 +146,9 @@ class Telemetry:
         attributes = self._attributes.get(kind)
         if attributes is None:
             attributes = self._attributes.setdefault(kind, {"type": kind})
-        self._messages.add(1, attributes)
+            self._message_children[kind] = self._messages.prometheus.labels(kind)
+        self._messages.otel.add(1, attributes)
+        self._message_children[kind].inc()
         if kind in _SAMPLED_TYPES:
             self._heartbeats += 1
             if (self._heartbeats - 1) % self.heartbeat_span_every:
@@ -100,6 +158,29 @@ class Telemetry:
             attributes={"copygate.transport": transport, "copygate.account_id": account_id},
             start_time=start_time_ns,
         )
+
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current span (None when nothing is traced).
+
+    Stream entries carry it from the gateway to the copier, copy records from the
+    copier's intent span to its report span: one trace per copied trade.
+    """
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def context_from_traceparent(traceparent: str | bytes | None) -> Context | None:
+    """The parent context a ``traceparent`` names (None for none or garbage)."""
+    if not traceparent:
+        return None
+    value = traceparent.decode() if isinstance(traceparent, bytes) else traceparent
+    context = _PROPAGATOR.extract({"traceparent": value})
+    return context if trace.get_current_span(context).get_span_context().is_valid else None
 
 
 def configure_telemetry(exporter: str, service_name: str = "copygate") -> Telemetry:

@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from schemas import envelope, rest, subscriptions
+from schemas.codes import KeyStatus
+from schemas.json_schema import StandardJsonSchema
 
 __all__ = ["asyncapi_document", "openapi_document", "standard_constraints"]
 
@@ -254,13 +256,41 @@ _OPERATIONS = (
         "admin",
         response=subscriptions.SubscriptionList,
     ),
+    _Operation(
+        "get",
+        "/admin/v1/accounts/{follower_id}/copies",
+        "A follower's copy records, newest first, with the latency split",
+        "admin",
+        query=("master_id", "limit"),
+    ),
+    _Operation(
+        "get",
+        "/admin/v1/audit",
+        "Audit trail of subscription changes (?account_id=; without it: backoffice only)",
+        "admin",
+        query=("account_id", "limit"),
+    ),
+    _Operation(
+        "get",
+        "/admin/v1/copier/dead-letters",
+        "Intents the copier gave up on (backoffice only)",
+        "admin",
+        query=("limit",),
+    ),
 )
+
+_STRING = {"type": "string"}
+_QUERY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+    "status": {"type": "string", "enum": [status.value for status in KeyStatus]},
+}
 
 _ERRORS = {
     "400": "Malformed JSON",
     "401": "Bad or missing credentials",
     "403": "Not allowed for this role or tenant",
     "404": "Unknown resource (or unknown account, see docs/admin-rules.md)",
+    "405": "Method not allowed on this path",
     "409": "Conflicts with the stored state (role change under subscriptions, refused key)",
     "410": "Session closed (error.code is the close reason)",
     "413": "Body too large",
@@ -314,6 +344,7 @@ def _components(models: list[type[BaseModel]], mode: str) -> dict[str, Any]:
     _, schema = models_json_schema(
         [(m, mode) for m in unique],  # type: ignore[misc]
         ref_template=_REF,
+        schema_generator=StandardJsonSchema,
     )
     defs: dict[str, Any] = standard_constraints(schema.get("$defs", {}))
     return defs
@@ -333,7 +364,7 @@ def _operation(op: _Operation) -> dict[str, Any]:
     parameters = [
         {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
     ] + [
-        {"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
+        {"name": q, "in": "query", "required": False, "schema": _QUERY_SCHEMAS.get(q, _STRING)}
         for q in op.query
     ]
     if parameters:
@@ -459,6 +490,13 @@ def asyncapi_document() -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "messages": messages,
-            "securitySchemes": {"session": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "session": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "session_token from POST /ea-gateway/v1/sessions, sent as "
+                    "`Authorization: Bearer <session_token>` on the upgrade request",
+                }
+            },
         },
     }

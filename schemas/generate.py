@@ -15,10 +15,14 @@ from pydantic import BaseModel, TypeAdapter
 
 from schemas import envelope, rest, subscriptions
 from schemas.api_docs import asyncapi_document, openapi_document, standard_constraints
+from schemas.json_schema import StandardJsonSchema
+from schemas.reference import render_message_catalogue, splice
 
-__all__ = ["JSON_DIR", "render_all", "write_all"]
+__all__ = ["JSON_DIR", "PROTOCOL_PAGE", "render_all", "render_protocol_page", "write_all"]
 
 JSON_DIR = Path(__file__).parent / "json"
+#: The protocol reference whose message catalogue is generated (in a source checkout).
+PROTOCOL_PAGE = Path(__file__).parents[1] / "docs" / "protocol.md"
 
 _MESSAGES: tuple[type[BaseModel], ...] = (
     envelope.InitRequest,
@@ -67,20 +71,34 @@ def render_all() -> dict[str, bytes]:
     """Every schema file name mapped to its exact bytes."""
     files: dict[str, bytes] = {}
     for model in (*_MESSAGES, *_REST):
-        files[f"{model.__name__}.json"] = _dump(model.model_json_schema(mode="serialization"))
+        files[f"{model.__name__}.json"] = _dump(
+            model.model_json_schema(mode="serialization", schema_generator=StandardJsonSchema)
+        )
     files["ClientEnvelope.json"] = _dump(
-        TypeAdapter(envelope.ClientEnvelope).json_schema(mode="validation")
+        TypeAdapter(envelope.ClientEnvelope).json_schema(
+            mode="validation", schema_generator=StandardJsonSchema
+        )
     )
     files["ServerEnvelope.json"] = _dump(
-        TypeAdapter(envelope.ServerEnvelope).json_schema(mode="serialization")
+        TypeAdapter(envelope.ServerEnvelope).json_schema(
+            mode="serialization", schema_generator=StandardJsonSchema
+        )
     )
     files["openapi.json"] = _dump(openapi_document())
     files["asyncapi.json"] = _dump(asyncapi_document())
     return files
 
 
+def render_protocol_page(page: Path = PROTOCOL_PAGE) -> str:
+    """`docs/protocol.md` with its message catalogue regenerated from the models."""
+    return splice(page.read_text(encoding="utf-8"), render_message_catalogue())
+
+
 def write_all(directory: Path = JSON_DIR) -> list[Path]:
-    """Write every schema file, removing stale ones; returns the paths written."""
+    """Write every schema file (removing stale ones) and the protocol page's catalogue.
+
+    Returns the paths written.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     files = render_all()
     for stale in directory.glob("*.json"):
@@ -91,6 +109,9 @@ def write_all(directory: Path = JSON_DIR) -> list[Path]:
         path = directory / name
         path.write_bytes(data)
         written.append(path)
+    if PROTOCOL_PAGE.exists():
+        PROTOCOL_PAGE.write_text(render_protocol_page(), encoding="utf-8")
+        written.append(PROTOCOL_PAGE)
     return written
 
 

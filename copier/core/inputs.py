@@ -23,6 +23,7 @@ class MasterSignal:
     intent: OrderIntentPayload  # what the master did
     received_ms: int  # when the server received it (server clock; signal age counts from here)
     master_equity: Decimal | None = None  # the master's latest equity (proportional sizing)
+    trace_parent: str | None = None  # W3C traceparent of the copier span that read it (opaque)
 
 
 @dataclass(frozen=True, slots=True)

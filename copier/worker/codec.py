@@ -180,6 +180,7 @@ def _signal_json(signal: MasterSignal) -> dict[str, Any]:
         "intent": signal.intent.model_dump(mode="json", exclude_none=True),
         "at": signal.received_ms,
         "eq": signal.master_equity,
+        "tp": signal.trace_parent,
     }
 
 
@@ -190,6 +191,7 @@ def _signal(data: dict[str, Any]) -> MasterSignal:
         intent=OrderIntentPayload.model_validate(data["intent"]),
         received_ms=data["at"],
         master_equity=_dec(data["eq"]),
+        trace_parent=data.get("tp"),
     )
 
 

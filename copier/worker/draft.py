@@ -254,6 +254,7 @@ def new_copy(base: str, signal: MasterSignal, now_ms: int, **fields: Any) -> Cop
         status=fields.pop("status", CopyStatus.QUEUED),
         intent_received_ms=signal.received_ms,
         decided_ms=now_ms,
+        trace_parent=signal.trace_parent,
         **fields,
     )
 

@@ -17,11 +17,17 @@ between) is retried on fresh state, up to `MAX_COMMIT_ATTEMPTS` times.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
+from opentelemetry import trace
+from opentelemetry.trace import Link, Span, SpanKind, Tracer
+
 from copier.core import MasterSignal, derive_command_id, reconcile_master
+from copier.metrics import CopyMetrics
 from copier.worker.decide import (
     FollowerWrite,
     OutboxItem,
@@ -29,10 +35,11 @@ from copier.worker.decide import (
     decide_report,
     decide_signal,
 )
-from copier.worker.state import DELIVERY_CHECK_SESSION, MasterBook, apply_master_intent
+from copier.worker.state import DELIVERY_CHECK_SESSION, CopyRecord, MasterBook, apply_master_intent
 from copier.worker.store import FollowerStore
 from copier.worker.streams import StreamEntry
 from gateway.clock import Clock
+from gateway.telemetry import context_from_traceparent, current_traceparent
 from schemas.codes import ExecutionStatus
 from schemas.envelope import (
     ExecutionReport,
@@ -79,11 +86,21 @@ class PumpCounters:
 class CopierPump:
     """Carries decisions out against the store."""
 
-    def __init__(self, store: FollowerStore, clock: Clock, *, grace_ms: int = 2_000) -> None:
+    def __init__(
+        self,
+        store: FollowerStore,
+        clock: Clock,
+        *,
+        grace_ms: int = 2_000,
+        metrics: CopyMetrics | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
         self.store = store  #: Redis I/O
         self._clock = clock  #: epoch ms
         self._grace = grace_ms  #: outbox grace for immediate items
         self.counters = PumpCounters()  #: what happened
+        self.metrics = metrics  #: Prometheus copy outcomes and latencies (or none)
+        self.tracer = tracer or trace.get_tracer("copygate.copier")  #: copier spans
 
     # ---- stream handlers -----------------------------------------------------------
     async def on_intent_entry(self, entry: StreamEntry) -> None:
@@ -93,12 +110,25 @@ class CopierPump:
             _log.warning("intent stream entry %s is a %s; ignored", entry.entry_id, envelope.type)
             return
         master = entry.account_id
-        # two reads, one round trip's wait: they do not depend on each other
-        equity, views = await asyncio.gather(
-            self.store.equity(master), self.store.followers_of(master)
-        )
-        signal = MasterSignal(master, envelope.id, envelope.payload, entry.received_ms, equity)
-        await self.fan_out(signal, views)
+        with self.tracer.start_as_current_span(
+            "copier.intent",
+            context=context_from_traceparent(entry.fields.get(b"traceparent")),
+            kind=SpanKind.CONSUMER,
+            attributes={"copygate.account_id": master, "copygate.intent_id": envelope.id},
+        ):
+            # two reads, one round trip's wait: they do not depend on each other
+            equity, views = await asyncio.gather(
+                self.store.equity(master), self.store.followers_of(master)
+            )
+            signal = MasterSignal(
+                master,
+                envelope.id,
+                envelope.payload,
+                entry.received_ms,
+                equity,
+                trace_parent=current_traceparent(),
+            )
+            await self.fan_out(signal, views)
         book = await self.store.master_book(master)
         await self.store.put_master_book(
             master, apply_master_intent(book, envelope.id, envelope.payload)
@@ -111,7 +141,12 @@ class CopierPump:
         if isinstance(envelope, ExecutionReport):
             # the gateway's delivery check: an open that expired before it was sent
             expired = entry.fields.get(b"session_id") == DELIVERY_CHECK_SESSION.encode()
-            await self.on_report(account, envelope.payload, signal_expired=expired)
+            await self.on_report(
+                account,
+                envelope.payload,
+                signal_expired=expired,
+                report_trace=entry.fields.get(b"traceparent"),
+            )
         elif isinstance(envelope, SyncSnapshot):
             await self.on_snapshot(account, envelope.payload, round_id=envelope.id)
 
@@ -174,13 +209,22 @@ class CopierPump:
         writes: list[FollowerWrite],
         views: Mapping[str, Mapping[str, SubscriptionView]],
         now: int,
+        before: CopyRecord | None = None,
     ) -> list[str]:
-        """Commit, flush what committed, and return the followers to decide again."""
+        """Commit, flush what committed, and return the followers to decide again.
+
+        `before` is the copy record a report decision was made on (for the metrics).
+        """
         results = await self.store.commit(writes, now_ms=now, views=views)
         committed = [w for w, ok in zip(writes, results, strict=True) if ok]
         lost = [w.after.account_id for w, ok in zip(writes, results, strict=True) if not ok]
         self.counters.decisions += len(committed)
         self.counters.conflicts += len(lost)
+        if self.metrics is not None:
+            for write in committed:
+                for copy in write.copies:
+                    mine = before if before and before.command_id == copy.command_id else None
+                    self.metrics.observe(write.after.account_id, mine, copy)
         for write in committed:
             for note in write.notes:
                 _log.info("%s: %s", write.after.account_id, note)
@@ -197,30 +241,60 @@ class CopierPump:
         *,
         not_delivered: bool = False,
         signal_expired: bool = False,
+        report_trace: bytes | None = None,
     ) -> None:
-        """Apply one ExecutionReport (or a not-delivered or not-sent verdict) of a follower."""
+        """Apply one ExecutionReport (or a not-delivered or not-sent verdict) of a follower.
+
+        Its span, ``copier.report``, continues the trace of the intent's copy (the
+        copy record's `trace_parent`) and links to the span that received the
+        report (`report_trace`, from the EA event stream entry).
+        """
         base = report.command_id.split(".r", 1)[0]
         subs = await self.store.subscriptions_of(follower)
-        for _attempt in range(MAX_COMMIT_ATTEMPTS):
-            item = (await self.store.load({follower: base}))[follower]
-            now = self._clock()
-            write = decide_report(
-                item.record,
-                report,
-                item.copy,
-                subs,
-                item.ctx,
-                now,
-                grace_ms=self._grace,
-                not_delivered=not_delivered,
-                signal_expired=signal_expired,
-            )
-            if write is None:
-                return
-            if not await self._commit([write], {follower: subs}, now):
-                self.counters.reports += 1
-                return
-        raise CommitConflict(f"report {report.command_id}: follower record kept changing")
+        with contextlib.ExitStack() as span:
+            for attempt in range(MAX_COMMIT_ATTEMPTS):
+                item = (await self.store.load({follower: base}))[follower]
+                if attempt == 0:
+                    span.enter_context(self._report_span(follower, report, item.copy, report_trace))
+                now = self._clock()
+                write = decide_report(
+                    item.record,
+                    report,
+                    item.copy,
+                    subs,
+                    item.ctx,
+                    now,
+                    grace_ms=self._grace,
+                    not_delivered=not_delivered,
+                    signal_expired=signal_expired,
+                )
+                if write is None:
+                    return
+                if not await self._commit([write], {follower: subs}, now, item.copy):
+                    self.counters.reports += 1
+                    return
+            raise CommitConflict(f"report {report.command_id}: follower record kept changing")
+
+    def _report_span(
+        self,
+        follower: str,
+        report: ExecutionReportPayload,
+        copy: CopyRecord | None,
+        report_trace: bytes | None,
+    ) -> AbstractContextManager[Span]:
+        received = context_from_traceparent(report_trace)
+        links = [Link(trace.get_current_span(received).get_span_context())] if received else []
+        return self.tracer.start_as_current_span(
+            "copier.report",
+            context=context_from_traceparent(copy.trace_parent if copy else None),
+            kind=SpanKind.CONSUMER,
+            links=links,
+            attributes={
+                "copygate.account_id": follower,
+                "copygate.command_id": report.command_id,
+                "copygate.status": report.status.value,
+            },
+        )
 
     async def on_snapshot(
         self, account: str, snapshot: SyncSnapshotPayload, *, round_id: str
@@ -288,8 +362,17 @@ class CopierPump:
                     await self.on_report(account, refused, not_delivered=True)
 
     async def sweep(self) -> int:
-        """Enqueue due outbox items (retries, and orphans of writers that died)."""
+        """Enqueue due outbox items (retries, and orphans of writers that died).
+
+        Also reads the queued and delivered times of copies reported since the
+        last sweep, for the latency histograms (one pipeline).
+        """
         due: list[tuple[str, OutboxItem]] = await self.store.due_outbox(self._clock())
         if due:
             await self.flush(due)
+        if self.metrics is not None and (awaiting := self.metrics.take_awaiting()):
+            times = await self.store.command_times(
+                [(a.follower_id, a.command_id) for a in awaiting]
+            )
+            self.metrics.observe_split(awaiting, times)
         return len(due)

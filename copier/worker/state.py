@@ -139,6 +139,7 @@ class CopyRecord:
     attempts: int = 0  # commands sent for this intent (1 + retries)
     reported_ms: int | None = None  # when the latest ExecutionReport was processed
     command: Mapping[str, object] | None = None  # the OrderCommand payload (JSON form)
+    trace_parent: str | None = None  # W3C traceparent of the intent's copier span
 
 
 @dataclass(frozen=True, slots=True)

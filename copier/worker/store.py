@@ -379,6 +379,23 @@ class FollowerStore:
         return out
 
     @translates_redis_errors
+    async def command_times(
+        self, copies: Sequence[tuple[str, str]]
+    ) -> list[tuple[int | None, int | None]]:
+        """(first queued ms, first delivered ms) of each (follower, base command id)."""
+        if not copies:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for follower_id, command_id in copies:
+                pipe.hget(self.ckeys.queued_times(follower_id), command_id)
+                pipe.hget(self.ckeys.delivered_times(follower_id), command_id)
+            values: list[bytes | None] = await pipe.execute()
+        return [
+            (None if q is None else int(q), None if d is None else int(d))
+            for q, d in zip(values[::2], values[1::2], strict=True)
+        ]
+
+    @translates_redis_errors
     async def master_book(self, master_id: str) -> MasterBook:
         """What the copier knows a master holds."""
         raw: Any = await self._redis.get(self.ckeys.master_book(master_id))

@@ -20,8 +20,11 @@ import contextlib
 import logging
 import secrets
 
+from opentelemetry.trace import Tracer
+
 from copier.core import CircuitBreaker
 from copier.keys import CopierKeys
+from copier.metrics import CopyMetrics
 from copier.settings import CopierSettings
 from copier.worker.pump import CopierPump
 from copier.worker.store import FollowerStore
@@ -47,6 +50,8 @@ class CopierWorker:
         *,
         clock: Clock = system_clock_ms,
         name: str | None = None,
+        metrics: CopyMetrics | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         settings = settings or CopierSettings()
         self.settings = settings  #: worker settings
@@ -64,7 +69,11 @@ class CopierWorker:
             enqueue_concurrency=settings.enqueue_concurrency,
         )  #: Redis I/O of follower state
         self.pump = CopierPump(
-            self.follower_store, clock, grace_ms=settings.outbox_grace_ms
+            self.follower_store,
+            clock,
+            grace_ms=settings.outbox_grace_ms,
+            metrics=metrics,
+            tracer=tracer,
         )  #: load -> decide -> write
         self.streams = OrderedStreams(
             store.redis,

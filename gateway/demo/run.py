@@ -39,7 +39,7 @@ from gateway.demo.summary import build_summary
 from gateway.demo.view import render
 from gateway.settings import Settings
 
-__all__ = ["Demo", "DemoOptions", "main"]
+__all__ = ["Demo", "DemoOptions", "main", "prints_json"]
 
 _log = logging.getLogger("copygate.demo")
 #: Quiet time that ends the drain after the run.
@@ -56,7 +56,8 @@ class DemoOptions:
     seed: int = 1  #: seeds prices, policies, slippage and errors
     host: str = "127.0.0.1"  #: bind address
     port: int = 8080  #: TCP port (0: any free port)
-    summary_json: Path | None = None  #: write the summary here (else print it)
+    summary_json: Path | None = None  #: write the summary here
+    print_json: bool = False  #: print the full summary on stdout (also when not a terminal)
     view: bool = True  #: live terminal view
     tick_ms: int = 250  #: price tick interval
 
@@ -141,7 +142,8 @@ class Demo:
             f"  copies      : curl -s -H 'authorization: Bearer {token}' "
             f"{url}/admin/v1/accounts/demo-f01/copies"
         )
-        self.console.print(f"  metrics     : curl -s {url}/metrics")
+        self.console.print(f"  metrics     : curl -s {url}/metrics   (Prometheus format)")
+        self.console.print(f"  API page    : {url}/docs")
 
     async def _configure(self, admin: AdminClient) -> dict[str, str]:
         """Accounts, keys and subscriptions, through the admin API."""
@@ -243,6 +245,16 @@ class Demo:
             yield live
 
 
+def prints_json(options: DemoOptions, *, stdout_is_terminal: bool) -> bool:
+    """Whether the full JSON summary goes to stdout.
+
+    With ``--json`` always; otherwise only when stdout is not a terminal (a pipe
+    or a file wants the data) and no ``--summary-json`` file took it. A person
+    at a terminal who pressed Ctrl-C gets the one-line summary only.
+    """
+    return options.print_json or (options.summary_json is None and not stdout_is_terminal)
+
+
 def main(options: DemoOptions) -> int:
     """Run the demo; write the summary; 0 when every follower matches its masters."""
     logging.basicConfig(
@@ -263,7 +275,7 @@ def main(options: DemoOptions) -> int:
     if options.summary_json is not None:
         options.summary_json.write_text(text)
         console.print(f"summary written to {options.summary_json}")
-    else:
+    if prints_json(options, stdout_is_terminal=sys.stdout.isatty()):
         print(text)
     totals = summary["totals"]
     console.print(

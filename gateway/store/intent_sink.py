@@ -20,6 +20,7 @@ from gateway.store.keys import RedisKeys
 from gateway.store.redis_errors import translates_redis_errors
 from gateway.store.scripts import Scripts
 from gateway.store.session_store import DEFAULT_STREAM_MAXLEN
+from gateway.telemetry import current_traceparent
 
 __all__ = ["DEFAULT_MAX_HELD_INTENTS", "EA_STATE_KINDS", "RedisIntentSink"]
 
@@ -102,6 +103,7 @@ class RedisIntentSink:
             body,
             stream,
             self._stream_maxlen,
+            current_traceparent() or "",
         )
         if reply[0] != b"ok":
             raise FencingError(session_id, reply[1].decode() or None)

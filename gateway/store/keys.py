@@ -84,6 +84,14 @@ class RedisKeys:
         """ZSET: live session ids (as ``account_id session_id``) scored by deadline ms."""
         return f"{self.prefix}:heartbeat-deadlines"
 
+    def session_counts(self) -> str:
+        """HASH: live sessions by state (``pending``, ``authenticated``), all nodes.
+
+        Kept by the session scripts at every state change, so `/metrics` reads two
+        numbers instead of walking the sessions.
+        """
+        return f"{self.prefix}:session-counts"
+
     def closed_sessions(self) -> str:
         """ZSET: closed session ids scored by when their record expires (ms).
 

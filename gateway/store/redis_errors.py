@@ -15,14 +15,23 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from redis import exceptions as rex
 
 from gateway.errors import StoreError, StoreUnavailable
 
-__all__ = ["TRANSIENT_REDIS_ERRORS", "map_redis_errors", "translates_redis_errors"]
+__all__ = [
+    "REDIS_ERRORS",
+    "TRANSIENT_REDIS_ERRORS",
+    "RedisErrorCollector",
+    "map_redis_errors",
+    "translates_redis_errors",
+]
 
 logger = logging.getLogger("copygate.store")
 
@@ -40,6 +49,27 @@ TRANSIENT_REDIS_ERRORS: tuple[type[BaseException], ...] = (
     rex.ClusterDownError,
     OSError,
 )
+#: Redis failures translated in this process, by kind (transient / unexpected). Like
+#: the logger above it is process-wide: the edge has no handle on any one app, and
+#: `/metrics` exposes it as ``copygate_redis_errors_total``.
+REDIS_ERRORS: Counter[str] = Counter()
+
+
+class RedisErrorCollector(Collector):
+    """``copygate_redis_errors_total{kind}`` from `REDIS_ERRORS`, for a Prometheus registry."""
+
+    def collect(self) -> list[CounterMetricFamily]:
+        """The counter family, read at scrape time."""
+        family = CounterMetricFamily(
+            "copygate_redis_errors",
+            "Redis failures translated at the store edge (transient or unexpected)",
+            labels=["kind"],
+        )
+        for kind in ("transient", "unexpected"):
+            family.add_metric([kind], REDIS_ERRORS[kind])
+        return [family]
+
+
 #: Everything `map_redis_errors` turns into `StoreUnavailable` (after `StoreError`s pass).
 _TRANSLATED: tuple[type[BaseException], ...] = (*TRANSIENT_REDIS_ERRORS, rex.RedisError)
 
@@ -47,8 +77,10 @@ _TRANSLATED: tuple[type[BaseException], ...] = (*TRANSIENT_REDIS_ERRORS, rex.Red
 def _unavailable(operation: str, exc: BaseException) -> StoreUnavailable:
     """Log `exc` (a Redis or socket error) and return the `StoreUnavailable` to raise."""
     if isinstance(exc, TRANSIENT_REDIS_ERRORS):
+        REDIS_ERRORS["transient"] += 1
         logger.warning("store unavailable during %s: %s", operation, exc)
     else:
+        REDIS_ERRORS["unexpected"] += 1
         logger.error("unexpected Redis error during %s", operation, exc_info=exc)
     return StoreUnavailable(f"{operation}: {exc}")
 

@@ -99,6 +99,7 @@ def key_templates(keys: RedisKeys) -> bytes:
         keys.intent_stream(),
         keys.ea_inbox_stream(),
         keys.ea_state(a),
+        keys.session_counts(),
     )
     return "\n".join(templates).encode()
 

@@ -18,6 +18,7 @@ from gateway.store.records import (
     KeyedCreation,
     SessionRecord,
 )
+from schemas.codes import SessionState
 
 __all__ = ["SessionStore"]
 
@@ -116,6 +117,10 @@ class SessionStore(Protocol):
 
     async def list_sessions(self, account_id: str | None = None) -> list[SessionRecord]:
         """Live sessions, of one account or of all accounts."""
+        ...
+
+    async def count_by_state(self) -> dict[SessionState, int]:
+        """Live sessions of every account by state, kept up to date at each state change."""
         ...
 
     async def pending_sessions_for_key(self, account_id: str, key_id: str) -> list[str]:

@@ -159,6 +159,16 @@ class RedisSessionStore(SessionCreation):
             pairs = [_deadline_member(m) for m in members]
         return await self._load(pairs)
 
+    @translates_redis_errors
+    async def count_by_state(self) -> dict[SessionState, int]:
+        """Live sessions of every account by state: one HGETALL of the counts hash."""
+        raw = cast(dict[bytes, bytes], await self._redis.hgetall(self._keys.session_counts()))
+        counts = {SessionState(k.decode()): max(0, int(v)) for k, v in raw.items()}
+        return {
+            state: counts.get(state, 0)
+            for state in (SessionState.PENDING, SessionState.AUTHENTICATED)
+        }
+
     async def _load(self, pairs: Sequence[tuple[str, str]]) -> list[SessionRecord]:
         if not pairs:
             return []

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 
 from gateway.store.keys import RedisKeys
 from tests.e2e.conftest import ServerFactory
 from tests.e2e.copier_harness import Terminal, setup
-from tests.e2e.harness import ROOT, Admin, Server, server_env
+from tests.e2e.harness import ROOT, Admin, Server, free_port, server_env
 
 SUB = "/admin/v1/accounts/{f}/subscriptions/{m}"
 
@@ -86,10 +88,10 @@ def copier_processes(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
             process.wait(10)
 
 
-def _copier(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _copier(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "gateway", "copier", "--workers", "1"],
+            [sys.executable, "-m", "gateway", "copier", "--workers", "1", *args],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -154,3 +156,41 @@ async def test_a_copier_killed_between_read_and_ack_loses_and_duplicates_nothing
         assert (command["action"], command["master_ticket"]) == ("open", 90)
     for name in ("f1", "f2"):
         await f[name].no_command(0.5)
+
+
+async def test_a_standalone_copier_serves_its_copy_metrics_when_given_a_port(
+    start_server: ServerFactory,
+    real_redis_url: str,
+    prefix: str,
+    tmp_path: Path,
+    copier_processes: list[subprocess.Popen[bytes]],
+    terminals: list[Terminal],
+) -> None:
+    server = start_server(COPYGATE_COPIER_IN_PROCESS="false")
+    _admin, master, f = await setup(server, {"f1": {}})
+    terminals.extend([master, *f.values()])
+    port = free_port()
+    copier = _copier(
+        server_env(real_redis_url, prefix),
+        tmp_path / "copier.log",
+        "--metrics-port",
+        str(port),
+    )
+    copier_processes.append(copier)
+
+    await master.intent("open", 92)
+    await f["f1"].fill(await f["f1"].command(within=10))
+
+    filled = 'copygate_copy_latency_seconds_count{stage="total"} 1.0'
+    text = ""
+    async with httpx.AsyncClient() as http:
+        for _ in range(100):
+            with contextlib.suppress(httpx.HTTPError):
+                text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+            if filled in text:
+                break
+            await asyncio.sleep(0.1)
+    assert filled in text, (tmp_path / "copier.log").read_text()
+    assert 'copygate_copies_total{status="filled"} 1.0' in text
+    assert 'copygate_copy_latency_seconds_count{stage="delivered_to_reported"} 1.0' in text
+    assert "copygate_redis_errors_total" in text

@@ -10,12 +10,15 @@
 --   held list:    durable members "*|<json>" waiting for an active session
 --   held intents: "<session id>|<OrderIntent json>"
 --   deadlines:    member "<account id> <session id>", score deadline ms
+--   counts:       live sessions by state (pending, authenticated), kept by
+--                 create_session, activate and close_one (the only state changes)
+--                 for sessions marked `counted` at creation (older ones are not in it)
 local unpack = unpack or table.unpack
 local T = {}
 do
   local names = {'account', 'seq', 'sessions', 'session', 'log', 'ids', 'held',
                  'held_intents', 'events', 'index', 'deadlines', 'closed', 'intents',
-                 'ea_inbox', 'ea_state'}
+                 'ea_inbox', 'ea_state', 'counts'}
   local i = 1
   for line in string.gmatch(ARGV[1], '[^\n]+') do
     T[names[i]] = line
@@ -84,13 +87,14 @@ end
 -- Close one live session of account `a`; false if it was not live.
 local function close_one(a, sid, reason, now, ttl)
   local skey = k(T.session, a, sid)
-  local state = redis.call('HGET', skey, 'state')
+  local state, counted = unpack(redis.call('HMGET', skey, 'state', 'counted'))
   redis.call('ZREM', k(T.sessions, a), sid)
   redis.call('ZREM', T.deadlines, a .. ' ' .. sid)
   if (not state) or state == 'closed' then
     return false
   end
   redis.call('HSET', skey, 'state', 'closed', 'closed_reason', reason, 'closed_ms', now)
+  if counted then redis.call('HINCRBY', T.counts, state, -1) end
   redis.call('EXPIRE', skey, ttl)
   redis.call('ZADD', T.closed, int(tonumber(now) + tonumber(ttl) * 1000), sid)
   local akey = k(T.account, a)
@@ -148,7 +152,12 @@ local function activate(a, sid, now, ttl, opening, renumber)
     end
   end
   redis.call('HSET', akey, 'active_sid', sid)
-  redis.call('HSET', k(T.session, a, sid), 'state', 'authenticated', 'generation', int(gen))
+  local skey = k(T.session, a, sid)
+  redis.call('HSET', skey, 'state', 'authenticated', 'generation', int(gen))
+  if redis.call('HEXISTS', skey, 'counted') == 1 then
+    redis.call('HINCRBY', T.counts, 'pending', -1)
+    redis.call('HINCRBY', T.counts, 'authenticated', 1)
+  end
   local logk = k(T.log, a)
   local durable = {}
   for _, m in ipairs(redis.call('ZRANGE', logk, 0, -1)) do
@@ -176,7 +185,12 @@ local function activate(a, sid, now, ttl, opening, renumber)
 end
 
 -- Append to a stream with approximate trimming; returns the entry id.
-local function xadd(stream, maxlen, a, sid, body)
+-- `tp`: the W3C traceparent of the span that received the event ('' or nil: none)
+local function xadd(stream, maxlen, a, sid, body, tp)
+  if tp and tp ~= '' then
+    return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+                      'account_id', a, 'session_id', sid, 'body', body, 'traceparent', tp)
+  end
   return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
                     'account_id', a, 'session_id', sid, 'body', body)
 end

@@ -62,10 +62,11 @@ local skey = k(T.session, a, sid)
 redis.call('DEL', skey)
 redis.call('HSET', skey, 'session_id', sid, 'account_id', a, 'state', 'pending',
            'generation', '0', 'token_hash', ARGV[4], 'created_ms', now,
-           'last_heartbeat_ms', now)
+           'last_heartbeat_ms', now, 'counted', '1')
 if key_id ~= '' then redis.call('HSET', skey, 'key_id', key_id) end
 if ARGV[10] ~= '' then redis.call('HSET', skey, 'client', ARGV[10]) end
 redis.call('ZADD', sessions, now, sid)
+redis.call('HINCRBY', T.counts, 'pending', 1)
 redis.call('HSET', T.index, sid, a)
 redis.call('ZADD', T.deadlines, ARGV[8], a .. ' ' .. sid)
 local preempted = {}

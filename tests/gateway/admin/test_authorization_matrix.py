@@ -97,6 +97,11 @@ EXPECTED: dict[tuple[str, str], Expect] = {
 NOT_ADMIN = {
     ("GET", "/healthz"),
     ("GET", "/metrics"),
+    ("GET", "/metrics.json"),
+    ("GET", "/openapi.json"),
+    ("GET", "/asyncapi.json"),
+    ("GET", "/docs"),
+    ("POST", "/ea-gateway/v1/sessions/{session_id}/close"),
     ("POST", "/ea-gateway/v1/sessions"),
     ("DELETE", "/ea-gateway/v1/sessions/{session_id}"),
     ("POST", "/ea-gateway/v1/sessions/{session_id}/exchange"),

@@ -284,3 +284,47 @@ async def test_expired_closed_records_leave_the_session_index(
 
     assert not await redis_client.hexists(keys.session_index(), "a1")
     assert not await redis_client.exists(keys.closed_sessions())
+
+
+# ---- live counts by state ---------------------------------------------------------
+
+
+async def test_store_counts_live_sessions_by_state_at_every_state_change(node: Node) -> None:
+    def counts(pending: int, authenticated: int) -> dict[SessionState, int]:
+        return {SessionState.PENDING: pending, SessionState.AUTHENTICATED: authenticated}
+
+    assert await node.sessions.count_by_state() == counts(0, 0)
+    await node.open("p1", authenticated=False, key_id="k-a")
+    await node.open("p2", authenticated=False, key_id="k-b")
+    await node.open("x1", account_id="demo-2")
+    assert await node.sessions.count_by_state() == counts(2, 1)
+
+    await node.sessions.promote("p1", now_ms=2_000, opening_messages=[])  # preempts p2
+    assert await node.sessions.count_by_state() == counts(0, 2)
+
+    await node.sessions.close_session("x1", reason="client_shutdown", now_ms=3_000)
+    await node.sessions.close_session("x1", reason="client_shutdown", now_ms=3_001)  # no-op
+    assert await node.sessions.count_by_state() == counts(0, 1)
+
+    await node.open("p3", authenticated=False, key_id="k-c", account_id="demo-3")
+    await node.sessions.close_expired(now_ms=1_000 + HEARTBEAT_TIMEOUT_MS + 1)
+    assert await node.sessions.count_by_state() == counts(0, 0)
+
+
+async def test_store_leaves_counts_alone_when_a_session_from_before_counting_changes_state(
+    node: Node, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    await node.open("old-p", authenticated=False, key_id="k-a")
+    await node.open("old-a", account_id="demo-2")
+    for account, sid in (("demo-1", "old-p"), ("demo-2", "old-a")):  # as an older version wrote
+        await redis_client.hdel(keys.session(account, sid), "counted")
+    await redis_client.delete(keys.session_counts())
+    await node.open("new", account_id="demo-3")
+
+    await node.sessions.promote("old-p", now_ms=2_000, opening_messages=[])
+    await node.sessions.close_session("old-a", reason="client_shutdown", now_ms=2_000)
+
+    assert await node.sessions.count_by_state() == {
+        SessionState.PENDING: 0,
+        SessionState.AUTHENTICATED: 1,
+    }
