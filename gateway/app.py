@@ -21,6 +21,8 @@ from gateway.auth.hashing import SecretHasher
 from gateway.auth.session_key import AccountSessionKeyStrategy
 from gateway.auth.strategies import AuthRegistry
 from gateway.clock import Clock, system_clock_ms
+from gateway.console.feed import ConsoleFeed
+from gateway.console.routes import ConsoleRoutes, console_routes
 from gateway.heartbeat import HeartbeatMonitor
 from gateway.http_errors import exception_handlers, json_response
 from gateway.sessions import SessionService
@@ -161,6 +163,7 @@ def create_app(
     settings = settings or Settings()
     holder: dict[str, GatewayRuntime] = {}
     copier: dict[str, CopierRuntime] = {}  # the copier half (worker + routes), see copier.runtime
+    console: dict[str, ConsoleRoutes] = {}  # the web console, see gateway.console
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -168,6 +171,9 @@ def create_app(
         copier["runtime"] = CopierRuntime(store, settings, clock)  # wraps store.delivery first
         rt = GatewayRuntime(settings, store, clock, telemetry)
         holder["runtime"] = rt
+        console["routes"] = ConsoleRoutes(
+            ConsoleFeed(rt.service, copier["runtime"].routes), rt.admin.authenticator
+        )
         app.state.runtime = rt
         if settings.auth_pepper is None and not store.embedded:
             _log.warning(
@@ -189,7 +195,8 @@ def create_app(
 
     return _GatewayApp(
         routes=_routes(lambda: holder["runtime"], settings)
-        + copier_routes(lambda: copier["runtime"]),
+        + copier_routes(lambda: copier["runtime"])
+        + console_routes(lambda: console["routes"]),
         lifespan=lifespan,
         exception_handlers=exception_handlers(),
     )
