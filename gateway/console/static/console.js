@@ -42,7 +42,12 @@ function pill(text) {
   span.textContent = text;
   return span;
 }
-function fill(tableId, rows, build, empty) {
+const rendered = {};
+function fill(tableId, rows, build, empty, now) {
+  // Rebuild a table only when its rows changed, so buttons stay put under the pointer.
+  const stamp = JSON.stringify(rows) + (now === undefined ? "" : Math.floor(now / 1000));
+  if (rendered[tableId] === stamp) { return; }
+  rendered[tableId] = stamp;
   const body = $(tableId).tBodies[0];
   body.replaceChildren();
   if (!rows.length) {
@@ -101,7 +106,7 @@ function render(s) {
   for (const [name, rows] of Object.entries(counts)) { $("n-" + name).textContent = rows.length; }
 
   fill("keys-table", s.keys, (k) => [
-    cell(k.account_id), cell(k.key_id, "mono"), cell(ago(k.first_seen_ms, s.now_ms)),
+    cell(k.account_id), cell(k.key_id, "mono"), cell(time(k.first_seen_ms)),
     cell(telemetry(k.client), "small"),
     cell(actions(k)),
   ], "No keys waiting for approval.");
@@ -111,7 +116,7 @@ function render(s) {
   fill("sessions-table", s.sessions, (x) => [
     cell(x.account_id), cell(x.session_id, "mono"), cell(pill(x.state)), cell(num(x.generation)),
     cell(ago(x.last_heartbeat_ms, s.now_ms)),
-  ], "No live sessions.");
+  ], "No live sessions.", s.now_ms);
   fill("subscriptions-table", s.subscriptions, (x) => [
     cell(x.follower_id), cell(x.master_id), cell(allocation(x.allocation)),
     cell(risk(x.risk), "small"), cell(Object.entries(x.symbol_map).map(([a, b]) => a + "→" + b).join(", ") || "–", "small"),
@@ -285,6 +290,7 @@ async function signIn(event) {
   start();
 }
 function signOut(message) {
+  for (const name of Object.keys(rendered)) { delete rendered[name]; }
   if (stream) { stream.abort(); stream = null; }
   sessionStorage.removeItem(TOKEN_KEY);
   $("signin-error").textContent = typeof message === "string" ? message : "";
