@@ -29,6 +29,15 @@ async def _tenant_token(admin: Admin, tenant: str) -> str:
     return token
 
 
+async def _master_and_follower(
+    admin: Admin, tenant: str, master: str, follower: str
+) -> dict[str, str]:
+    """Two accounts of `tenant`, with provisioned keys by account."""
+    await admin.put_account(master, "master", tenant=tenant)
+    await admin.put_account(follower, "follower", tenant=tenant)
+    return {account: await admin.provision(account) for account in (master, follower)}
+
+
 async def test_backoffice_approves_a_pending_key_and_the_ea_session_is_promoted(
     start_server: ServerFactory, browser: webdriver.Chrome
 ) -> None:
@@ -64,9 +73,7 @@ async def test_tenant_admin_creates_a_subscription_in_the_editor_and_sees_the_co
 ) -> None:
     server = start_server()
     admin = Admin(server.base_url)
-    await admin.put_account("lead-1", "master", tenant="t1")
-    await admin.put_account("copy-1", "follower", tenant="t1")
-    keys = {a: await admin.provision(a) for a in ("lead-1", "copy-1")}
+    keys = await _master_and_follower(admin, "t1", "lead-1", "copy-1")
     console = Console(browser, server.base_url)
     await asyncio.to_thread(console.sign_in, await _tenant_token(admin, "t1"))
     console.tab("subscriptions")
@@ -114,10 +121,8 @@ async def test_tenant_admin_sees_and_acts_only_within_their_tenant(
 ) -> None:
     server = start_server()
     admin = Admin(server.base_url)
-    await admin.put_account("alpha-lead", "master", tenant="alpha")
-    await admin.put_account("alpha-copy", "follower", tenant="alpha")
+    keys = await _master_and_follower(admin, "alpha", "alpha-lead", "alpha-copy")
     await admin.put_account("beta-copy", "follower", tenant="beta")
-    keys = {a: await admin.provision(a) for a in ("alpha-lead", "alpha-copy")}
     response = await admin.request(
         "PUT", "/admin/v1/accounts/alpha-copy/subscriptions/alpha-lead", json={}
     )
