@@ -174,6 +174,7 @@ def create_app(
         console["routes"] = ConsoleRoutes(
             ConsoleFeed(rt.service, copier["runtime"].routes), rt.admin.authenticator
         )
+        app.state.console = console["routes"]
         app.state.runtime = rt
         if settings.auth_pepper is None and not store.embedded:
             _log.warning(

@@ -15,6 +15,7 @@ that header (never in a URL).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -54,6 +55,11 @@ class ConsoleRoutes:
         self.feed = feed  #: snapshots per principal
         self.authenticator = authenticator  #: bearer token -> principal
         self.templates = Jinja2Templates(directory=_HERE / "templates")  #: the page
+        self.closing = asyncio.Event()  #: set at shutdown: every event stream ends
+
+    def close(self) -> None:
+        """End every event stream (the server is shutting down; clients reconnect)."""
+        self.closing.set()
 
     async def _principal(self, request: Request) -> AdminPrincipal:
         return await self.authenticator.authenticate(request.headers.get("authorization"))
@@ -89,8 +95,9 @@ class ConsoleRoutes:
             snapshot = first
             while True:
                 yield b"event: snapshot\ndata: " + orjson.dumps(snapshot) + b"\n\n"
-                await asyncio.sleep(PUSH_INTERVAL_S)
-                if await request.is_disconnected():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.closing.wait(), PUSH_INTERVAL_S)
+                if self.closing.is_set() or await request.is_disconnected():
                     return
                 snapshot = await self.feed.snapshot(principal)
 

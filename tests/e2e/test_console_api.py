@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -80,3 +82,21 @@ async def test_event_stream_pushes_a_change_within_seconds(start_server: ServerF
             break
     assert [a["account_id"] for a in snapshot["accounts"]] == ["late-1"]
     await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def test_server_shutdown_ends_open_event_streams_instead_of_waiting_for_them(
+    start_server: ServerFactory,
+) -> None:
+    server = start_server()
+    headers = {"Authorization": f"Bearer {Admin(server.base_url).token}"}
+    async with (
+        httpx.AsyncClient(base_url=server.base_url, timeout=10) as http,
+        http.stream("GET", "/admin/v1/console/events", headers=headers) as response,
+    ):
+        lines = response.aiter_lines()
+        assert (await anext(lines)).startswith("event: snapshot")
+        await asyncio.to_thread(server.stop)
+        with contextlib.suppress(httpx.HTTPError):
+            async for _ in lines:  # until the server ends the stream
+                pass
+    assert "graceful shutdown exceeded" not in server.logs()
