@@ -260,10 +260,12 @@ class CopierRoutes:
         principal = await self._principal(request)
         if principal.role is not AdminRole.BACKOFFICE:
             raise _forbidden("this operation needs the backoffice role")
+        return json_response({"dead_letters": await self.read_dead_letters(self._limit(request))})
+
+    async def read_dead_letters(self, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` dead letters of every tenant (callers filter by account)."""
         with map_redis_errors("reading dead letters"):
-            rows: Any = await self._redis.xrevrange(
-                self._keys.dead_letters(), count=self._limit(request)
-            )
+            rows: Any = await self._redis.xrevrange(self._keys.dead_letters(), count=limit)
         letters = []
         for entry_id, fields in rows:
             data = {k.decode(): v.decode(errors="replace") for k, v in fields.items()}
@@ -279,4 +281,4 @@ class CopierRoutes:
                     "body": data.get("body"),
                 }
             )
-        return json_response({"dead_letters": letters})
+        return letters

@@ -22,6 +22,8 @@ from gateway.auth.hashing import SecretHasher
 from gateway.auth.session_key import AccountSessionKeyStrategy
 from gateway.auth.strategies import AuthRegistry
 from gateway.clock import Clock, system_clock_ms
+from gateway.console.feed import ConsoleFeed
+from gateway.console.routes import ConsoleRoutes, console_routes
 from gateway.heartbeat import HeartbeatMonitor
 from gateway.http_errors import exception_handlers, json_response
 from gateway.metrics import CONTENT_TYPE_LATEST, GatewayMetrics
@@ -181,6 +183,7 @@ def create_app(
     settings = settings or Settings()
     holder: dict[str, GatewayRuntime] = {}
     copier: dict[str, CopierRuntime] = {}  # the copier half (worker + routes), see copier.runtime
+    console: dict[str, ConsoleRoutes] = {}  # the web console, see gateway.console
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -193,6 +196,10 @@ def create_app(
             settings, store, clock, instruments, links=copier["runtime"].routes.subscriptions
         )
         holder["runtime"] = rt
+        console["routes"] = ConsoleRoutes(
+            ConsoleFeed(rt.service, copier["runtime"].routes), rt.admin.authenticator
+        )
+        app.state.console = console["routes"]
         app.state.runtime = rt
         if settings.auth_pepper is None and not store.embedded:
             _log.warning(
@@ -215,7 +222,8 @@ def create_app(
     return _GatewayApp(
         routes=_routes(lambda: holder["runtime"], settings)
         + copier_routes(lambda: copier["runtime"])
-        + spec_routes(),
+        + spec_routes()
+        + console_routes(lambda: console["routes"]),
         lifespan=lifespan,
         exception_handlers=exception_handlers(),
     )

@@ -66,6 +66,9 @@ class _GatewayServer(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         runtime = getattr(self.gateway_app.state, "runtime", None)
+        console = getattr(self.gateway_app.state, "console", None)
+        if console is not None:
+            console.close()  # console event streams end; browsers reconnect elsewhere
         if runtime is not None:
             await runtime.websocket.shutdown(SHUTDOWN_RECONNECT_AFTER_S)
         await super().shutdown(sockets)

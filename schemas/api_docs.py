@@ -189,6 +189,19 @@ _OPERATIONS = (
         query=("account_id",),
     ),
     _Operation("delete", "/admin/v1/sessions/{session_id}", "Close a session", "admin"),
+    _Operation("get", "/admin/v1/accounts", "Accounts in the caller's scope", "admin"),
+    _Operation(
+        "get",
+        "/admin/v1/health",
+        "Replication health in the caller's scope (copies/min, p50/p99, rejections, backlog)",
+        "admin",
+    ),
+    _Operation(
+        "get",
+        "/admin/v1/console/events",
+        "Server-Sent Events: a console snapshot of the caller's scope every second",
+        "admin",
+    ),
     _Operation(
         "post",
         "/admin/v1/tenants/{tenant_id}/tokens",

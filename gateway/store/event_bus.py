@@ -309,7 +309,8 @@ class RedisEventBus:
                 logger.warning("event bus connection lost (%r); retrying in %.2fs", exc, delay)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    closer: Any = pubsub  # `aclose` is untyped before redis-py 8.2
+                    await closer.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff_max_s)
 

@@ -88,6 +88,8 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/admin/v1/audit"): Expect(
         "/admin/v1/audit", 200, 200, 403, params={"account_id": "f1"}
     ),
+    ("GET", "/admin/v1/accounts"): Expect("/admin/v1/accounts", 200, 200, 200),
+    ("GET", "/admin/v1/health"): Expect("/admin/v1/health", 200, 200, 200),
     ("GET", "/admin/v1/copier/dead-letters"): Expect(
         "/admin/v1/copier/dead-letters", 200, 403, 403
     ),
@@ -102,6 +104,11 @@ NOT_ADMIN = {
     ("GET", "/asyncapi.json"),
     ("GET", "/docs"),
     ("POST", "/ea-gateway/v1/sessions/{session_id}/close"),
+    ("GET", "/console"),  # the page; it calls the admin API with the signed-in token
+    ("MOUNT", "/console/static"),
+    # an endless event stream: its 401s and tenant scope are tested in
+    # tests/e2e/test_console_api.py
+    ("GET", "/admin/v1/console/events"),
     ("POST", "/ea-gateway/v1/sessions"),
     ("DELETE", "/ea-gateway/v1/sessions/{session_id}"),
     ("POST", "/ea-gateway/v1/sessions/{session_id}/exchange"),
