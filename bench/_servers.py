@@ -238,8 +238,9 @@ def python_process(code: str, port: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def standalone_copier(env: dict[str, str], workers: int = 1) -> Iterator[None]:
-    """A `copygate copier` process with a gateway's environment (same Redis and prefix)."""
+def standalone_copier(env: dict[str, str], workers: int = 1) -> Iterator[list[int]]:
+    """A `copygate copier` process with a gateway's environment (same Redis and prefix);
+    yields its pid (in a list, for CPU sampling)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway", "copier", "--workers", str(workers)],
         cwd=ROOT,
@@ -248,7 +249,7 @@ def standalone_copier(env: dict[str, str], workers: int = 1) -> Iterator[None]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        yield
+        yield [proc.pid]
     finally:
         proc.terminate()
         proc.wait(10)

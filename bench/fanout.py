@@ -155,7 +155,7 @@ async def drive(
         progress(label, k + 1, intents)
         await asyncio.sleep(gap)
     received = [r for rows in await fleet.call("received") for r in rows]
-    samples = [at - sent_at[t] for t, at in received if t in sent_at]
+    samples = [at - sent_at[t] for t, at, _ in received if t in sent_at]
     return samples, missing
 
 
