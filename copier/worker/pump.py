@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from copier.core import MasterSignal, derive_command_id, reconcile_master
+from copier.core import MasterSignal, derive_command_id, reconcile_master, retry_command_id
 from copier.worker.decide import (
     FollowerWrite,
     OutboxItem,
     decide_follower_snapshot,
     decide_report,
+    decide_reports,
     decide_signal,
 )
 from copier.worker.state import MasterBook, apply_master_intent
@@ -72,6 +73,7 @@ class PumpCounters:
     decisions: int = 0  #: follower decisions committed
     commands: int = 0  #: envelopes handed to delivery logs
     reports: int = 0  #: ExecutionReports applied
+    report_steps: int = 0  #: load/decide/commit steps that applied them (a batch is one)
     snapshots: int = 0  #: SyncSnapshots reconciled
     conflicts: int = 0  #: commits retried on fresh state
 
@@ -112,6 +114,26 @@ class CopierPump:
             await self.on_report(account, envelope.payload)
         elif isinstance(envelope, SyncSnapshot):
             await self.on_snapshot(account, envelope.payload, round_id=envelope.id)
+
+    async def on_inbox_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
+        """Batch handler of the EA event stream: several accounts' entries, each in order.
+
+        Accounts whose entries are all ExecutionReports are applied together
+        (`on_reports`: one load, decide, commit for all of them); any other
+        account's entries go one at a time through `on_inbox_entry`.
+        """
+        reports: dict[str, list[ExecutionReportPayload]] = {}
+        others: list[StreamEntry] = []
+        for account, entries in groups.items():
+            envelopes = [parse_client_envelope(bytes(e.fields[b"body"])) for e in entries]
+            payloads = [e.payload for e in envelopes if isinstance(e, ExecutionReport)]
+            if len(payloads) == len(entries):
+                reports[account] = payloads
+            else:
+                others += entries
+        await self.on_reports(reports)
+        for entry in others:
+            await self.on_inbox_entry(entry)
 
     # ---- intents ---------------------------------------------------------------------
     async def fan_out(
@@ -192,7 +214,7 @@ class CopierPump:
         self, follower: str, report: ExecutionReportPayload, *, not_delivered: bool = False
     ) -> None:
         """Apply one ExecutionReport (or a not-delivered verdict) of a follower."""
-        base = report.command_id.split(".r", 1)[0]
+        base = retry_command_id(report.command_id, 0)
         subs = await self.store.subscriptions_of(follower)
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
             item = (await self.store.load({follower: base}))[follower]
@@ -209,10 +231,68 @@ class CopierPump:
             )
             if write is None:
                 return
+            self.counters.report_steps += 1
             if not await self._commit([write], {follower: subs}, now):
                 self.counters.reports += 1
                 return
         raise CommitConflict(f"report {report.command_id}: follower record kept changing")
+
+    async def on_reports(self, reports: Mapping[str, Sequence[ExecutionReportPayload]]) -> None:
+        """Apply the waiting ExecutionReports of many followers in one step.
+
+        One load of every follower (plus one read of the copy records beyond the
+        first per follower), one pure fold per follower (`decide_reports`: the
+        reports in order, a close parked behind an open's fill released in the
+        same write) and one commit of all of them; followers whose commit lost a
+        race are decided again on fresh state.
+        """
+        pending = {f: list(rs) for f, rs in reports.items() if rs}
+        if not pending:
+            return
+        followers = list(pending)
+        subs = dict(
+            zip(
+                followers,
+                await asyncio.gather(*(self.store.subscriptions_of(f) for f in followers)),
+                strict=True,
+            )
+        )
+        for _attempt in range(MAX_COMMIT_ATTEMPTS):
+            if not pending:
+                return
+            bases = {
+                f: [retry_command_id(r.command_id, 0) for r in rs] for f, rs in pending.items()
+            }
+            loaded, more = await asyncio.gather(
+                self.store.load({f: ids[0] for f, ids in bases.items()}),
+                self.store.copy_records({f: ids[1:] for f, ids in bases.items()}),
+            )
+            now = self._clock()
+            writes: list[FollowerWrite] = []
+            for follower, item in loaded.items():
+                copies = dict(more.get(follower, {}))
+                if item.copy is not None:
+                    copies[item.copy.command_id] = item.copy
+                write = decide_reports(
+                    item.record,
+                    pending[follower],
+                    copies,
+                    subs[follower],
+                    item.ctx,
+                    now,
+                    grace_ms=self._grace,
+                )
+                if write is not None:
+                    writes.append(write)
+            self.counters.report_steps += 1
+            lost = await self._commit(
+                writes, {w.after.account_id: subs[w.after.account_id] for w in writes}, now
+            )
+            self.counters.reports += sum(
+                len(pending[w.after.account_id]) for w in writes if w.after.account_id not in lost
+            )
+            pending = {f: pending[f] for f in lost}
+        raise CommitConflict(f"reports of {sorted(pending)}: follower records kept changing")
 
     async def on_snapshot(
         self, account: str, snapshot: SyncSnapshotPayload, *, round_id: str

@@ -354,6 +354,28 @@ class FollowerStore:
 
     # ---- copy records and master books -----------------------------------------
     @translates_redis_errors
+    async def copy_records(
+        self, wanted: Mapping[str, Sequence[str]]
+    ) -> dict[str, dict[str, CopyRecord]]:
+        """Copy records by follower and base command id (missing ones are left out);
+        one pipelined round trip."""
+        followers = [f for f, ids in wanted.items() if ids]
+        if not followers:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for follower in followers:
+                pipe.hmget(self.ckeys.copies(follower), list(wanted[follower]))
+            replies = await pipe.execute()
+        return {
+            follower: {
+                command_id: decode_copy(raw)
+                for command_id, raw in zip(wanted[follower], raws, strict=True)
+                if raw is not None
+            }
+            for follower, raws in zip(followers, replies, strict=True)
+        }
+
+    @translates_redis_errors
     async def copies(
         self, follower_id: str, *, limit: int = 100, master_id: str | None = None
     ) -> list[tuple[CopyRecord, int | None, int | None]]:

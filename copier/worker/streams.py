@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,7 @@ from copier.keys import CONSUMER_GROUP, CopierKeys
 from copier.worker.lua import ENTER, RELEASE
 from gateway.clock import Clock
 
-__all__ = ["Handler", "OrderedStreams", "StreamEntry", "entry_key"]
+__all__ = ["BatchHandler", "Handler", "OrderedStreams", "StreamEntry", "entry_key"]
 
 _log = logging.getLogger("copygate.copier.streams")
 
@@ -77,6 +77,10 @@ class StreamEntry:
 
 #: Processes one entry; must be idempotent. Raising leaves the entry pending.
 Handler = Callable[[StreamEntry], Awaitable[None]]
+
+#: Processes several accounts' entries at once (account -> its entries, oldest first);
+#: must be idempotent. Raising leaves every entry pending.
+BatchHandler = Callable[[Mapping[str, Sequence[StreamEntry]]], Awaitable[None]]
 
 
 class OrderedStreams:
@@ -188,6 +192,75 @@ class OrderedStreams:
             for earlier in await self._earlier(entry, mark, oldest):
                 await self._handle(earlier, await self._claims(earlier))
             await self._handle(entry, claims)
+
+    async def process_together(
+        self, entries: Sequence[StreamEntry], handler: BatchHandler
+    ) -> list[StreamEntry]:
+        """Process new entries of one stream for many accounts in ONE `handler` call.
+
+        Every account's lock is tried once, all at the same time. Accounts whose
+        lock was free and that have nothing unprocessed before these entries go
+        to `handler` together; then their marks are raised and the entries acked
+        in one transaction, and the locks released. The other entries (a busy
+        lock, a catch-up to run first, entries already processed) are returned,
+        for `process` one at a time, which waits for locks and catches up.
+
+        Raises:
+            Exception: the handler's error; every entry stays pending.
+        """
+        groups: dict[str, list[StreamEntry]] = {}
+        for entry in entries:
+            groups.setdefault(entry.account_id, []).append(entry)
+        token = secrets.token_hex(8)
+        tries = await asyncio.gather(*(self._try_enter(g[0], token) for g in groups.values()))
+        held = {a: got for a, got in zip(groups, tries, strict=True) if got is not None}
+        left = [e for a, g in groups.items() if a not in held for e in g]
+        try:
+            earlier = await asyncio.gather(
+                *(self._earlier(groups[a][0], mark, oldest) for a, (mark, oldest) in held.items())
+            )
+            ready: dict[str, list[StreamEntry]] = {}
+            for (account, (mark, _)), before in zip(held.items(), earlier, strict=True):
+                group = groups[account]
+                if before or (mark is not None and entry_key(group[0].entry_id) <= entry_key(mark)):
+                    left += group
+                else:
+                    ready[account] = group
+            if ready:
+                await handler(ready)
+                await self._done_many(ready)
+        finally:
+            await asyncio.gather(
+                *(self._release(keys=[self._keys.partition_lock(a)], args=[token]) for a in held)
+            )
+        return left
+
+    async def _try_enter(
+        self, entry: StreamEntry, token: str
+    ) -> tuple[str | None, str | None] | None:
+        """One try at the entry's account lock: (mark, oldest pending) if taken, else None."""
+        keys = [
+            self._keys.partition_lock(entry.account_id),
+            self._keys.marks(entry.stream),
+            entry.stream,
+        ]
+        args: list[str | int] = [token, self._lock_ttl, entry.account_id, CONSUMER_GROUP]
+        reply = await self._enter(keys=keys, args=args)
+        if not reply[0]:
+            return None
+        _, mark, oldest = reply
+        return _text(mark), _text(oldest)
+
+    async def _done_many(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
+        entries = [e for group in groups.values() for e in group]
+        stream = entries[0].stream
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self._keys.marks(stream), mapping={a: g[-1].entry_id for a, g in groups.items()}
+            )
+            pipe.xack(stream, CONSUMER_GROUP, *(e.entry_id for e in entries))
+            pipe.hdel(self._keys.failures(), *(_fkey(e) for e in entries))
+            await pipe.execute()
 
     async def _handle(self, entry: StreamEntry, claims: int) -> None:
         try:

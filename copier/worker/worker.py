@@ -81,6 +81,7 @@ class CopierWorker:
             batch=settings.batch,
             pause_after_read_ms=settings.test_pause_after_read_ms,
         )  #: ordered stream consumption
+        self._inbox = store.keys.ea_inbox_stream()  #: EA events: processed in batches
         self._task: asyncio.Task[None] | None = None  #: the running loop
         self._stopping = asyncio.Event()  #: set by `stop`
 
@@ -124,9 +125,26 @@ class CopierWorker:
                 await asyncio.sleep(ERROR_BACKOFF_S)
 
     async def process_batch(self, block_ms: int) -> int:
-        """Read one batch of new entries and process it; returns how many were read."""
+        """Read one batch of new entries and process it; returns how many were read.
+
+        Intents are processed one at a time (each is already one fan-out step);
+        the EA events of the batch are processed together (`process_together`:
+        all waiting reports in one load/decide/commit), except those that need
+        a lock wait or a catch-up, which follow one at a time.
+        """
         entries = await self.streams.read(block_ms)
-        for entry in entries:
+        one_by_one = [e for e in entries if e.stream != self._inbox]
+        events = [e for e in entries if e.stream == self._inbox]
+        if events:
+            try:
+                one_by_one += await self.streams.process_together(
+                    events, self.pump.on_inbox_entries
+                )
+            except Exception:
+                _log.exception(
+                    "copier: %d EA events failed together; they stay pending", len(events)
+                )
+        for entry in one_by_one:
             try:
                 await self.streams.process(entry)
             except Exception:
