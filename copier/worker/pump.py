@@ -115,6 +115,21 @@ class CopierPump:
         elif isinstance(envelope, SyncSnapshot):
             await self.on_snapshot(account, envelope.payload, round_id=envelope.id)
 
+    async def on_intent_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
+        """Batch handler of the intent stream: each master's intents in order, masters
+        side by side (a follower of two masters that loses a commit race is re-decided)."""
+
+        async def one_master(entries: Sequence[StreamEntry]) -> None:
+            for entry in entries:
+                await self.on_intent_entry(entry)
+
+        outcomes = await asyncio.gather(
+            *(one_master(entries) for entries in groups.values()), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
     async def on_inbox_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
         """Batch handler of the EA event stream: several accounts' entries, each in order.
 
