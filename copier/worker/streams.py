@@ -39,6 +39,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from copier.keys import CONSUMER_GROUP, CopierKeys
+from copier.worker.evalsha import evalsha_many
 from copier.worker.lua import ENTER, RELEASE
 from gateway.clock import Clock
 
@@ -212,17 +213,23 @@ class OrderedStreams:
         for entry in entries:
             groups.setdefault(entry.account_id, []).append(entry)
         token = secrets.token_hex(8)
-        tries = await asyncio.gather(*(self._try_enter(g[0], token) for g in groups.values()))
-        held = {a: got for a, got in zip(groups, tries, strict=True) if got is not None}
+        stream = entries[0].stream
+        tries = await evalsha_many(
+            self._redis,
+            self._enter,
+            [self._enter_args(stream, a, token) for a in groups],
+            keyed=True,
+        )
+        held = {a: (_text(r[1]), _text(r[2])) for a, r in zip(groups, tries, strict=True) if r[0]}
         left = [e for a, g in groups.items() if a not in held for e in g]
         try:
-            earlier = await asyncio.gather(
-                *(self._earlier(groups[a][0], mark, oldest) for a, (mark, oldest) in held.items())
-            )
+            behind = await self._accounts_behind(groups, held)
             ready: dict[str, list[StreamEntry]] = {}
-            for (account, (mark, _)), before in zip(held.items(), earlier, strict=True):
+            for account, (mark, _) in held.items():
                 group = groups[account]
-                if before or (mark is not None and entry_key(group[0].entry_id) <= entry_key(mark)):
+                if account in behind or (
+                    mark is not None and entry_key(group[0].entry_id) <= entry_key(mark)
+                ):
                     left += group
                 else:
                     ready[account] = group
@@ -230,26 +237,53 @@ class OrderedStreams:
                 await handler(ready)
                 await self._done_many(ready)
         finally:
-            await asyncio.gather(
-                *(self._release(keys=[self._keys.partition_lock(a)], args=[token]) for a in held)
-            )
+            if held:
+                await evalsha_many(
+                    self._redis,
+                    self._release,
+                    [(1, self._keys.partition_lock(a), token) for a in held],
+                    keyed=True,
+                )
         return left
 
-    async def _try_enter(
-        self, entry: StreamEntry, token: str
-    ) -> tuple[str | None, str | None] | None:
-        """One try at the entry's account lock: (mark, oldest pending) if taken, else None."""
-        keys = [
-            self._keys.partition_lock(entry.account_id),
-            self._keys.marks(entry.stream),
-            entry.stream,
-        ]
-        args: list[str | int] = [token, self._lock_ttl, entry.account_id, CONSUMER_GROUP]
-        reply = await self._enter(keys=keys, args=args)
-        if not reply[0]:
-            return None
-        _, mark, oldest = reply
-        return _text(mark), _text(oldest)
+    def _enter_args(self, stream: str, account_id: str, token: str) -> tuple[str | int, ...]:
+        lock = self._keys.partition_lock(account_id)
+        keys = (lock, self._keys.marks(stream), stream)
+        return (3, *keys, token, self._lock_ttl, account_id, CONSUMER_GROUP)
+
+    async def _accounts_behind(
+        self,
+        groups: Mapping[str, Sequence[StreamEntry]],
+        held: Mapping[str, tuple[str | None, str | None]],
+    ) -> set[str]:
+        """The held accounts with unprocessed entries before theirs in `groups` (a
+        catch-up to run first): one XRANGE over the span every account could need."""
+        starts: dict[str, str] = {}
+        for account, (mark, oldest) in held.items():
+            if oldest is None:
+                continue
+            start = oldest if mark is None or entry_key(oldest) > entry_key(mark) else mark
+            if entry_key(start) < entry_key(groups[account][0].entry_id):
+                starts[account] = start
+        if not starts:
+            return set()
+        low = min(starts.values(), key=entry_key)
+        high = max((groups[a][0].entry_id for a in starts), key=entry_key)
+        stream = groups[next(iter(starts))][0].stream
+        rows: Any = await self._redis.xrange(stream, min=low, max=high)
+        behind: set[str] = set()
+        for raw_id, fields in rows:
+            account = fields.get(b"account_id", b"").decode()
+            if account not in starts or account in behind:
+                continue
+            key = entry_key(raw_id.decode())
+            first = entry_key(groups[account][0].entry_id)
+            mark = held[account][0]
+            if entry_key(starts[account]) <= key < first and (
+                mark is None or key > entry_key(mark)
+            ):
+                behind.add(account)
+        return behind
 
     async def _done_many(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
         entries = [e for group in groups.values() for e in group]

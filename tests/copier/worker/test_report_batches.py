@@ -65,3 +65,25 @@ async def test_worker_applies_one_follower_s_several_reports_in_order_in_one_ste
         (c["master_ticket"], c["action"], c["status"]) for c in await world.copies("f1")
     )
     assert copies == [(100, "close", "queued"), (100, "open", "filled"), (101, "open", "filled")]
+
+
+async def test_worker_catches_up_a_follower_s_earlier_report_held_elsewhere_before_its_batch(
+    world: World,
+) -> None:
+    for follower in ("f1", "f2"):
+        await world.follower(follower)
+    await world.intent("open", 100)
+    await world.intent("close", 100)
+    await world.run()
+    opened = {f: (await world.commands(f))[0]["command_id"] for f in ("f1", "f2")}
+    await world.report("f1", opened["f1"], "filled", ticket=3, volume=1.0)
+    assert len(await world.worker.streams.read(1)) == 1  # w1 holds it, unprocessed
+    await world.report("f1", opened["f1"], "filled", ticket=999, volume=1.0)  # a late duplicate
+    await world.report("f2", opened["f2"], "filled", ticket=4, volume=1.0)
+    other = world.another_worker("w2")
+    assert await other.process_batch(1) == 2
+    closes = {f: (await world.commands(f))[0] for f in ("f1", "f2")}
+    assert {f: (c["action"], c["ticket"]) for f, c in closes.items()} == {
+        "f1": ("close", 3),
+        "f2": ("close", 4),
+    }
