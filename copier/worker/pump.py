@@ -264,14 +264,7 @@ class CopierPump:
         pending = {f: list(rs) for f, rs in reports.items() if rs}
         if not pending:
             return
-        followers = list(pending)
-        subs = dict(
-            zip(
-                followers,
-                await asyncio.gather(*(self.store.subscriptions_of(f) for f in followers)),
-                strict=True,
-            )
-        )
+        subs = await self.store.subscriptions_of_many(list(pending))
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
             if not pending:
                 return

@@ -147,11 +147,23 @@ class FollowerStore:
         raw: Any = await self._redis.hgetall(self.ckeys.followers(master_id))
         return {f.decode(): self._view(master_id, f.decode(), v) for f, v in raw.items()}
 
-    @translates_redis_errors
     async def subscriptions_of(self, follower_id: str) -> dict[str, SubscriptionView]:
         """Every subscription of a follower, by master."""
-        raw: Any = await self._redis.hgetall(self.ckeys.subscriptions(follower_id))
-        return {m.decode(): self._view(follower_id, m.decode(), v) for m, v in raw.items()}
+        return (await self.subscriptions_of_many([follower_id]))[follower_id]
+
+    @translates_redis_errors
+    async def subscriptions_of_many(
+        self, followers: Sequence[str]
+    ) -> dict[str, dict[str, SubscriptionView]]:
+        """`subscriptions_of` for many followers, in one pipelined round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for follower in followers:
+                pipe.hgetall(self.ckeys.subscriptions(follower))
+            replies: list[Any] = await pipe.execute()
+        return {
+            f: {m.decode(): self._view(f, m.decode(), v) for m, v in raw.items()}
+            for f, raw in zip(followers, replies, strict=True)
+        }
 
     # ---- loading ---------------------------------------------------------------
     @translates_redis_errors
