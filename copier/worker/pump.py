@@ -29,6 +29,7 @@ from copier.worker.decide import (
     decide_report,
     decide_reports,
     decide_signal,
+    merge_writes,
 )
 from copier.worker.state import MasterBook, apply_master_intent
 from copier.worker.store import FollowerStore
@@ -90,21 +91,7 @@ class CopierPump:
     # ---- stream handlers -----------------------------------------------------------
     async def on_intent_entry(self, entry: StreamEntry) -> None:
         """Handler of the intent stream: one master OrderIntent."""
-        envelope = parse_client_envelope(bytes(entry.fields[b"body"]))
-        if not isinstance(envelope, OrderIntent):
-            _log.warning("intent stream entry %s is a %s; ignored", entry.entry_id, envelope.type)
-            return
-        master = entry.account_id
-        # two reads, one round trip's wait: they do not depend on each other
-        equity, views = await asyncio.gather(
-            self.store.equity(master), self.store.followers_of(master)
-        )
-        signal = MasterSignal(master, envelope.id, envelope.payload, entry.received_ms, equity)
-        await self.fan_out(signal, views)
-        book = await self.store.master_book(master)
-        await self.store.put_master_book(
-            master, apply_master_intent(book, envelope.id, envelope.payload)
-        )
+        await self._master_intents(entry.account_id, [entry])
 
     async def on_inbox_entry(self, entry: StreamEntry) -> None:
         """Handler of the EA event stream: ExecutionReports and SyncSnapshots."""
@@ -116,19 +103,41 @@ class CopierPump:
             await self.on_snapshot(account, envelope.payload, round_id=envelope.id)
 
     async def on_intent_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
-        """Batch handler of the intent stream: each master's intents in order, masters
-        side by side (a follower of two masters that loses a commit race is re-decided)."""
-
-        async def one_master(entries: Sequence[StreamEntry]) -> None:
-            for entry in entries:
-                await self.on_intent_entry(entry)
-
+        """Batch handler of the intent stream: each master's waiting intents fanned out
+        together (`fan_out_many`: per follower, one load/decide/commit for all of them,
+        in order); masters side by side (a follower of two masters that loses a
+        commit race is re-decided)."""
         outcomes = await asyncio.gather(
-            *(one_master(entries) for entries in groups.values()), return_exceptions=True
+            *(self._master_intents(master, entries) for master, entries in groups.items()),
+            return_exceptions=True,
         )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+
+    async def _master_intents(self, master: str, entries: Sequence[StreamEntry]) -> None:
+        intents: list[tuple[StreamEntry, OrderIntent]] = []
+        for entry in entries:
+            envelope = parse_client_envelope(bytes(entry.fields[b"body"]))
+            if isinstance(envelope, OrderIntent):
+                intents.append((entry, envelope))
+            else:
+                _log.warning(
+                    "intent stream entry %s is a %s; ignored", entry.entry_id, envelope.type
+                )
+        if not intents:
+            return
+        equity, views = await asyncio.gather(
+            self.store.equity(master), self.store.followers_of(master)
+        )
+        await self.fan_out_many(
+            [MasterSignal(master, i.id, i.payload, e.received_ms, equity) for e, i in intents],
+            views,
+        )
+        book = await self.store.master_book(master)
+        for _, envelope in intents:
+            book = apply_master_intent(book, envelope.id, envelope.payload)
+        await self.store.put_master_book(master, book)
 
     async def on_inbox_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
         """Batch handler of the EA event stream: several accounts' entries, each in order.
@@ -154,23 +163,31 @@ class CopierPump:
     async def fan_out(
         self, signal: MasterSignal, views: Mapping[str, SubscriptionView] | None = None
     ) -> None:
-        """Decide and write one intent for every follower of its master.
+        """Decide and write one intent for every follower of its master (`fan_out_many`)."""
+        await self.fan_out_many([signal], views)
 
-        The followers are taken in parts of `FAN_OUT_PART`, run concurrently: while
-        Redis runs one part's commit, the worker decides the next part. Every part
-        runs to its end (committed and flushed) before this returns; if one failed,
-        its error is raised then and the entry stays pending (processing it again
-        decides only what was not committed). `views` (follower -> subscription)
-        is read here unless the caller already has it.
+    async def fan_out_many(
+        self, signals: Sequence[MasterSignal], views: Mapping[str, SubscriptionView] | None = None
+    ) -> None:
+        """Decide and write one master's intents, in order, for every follower.
+
+        Per follower the intents are decided one after the other on the record
+        the previous one produced and written as one commit. The followers are
+        taken in parts of `FAN_OUT_PART`, run concurrently: while Redis runs one
+        part's commit, the worker decides the next part. Every part runs to its
+        end (committed and flushed) before this returns; if one failed, its error
+        is raised then and the entries stay pending (processing them again decides
+        only what was not committed). `views` (follower -> subscription) is read
+        here unless the caller already has it.
         """
-        master = signal.master_account_id
+        master = signals[0].master_account_id
         if views is None:
             views = await self.store.followers_of(master)
         followers = sorted(views)
-        self.counters.intents += 1
+        self.counters.intents += len(signals)
         outcomes = await asyncio.gather(
             *(
-                self._fan_out_part(signal, views, followers[start : start + FAN_OUT_PART])
+                self._fan_out_part(signals, views, followers[start : start + FAN_OUT_PART])
                 for start in range(0, len(followers), FAN_OUT_PART)
             ),
             return_exceptions=True,
@@ -180,29 +197,46 @@ class CopierPump:
                 raise outcome
 
     async def _fan_out_part(
-        self, signal: MasterSignal, views: Mapping[str, SubscriptionView], followers: list[str]
+        self,
+        signals: Sequence[MasterSignal],
+        views: Mapping[str, SubscriptionView],
+        followers: list[str],
     ) -> None:
-        master = signal.master_account_id
-        wanted: dict[str, str | None] = {
-            f: derive_command_id(master, signal.intent_id, f) for f in followers
+        master = signals[0].master_account_id
+        wanted = {
+            f: [derive_command_id(master, s.intent_id, f) for s in signals] for f in followers
         }
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
             if not wanted:
                 return
-            loaded = await self.store.load(wanted)
+            loaded, more = await asyncio.gather(
+                self.store.load({f: ids[0] for f, ids in wanted.items()}),
+                self.store.copy_records({f: ids[1:] for f, ids in wanted.items()}),
+            )
             now = self._clock()
-            writes = [
-                decide_signal(signal, views[f], item.record, item.ctx, now, grace_ms=self._grace)
-                for f, item in loaded.items()
-                if item.copy is None  # decided before (a re-processed entry): nothing to do
-            ]
+            writes: list[FollowerWrite] = []
+            for follower, item in loaded.items():
+                decided = set(more.get(follower, ()))  # decided before: a re-processed entry
+                if item.copy is not None:
+                    decided.add(item.copy.command_id)
+                record, parts = item.record, []
+                for signal, command_id in zip(signals, wanted[follower], strict=True):
+                    if command_id in decided:
+                        continue
+                    write = decide_signal(
+                        signal, views[follower], record, item.ctx, now, grace_ms=self._grace
+                    )
+                    parts.append(write)
+                    record = write.after
+                if parts:
+                    writes.append(merge_writes(parts))
             retry = await self._commit(
                 writes,
                 {w.after.account_id: {master: views[w.after.account_id]} for w in writes},
                 now,
             )
             wanted = {f: wanted[f] for f in retry}
-        raise CommitConflict(f"intent {signal.intent_id}: follower records kept changing")
+        raise CommitConflict(f"intents of {master}: follower records kept changing")
 
     async def _commit(
         self,
