@@ -42,7 +42,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,14 +49,16 @@ from _fleet import Fleet, FleetSpec
 from _provision import provision
 from _servers import (
     ProcSample,
+    add_server_arguments,
     cpu_percent,
     gateway_server,
     machine,
     proc_sample,
     standalone_copier,
     summary_ms,
+    write_results,
 )
-from fanout import master_connection
+from fanout import intent, master_connection
 
 #: Default sweep per N (signals/s): climbs until a rate is not sustained.
 DEFAULT_RATES = {
@@ -72,20 +73,7 @@ DRAIN_LIMIT_S = 1.0
 
 def signal(ticket: int, action: str) -> str:
     """The master's OrderIntent for `ticket` (an open, or the close of that open)."""
-    payload = {
-        "action": action,
-        "ticket": ticket,
-        "symbol": "EURUSD",
-        "side": "buy",
-        "order_type": "market",
-        "volume": 0.1,
-        "price": 1.1,
-        "sl": 1.09,
-        "tp": 1.12,
-    }
-    now = int(time.time() * 1000)
-    envelope = {"type": "OrderIntent", "id": f"i-{action[0]}-{ticket}", "ts": now}
-    return orjson.dumps({**envelope, "payload": payload}).decode()
+    return intent(ticket, action, f"i-{action[0]}-{ticket}")
 
 
 class CpuMeter:
@@ -253,23 +241,14 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per rate")
     parser.add_argument("--latency-rate", type=float, default=2.0, help="signals/s")
     parser.add_argument("--rates", default="", help="sweep ladders, e.g. '1=500/1000;10=100'")
-    parser.add_argument(
-        "--standalone-copier",
-        action="store_true",
-        help="plan in a `copygate copier` process instead of the gateway's",
-    )
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/copy_path.json"))
+    add_server_arguments(parser, "copy_path")
     args = parser.parse_args()
     args.followers = [int(x) for x in str(args.followers).split(",")]
     args.rates = parse_rates(args.rates)
     if args.quick:
         args.followers, args.duration, args.latency_rate = [3], 1.0, 10.0
         args.rates = {3: [20.0]}
-    results = asyncio.run(run(args))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    write_results(args.out, asyncio.run(run(args)))
 
 
 if __name__ == "__main__":

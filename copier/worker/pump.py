@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from copier.core import MasterSignal, derive_command_id, reconcile_master, retry_command_id
@@ -107,13 +107,7 @@ class CopierPump:
         together (`fan_out_many`: per follower, one load/decide/commit for all of them,
         in order); masters side by side (a follower of two masters that loses a
         commit race is re-decided)."""
-        outcomes = await asyncio.gather(
-            *(self._master_intents(master, entries) for master, entries in groups.items()),
-            return_exceptions=True,
-        )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        await _all(self._master_intents(master, entries) for master, entries in groups.items())
 
     async def _master_intents(self, master: str, entries: Sequence[StreamEntry]) -> None:
         intents: list[tuple[StreamEntry, OrderIntent]] = []
@@ -185,16 +179,10 @@ class CopierPump:
             views = await self.store.followers_of(master)
         followers = sorted(views)
         self.counters.intents += len(signals)
-        outcomes = await asyncio.gather(
-            *(
-                self._fan_out_part(signals, views, followers[start : start + FAN_OUT_PART])
-                for start in range(0, len(followers), FAN_OUT_PART)
-            ),
-            return_exceptions=True,
+        await _all(
+            self._fan_out_part(signals, views, followers[start : start + FAN_OUT_PART])
+            for start in range(0, len(followers), FAN_OUT_PART)
         )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
 
     async def _fan_out_part(
         self,
@@ -407,3 +395,10 @@ class CopierPump:
         if due:
             await self.flush(due)
         return len(due)
+
+
+async def _all(calls: Iterable[Awaitable[None]]) -> None:
+    """Run every call concurrently to its end; then raise the first error, if any."""
+    for outcome in await asyncio.gather(*calls, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome

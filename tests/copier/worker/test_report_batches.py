@@ -5,6 +5,14 @@ from __future__ import annotations
 from tests.copier.worker.world import World
 
 
+async def _two_followers_with_a_close_parked_on_ticket_100(world: World) -> None:
+    for follower in ("f1", "f2"):
+        await world.follower(follower)
+    await world.intent("open", 100)
+    await world.intent("close", 100)
+    await world.run()
+
+
 async def test_worker_applies_many_followers_reports_in_one_step_when_they_wait_together(
     world: World,
 ) -> None:
@@ -27,11 +35,7 @@ async def test_worker_applies_many_followers_reports_in_one_step_when_they_wait_
 async def test_worker_releases_a_parked_close_in_the_step_that_applies_the_open_s_fill(
     world: World,
 ) -> None:
-    for follower in ("f1", "f2"):
-        await world.follower(follower)
-    await world.intent("open", 100)
-    await world.intent("close", 100)
-    await world.run()
+    await _two_followers_with_a_close_parked_on_ticket_100(world)
     for n, follower in enumerate(("f1", "f2")):
         (opened,) = await world.commands(follower)
         await world.report(follower, opened["command_id"], "filled", ticket=700 + n, volume=1.0)
@@ -70,11 +74,7 @@ async def test_worker_applies_one_follower_s_several_reports_in_order_in_one_ste
 async def test_worker_catches_up_a_follower_s_earlier_report_held_elsewhere_before_its_batch(
     world: World,
 ) -> None:
-    for follower in ("f1", "f2"):
-        await world.follower(follower)
-    await world.intent("open", 100)
-    await world.intent("close", 100)
-    await world.run()
+    await _two_followers_with_a_close_parked_on_ticket_100(world)
     opened = {f: (await world.commands(f))[0]["command_id"] for f in ("f1", "f2")}
     await world.report("f1", opened["f1"], "filled", ticket=3, volume=1.0)
     assert len(await world.worker.streams.read(1)) == 1  # w1 holds it, unprocessed
