@@ -27,7 +27,8 @@ shared server: includes everyone else's load) and the load generator (this
 process + the fleet workers).
 
 Usage: python bench/copy_path.py [--quick] [--followers 1,10,100] [--duration S]
-       [--rates N=r1/r2/..;N=..] [--standalone-copier] [--redis-url URL] [--out FILE]
+       [--rates N=r1/r2/..;N=..] [--gateway-env NAME=VALUE ...] [--standalone-copier]
+       [--redis-url URL] [--out FILE]
 """
 
 from __future__ import annotations
@@ -161,7 +162,9 @@ def redis_pid(url: str) -> list[int]:
 async def run_one(args: argparse.Namespace, n: int) -> dict[str, Any]:
     processes = 1 if n < 100 else 2
     followers = [f"f{i:05d}" for i in range(n)]
-    env = {"COPYGATE_COPIER_IN_PROCESS": "false"} if args.standalone_copier else {}
+    env = dict(args.gateway_env)
+    if args.standalone_copier:
+        env["COPYGATE_COPIER_IN_PROCESS"] = "false"
     with gateway_server(args.redis_url, **env) as server, contextlib.ExitStack() as stack:
         assert server.proc is not None
         copier_pids: list[int] = []
@@ -241,6 +244,13 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per rate")
     parser.add_argument("--latency-rate", type=float, default=2.0, help="signals/s")
     parser.add_argument("--rates", default="", help="sweep ladders, e.g. '1=500/1000;10=100'")
+    parser.add_argument(
+        "--gateway-env",
+        action="append",
+        default=[],
+        type=lambda text: tuple(text.split("=", 1)),
+        help="NAME=VALUE for the gateway (and copier) process, e.g. COPYGATE_COPIER_BATCH=256",
+    )
     add_server_arguments(parser, "copy_path")
     args = parser.parse_args()
     args.followers = [int(x) for x in str(args.followers).split(",")]
