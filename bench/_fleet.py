@@ -6,7 +6,7 @@ connection per EA, ONE heartbeat ticker for all of them) and answers commands
 over a pipe. Every EA sends an `InitRequest` carrying its `ack_seq` at connect and
 a `StatusHeartbeat` with its `ack_seq` every `heartbeat_s` (phases spread evenly).
 
-Received `OrderCommand`s are recorded as (master_ticket, monotonic receive time);
+Received `OrderCommand`s are recorded as (master_ticket, monotonic receive time, action);
 `time.monotonic()` is CLOCK_MONOTONIC, shared by every process of the machine, so
 the parent can subtract its own send times.
 """
@@ -60,6 +60,8 @@ class FleetSpec:
     http_pool: int = 32  #: keep-alive connections for session creation, per worker
     concurrency: int = 256  #: EAs connecting at once, per worker
     init_extra: dict[str, Any] = field(default_factory=lambda: dict(INIT_EXTRA))  #: InitRequest
+    #: answer every OrderCommand at once with an ExecutionReport (filled / closed)
+    report: bool = False
 
 
 def _envelope(kind: str, payload: dict[str, Any], n: int) -> str:
@@ -88,7 +90,7 @@ class _Worker:
 
     spec: FleetSpec
     eas: list[_EA]
-    received: list[tuple[int, float]] = field(default_factory=list)
+    received: list[tuple[int, float, str]] = field(default_factory=list)
     counter: int = 0
     heartbeats: int = 0
     errors: list[str] = field(default_factory=list)
@@ -161,6 +163,21 @@ class _Worker:
             await asyncio.sleep(0.05)
         return None
 
+    def _report(self, command: dict[str, Any]) -> str:
+        """The ExecutionReport a broker would send: opens fill (follower ticket =
+        master ticket + 10^9), closes close the ticket the command names."""
+        opening = command["action"] == "open"
+        report = {
+            "command_id": command["command_id"],
+            "status": "filled" if opening else "closed",
+            "ticket": command["master_ticket"] + 1_000_000_000 if opening else command["ticket"],
+            "symbol": command["symbol"],
+            "volume": command["volume"],
+            "price": 1.1,
+            "executed_at_ms": int(time.time() * 1000),
+        }
+        return _envelope("ExecutionReport", report, self._next())
+
     def _next(self) -> int:
         self.counter += 1
         return self.counter
@@ -173,9 +190,13 @@ class _Worker:
                 if _COMMAND in data:
                     now = time.monotonic()
                     message = orjson.loads(data)
-                    self.received.append((message["payload"]["master_ticket"], now))
+                    command = message["payload"]
+                    self.received.append((command["master_ticket"], now, command["action"]))
                     self.sample = data
                     ea.acked = max(ea.acked, message.get("seq", 0))
+                    if self.spec.report:
+                        with contextlib.suppress(websockets.ConnectionClosed):
+                            await ea.ws.send(self._report(command))
                 elif _INIT_ACK in data:
                     ea.ready_at = time.monotonic()
                     if not ready.done():
@@ -249,8 +270,17 @@ class _Worker:
         """Until every EA received the command for `ticket`; returns how many did."""
         deadline = time.monotonic() + timeout
         while True:
-            got = sum(1 for t, _ in self.received if t == ticket)
+            got = sum(1 for t, _, _ in self.received if t == ticket)
             if got >= len(self.eas) or time.monotonic() > deadline:
+                return got
+            await asyncio.sleep(0.002)
+
+    async def wait_commands(self, per_ea: int, timeout: float) -> int:
+        """Until `per_ea` commands per EA were received; returns how many were."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = len(self.received)
+            if got >= per_ea * len(self.eas) or time.monotonic() > deadline:
                 return got
             await asyncio.sleep(0.002)
 
@@ -286,6 +316,8 @@ async def _serve(conn: Connection, spec: FleetSpec, eas: list[tuple[str, str]]) 
             reply = await worker.wait_ticket(*arg)
         elif command == "sample":
             reply = worker.sample
+        elif command == "wait_commands":
+            reply = await worker.wait_commands(*arg)
         elif command == "received":
             reply, worker.received = worker.received, []
         elif command == "stats":

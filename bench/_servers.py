@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import dataclasses
+import json
 import os
 import resource
 import secrets
@@ -15,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -238,8 +241,9 @@ def python_process(code: str, port: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def standalone_copier(env: dict[str, str], workers: int = 1) -> Iterator[None]:
-    """A `copygate copier` process with a gateway's environment (same Redis and prefix)."""
+def standalone_copier(env: dict[str, str], workers: int = 1) -> Iterator[list[int]]:
+    """A `copygate copier` process with a gateway's environment (same Redis and prefix);
+    yields its pid (in a list, for CPU sampling)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway", "copier", "--workers", str(workers)],
         cwd=ROOT,
@@ -248,10 +252,28 @@ def standalone_copier(env: dict[str, str], workers: int = 1) -> Iterator[None]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        yield
+        yield [proc.pid]
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """`--standalone-copier`, `--redis-url` and `--out` (bench/results/<name>.json)."""
+    parser.add_argument(
+        "--standalone-copier",
+        action="store_true",
+        help="plan in a `copygate copier` process instead of the gateway's",
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--out", type=Path, default=Path(f"bench/results/{name}.json"))
+
+
+def write_results(out: Path, results: dict[str, Any]) -> None:
+    """Write a benchmark's results to `out` (as JSON) and print them."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
 
 
 class RawHttpConnection:

@@ -43,6 +43,7 @@ from _fleet import INIT_EXTRA, Fleet, FleetSpec
 from _provision import provision
 from _servers import (
     RawHttpConnection,
+    add_server_arguments,
     free_port,
     gateway_server,
     machine,
@@ -50,6 +51,7 @@ from _servers import (
     python_process,
     standalone_copier,
     summary_ms,
+    write_results,
 )
 
 FLOOR = r"""
@@ -80,9 +82,10 @@ except ImportError:
 """
 
 
-def intent(ticket: int) -> str:
+def intent(ticket: int, action: str = "open", intent_id: str | None = None) -> str:
+    """The master's OrderIntent for `ticket` (an open unless `action` says otherwise)."""
     payload = {
-        "action": "open",
+        "action": action,
         "ticket": ticket,
         "symbol": "EURUSD",
         "side": "buy",
@@ -92,7 +95,11 @@ def intent(ticket: int) -> str:
         "sl": 1.09,
         "tp": 1.12,
     }
-    envelope = {"type": "OrderIntent", "id": f"i-{ticket}", "ts": int(time.time() * 1000)}
+    envelope = {
+        "type": "OrderIntent",
+        "id": intent_id or f"i-{ticket}",
+        "ts": int(time.time() * 1000),
+    }
     return orjson.dumps({**envelope, "payload": payload}).decode()
 
 
@@ -155,7 +162,7 @@ async def drive(
         progress(label, k + 1, intents)
         await asyncio.sleep(gap)
     received = [r for rows in await fleet.call("received") for r in rows]
-    samples = [at - sent_at[t] for t, at in received if t in sent_at]
+    samples = [at - sent_at[t] for t, at, _ in received if t in sent_at]
     return samples, missing
 
 
@@ -243,21 +250,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--followers", default="10,100,1000", help="comma-separated N values")
     parser.add_argument("--intents", type=int, default=0, help="measured intents per N")
-    parser.add_argument(
-        "--standalone-copier",
-        action="store_true",
-        help="plan in a `copygate copier` process instead of the gateway's",
-    )
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/fanout.json"))
+    add_server_arguments(parser, "fanout")
     args = parser.parse_args()
     args.followers = [int(x) for x in str(args.followers).split(",")]
     if args.quick:
         args.followers, args.intents = [5], 3
-    results = asyncio.run(run_with_defaults(args))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    write_results(args.out, asyncio.run(run_with_defaults(args)))
 
 
 async def run_with_defaults(args: argparse.Namespace) -> dict[str, Any]:

@@ -5,6 +5,7 @@
 - ``GET /admin/v1/accounts/{follower_id}/copies?master_id=&limit=``
 - ``GET /admin/v1/audit?account_id=&limit=`` (without account_id: backoffice only)
 - ``GET /admin/v1/copier/dead-letters?limit=`` (backoffice only)
+- ``GET /admin/v1/copier/backlog`` (backoffice only): `copier.backlog.read_backlog`
 
 Authorisation follows `gateway.admin.routes.AdminRoutes` (docs/admin-rules.md):
 an account without a record is 404; the backoffice may do everything else; a
@@ -22,6 +23,7 @@ import redis.asyncio as aioredis
 from starlette.requests import Request
 from starlette.responses import Response
 
+from copier.backlog import read_backlog
 from copier.keys import CopierKeys
 from copier.subscriptions import SubscriptionStore
 from copier.worker.state import CopyRecord
@@ -30,6 +32,7 @@ from gateway.auth.admin import AdminAuthenticator, AdminPrincipal
 from gateway.clock import Clock
 from gateway.errors import NotFound
 from gateway.http_errors import ApiError, json_response, read_body
+from gateway.store.keys import RedisKeys
 from gateway.store.ports import AccountStore
 from gateway.store.records import AccountRecord
 from gateway.store.redis_errors import map_redis_errors
@@ -255,11 +258,21 @@ class CopierRoutes:
         entries = await self.subscriptions.audit(account, limit=self._limit(request))
         return json_response({"entries": entries})
 
-    async def dead_letters(self, request: Request) -> Response:
-        """`GET /admin/v1/copier/dead-letters` (backoffice only), newest first."""
+    async def _backoffice(self, request: Request) -> None:
         principal = await self._principal(request)
         if principal.role is not AdminRole.BACKOFFICE:
             raise _forbidden("this operation needs the backoffice role")
+
+    async def backlog(self, request: Request) -> Response:
+        """`GET /admin/v1/copier/backlog` (backoffice only): what waits in the copier streams."""
+        await self._backoffice(request)
+        with map_redis_errors("reading the copier backlog"):
+            backlog = await read_backlog(self._redis, RedisKeys(self._keys.prefix), self.clock())
+        return json_response(backlog.as_dict())
+
+    async def dead_letters(self, request: Request) -> Response:
+        """`GET /admin/v1/copier/dead-letters` (backoffice only), newest first."""
+        await self._backoffice(request)
         return json_response({"dead_letters": await self.read_dead_letters(self._limit(request))})
 
     async def read_dead_letters(self, limit: int) -> list[dict[str, Any]]:

@@ -107,6 +107,7 @@ def copier_routes(runtime: Callable[[], CopierRuntime]) -> list[BaseRoute]:
         Route("/admin/v1/accounts/{follower_id}/copies", handler("list_copies"), methods=["GET"]),
         Route("/admin/v1/audit", handler("audit"), methods=["GET"]),
         Route("/admin/v1/copier/dead-letters", handler("dead_letters"), methods=["GET"]),
+        Route("/admin/v1/copier/backlog", handler("backlog"), methods=["GET"]),
     ]
 
 

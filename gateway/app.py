@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from copier.backlog import read_backlog
 from copier.runtime import CopierRuntime, copier_routes
 from gateway.admin.routes import AdminRoutes
 from gateway.admin.rules import SubscriptionLinks
@@ -121,6 +122,9 @@ def _routes(runtime: Callable[[], GatewayRuntime], settings: Settings) -> list[B
                 "sessions_live": by_state,
                 "websocket_connections": len(rt.connections),
                 "counters": dict(rt.telemetry.counts),
+                "copier_backlog": (
+                    await read_backlog(rt.store.redis, rt.store.keys, system_clock_ms())
+                ).as_dict(),
             }
         )
 

@@ -42,6 +42,7 @@ __all__ = [
     "encode_master_book",
     "encode_state",
     "link_field",
+    "parked_field",
     "plain_json_text",
     "split_at_id_slot",
 ]
@@ -201,8 +202,35 @@ STATE_FIELD = "s"
 #: Prefix of the hash fields that hold one ticket link each.
 LINK_FIELD_PREFIX = "l:"
 
+#: Prefix of the hash fields that hold the intents parked on one link each.
+PARKED_FIELD_PREFIX = "p:"
+
 _STATE = STATE_FIELD.encode()
 _LINK_PREFIX = LINK_FIELD_PREFIX.encode()
+_PARKED_PREFIX = PARKED_FIELD_PREFIX.encode()
+
+
+def parked_field(key: LinkKey) -> str:
+    """The hash field of the intents parked on one link: ``p:<master account>:<root ticket>``."""
+    return f"{PARKED_FIELD_PREFIX}{key[0]}:{key[1]}"
+
+
+#: The last signal encoded and its JSON: one intent parks the same object on every follower.
+_last_signal: list[tuple[MasterSignal, bytes]] = []
+
+
+def _signal_bytes(signal: MasterSignal) -> bytes:
+    if _last_signal and _last_signal[0][0] is signal:
+        return _last_signal[0][1]
+    encoded = dumps(_signal_json(signal))
+    _last_signal[:] = [(signal, encoded)]
+    return encoded
+
+
+def encode_parked(key: LinkKey, signals: tuple[MasterSignal, ...]) -> bytes:
+    """One parked field's value: ``[master, root, [signal, ...]]``."""
+    head = dumps([key[0], key[1]])[:-1]
+    return head + b",[" + b",".join(_signal_bytes(s) for s in signals) + b"]]"
 
 
 def link_field(key: LinkKey) -> str:
@@ -220,7 +248,12 @@ class FieldChanges:
 
 
 def encode_state(record: FollowerRecord) -> bytes:
-    """The ``s`` field: breaker, peak, recent orders, parked intents, aliases, awaited commands."""
+    """The ``s`` field: breaker, peak, recent orders, aliases, awaited commands.
+
+    Parked intents have a field per link (`parked_field`), written only when
+    they change: a follower with many closes parked behind unreported opens
+    (an overloaded copier) does not re-encode all of them on every commit.
+    """
     breaker = record.breaker
     book = record.links
     return dumps(
@@ -228,10 +261,7 @@ def encode_state(record: FollowerRecord) -> bytes:
             "breaker": [breaker.failures, breaker.opened_at_ms, breaker.trial_in_flight],
             "peak": record.peak,
             "recent": {m: list(times) for m, times in sorted(record.recent.items())},
-            "parked": [
-                [m, root, [_signal_json(s) for s in signals]]
-                for (m, root), signals in sorted(record.parked.items())
-            ],
+            "parked": [],  # one field per link since (see `parked_field`)
             "aliases": [[m, t, root] for (m, t), root in sorted(book.aliases.items())],
             "commands": dict(book.commands),  # command id -> [master, root]
         }
@@ -259,6 +289,8 @@ def encode_follower(record: FollowerRecord) -> dict[bytes, bytes]:
     fields = {_STATE: encode_state(record)}
     for key, link in record.links.links.items():
         fields[link_field(key).encode()] = encode_link(link)
+    for key, signals in record.parked.items():
+        fields[parked_field(key).encode()] = encode_parked(key, signals)
     return fields
 
 
@@ -277,6 +309,13 @@ def encode_changes(before: FollowerRecord, after: FollowerRecord) -> FieldChange
         if old.get(key) is not link
     )
     drop = tuple(link_field(key) for key in old if key not in new)
+    was, now = ({} if before.parked_in_state else before.parked), after.parked
+    put += tuple(
+        (parked_field(key), encode_parked(key, signals))
+        for key, signals in now.items()
+        if was.get(key) is not signals
+    )
+    drop += tuple(parked_field(key) for key in before.parked if key not in now)
     return FieldChanges(encode_state(after), put, drop)
 
 
@@ -290,10 +329,14 @@ def decode_follower(
     data = orjson.loads(state)
     failures, opened_at, trial = data["breaker"]
     links = {}
+    parked = {(m, root): tuple(map(_signal, items)) for m, root, items in data["parked"]}
     for name, raw in fields.items():
         if name.startswith(_LINK_PREFIX):
             link = _link(orjson.loads(raw))
             links[link.key] = link
+        elif name.startswith(_PARKED_PREFIX):
+            m, root, items = orjson.loads(raw)
+            parked[(m, root)] = tuple(map(_signal, items))
     book = LinkBook(
         links=links,
         aliases={(m, t): root for m, t, root in data["aliases"]},
@@ -312,7 +355,8 @@ def decode_follower(
         ),
         peak=_dec(data["peak"]),
         recent={m: tuple(times) for m, times in data["recent"].items()},
-        parked={(m, root): tuple(map(_signal, items)) for m, root, items in data["parked"]},
+        parked=parked,
+        parked_in_state=bool(data["parked"]),
     )
 
 

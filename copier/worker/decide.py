@@ -18,7 +18,7 @@ intent for the same link is parked behind them without being planned.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from copier.core import (
@@ -57,7 +57,9 @@ __all__ = [
     "attempt_of",
     "decide_follower_snapshot",
     "decide_report",
+    "decide_reports",
     "decide_signal",
+    "merge_writes",
 ]
 
 _FILL_STATUSES = frozenset({ExecutionStatus.FILLED, ExecutionStatus.CLOSED})
@@ -185,6 +187,71 @@ def decide_report(
     if applied.unblocked and applied.link is not None:
         draft.replay(applied.link.key, subscriptions)
     return draft.finish()
+
+
+def decide_reports(
+    follower: FollowerRecord,
+    reports: Sequence[ExecutionReportPayload],
+    copies: Mapping[str, CopyRecord],
+    subscriptions: Mapping[str, SubscriptionSettings],
+    ctx: FollowerContext,
+    now_ms: int,
+    *,
+    grace_ms: int = 2_000,
+) -> FollowerWrite | None:
+    """Apply a follower's reports, in order, as one write.
+
+    The result is what applying them one at a time with `decide_report` would
+    have written, merged into one commit: each report is decided on the record
+    the previous one produced, so a close parked behind an open's fill is
+    released (sent) in the same write as that fill.
+
+    Args:
+        follower: the follower's stored record.
+        reports: its reports, oldest first.
+        copies: the copy records by base command id (those of the reports' commands).
+        subscriptions: see `decide_report`.
+        ctx: the follower's equity and symbols.
+        now_ms: the current time.
+        grace_ms: see `decide_signal`.
+
+    Returns:
+        The merged write, or None when no report changes anything.
+    """
+    record = follower
+    known = dict(copies)
+    parts: list[FollowerWrite] = []
+    for report in reports:
+        write = decide_report(
+            record,
+            report,
+            known.get(retry_command_id(report.command_id, 0)),
+            subscriptions,
+            ctx,
+            now_ms,
+            grace_ms=grace_ms,
+        )
+        if write is None:
+            continue
+        parts.append(write)
+        record = write.after
+        known.update((copy.command_id, copy) for copy in write.copies)
+    return merge_writes(parts) if parts else None
+
+
+def merge_writes(parts: Sequence[FollowerWrite]) -> FollowerWrite:
+    """Consecutive writes of one follower (each made on the previous one's `after`) as one."""
+    copies: dict[str, CopyRecord] = {}
+    for part in parts:
+        copies.update((copy.command_id, copy) for copy in part.copies)
+    return FollowerWrite(
+        parts[0].before,
+        parts[-1].after,
+        tuple(copies.values()),
+        tuple(item for part in parts for item in part.outbox),
+        tuple(change for part in parts for change in part.status_changes),
+        tuple(note for part in parts for note in part.notes),
+    )
 
 
 def _reported(

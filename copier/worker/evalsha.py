@@ -24,9 +24,12 @@ ScriptArgs = Sequence[bytes | str | int]
 
 
 async def evalsha_many(
-    redis: aioredis.Redis, script: AsyncScript, calls: Sequence[ScriptArgs]
+    redis: aioredis.Redis, script: AsyncScript, calls: Sequence[ScriptArgs], *, keyed: bool = False
 ) -> list[Any]:
-    """Run `script` (no KEYS) once per argument list, in one pipeline; replies in order.
+    """Run `script` once per argument list, in one pipeline; replies in order.
+
+    Each argument list is the script's ARGV, or with `keyed` its numkeys, KEYS
+    and ARGV (as after the sha of an ``EVALSHA``).
 
     Raises:
         redis.exceptions.RedisError: the first error any call answered (after a
@@ -34,7 +37,9 @@ async def evalsha_many(
     """
     source = script.script if isinstance(script.script, str) else bytes(script.script).decode()
     replies = await evalsha_pipeline(
-        redis, [(script.sha, 0, *args) for args in calls], lambda _sha: source
+        redis,
+        [(script.sha, *args) if keyed else (script.sha, 0, *args) for args in calls],
+        lambda _sha: source,
     )
     for reply in replies:
         if isinstance(reply, Exception):

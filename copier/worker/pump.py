@@ -19,21 +19,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Tracer
 
-from copier.core import MasterSignal, derive_command_id, reconcile_master
+from copier.core import MasterSignal, derive_command_id, reconcile_master, retry_command_id
 from copier.metrics import CopyMetrics
 from copier.worker.decide import (
     FollowerWrite,
     OutboxItem,
     decide_follower_snapshot,
     decide_report,
+    decide_reports,
     decide_signal,
+    merge_writes,
 )
 from copier.worker.state import DELIVERY_CHECK_SESSION, CopyRecord, MasterBook, apply_master_intent
 from copier.worker.store import FollowerStore
@@ -79,6 +81,7 @@ class PumpCounters:
     decisions: int = 0  #: follower decisions committed
     commands: int = 0  #: envelopes handed to delivery logs
     reports: int = 0  #: ExecutionReports applied
+    report_steps: int = 0  #: load/decide/commit steps that applied them (a batch is one)
     snapshots: int = 0  #: SyncSnapshots reconciled
     conflicts: int = 0  #: commits retried on fresh state
 
@@ -105,115 +108,187 @@ class CopierPump:
     # ---- stream handlers -----------------------------------------------------------
     async def on_intent_entry(self, entry: StreamEntry) -> None:
         """Handler of the intent stream: one master OrderIntent."""
-        envelope = parse_client_envelope(bytes(entry.fields[b"body"]))
-        if not isinstance(envelope, OrderIntent):
-            _log.warning("intent stream entry %s is a %s; ignored", entry.entry_id, envelope.type)
-            return
-        master = entry.account_id
-        with self.tracer.start_as_current_span(
-            "copier.intent",
-            context=context_from_traceparent(entry.fields.get(b"traceparent")),
-            kind=SpanKind.CONSUMER,
-            attributes={"copygate.account_id": master, "copygate.intent_id": envelope.id},
-        ):
-            # two reads, one round trip's wait: they do not depend on each other
-            equity, views = await asyncio.gather(
-                self.store.equity(master), self.store.followers_of(master)
-            )
-            signal = MasterSignal(
-                master,
-                envelope.id,
-                envelope.payload,
-                entry.received_ms,
-                equity,
-                trace_parent=current_traceparent(),
-            )
-            await self.fan_out(signal, views)
-        book = await self.store.master_book(master)
-        await self.store.put_master_book(
-            master, apply_master_intent(book, envelope.id, envelope.payload)
-        )
+        await self._master_intents(entry.account_id, [entry])
 
     async def on_inbox_entry(self, entry: StreamEntry) -> None:
         """Handler of the EA event stream: ExecutionReports and SyncSnapshots."""
         envelope = parse_client_envelope(bytes(entry.fields[b"body"]))
         account = entry.account_id
         if isinstance(envelope, ExecutionReport):
-            # the gateway's delivery check: an open that expired before it was sent
-            expired = entry.fields.get(b"session_id") == DELIVERY_CHECK_SESSION.encode()
             await self.on_report(
                 account,
                 envelope.payload,
-                signal_expired=expired,
+                signal_expired=_is_delivery_check(entry),
                 report_trace=entry.fields.get(b"traceparent"),
             )
         elif isinstance(envelope, SyncSnapshot):
             await self.on_snapshot(account, envelope.payload, round_id=envelope.id)
 
+    async def on_intent_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
+        """Batch handler of the intent stream: each master's waiting intents fanned out
+        together (`fan_out_many`: per follower, one load/decide/commit for all of them,
+        in order); masters side by side (a follower of two masters that loses a
+        commit race is re-decided)."""
+        await _all(self._master_intents(master, entries) for master, entries in groups.items())
+
+    async def _master_intents(self, master: str, entries: Sequence[StreamEntry]) -> None:
+        intents: list[tuple[StreamEntry, OrderIntent]] = []
+        for entry in entries:
+            envelope = parse_client_envelope(bytes(entry.fields[b"body"]))
+            if isinstance(envelope, OrderIntent):
+                intents.append((entry, envelope))
+            else:
+                _log.warning(
+                    "intent stream entry %s is a %s; ignored", entry.entry_id, envelope.type
+                )
+        if not intents:
+            return
+        equity, views = await asyncio.gather(
+            self.store.equity(master), self.store.followers_of(master)
+        )
+        # one `copier.intent` span per intent, continuing the trace its entry carries;
+        # the copies it makes keep its traceparent for their report spans
+        spans = [
+            self.tracer.start_span(
+                "copier.intent",
+                context=context_from_traceparent(e.fields.get(b"traceparent")),
+                kind=SpanKind.CONSUMER,
+                attributes={"copygate.account_id": master, "copygate.intent_id": i.id},
+            )
+            for e, i in intents
+        ]
+        signals = []
+        for span, (entry, intent) in zip(spans, intents, strict=True):
+            with trace.use_span(span, end_on_exit=False):
+                parent = current_traceparent()
+            signals.append(
+                MasterSignal(
+                    master,
+                    intent.id,
+                    intent.payload,
+                    entry.received_ms,
+                    equity,
+                    trace_parent=parent,
+                )
+            )
+        try:
+            await self.fan_out_many(signals, views)
+        finally:
+            for span in spans:
+                span.end()
+        book = await self.store.master_book(master)
+        for _, envelope in intents:
+            book = apply_master_intent(book, envelope.id, envelope.payload)
+        await self.store.put_master_book(master, book)
+
+    async def on_inbox_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
+        """Batch handler of the EA event stream: several accounts' entries, each in order.
+
+        Accounts whose entries are all ExecutionReports are applied together
+        (`on_reports`: one load, decide, commit for all of them); any other
+        account's entries go one at a time through `on_inbox_entry`.
+        """
+        reports: dict[str, list[tuple[ExecutionReportPayload, bytes | None]]] = {}
+        others: list[StreamEntry] = []
+        for account, entries in groups.items():
+            envelopes = [parse_client_envelope(bytes(e.fields[b"body"])) for e in entries]
+            payloads = [
+                (e.payload, entry.fields.get(b"traceparent"))
+                for e, entry in zip(envelopes, entries, strict=True)
+                if isinstance(e, ExecutionReport) and not _is_delivery_check(entry)
+            ]
+            if len(payloads) == len(entries):
+                reports[account] = payloads
+            else:
+                others += entries
+        await self.on_reports(reports)
+        for entry in others:
+            await self.on_inbox_entry(entry)
+
     # ---- intents ---------------------------------------------------------------------
     async def fan_out(
         self, signal: MasterSignal, views: Mapping[str, SubscriptionView] | None = None
     ) -> None:
-        """Decide and write one intent for every follower of its master.
+        """Decide and write one intent for every follower of its master (`fan_out_many`)."""
+        await self.fan_out_many([signal], views)
 
-        The followers are taken in parts of `FAN_OUT_PART`, run concurrently: while
-        Redis runs one part's commit, the worker decides the next part. Every part
-        runs to its end (committed and flushed) before this returns; if one failed,
-        its error is raised then and the entry stays pending (processing it again
-        decides only what was not committed). `views` (follower -> subscription)
-        is read here unless the caller already has it.
+    async def fan_out_many(
+        self, signals: Sequence[MasterSignal], views: Mapping[str, SubscriptionView] | None = None
+    ) -> None:
+        """Decide and write one master's intents, in order, for every follower.
+
+        Per follower the intents are decided one after the other on the record
+        the previous one produced and written as one commit. The followers are
+        taken in parts of `FAN_OUT_PART`, run concurrently: while Redis runs one
+        part's commit, the worker decides the next part. Every part runs to its
+        end (committed and flushed) before this returns; if one failed, its error
+        is raised then and the entries stay pending (processing them again decides
+        only what was not committed). `views` (follower -> subscription) is read
+        here unless the caller already has it.
         """
-        master = signal.master_account_id
+        master = signals[0].master_account_id
         if views is None:
             views = await self.store.followers_of(master)
         followers = sorted(views)
-        self.counters.intents += 1
-        outcomes = await asyncio.gather(
-            *(
-                self._fan_out_part(signal, views, followers[start : start + FAN_OUT_PART])
-                for start in range(0, len(followers), FAN_OUT_PART)
-            ),
-            return_exceptions=True,
+        self.counters.intents += len(signals)
+        await _all(
+            self._fan_out_part(signals, views, followers[start : start + FAN_OUT_PART])
+            for start in range(0, len(followers), FAN_OUT_PART)
         )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
 
     async def _fan_out_part(
-        self, signal: MasterSignal, views: Mapping[str, SubscriptionView], followers: list[str]
+        self,
+        signals: Sequence[MasterSignal],
+        views: Mapping[str, SubscriptionView],
+        followers: list[str],
     ) -> None:
-        master = signal.master_account_id
-        wanted: dict[str, str | None] = {
-            f: derive_command_id(master, signal.intent_id, f) for f in followers
+        master = signals[0].master_account_id
+        wanted = {
+            f: [derive_command_id(master, s.intent_id, f) for s in signals] for f in followers
         }
         for _attempt in range(MAX_COMMIT_ATTEMPTS):
             if not wanted:
                 return
-            loaded = await self.store.load(wanted)
+            loaded, more = await asyncio.gather(
+                self.store.load({f: ids[0] for f, ids in wanted.items()}),
+                self.store.copy_records({f: ids[1:] for f, ids in wanted.items()}),
+            )
             now = self._clock()
-            writes = [
-                decide_signal(signal, views[f], item.record, item.ctx, now, grace_ms=self._grace)
-                for f, item in loaded.items()
-                if item.copy is None  # decided before (a re-processed entry): nothing to do
-            ]
+            writes: list[FollowerWrite] = []
+            for follower, item in loaded.items():
+                decided = set(more.get(follower, ()))  # decided before: a re-processed entry
+                if item.copy is not None:
+                    decided.add(item.copy.command_id)
+                record, parts = item.record, []
+                for signal, command_id in zip(signals, wanted[follower], strict=True):
+                    if command_id in decided:
+                        continue
+                    write = decide_signal(
+                        signal, views[follower], record, item.ctx, now, grace_ms=self._grace
+                    )
+                    parts.append(write)
+                    record = write.after
+                if parts:
+                    writes.append(merge_writes(parts))
             retry = await self._commit(
                 writes,
                 {w.after.account_id: {master: views[w.after.account_id]} for w in writes},
                 now,
             )
             wanted = {f: wanted[f] for f in retry}
-        raise CommitConflict(f"intent {signal.intent_id}: follower records kept changing")
+        raise CommitConflict(f"intents of {master}: follower records kept changing")
 
     async def _commit(
         self,
         writes: list[FollowerWrite],
         views: Mapping[str, Mapping[str, SubscriptionView]],
         now: int,
-        before: CopyRecord | None = None,
+        before: Mapping[str, CopyRecord] | None = None,
     ) -> list[str]:
         """Commit, flush what committed, and return the followers to decide again.
 
-        `before` is the copy record a report decision was made on (for the metrics).
+        `before` holds the copy records report decisions were made on, by command id
+        (for the metrics).
         """
         results = await self.store.commit(writes, now_ms=now, views=views)
         committed = [w for w, ok in zip(writes, results, strict=True) if ok]
@@ -223,7 +298,7 @@ class CopierPump:
         if self.metrics is not None:
             for write in committed:
                 for copy in write.copies:
-                    mine = before if before and before.command_id == copy.command_id else None
+                    mine = (before or {}).get(copy.command_id)
                     self.metrics.observe(write.after.account_id, mine, copy)
         for write in committed:
             for note in write.notes:
@@ -249,7 +324,7 @@ class CopierPump:
         copy record's `trace_parent`) and links to the span that received the
         report (`report_trace`, from the EA event stream entry).
         """
-        base = report.command_id.split(".r", 1)[0]
+        base = retry_command_id(report.command_id, 0)
         subs = await self.store.subscriptions_of(follower)
         with contextlib.ExitStack() as span:
             for attempt in range(MAX_COMMIT_ATTEMPTS):
@@ -270,7 +345,9 @@ class CopierPump:
                 )
                 if write is None:
                     return
-                if not await self._commit([write], {follower: subs}, now, item.copy):
+                self.counters.report_steps += 1
+                befores = {item.copy.command_id: item.copy} if item.copy else None
+                if not await self._commit([write], {follower: subs}, now, befores):
                     self.counters.reports += 1
                     return
             raise CommitConflict(f"report {report.command_id}: follower record kept changing")
@@ -295,6 +372,79 @@ class CopierPump:
                 "copygate.status": report.status.value,
             },
         )
+
+    async def on_reports(
+        self, reports: Mapping[str, Sequence[tuple[ExecutionReportPayload, bytes | None]]]
+    ) -> None:
+        """Apply the waiting ExecutionReports of many followers in one step.
+
+        One load of every follower (plus one read of the copy records beyond the
+        first per follower), one pure fold per follower (`decide_reports`: the
+        reports in order, a close parked behind an open's fill released in the
+        same write) and one commit of all of them; followers whose commit lost a
+        race are decided again on fresh state.
+        """
+        traces = {r.command_id: t for rs in reports.values() for r, t in rs}
+        pending = {f: [r for r, _ in rs] for f, rs in reports.items() if rs}
+        if not pending:
+            return
+        subs = await self.store.subscriptions_of_many(list(pending))
+        with contextlib.ExitStack() as spans:
+            await self._apply_reports(pending, subs, traces, spans)
+
+    async def _apply_reports(
+        self,
+        pending: dict[str, list[ExecutionReportPayload]],
+        subs: Mapping[str, Mapping[str, SubscriptionView]],
+        traces: Mapping[str, bytes | None],
+        spans: contextlib.ExitStack,
+    ) -> None:
+        traced: set[str] = set()
+        for _attempt in range(MAX_COMMIT_ATTEMPTS):
+            if not pending:
+                return
+            bases = {
+                f: [retry_command_id(r.command_id, 0) for r in rs] for f, rs in pending.items()
+            }
+            loaded, more = await asyncio.gather(
+                self.store.load({f: ids[0] for f, ids in bases.items()}),
+                self.store.copy_records({f: ids[1:] for f, ids in bases.items()}),
+            )
+            now = self._clock()
+            writes: list[FollowerWrite] = []
+            befores: dict[str, CopyRecord] = {}
+            for follower, item in loaded.items():
+                copies = dict(more.get(follower, {}))
+                if item.copy is not None:
+                    copies[item.copy.command_id] = item.copy
+                befores.update(copies)
+                for report in pending[follower]:
+                    if report.command_id not in traced:
+                        traced.add(report.command_id)
+                        copy = copies.get(retry_command_id(report.command_id, 0))
+                        trace_of = traces.get(report.command_id)
+                        span = self._report_span(follower, report, copy, trace_of)
+                        spans.enter_context(span)
+                write = decide_reports(
+                    item.record,
+                    pending[follower],
+                    copies,
+                    subs[follower],
+                    item.ctx,
+                    now,
+                    grace_ms=self._grace,
+                )
+                if write is not None:
+                    writes.append(write)
+            self.counters.report_steps += 1
+            lost = await self._commit(
+                writes, {w.after.account_id: subs[w.after.account_id] for w in writes}, now, befores
+            )
+            self.counters.reports += sum(
+                len(pending[w.after.account_id]) for w in writes if w.after.account_id not in lost
+            )
+            pending = {f: pending[f] for f in lost}
+        raise CommitConflict(f"reports of {sorted(pending)}: follower records kept changing")
 
     async def on_snapshot(
         self, account: str, snapshot: SyncSnapshotPayload, *, round_id: str
@@ -376,3 +526,15 @@ class CopierPump:
             )
             self.metrics.observe_split(awaiting, times)
         return len(due)
+
+
+async def _all(calls: Iterable[Awaitable[None]]) -> None:
+    """Run every call concurrently to its end; then raise the first error, if any."""
+    for outcome in await asyncio.gather(*calls, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+def _is_delivery_check(entry: StreamEntry) -> bool:
+    """The gateway's delivery check wrote it: an open that expired before it was sent."""
+    return entry.fields.get(b"session_id") == DELIVERY_CHECK_SESSION.encode()

@@ -66,6 +66,9 @@ class FollowerRecord:
     parked: Mapping[LinkKey, tuple[MasterSignal, ...]] = field(
         default_factory=dict
     )  # intents waiting for a link, in arrival order
+    #: decoded from a record that kept its parked intents inside the state field (written
+    #: before they got a hash field per link): its next commit writes them all as fields
+    parked_in_state: bool = False
 
     def recent_for(self, master_id: str, now_ms: int) -> tuple[int, ...]:
         """This subscription's order times inside the rate window."""

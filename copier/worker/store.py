@@ -147,11 +147,23 @@ class FollowerStore:
         raw: Any = await self._redis.hgetall(self.ckeys.followers(master_id))
         return {f.decode(): self._view(master_id, f.decode(), v) for f, v in raw.items()}
 
-    @translates_redis_errors
     async def subscriptions_of(self, follower_id: str) -> dict[str, SubscriptionView]:
         """Every subscription of a follower, by master."""
-        raw: Any = await self._redis.hgetall(self.ckeys.subscriptions(follower_id))
-        return {m.decode(): self._view(follower_id, m.decode(), v) for m, v in raw.items()}
+        return (await self.subscriptions_of_many([follower_id]))[follower_id]
+
+    @translates_redis_errors
+    async def subscriptions_of_many(
+        self, followers: Sequence[str]
+    ) -> dict[str, dict[str, SubscriptionView]]:
+        """`subscriptions_of` for many followers, in one pipelined round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for follower in followers:
+                pipe.hgetall(self.ckeys.subscriptions(follower))
+            replies: list[Any] = await pipe.execute()
+        return {
+            f: {m.decode(): self._view(f, m.decode(), v) for m, v in raw.items()}
+            for f, raw in zip(followers, replies, strict=True)
+        }
 
     # ---- loading ---------------------------------------------------------------
     @translates_redis_errors
@@ -353,6 +365,28 @@ class FollowerStore:
         return due
 
     # ---- copy records and master books -----------------------------------------
+    @translates_redis_errors
+    async def copy_records(
+        self, wanted: Mapping[str, Sequence[str]]
+    ) -> dict[str, dict[str, CopyRecord]]:
+        """Copy records by follower and base command id (missing ones are left out);
+        one pipelined round trip."""
+        followers = [f for f, ids in wanted.items() if ids]
+        if not followers:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for follower in followers:
+                pipe.hmget(self.ckeys.copies(follower), list(wanted[follower]))
+            replies = await pipe.execute()
+        return {
+            follower: {
+                command_id: decode_copy(raw)
+                for command_id, raw in zip(wanted[follower], raws, strict=True)
+                if raw is not None
+            }
+            for follower, raws in zip(followers, replies, strict=True)
+        }
+
     @translates_redis_errors
     async def copies(
         self, follower_id: str, *, limit: int = 100, master_id: str | None = None

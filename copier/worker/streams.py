@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +39,11 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from copier.keys import CONSUMER_GROUP, CopierKeys
+from copier.worker.evalsha import evalsha_many
 from copier.worker.lua import ENTER, RELEASE
 from gateway.clock import Clock
 
-__all__ = ["Handler", "OrderedStreams", "StreamEntry", "entry_key"]
+__all__ = ["BatchHandler", "Handler", "OrderedStreams", "StreamEntry", "entry_key"]
 
 _log = logging.getLogger("copygate.copier.streams")
 
@@ -77,6 +78,10 @@ class StreamEntry:
 
 #: Processes one entry; must be idempotent. Raising leaves the entry pending.
 Handler = Callable[[StreamEntry], Awaitable[None]]
+
+#: Processes several accounts' entries at once (account -> its entries, oldest first);
+#: must be idempotent. Raising leaves every entry pending.
+BatchHandler = Callable[[Mapping[str, Sequence[StreamEntry]]], Awaitable[None]]
 
 
 class OrderedStreams:
@@ -188,6 +193,108 @@ class OrderedStreams:
             for earlier in await self._earlier(entry, mark, oldest):
                 await self._handle(earlier, await self._claims(earlier))
             await self._handle(entry, claims)
+
+    async def process_together(
+        self, entries: Sequence[StreamEntry], handler: BatchHandler
+    ) -> list[StreamEntry]:
+        """Process new entries of one stream for many accounts in ONE `handler` call.
+
+        Every account's lock is tried once, all at the same time. Accounts whose
+        lock was free and that have nothing unprocessed before these entries go
+        to `handler` together; then their marks are raised and the entries acked
+        in one transaction, and the locks released. The other entries (a busy
+        lock, a catch-up to run first, entries already processed) are returned,
+        for `process` one at a time, which waits for locks and catches up.
+
+        Raises:
+            Exception: the handler's error; every entry stays pending.
+        """
+        groups: dict[str, list[StreamEntry]] = {}
+        for entry in entries:
+            groups.setdefault(entry.account_id, []).append(entry)
+        token = secrets.token_hex(8)
+        stream = entries[0].stream
+        tries = await evalsha_many(
+            self._redis,
+            self._enter,
+            [self._enter_args(stream, a, token) for a in groups],
+            keyed=True,
+        )
+        held = {a: (_text(r[1]), _text(r[2])) for a, r in zip(groups, tries, strict=True) if r[0]}
+        left = [e for a, g in groups.items() if a not in held for e in g]
+        try:
+            behind = await self._accounts_behind(groups, held)
+            ready: dict[str, list[StreamEntry]] = {}
+            for account, (mark, _) in held.items():
+                group = groups[account]
+                if account in behind or (
+                    mark is not None and entry_key(group[0].entry_id) <= entry_key(mark)
+                ):
+                    left += group
+                else:
+                    ready[account] = group
+            if ready:
+                await handler(ready)
+                await self._done_many(ready)
+        finally:
+            if held:
+                await evalsha_many(
+                    self._redis,
+                    self._release,
+                    [(1, self._keys.partition_lock(a), token) for a in held],
+                    keyed=True,
+                )
+        return left
+
+    def _enter_args(self, stream: str, account_id: str, token: str) -> tuple[str | int, ...]:
+        lock = self._keys.partition_lock(account_id)
+        keys = (lock, self._keys.marks(stream), stream)
+        return (3, *keys, token, self._lock_ttl, account_id, CONSUMER_GROUP)
+
+    async def _accounts_behind(
+        self,
+        groups: Mapping[str, Sequence[StreamEntry]],
+        held: Mapping[str, tuple[str | None, str | None]],
+    ) -> set[str]:
+        """The held accounts with unprocessed entries before theirs in `groups` (a
+        catch-up to run first): one XRANGE over the span every account could need."""
+        starts: dict[str, str] = {}
+        for account, (mark, oldest) in held.items():
+            if oldest is None:
+                continue
+            start = oldest if mark is None or entry_key(oldest) > entry_key(mark) else mark
+            if entry_key(start) < entry_key(groups[account][0].entry_id):
+                starts[account] = start
+        if not starts:
+            return set()
+        low = min(starts.values(), key=entry_key)
+        high = max((groups[a][0].entry_id for a in starts), key=entry_key)
+        stream = groups[next(iter(starts))][0].stream
+        rows: Any = await self._redis.xrange(stream, min=low, max=high)
+        behind: set[str] = set()
+        for raw_id, fields in rows:
+            account = fields.get(b"account_id", b"").decode()
+            if account not in starts or account in behind:
+                continue
+            key = entry_key(raw_id.decode())
+            first = entry_key(groups[account][0].entry_id)
+            mark = held[account][0]
+            if entry_key(starts[account]) <= key < first and (
+                mark is None or key > entry_key(mark)
+            ):
+                behind.add(account)
+        return behind
+
+    async def _done_many(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
+        entries = [e for group in groups.values() for e in group]
+        stream = entries[0].stream
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self._keys.marks(stream), mapping={a: g[-1].entry_id for a, g in groups.items()}
+            )
+            pipe.xack(stream, CONSUMER_GROUP, *(e.entry_id for e in entries))
+            pipe.hdel(self._keys.failures(), *(_fkey(e) for e in entries))
+            await pipe.execute()
 
     async def _handle(self, entry: StreamEntry, claims: int) -> None:
         try:

@@ -28,7 +28,7 @@ from copier.metrics import CopyMetrics
 from copier.settings import CopierSettings
 from copier.worker.pump import CopierPump
 from copier.worker.store import FollowerStore
-from copier.worker.streams import OrderedStreams
+from copier.worker.streams import BatchHandler, OrderedStreams, StreamEntry
 from gateway.clock import Clock, system_clock_ms
 from gateway.store.factory import StoreBundle
 
@@ -90,6 +90,11 @@ class CopierWorker:
             batch=settings.batch,
             pause_after_read_ms=settings.test_pause_after_read_ms,
         )  #: ordered stream consumption
+        #: stream -> the handler of a batch of its entries (`OrderedStreams.process_together`)
+        self._together: dict[str, BatchHandler] = {
+            store.keys.intent_stream(): self.pump.on_intent_entries,
+            store.keys.ea_inbox_stream(): self.pump.on_inbox_entries,
+        }
         self._task: asyncio.Task[None] | None = None  #: the running loop
         self._stopping = asyncio.Event()  #: set by `stop`
 
@@ -133,9 +138,29 @@ class CopierWorker:
                 await asyncio.sleep(ERROR_BACKOFF_S)
 
     async def process_batch(self, block_ms: int) -> int:
-        """Read one batch of new entries and process it; returns how many were read."""
+        """Read one batch of new entries and process it; returns how many were read.
+
+        Each stream's entries are processed together (`process_together`: one
+        lock, mark and ack round per batch; all waiting reports in one
+        load/decide/commit; each master's intents in order, masters side by
+        side), except those that need a lock wait or a catch-up, which follow
+        one at a time.
+        """
         entries = await self.streams.read(block_ms)
-        for entry in entries:
+        one_by_one: list[StreamEntry] = []
+        for stream, handler in self._together.items():
+            batch = [e for e in entries if e.stream == stream]
+            if not batch:
+                continue
+            try:
+                one_by_one += await self.streams.process_together(batch, handler)
+            except Exception:
+                _log.exception(
+                    "copier: %d entries of %s failed together; they stay pending",
+                    len(batch),
+                    stream,
+                )
+        for entry in one_by_one:
             try:
                 await self.streams.process(entry)
             except Exception:

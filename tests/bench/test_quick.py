@@ -65,3 +65,15 @@ def test_reconnect_storm_quick_mode_reauthenticates_every_session(tmp_path: Path
     result = run_quick("reconnect_storm.py", tmp_path / "storm.json")
     assert result["connected_before"] == result["reconnected"] == result["sessions"]
     assert result["storm_s"] > 0
+
+
+def test_copy_path_quick_mode_copies_every_open_and_close_with_reporting_followers(
+    tmp_path: Path,
+) -> None:
+    result = run_quick("copy_path.py", tmp_path / "copy_path.json")
+    [run] = result["runs"]
+    for measured in [run["latency"], *run["sweep"]]:
+        assert measured["missing"] == 0
+        assert measured["open"]["n"] == measured["close"]["n"] == measured["commands"] // 2
+    assert run["max_sustained_rate"] > 0
+    assert run["latency"]["cpu_pct"]["gateway"] > 0

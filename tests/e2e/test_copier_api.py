@@ -76,6 +76,20 @@ async def test_tenant_admins_only_subscribe_accounts_of_their_own_tenant(
     assert (await tenant.request("GET", "/admin/v1/copier/dead-letters")).status_code == 403
     letters = await admin.request("GET", "/admin/v1/copier/dead-letters")
     assert letters.status_code == 200 and letters.json() == {"dead_letters": []}
+    assert (await tenant.request("GET", "/admin/v1/copier/backlog")).status_code == 403
+
+
+async def test_operators_see_the_copier_backlog_in_the_admin_api_and_the_metrics(
+    server: Server, admin: Admin
+) -> None:
+    backlog = await admin.request("GET", "/admin/v1/copier/backlog")
+    assert backlog.status_code == 200
+    assert backlog.json()["waiting"] == 0
+    assert set(backlog.json()) == {"waiting", "intents", "ea_events"}
+    metrics = await admin.request("GET", "/metrics.json")
+    assert metrics.json()["copier_backlog"]["intents"]["unread"] == 0
+    exposition = (await admin.request("GET", "/metrics")).text
+    assert 'copygate_copier_backlog{measure="lag",stream="intents"} 0.0' in exposition
 
 
 @pytest.fixture

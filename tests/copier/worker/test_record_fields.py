@@ -23,6 +23,7 @@ from copier.worker.codec import (
     encode_link,
     encode_state,
     link_field,
+    parked_field,
 )
 from copier.worker.decide import FollowerContext, decide_report, decide_signal
 from copier.worker.ops import commit_decision, read_netstrings
@@ -90,6 +91,55 @@ def test_stored_fields_after_each_commit_decode_to_the_record_committed() -> Non
         assert decode_follower(FOLLOWER, 0, fields, breaker) == after
         assert fields == encode_follower(after)
         record = after
+
+
+def _close(record: FollowerRecord, ticket: int) -> FollowerRecord:
+    """A close decided before the open's fill was reported: parked on the link."""
+    close = signal(intent(Action.CLOSE, ticket), intent_id=f"c-{ticket}")
+    return decide_signal(close, settings(), record, CTX, NOW).after
+
+
+def test_commit_writes_parked_intents_only_for_the_link_whose_parked_intents_changed() -> None:
+    parked = _close(_close(_open(_open(FollowerRecord(FOLLOWER), 100), 101), 100), 101)
+    assert set(parked.parked) == {(MASTER, 100), (MASTER, 101)}
+    changes = encode_changes(parked, _open(parked, 102))
+    assert [name for name, _ in changes.put] == [link_field((MASTER, 102))]
+    assert b"c-100" not in changes.state  # not re-encoded in the state field either
+    report = ExecutionReportPayload(
+        command_id=derive_command_id(MASTER, "i-100", FOLLOWER),
+        status=ExecutionStatus.FILLED,
+        ticket=7,
+        volume=Decimal(1),
+    )
+    write = decide_report(parked, report, None, {MASTER: settings()}, CTX, NOW)
+    assert write is not None and (MASTER, 100) not in write.after.parked
+    released = encode_changes(write.before, write.after)
+    assert parked_field((MASTER, 100)) in released.drop
+    assert parked_field((MASTER, 101)) not in [name for name, _ in released.put]
+
+
+def test_stored_parked_fields_decode_to_the_record_committed() -> None:
+    record = _open(_open(FollowerRecord(FOLLOWER), 100), 101)
+    fields = _stored({}, encode_changes(FollowerRecord(FOLLOWER), record))
+    for after in (_close(record, 100), _close(_close(record, 100), 101)):
+        fields = _stored(fields, encode_changes(record, after))
+        assert decode_follower(FOLLOWER, 0, fields, CircuitBreaker()) == after
+        assert fields == encode_follower(after)
+        record = after
+
+
+def test_parked_intents_stored_in_the_state_field_move_to_their_fields_at_the_next_commit() -> None:
+    parked = _close(_open(FollowerRecord(FOLLOWER), 100), 100)
+    fields = encode_follower(parked)
+    legacy_state = orjson.loads(fields.pop(parked_field((MASTER, 100)).encode()))
+    state = orjson.loads(fields[STATE_FIELD.encode()])
+    fields[STATE_FIELD.encode()] = orjson.dumps({**state, "parked": [legacy_state]})
+    loaded = decode_follower(FOLLOWER, 0, fields, CircuitBreaker())
+    assert loaded.parked == parked.parked and loaded.parked_in_state
+    after = _open(loaded, 101)
+    stored = _stored(fields, encode_changes(loaded, after))
+    assert decode_follower(FOLLOWER, 0, stored, CircuitBreaker()).parked == parked.parked
+    assert orjson.loads(stored[STATE_FIELD.encode()])["parked"] == []
 
 
 def test_a_record_with_no_state_field_is_a_new_record() -> None:

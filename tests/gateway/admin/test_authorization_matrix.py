@@ -90,6 +90,7 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ),
     ("GET", "/admin/v1/accounts"): Expect("/admin/v1/accounts", 200, 200, 200),
     ("GET", "/admin/v1/health"): Expect("/admin/v1/health", 200, 200, 200),
+    ("GET", "/admin/v1/copier/backlog"): Expect("/admin/v1/copier/backlog", 200, 403, 403),
     ("GET", "/admin/v1/copier/dead-letters"): Expect(
         "/admin/v1/copier/dead-letters", 200, 403, 403
     ),

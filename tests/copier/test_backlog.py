@@ -1,0 +1,47 @@
+"""The copier backlog reader: unread and pending entries, and the oldest one's age."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from copier.backlog import read_backlog
+from gateway.store.keys import RedisKeys
+from tests.copier.worker.world import World
+
+
+async def test_backlog_is_empty_when_the_streams_do_not_exist_yet(
+    redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    backlog = await read_backlog(redis_client, keys, now_ms=1_000)
+    assert backlog.waiting == 0
+    assert backlog.as_dict()["intents"] == {
+        "length": 0,
+        "unread": 0,
+        "pending": 0,
+        "oldest_ms": None,
+        "waiting": 0,
+    }
+
+
+async def test_backlog_counts_unread_then_pending_entries_until_the_worker_finishes_them(
+    redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    world = await World.create(redis_client, keys)
+    await world.follower("f1")
+    for ticket in (100, 101, 102):
+        await world.intent("open", ticket)
+    now = world.clock() + 500
+    unread = await read_backlog(redis_client, keys, now_ms=now)
+    assert (unread.intents.unread, unread.intents.pending, unread.waiting) == (3, 0, 3)
+    assert unread.intents.oldest_ms is not None and unread.intents.oldest_ms >= 500
+    read = await world.worker.streams.read(1)  # handed out, not processed
+    assert len(read) == 3
+    pending = await read_backlog(redis_client, keys, now_ms=now)
+    assert (pending.intents.unread, pending.intents.pending) == (0, 3)
+    assert pending.intents.oldest_ms == unread.intents.oldest_ms
+    for entry in read:
+        await world.worker.streams.process(entry)
+    await world.run()
+    done = await read_backlog(redis_client, keys, now_ms=now)
+    assert done.waiting == 0 and done.intents.oldest_ms is None
+    assert done.intents.length == 3
