@@ -219,27 +219,6 @@ _OPERATIONS = (
         204,
     ),
     _Operation(
-        "get",
-        "/admin/v1/accounts/{follower_id}/copies",
-        "A follower's copy records, newest first (?master_id=&limit=)",
-        "admin",
-        query=("master_id", "limit"),
-    ),
-    _Operation(
-        "get",
-        "/admin/v1/audit",
-        "Subscription changes (?account_id=&limit=)",
-        "admin",
-        query=("account_id", "limit"),
-    ),
-    _Operation(
-        "get",
-        "/admin/v1/copier/dead-letters",
-        "Dead letters (backoffice only)",
-        "admin",
-        query=("limit",),
-    ),
-    _Operation(
         "put",
         "/admin/v1/accounts/{follower_id}/subscriptions/{master_id}",
         "Create or replace a subscription",
@@ -289,6 +268,12 @@ _OPERATIONS = (
         "Intents the copier gave up on (backoffice only)",
         "admin",
         query=("limit",),
+    ),
+    _Operation(
+        "get",
+        "/admin/v1/copier/backlog",
+        "What waits in the copier's streams: unread, pending, oldest age (backoffice only)",
+        "admin",
     ),
 )
 

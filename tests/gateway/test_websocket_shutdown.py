@@ -80,7 +80,10 @@ async def test_every_ea_gets_one_numbered_notice_then_4004_and_its_session_is_cl
         assert record is not None
         assert (record.state.value, record.closed_reason) == ("closed", "server_shutdown")
     # one close_many script and one numbering round for all of them, not one per EA
-    assert sorted(calls) == ["delivery.read_many", "sessions.close_many"]
+    # (a flush round already under way when the shutdown began may add one more read)
+    assert calls.count("sessions.close_many") == 1
+    assert 1 <= calls.count("delivery.read_many") <= 2
+    assert set(calls) == {"delivery.read_many", "sessions.close_many"}
     assert runtime.telemetry.counts["sessions_closed_server_shutdown"] == CONNECTIONS
 
 
