@@ -1,0 +1,287 @@
+"""Real Redis topologies started from the Debian `redis-server` / `redis-sentinel`.
+
+Reusable from tests and bench scripts (plain context managers; the pytest fixtures
+in ``tests/conftest.py`` wrap them):
+
+* `sentinel_group()` -> `SentinelGroup`: a primary, one replica and three
+  sentinels watching them; `SentinelGroup.kill_primary()` SIGKILLs the primary
+  and `SentinelGroup.wait_for_failover()` waits until the sentinels name the
+  replica as the new primary.
+* `redis_cluster()` -> `ClusterNodes`: three primaries with one replica each
+  (``--cluster-enabled yes``, joined by ``redis-cli --cluster create``), ready
+  when every node says ``cluster_state:ok``.
+
+Ports come from ``COPYGATE_TEST_REDIS_PORTS`` (``first-last``, default
+17800-17899): a port is used only if it and its cluster bus port (+10000) are
+free. Every process runs without persistence in its own temporary directory and
+is killed on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "ClusterNodes",
+    "RedisProcess",
+    "SentinelGroup",
+    "free_redis_ports",
+    "redis_cluster",
+    "sentinel_group",
+]
+
+#: Master name the test sentinels monitor.
+SENTINEL_MASTER = "cgmaster"
+#: Lets tests stall a server (``DEBUG SLEEP``) from loopback.
+_DEBUG = ["--enable-debug-command", "local"]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_redis_ports(count: int) -> list[int]:
+    """`count` ports of the configured range that are free, with their bus ports."""
+    first, _, last = os.environ.get("COPYGATE_TEST_REDIS_PORTS", "17800-17899").partition("-")
+    found: list[int] = []
+    for port in range(int(first), int(last) + 1):
+        if _port_free(port) and (port + 10000 > 65535 or _port_free(port + 10000)):
+            found.append(port)
+            if len(found) == count:
+                return found
+    raise RuntimeError(f"fewer than {count} free ports in {first}-{last}")
+
+
+def _wait_port(port: int, process: subprocess.Popen[bytes], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"redis process on port {port} exited ({process.returncode})")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.1):
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on port {port} after {within}s")
+
+
+def cli(port: int, *args: str) -> str:
+    """`redis-cli -p port args...`, its output (stripped)."""
+    done = subprocess.run(
+        ["redis-cli", "-p", str(port), *args], capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip()
+
+
+@dataclass
+class RedisProcess:
+    """One `redis-server` (or `redis-sentinel`) process on a loopback port."""
+
+    port: int
+    directory: Path
+    extra: list[str] = field(default_factory=list)
+    sentinel: bool = False
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisProcess:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self.sentinel:
+            conf = self.directory / "sentinel.conf"
+            conf.write_text("\n".join(self.extra) + "\n")
+            args = ["redis-sentinel", str(conf), "--port", str(self.port)]
+        else:
+            args = ["redis-server", "--save", "", "--appendonly", "no", *self.extra]
+            args += ["--port", str(self.port)]
+        args += ["--bind", "127.0.0.1", "--dir", str(self.directory)]
+        with (self.directory / "redis.log").open("wb") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        _wait_port(self.port, self.process)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no last replication (what a crash does)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@dataclass
+class SentinelGroup:
+    """A primary, a replica and three sentinels (quorum 2), all on loopback."""
+
+    primary: RedisProcess
+    replica: RedisProcess
+    sentinels: list[RedisProcess]
+    master_name: str = SENTINEL_MASTER
+
+    @property
+    def sentinel_spec(self) -> str:
+        """``COPYGATE_REDIS_SENTINELS`` for this group."""
+        return ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+
+    def current_primary_port(self) -> int | None:
+        """The primary's port according to the first sentinel that answers."""
+        for sentinel in self.sentinels:
+            answer = cli(sentinel.port, "SENTINEL", "get-master-addr-by-name", self.master_name)
+            lines = answer.splitlines()
+            if len(lines) == 2 and lines[1].isdigit():
+                return int(lines[1])
+        return None
+
+    def kill_primary(self) -> None:
+        """SIGKILL the primary the group started with."""
+        self.primary.kill()
+
+    def wait_for_failover(self, within: float = 30.0) -> int:
+        """Wait until the sentinels name the replica and it accepts writes; its port."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self.current_primary_port() == self.replica.port and "role:master" in cli(
+                self.replica.port, "INFO", "replication"
+            ):
+                return self.replica.port
+            time.sleep(0.1)
+        raise RuntimeError("the sentinels did not fail over in time")
+
+    def processes(self) -> list[RedisProcess]:
+        return [*self.sentinels, self.replica, self.primary]
+
+
+@contextlib.contextmanager
+def sentinel_group(down_after_ms: int = 1000) -> Iterator[SentinelGroup]:
+    """Start a `SentinelGroup` and wait until the sentinels see the replica; stop it after."""
+    root = Path(tempfile.mkdtemp(prefix="cg-sentinel-"))
+    p, r, *s = free_redis_ports(5)
+    primary = RedisProcess(p, root / "primary", ["--repl-diskless-sync", "yes", *_DEBUG])
+    replica = RedisProcess(
+        r,
+        root / "replica",
+        ["--replicaof", "127.0.0.1", str(p), "--repl-diskless-sync-delay", "0", *_DEBUG],
+    )
+    conf = [
+        f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {p} 2",
+        f"sentinel down-after-milliseconds {SENTINEL_MASTER} {down_after_ms}",
+        f"sentinel failover-timeout {SENTINEL_MASTER} 10000",
+        f"sentinel parallel-syncs {SENTINEL_MASTER} 1",
+    ]
+    sentinels = [RedisProcess(port, root / f"s{port}", conf, sentinel=True) for port in s]
+    group = SentinelGroup(primary, replica, sentinels)
+    try:
+        for process in (primary, replica, *sentinels):
+            process.start()
+        _wait_until(
+            lambda: (
+                "master_link_status:up" in cli(r, "INFO", "replication")
+                and all(
+                    "slaves=1,sentinels=3" in cli(x.port, "INFO", "sentinel") for x in sentinels
+                )
+            ),
+            "the replica to sync and the sentinels to see it",
+        )
+        yield group
+    finally:
+        for process in group.processes():
+            process.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class ClusterNodes:
+    """Three primaries and three replicas of one Redis Cluster."""
+
+    nodes: list[RedisProcess]
+
+    @property
+    def url(self) -> str:
+        """A cluster URL (any node; the client discovers the others)."""
+        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+
+    @property
+    def startup_nodes(self) -> list[tuple[str, int]]:
+        return [("127.0.0.1", node.port) for node in self.nodes]
+
+
+@contextlib.contextmanager
+def redis_cluster() -> Iterator[ClusterNodes]:
+    """Start a 3-primary/3-replica cluster; wait for ``cluster_state:ok``; stop it after."""
+    root = Path(tempfile.mkdtemp(prefix="cg-cluster-"))
+    ports = free_redis_ports(6)
+    nodes = [
+        RedisProcess(
+            port,
+            root / str(port),
+            [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                str(root / str(port) / "nodes.conf"),
+                "--cluster-node-timeout",
+                "2000",
+                "--repl-diskless-sync",
+                "yes",
+                "--repl-diskless-sync-delay",
+                "0",
+            ],
+        )
+        for port in ports
+    ]
+    try:
+        for node in nodes:
+            node.start()
+        subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{port}" for port in ports),
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            check=True,
+        )
+        _wait_until(
+            lambda: all("cluster_state:ok" in cli(p, "CLUSTER", "INFO") for p in ports),
+            "cluster_state:ok on every node",
+        )
+        yield ClusterNodes(nodes)
+    finally:
+        for node in nodes:
+            node.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait_until(check: Callable[[], bool], what: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out waiting for {what}")
