@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import fakeredis
 import redis.asyncio as aioredis
 
+from gateway.errors import UnsupportedStore
 from gateway.settings import Settings
 from gateway.store.connections import (
     REDIS_MAX_CONNECTIONS,
@@ -38,9 +39,22 @@ from gateway.store.redis_errors import map_redis_errors
 from gateway.store.scripts import ReplicaWait, Scripts
 from gateway.store.session_store import RedisSessionStore
 
-__all__ = ["REDIS_MAX_CONNECTIONS", "QueuedConnectionPool", "StoreBundle", "open_store"]
+__all__ = [
+    "CLUSTER_UNSUPPORTED",
+    "REDIS_MAX_CONNECTIONS",
+    "QueuedConnectionPool",
+    "StoreBundle",
+    "open_store",
+]
 
 logger = logging.getLogger("copygate.store")
+
+#: Why a Redis Cluster node is refused (docs/redis-layout.md has the details).
+CLUSTER_UNSUPPORTED = (
+    "COPYGATE_REDIS_URL points at a Redis Cluster node: Redis Cluster is not supported "
+    "(scripts touch global indexes that a cluster would spread over several nodes). "
+    "Use one primary, with replicas and Sentinel for failover (COPYGATE_REDIS_SENTINELS)."
+)
 
 
 @dataclass(slots=True)
@@ -71,6 +85,7 @@ async def open_store(settings: Settings) -> StoreBundle:
 
     Raises:
         StoreUnavailable: a Redis is configured and does not answer PING.
+        UnsupportedStore: the Redis is a Redis Cluster node.
     """
     # Imported here: these modules belong to the other half of the store package.
     from gateway.store.account_store import RedisAccountStore
@@ -92,6 +107,9 @@ async def open_store(settings: Settings) -> StoreBundle:
         try:
             with map_redis_errors("connecting to Redis"):
                 await redis.ping()
+                cluster = await redis.info("cluster")
+            if cluster.get("cluster_enabled"):
+                raise UnsupportedStore(CLUSTER_UNSUPPORTED)
         except BaseException:
             await redis.aclose()
             raise

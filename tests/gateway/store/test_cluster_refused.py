@@ -1,0 +1,27 @@
+"""A Redis Cluster node is refused at startup with a clear error, not CROSSSLOT later."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.errors import UnsupportedStore
+from gateway.settings import Settings
+from gateway.store.factory import open_store
+from tests.redis_topologies import ClusterNodes, cli
+
+
+def test_the_cluster_fixture_serves_every_slot_with_three_primaries_and_three_replicas(
+    redis_cluster_nodes: ClusterNodes,
+) -> None:
+    info = cli(redis_cluster_nodes.nodes[0].port, "CLUSTER", "INFO")
+    assert "cluster_state:ok" in info
+    assert "cluster_slots_assigned:16384" in info
+    assert "cluster_size:3" in info
+    assert "cluster_known_nodes:6" in info
+
+
+async def test_open_store_refuses_a_redis_cluster_node_and_names_the_alternative(
+    redis_cluster_nodes: ClusterNodes,
+) -> None:
+    with pytest.raises(UnsupportedStore, match=r"Redis Cluster is not supported.*Sentinel"):
+        await open_store(Settings(redis_url=redis_cluster_nodes.url))
