@@ -55,10 +55,7 @@ async def measure(sentinels: str, master: str, wait: int, sequential: int, round
         start = time.perf_counter()
         for r in range(rounds):
             await asyncio.gather(
-                *(
-                    store.delivery.enqueue(f"b{i}", f"r{r}-{i}", b'{"id":"x"}')
-                    for i in range(batch)
-                )
+                *(store.delivery.enqueue(f"b{i}", f"r{r}-{i}", b'{"id":"x"}') for i in range(batch))
             )
         elapsed = time.perf_counter() - start
         return {
