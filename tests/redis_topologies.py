@@ -4,9 +4,10 @@ Reusable from tests and bench scripts (plain context managers; the pytest fixtur
 in ``tests/conftest.py`` wrap them):
 
 * `sentinel_group()` -> `SentinelGroup`: a primary, one replica and three
-  sentinels watching them; `SentinelGroup.kill_primary()` SIGKILLs the primary
-  and `SentinelGroup.wait_for_failover()` waits until the sentinels name the
-  replica as the new primary.
+  sentinels watching them; `SentinelGroup.kill_primary()` SIGKILLs the current
+  primary, `SentinelGroup.wait_for_failover()` waits until the sentinels name
+  the other server, `SentinelGroup.rejoin()` brings the killed one back as a
+  replica (repeatable: a fault schedule can fail over again and again).
 * `redis_cluster()` -> `ClusterNodes`: three primaries with one replica each
   (``--cluster-enabled yes``, joined by ``redis-cli --cluster create``), ready
   when every node says ``cluster_state:ok``.
@@ -101,20 +102,25 @@ class RedisProcess:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisProcess:
+    def start(self, *more: str) -> RedisProcess:
+        """Start it (`more`: extra server arguments for this start only)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         if self.sentinel:
             conf = self.directory / "sentinel.conf"
             conf.write_text("\n".join(self.extra) + "\n")
             args = ["redis-sentinel", str(conf), "--port", str(self.port)]
         else:
-            args = ["redis-server", "--save", "", "--appendonly", "no", *self.extra]
+            args = ["redis-server", "--save", "", "--appendonly", "no", *self.extra, *more]
             args += ["--port", str(self.port)]
         args += ["--bind", "127.0.0.1", "--dir", str(self.directory)]
         with (self.directory / "redis.log").open("wb") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         _wait_port(self.port, self.process)
         return self
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no last replication (what a crash does)."""
@@ -133,10 +139,13 @@ class RedisProcess:
 
 @dataclass
 class SentinelGroup:
-    """A primary, a replica and three sentinels (quorum 2), all on loopback."""
+    """Two data servers (one primary, one replica) and three sentinels (quorum 2).
 
-    primary: RedisProcess
-    replica: RedisProcess
+    Which server is the primary changes with every failover; `kill_primary`,
+    `wait_for_failover` and `rejoin` can be repeated (a chaos schedule does).
+    """
+
+    servers: list[RedisProcess]  #: the primary it started with, then the replica
     sentinels: list[RedisProcess]
     master_name: str = SENTINEL_MASTER
 
@@ -154,23 +163,60 @@ class SentinelGroup:
                 return int(lines[1])
         return None
 
-    def kill_primary(self) -> None:
-        """SIGKILL the primary the group started with."""
-        self.primary.kill()
+    def current_primary(self) -> RedisProcess:
+        """The server the sentinels name as primary."""
+        port = self.current_primary_port()
+        return next(server for server in self.servers if server.port == port)
 
-    def wait_for_failover(self, within: float = 30.0) -> int:
-        """Wait until the sentinels name the replica and it accepts writes; its port."""
+    def kill_primary(self) -> RedisProcess:
+        """SIGKILL the current primary; returns it (for `rejoin`)."""
+        primary = self.current_primary()
+        primary.kill()
+        return primary
+
+    def wait_for_failover(self, within: float = 30.0) -> RedisProcess:
+        """Wait until the sentinels name a live server that accepts writes; that server."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
-            if self.current_primary_port() == self.replica.port and "role:master" in cli(
-                self.replica.port, "INFO", "replication"
+            port = self.current_primary_port()
+            server = next((s for s in self.servers if s.port == port), None)
+            if (
+                server is not None
+                and server.alive
+                and "role:master" in cli(server.port, "INFO", "replication")
             ):
-                return self.replica.port
+                return server
             time.sleep(0.1)
         raise RuntimeError("the sentinels did not fail over in time")
 
+    def rejoin(self, server: RedisProcess, within: float = 30.0) -> None:
+        """Restart a killed server (empty: no persistence); wait until it is a synced replica.
+
+        It starts as a replica of the current primary, as the sentinels would make it
+        (they do so too, but only at their next 10 s check of the old primary).
+        """
+        current = self.current_primary()
+        server.start("--replicaof", "127.0.0.1", str(current.port))
+        _wait_until(
+            lambda: (
+                "master_link_status:up" in cli(server.port, "INFO", "replication")
+                and all(self._sees_replica(s, server.port) for s in self.sentinels)
+            ),
+            f"{server.port} to replicate the current primary, known to every sentinel",
+            within,
+        )
+
+    def _sees_replica(self, sentinel: RedisProcess, port: int) -> bool:
+        """True when `sentinel` lists `port` as a healthy replica (can be promoted)."""
+        fields = cli(sentinel.port, "SENTINEL", "replicas", self.master_name).splitlines()
+        for i in range(0, len(fields) - 1):
+            if fields[i] == "name" and fields[i + 1] == f"127.0.0.1:{port}":
+                flags = fields[fields.index("flags", i) + 1]
+                return flags == "slave"
+        return False
+
     def processes(self) -> list[RedisProcess]:
-        return [*self.sentinels, self.replica, self.primary]
+        return [*self.sentinels, *self.servers]
 
 
 @contextlib.contextmanager
@@ -187,11 +233,11 @@ def sentinel_group(down_after_ms: int = 1000) -> Iterator[SentinelGroup]:
     conf = [
         f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {p} 2",
         f"sentinel down-after-milliseconds {SENTINEL_MASTER} {down_after_ms}",
-        f"sentinel failover-timeout {SENTINEL_MASTER} 10000",
+        f"sentinel failover-timeout {SENTINEL_MASTER} 3000",
         f"sentinel parallel-syncs {SENTINEL_MASTER} 1",
     ]
     sentinels = [RedisProcess(port, root / f"s{port}", conf, sentinel=True) for port in s]
-    group = SentinelGroup(primary, replica, sentinels)
+    group = SentinelGroup([primary, replica], sentinels)
     try:
         for process in (primary, replica, *sentinels):
             process.start()

@@ -49,18 +49,26 @@ def test_settings_read_sentinels_as_host_port_pairs() -> None:
     assert settings.shared_store
 
 
-async def test_store_follows_the_new_primary_after_the_sentinels_fail_over(
+async def test_store_follows_the_new_primary_across_two_sentinel_failovers(
     sentinel_group: SentinelGroup,
 ) -> None:
     bundle = await open_store(_settings(sentinel_group, redis_wait_replicas=1))
+    first = sentinel_group.current_primary()
     try:
         assert not bundle.embedded
         assert await bundle.delivery.next_seq("acct-1") == 1
         assert not (await bundle.delivery.enqueue("acct-1", "m1", b'{"id":"m1"}')).duplicate
 
-        sentinel_group.kill_primary()
+        assert sentinel_group.kill_primary() is first
         assert await _until_served(bundle, "acct-1") == 2  # the counter survived
-        assert sentinel_group.current_primary_port() == sentinel_group.replica.port
+        second = sentinel_group.wait_for_failover()
+        assert second is not first
+        assert (await bundle.delivery.enqueue("acct-1", "m1", b'{"id":"m1"}')).duplicate
+
+        sentinel_group.rejoin(first)  # back, empty, as the new primary's replica
+        assert sentinel_group.kill_primary() is second
+        assert await _until_served(bundle, "acct-1") == 3
+        assert sentinel_group.wait_for_failover() is first
         assert (await bundle.delivery.enqueue("acct-1", "m1", b'{"id":"m1"}')).duplicate
     finally:
         await bundle.aclose()
@@ -76,14 +84,16 @@ async def test_replies_wait_for_the_replica_and_warn_when_it_does_not_confirm(
         with caplog.at_level(logging.WARNING, logger="copygate.store.scripts"):
             await bundle.delivery.enqueue("acct-2", "m1", b'{"id":"m1"}')
             assert not caplog.records  # the healthy replica confirmed
+            primary = sentinel_group.current_primary()
+            (replica,) = (s for s in sentinel_group.servers if s is not primary)
             asleep = asyncio.create_task(
-                asyncio.to_thread(cli, sentinel_group.replica.port, "DEBUG", "SLEEP", "1")
+                asyncio.to_thread(cli, replica.port, "DEBUG", "SLEEP", "1")
             )
             await asyncio.sleep(0.1)
             assert not (await bundle.delivery.enqueue("acct-2", "m2", b'{"id":"m2"}')).full
             await asleep
         assert "only 0 replica(s) confirmed" in caplog.text
-        stats = cli(sentinel_group.primary.port, "INFO", "commandstats")
+        stats = cli(primary.port, "INFO", "commandstats")
         assert "cmdstat_wait:calls=" in stats
     finally:
         await bundle.aclose()
