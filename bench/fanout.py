@@ -164,6 +164,7 @@ async def run_one(args: argparse.Namespace, n: int) -> dict[str, Any]:
     followers = [f"f{i:05d}" for i in range(n)]
     warm = 2
     env = {"COPYGATE_COPIER_IN_PROCESS": "false"} if args.standalone_copier else {}
+    env.update(getattr(args, "sentinel_env", {}))
     with gateway_server(args.redis_url, **env) as server, contextlib.ExitStack() as stack:
         if args.standalone_copier:
             stack.enter_context(standalone_copier(server.env))
@@ -229,6 +230,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": machine(),
         "copier": "standalone process" if args.standalone_copier else "in the gateway process",
+        "redis": (
+            f"sentinel group, WAIT {args.wait_replicas}"
+            if getattr(args, "sentinel_env", None)
+            else args.redis_url
+        ),
         "runs": [],
     }
     for n in args.followers:
@@ -249,12 +255,33 @@ def main() -> None:
         help="plan in a `copygate copier` process instead of the gateway's",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--sentinel",
+        action="store_true",
+        help="start a primary, a replica and three sentinels (tests/redis_topologies.py) "
+        "and connect the gateway through the sentinels (--redis-url is then ignored)",
+    )
+    parser.add_argument(
+        "--wait-replicas", type=int, default=0, help="with --sentinel: COPYGATE_REDIS_WAIT_REPLICAS"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/fanout.json"))
     args = parser.parse_args()
     args.followers = [int(x) for x in str(args.followers).split(",")]
     if args.quick:
         args.followers, args.intents = [5], 3
-    results = asyncio.run(run_with_defaults(args))
+    with contextlib.ExitStack() as stack:
+        if args.sentinel:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+            from tests.redis_topologies import sentinel_group
+
+            group = stack.enter_context(sentinel_group())
+            args.redis_url = group.current_primary().url
+            args.sentinel_env = {
+                "COPYGATE_REDIS_SENTINELS": group.sentinel_spec,
+                "COPYGATE_REDIS_SENTINEL_MASTER": group.master_name,
+                "COPYGATE_REDIS_WAIT_REPLICAS": str(args.wait_replicas),
+            }
+        results = asyncio.run(run_with_defaults(args))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import fakeredis
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
 from gateway.errors import UnsupportedStore
 from gateway.settings import Settings
@@ -107,11 +108,10 @@ async def open_store(settings: Settings) -> StoreBundle:
         try:
             with map_redis_errors("connecting to Redis"):
                 await redis.ping()
-                cluster = await redis.info("cluster")
-            if cluster.get("cluster_enabled"):
-                raise UnsupportedStore(CLUSTER_UNSUPPORTED)
+                if await _is_cluster_node(redis):
+                    raise UnsupportedStore(CLUSTER_UNSUPPORTED)
         except BaseException:
-            await redis.aclose()
+            await aclose_client(redis)
             raise
     keys = RedisKeys(prefix=settings.key_prefix)
     wait = None
@@ -135,3 +135,12 @@ async def open_store(settings: Settings) -> StoreBundle:
         rate_limiter=RedisRateLimiter(redis, keys),
         embedded=embedded,
     )
+
+
+async def _is_cluster_node(redis: aioredis.Redis) -> bool:
+    """True when the server runs with ``cluster-enabled yes``."""
+    try:
+        info = await redis.info("cluster")
+    except ResponseError:  # INFO renamed or not permitted by an ACL: nothing to learn
+        return False
+    return bool(info.get("cluster_enabled"))
