@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gateway.errors import UnsupportedStore
 from gateway.settings import Settings
 from gateway.store.factory import open_store
-from tests.redis_topologies import ClusterNodes, cli
+from tests.redis_topologies import ClusterNodes, RedisProcess, cli, free_redis_ports
 
 
 def test_the_cluster_fixture_serves_every_slot_with_three_primaries_and_three_replicas(
@@ -25,3 +27,15 @@ async def test_open_store_refuses_a_redis_cluster_node_and_names_the_alternative
 ) -> None:
     with pytest.raises(UnsupportedStore, match=r"Redis Cluster is not supported.*Sentinel"):
         await open_store(Settings(redis_url=redis_cluster_nodes.url))
+
+
+async def test_open_store_accepts_a_primary_whose_acl_forbids_info(tmp_path: Path) -> None:
+    (port,) = free_redis_ports(1)
+    server = RedisProcess(port, tmp_path / "redis").start()
+    try:
+        cli(port, "ACL", "SETUSER", "app", "on", ">pw", "~*", "&*", "+@all", "-info")
+        bundle = await open_store(Settings(redis_url=f"redis://app:pw@127.0.0.1:{port}/0"))
+        await bundle.aclose()
+        assert not bundle.embedded
+    finally:
+        server.stop()
