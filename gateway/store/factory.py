@@ -37,7 +37,8 @@ from gateway.store.ports import (
     SessionStore,
 )
 from gateway.store.redis_errors import map_redis_errors
-from gateway.store.scripts import ReplicaWait, Scripts
+from gateway.store.replica_wait import ReplicaWait
+from gateway.store.scripts import Scripts
 from gateway.store.session_store import RedisSessionStore
 
 __all__ = [

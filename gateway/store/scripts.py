@@ -17,7 +17,8 @@ need a single Redis instance (or Sentinel), not Redis Cluster.
 With a `ReplicaWait`, every pipeline ends with ``WAIT <replicas> <timeout>``: no
 caller hears its reply (so no transport sends a message it read) before that many
 replicas hold every write of the pipeline, and with them everything written before
-(see docs/redis-layout.md, "Failover").
+(see docs/redis-layout.md, "Failover"); `ReplicaWait` pauses it while replicas
+fall short.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -35,12 +36,12 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 from gateway.store.keys import RedisKeys
+from gateway.store.replica_wait import ReplicaWait
 
 __all__ = [
     "MAX_BATCH",
     "MAX_PIPELINES_IN_FLIGHT",
     "SCRIPT_NAMES",
-    "ReplicaWait",
     "ScriptArg",
     "Scripts",
     "evalsha_pipeline",
@@ -72,17 +73,6 @@ SCRIPT_NAMES: tuple[str, ...] = (
 
 #: What a script argument may be.
 ScriptArg = str | bytes | int
-
-logger = logging.getLogger("copygate.store.scripts")
-
-
-@dataclass(frozen=True, slots=True)
-class ReplicaWait:
-    """``WAIT replicas timeout_ms`` after each pipeline of script calls."""
-
-    replicas: int  #: replicas that must confirm the pipeline's writes
-    timeout_ms: int  #: longest wait; on timeout the replies are released anyway
-
 
 _ACCOUNT = "\x01"
 _SESSION = "\x02"
@@ -239,18 +229,12 @@ async def _evalsha(
     async with redis.pipeline(transaction=False) as pipe:
         for command in calls:
             pipe.execute_command("EVALSHA", *command)
-        if wait is not None:
-            pipe.execute_command("WAIT", wait.replicas, wait.timeout_ms)
+        waiting = wait if wait is not None and wait.due(time.monotonic()) else None
+        if waiting is not None:
+            pipe.execute_command("WAIT", waiting.replicas, waiting.timeout_ms)
         replies: list[Any] = await pipe.execute(raise_on_error=False)
-    if wait is not None:
-        confirmed = replies.pop()
-        if not isinstance(confirmed, int) or confirmed < wait.replicas:
-            logger.warning(
-                "WAIT %d: only %r replica(s) confirmed within %d ms; replies released anyway",
-                wait.replicas,
-                confirmed,
-                wait.timeout_ms,
-            )
+    if waiting is not None:
+        waiting.observe(replies.pop(), time.monotonic())
     return replies
 
 
