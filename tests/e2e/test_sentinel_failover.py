@@ -164,7 +164,11 @@ async def test_sessions_and_copying_resume_after_failover_with_no_lost_or_double
     terminals.extend([master, *followers.values()])
     brokers: list[Broker | PollFollower] = [*(Broker(t) for t in followers.values()), poller]
     running = [asyncio.create_task(b.run()) for b in brokers]
-    assert await wait_for(lambda: _true(poller.sessions == 1), within=10)
+
+    async def poller_opened() -> bool:
+        return poller.sessions == 1
+
+    assert await wait_for(poller_opened, within=10)
     await asyncio.sleep(0.5)  # its InitRequest is in
     sent: dict[int, dict[str, Any]] = {}
 
@@ -197,13 +201,10 @@ async def test_sessions_and_copying_resume_after_failover_with_no_lost_or_double
         for ticket in range(9, 11):
             await trade(ticket)
 
-        def all_executed() -> bool:
+        async def all_executed() -> bool:
             return all(set(b.per_ticket()) == set(range(1, 11)) for b in brokers)
 
-        async def check() -> bool:
-            return all_executed()
-
-        assert await wait_for(check, within=30), [b.per_ticket() for b in brokers]
+        assert await wait_for(all_executed, within=30), [b.per_ticket() for b in brokers]
         await asyncio.sleep(1.5)  # late duplicates would arrive within a few heartbeats
         for broker in brokers:
             assert broker.per_ticket() == Counter({t: 1 for t in range(1, 11)})
@@ -213,7 +214,3 @@ async def test_sessions_and_copying_resume_after_failover_with_no_lost_or_double
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
-
-
-async def _true(value: bool) -> bool:
-    return value
