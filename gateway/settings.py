@@ -92,6 +92,21 @@ class Settings(BaseSettings):
     #: interpreter alone. See `gateway.gc_tuning`.
     gc_gen0_threshold: int = Field(default=50_000, ge=0)
 
+    @field_validator("redis_url")
+    @classmethod
+    def _url_is_a_redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = value.partition("://")[0].lower()
+        if "cluster" in scheme:
+            raise ValueError(
+                f"{scheme}:// asks for Redis Cluster, which copygate does not support; "
+                "use one primary (redis://), with Sentinel for failover (COPYGATE_REDIS_SENTINELS)"
+            )
+        if scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"expected a redis://, rediss:// or unix:// URL, got {scheme}://")
+        return value
+
     @field_validator("redis_sentinels")
     @classmethod
     def _sentinels_are_host_port_pairs(cls, value: str | None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from gateway.errors import UnsupportedStore
 from gateway.settings import Settings
@@ -20,6 +21,19 @@ def test_the_cluster_fixture_serves_every_slot_with_three_primaries_and_three_re
     assert "cluster_slots_assigned:16384" in info
     assert "cluster_size:3" in info
     assert "cluster_known_nodes:6" in info
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("redis+cluster://127.0.0.1:7000", "asks for Redis Cluster"),
+        ("rediss+cluster://h:7000", "asks for Redis Cluster"),
+        ("http://127.0.0.1:6379", "expected a redis://, rediss:// or unix:// URL"),
+    ],
+)
+def test_settings_refuse_urls_that_are_not_a_single_redis(url: str, error: str) -> None:
+    with pytest.raises(ValidationError, match=error):
+        Settings(redis_url=url)
 
 
 async def test_open_store_refuses_a_redis_cluster_node_and_names_the_alternative(
