@@ -36,6 +36,7 @@ __all__ = [
     "ClusterNodes",
     "RedisProcess",
     "SentinelGroup",
+    "cli",
     "free_redis_ports",
     "redis_cluster",
     "sentinel_group",
@@ -100,6 +101,7 @@ class RedisProcess:
 
     @property
     def url(self) -> str:
+        """Its ``redis://`` URL (database 0)."""
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, *more: str) -> RedisProcess:
@@ -120,6 +122,7 @@ class RedisProcess:
 
     @property
     def alive(self) -> bool:
+        """True while the process runs."""
         return self.process is not None and self.process.poll() is None
 
     def kill(self) -> None:
@@ -129,6 +132,7 @@ class RedisProcess:
             self.process.wait(10)
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -216,6 +220,7 @@ class SentinelGroup:
         return False
 
     def processes(self) -> list[RedisProcess]:
+        """Every process of the group, sentinels first (the order to stop them)."""
         return [*self.sentinels, *self.servers]
 
 
@@ -270,6 +275,7 @@ class ClusterNodes:
 
     @property
     def startup_nodes(self) -> list[tuple[str, int]]:
+        """(host, port) of every node, for a cluster client."""
         return [("127.0.0.1", node.port) for node in self.nodes]
 
 
