@@ -276,11 +276,7 @@ def main() -> None:
 
             group = stack.enter_context(sentinel_group())
             args.redis_url = group.current_primary().url
-            args.sentinel_env = {
-                "COPYGATE_REDIS_SENTINELS": group.sentinel_spec,
-                "COPYGATE_REDIS_SENTINEL_MASTER": group.master_name,
-                "COPYGATE_REDIS_WAIT_REPLICAS": str(args.wait_replicas),
-            }
+            args.sentinel_env = group.copygate_env(args.wait_replicas)
         results = asyncio.run(run_with_defaults(args))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))

@@ -158,6 +158,14 @@ class SentinelGroup:
         """``COPYGATE_REDIS_SENTINELS`` for this group."""
         return ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
 
+    def copygate_env(self, wait_replicas: int = 1) -> dict[str, str]:
+        """The ``COPYGATE_REDIS_*`` settings of a copygate process using this group."""
+        return {
+            "COPYGATE_REDIS_SENTINELS": self.sentinel_spec,
+            "COPYGATE_REDIS_SENTINEL_MASTER": self.master_name,
+            "COPYGATE_REDIS_WAIT_REPLICAS": str(wait_replicas),
+        }
+
     def current_primary_port(self) -> int | None:
         """The primary's port according to the first sentinel that answers."""
         for sentinel in self.sentinels:

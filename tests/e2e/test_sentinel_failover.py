@@ -152,9 +152,7 @@ async def test_sessions_and_copying_resume_after_failover_with_no_lost_or_double
 ) -> None:
     server = start_server(
         redis=False,
-        COPYGATE_REDIS_SENTINELS=sentinel_group.sentinel_spec,
-        COPYGATE_REDIS_SENTINEL_MASTER=sentinel_group.master_name,
-        COPYGATE_REDIS_WAIT_REPLICAS="1",
+        **sentinel_group.copygate_env(wait_replicas=1),
         # longer than the failover (~2.5 s here), as in production (15 s vs a few s)
         COPYGATE_HEARTBEAT_TIMEOUT_S="10",
     )
