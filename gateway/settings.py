@@ -39,8 +39,9 @@ class Settings(BaseSettings):
     redis_sentinels: str | None = None
     #: The master name the sentinels monitor (``sentinel monitor <name> ...``).
     redis_sentinel_master: str = "mymaster"
-    #: Replicas that must confirm a server->EA message before a transport sends it
-    #: (``WAIT n``); 0 sends at once. See docs/redis-layout.md, "Failover".
+    #: Replicas that must hold the writes of each pipeline of store scripts before
+    #: its replies are used (``WAIT n``), so before a transport sends a message it
+    #: read; 0 never waits. See docs/redis-layout.md, "What a failover can lose".
     redis_wait_replicas: int = Field(default=0, ge=0)
     #: How long one ``WAIT`` blocks at most (ms); on timeout the message is sent anyway.
     redis_wait_timeout_ms: int = Field(default=200, ge=1)
