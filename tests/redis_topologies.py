@@ -211,7 +211,7 @@ class SentinelGroup:
         server.start("--replicaof", "127.0.0.1", str(current.port))
         _wait_until(
             lambda: (
-                "master_link_status:up" in cli(server.port, "INFO", "replication")
+                _replica_confirms(current.port)
                 and all(self._sees_replica(s, server.port) for s in self.sentinels)
             ),
             f"{server.port} to replicate the current primary, known to every sentinel",
@@ -237,37 +237,68 @@ def sentinel_group(down_after_ms: int = 1000) -> Iterator[SentinelGroup]:
     """Start a `SentinelGroup` and wait until the sentinels see the replica; stop it after."""
     root = Path(tempfile.mkdtemp(prefix="cg-sentinel-"))
     p, r, *s = free_redis_ports(5)
-    primary = RedisProcess(p, root / "primary", ["--repl-diskless-sync", "yes", *_DEBUG])
-    replica = RedisProcess(
-        r,
-        root / "replica",
-        ["--replicaof", "127.0.0.1", str(p), "--repl-diskless-sync-delay", "0", *_DEBUG],
-    )
+    # either may become the primary: both sync replicas at once, without waiting 5 s
+    # for more replicas to join (repl-diskless-sync-delay)
+    fast = ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0", *_DEBUG]
+    primary = RedisProcess(p, root / "primary", fast)
+    replica = RedisProcess(r, root / "replica", ["--replicaof", "127.0.0.1", str(p), *fast])
     conf = [
         f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {p} 2",
         f"sentinel down-after-milliseconds {SENTINEL_MASTER} {down_after_ms}",
         f"sentinel failover-timeout {SENTINEL_MASTER} 3000",
         f"sentinel parallel-syncs {SENTINEL_MASTER} 1",
+        f"sentinel known-replica {SENTINEL_MASTER} 127.0.0.1 {r}",
     ]
-    sentinels = [RedisProcess(port, root / f"s{port}", conf, sentinel=True) for port in s]
+    # Each sentinel is told its id and its peers' up front: discovering them through
+    # hello messages (every 2 s) made the group take 5 s to start.
+    ids = {port: f"{port:040x}" for port in s}
+    sentinels = [
+        RedisProcess(
+            port,
+            root / f"s{port}",
+            [
+                *conf,
+                f"sentinel myid {ids[port]}",
+                *(
+                    f"sentinel known-sentinel {SENTINEL_MASTER} 127.0.0.1 {other} {ids[other]}"
+                    for other in s
+                    if other != port
+                ),
+            ],
+            sentinel=True,
+        )
+        for port in s
+    ]
     group = SentinelGroup([primary, replica], sentinels)
     try:
         for process in (primary, replica, *sentinels):
             process.start()
         _wait_until(
             lambda: (
-                "master_link_status:up" in cli(r, "INFO", "replication")
+                _replica_confirms(p)
                 and all(
                     "slaves=1,sentinels=3" in cli(x.port, "INFO", "sentinel") for x in sentinels
                 )
             ),
-            "the replica to sync and the sentinels to see it",
+            "the replica to confirm a write and the sentinels to see it",
         )
         yield group
     finally:
         for process in group.processes():
             process.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _replica_confirms(primary: int) -> bool:
+    """A write on `primary` and a ``WAIT 1`` on the same connection: 1 replica has it."""
+    done = subprocess.run(
+        ["redis-cli", "-p", str(primary)],
+        input="SET cg-topology-ready 1\nWAIT 1 1000\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.split() == ["OK", "1"]
 
 
 @dataclass
