@@ -15,18 +15,20 @@ in ``tests/conftest.py`` wrap them):
 Ports come from ``COPYGATE_TEST_REDIS_PORTS`` (``first-last``, default
 17800-17899): a port is used only if it and its cluster bus port (+10000) are
 free. Every process runs without persistence in its own temporary directory and
-is killed on exit.
+is stopped on exit, or when the process that started it dies.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -81,6 +83,14 @@ def _wait_port(port: int, process: subprocess.Popen[bytes], within: float = 10.0
     raise RuntimeError(f"nothing listens on port {port} after {within}s")
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the test process dies, even by SIGKILL (Linux)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def cli(port: int, *args: str) -> str:
     """`redis-cli -p port args...`, its output (stripped)."""
     done = subprocess.run(
@@ -116,7 +126,14 @@ class RedisProcess:
             args += ["--port", str(self.port)]
         args += ["--bind", "127.0.0.1", "--dir", str(self.directory)]
         with (self.directory / "redis.log").open("wb") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            # the death signal fires when the starting *thread* ends: main thread only
+            main = threading.current_thread() is threading.main_thread()
+            self.process = subprocess.Popen(
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent if main else None,
+            )
         _wait_port(self.port, self.process)
         return self
 
