@@ -120,7 +120,12 @@ class RedisProcess:
         if self.sentinel:
             conf = self.directory / "sentinel.conf"
             conf.write_text("\n".join(self.extra) + "\n")
-            args = ["redis-sentinel", str(conf), "--port", str(self.port)]
+            # the Debian package's `redis-sentinel` is `redis-server --sentinel`
+            if shutil.which("redis-sentinel"):
+                args = ["redis-sentinel", str(conf)]
+            else:
+                args = ["redis-server", str(conf), "--sentinel"]
+            args += ["--port", str(self.port)]
         else:
             args = ["redis-server", "--save", "", "--appendonly", "no", *self.extra, *more]
             args += ["--port", str(self.port)]
