@@ -171,6 +171,7 @@ async def run_one(args: argparse.Namespace, n: int) -> dict[str, Any]:
     followers = [f"f{i:05d}" for i in range(n)]
     warm = 2
     env = {"COPYGATE_COPIER_IN_PROCESS": "false"} if args.standalone_copier else {}
+    env.update(getattr(args, "sentinel_env", {}))
     with gateway_server(args.redis_url, **env) as server, contextlib.ExitStack() as stack:
         if args.standalone_copier:
             stack.enter_context(standalone_copier(server.env))
@@ -236,6 +237,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": machine(),
         "copier": "standalone process" if args.standalone_copier else "in the gateway process",
+        "redis": (
+            f"sentinel group, WAIT {args.wait_replicas}"
+            if getattr(args, "sentinel_env", None)
+            else args.redis_url
+        ),
         "runs": [],
     }
     for n in args.followers:
@@ -251,11 +257,29 @@ def main() -> None:
     parser.add_argument("--followers", default="10,100,1000", help="comma-separated N values")
     parser.add_argument("--intents", type=int, default=0, help="measured intents per N")
     add_server_arguments(parser, "fanout")
+    parser.add_argument(
+        "--sentinel",
+        action="store_true",
+        help="start a primary, a replica and three sentinels (tests/redis_topologies.py) "
+        "and connect the gateway through the sentinels (--redis-url is then ignored)",
+    )
+    parser.add_argument(
+        "--wait-replicas", type=int, default=0, help="with --sentinel: COPYGATE_REDIS_WAIT_REPLICAS"
+    )
     args = parser.parse_args()
     args.followers = [int(x) for x in str(args.followers).split(",")]
     if args.quick:
         args.followers, args.intents = [5], 3
-    write_results(args.out, asyncio.run(run_with_defaults(args)))
+    with contextlib.ExitStack() as stack:
+        if args.sentinel:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+            from tests.redis_topologies import sentinel_group
+
+            group = stack.enter_context(sentinel_group())
+            args.redis_url = group.current_primary().url
+            args.sentinel_env = group.copygate_env(args.wait_replicas)
+        results = asyncio.run(run_with_defaults(args))
+    write_results(args.out, results)
 
 
 async def run_with_defaults(args: argparse.Namespace) -> dict[str, Any]:

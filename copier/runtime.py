@@ -137,8 +137,10 @@ async def run_standalone(
     Raises:
         SystemExit: no ``COPYGATE_REDIS_URL`` (a standalone copier needs a shared store).
     """
-    if settings.redis_url is None:
-        raise SystemExit("copygate copier needs COPYGATE_REDIS_URL (a shared Redis)")
+    if not settings.shared_store:
+        raise SystemExit(
+            "copygate copier needs COPYGATE_REDIS_URL or COPYGATE_REDIS_SENTINELS (a shared Redis)"
+        )
     store = await open_store(settings)
     copier_settings = copier_settings or CopierSettings()
     tune_gc(copier_settings)

@@ -34,7 +34,7 @@ def _configure_logging(level: str) -> None:
 def serve(host: str, port: int, settings: Settings) -> None:
     """Run gateway + one copier worker in this process until interrupted."""
     _configure_logging(settings.log_level)
-    if settings.redis_url is None:
+    if not settings.shared_store:
         logging.getLogger("copygate").warning(
             "COPYGATE_REDIS_URL is not set: using the EMBEDDED in-process store. "
             "State is lost on exit and only this process can serve EAs."

@@ -5,6 +5,7 @@ Tree::
     GatewayError
      ├── StoreError
      │    ├── StoreUnavailable        Redis (or the embedded store) cannot be reached
+     │    ├── UnsupportedStore        the configured Redis is a kind copygate cannot run on
      │    ├── FencingError            a write by a session that is no longer the active one
      │    └── LimitExceeded           a per-account or per-address limit was hit
      │         ├── TooManyPendingSessions
@@ -41,6 +42,7 @@ __all__ = [
     "TooManyPendingKeys",
     "TooManyPendingSessions",
     "UnsupportedAuthMethod",
+    "UnsupportedStore",
 ]
 
 
@@ -54,6 +56,10 @@ class StoreError(GatewayError):
 
 class StoreUnavailable(StoreError):
     """The store could not be reached; the operation may be retried later."""
+
+
+class UnsupportedStore(StoreError):
+    """The configured Redis cannot hold copygate's data (a Redis Cluster node)."""
 
 
 class FencingError(StoreError):

@@ -5,10 +5,25 @@ from __future__ import annotations
 import secrets
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "parse_host_ports"]
+
+
+def parse_host_ports(text: str) -> list[tuple[str, int]]:
+    """``"h1:26379, h2:26379"`` -> ``[("h1", 26379), ("h2", 26379)]``.
+
+    Raises:
+        ValueError: an item is not ``host:port`` with a port in 1..65535.
+    """
+    out: list[tuple[str, int]] = []
+    for item in text.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port, got {item.strip()!r}")
+        out.append((host, int(port)))
+    return out
 
 
 class Settings(BaseSettings):
@@ -16,8 +31,20 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="COPYGATE_", extra="ignore")
 
-    #: Redis URL; unset means the embedded in-process store (single process, not durable).
+    #: Redis URL; unset (and no sentinels) means the embedded in-process store
+    #: (single process, not durable). With sentinels it only gives password and db.
     redis_url: str | None = None
+    #: Sentinels as ``host:port,host:port,...``: connect to the primary they name
+    #: (`redis_sentinel_master`) and follow it across failovers.
+    redis_sentinels: str | None = None
+    #: The master name the sentinels monitor (``sentinel monitor <name> ...``).
+    redis_sentinel_master: str = "mymaster"
+    #: Replicas that must hold the writes of each pipeline of store scripts before
+    #: its replies are used (``WAIT n``), so before a transport sends a message it
+    #: read; 0 never waits. See docs/redis-layout.md, "What a failover can lose".
+    redis_wait_replicas: int = Field(default=0, ge=0)
+    #: How long one ``WAIT`` blocks at most (ms); on timeout the message is sent anyway.
+    redis_wait_timeout_ms: int = Field(default=200, ge=1)
     #: Bootstrap bearer token with the `backoffice` role.
     admin_token: SecretStr | None = None
     #: Heartbeat interval announced to EAs (seconds).
@@ -65,6 +92,39 @@ class Settings(BaseSettings):
     #: (Python's default is 700); startup objects are frozen. 0 leaves the
     #: interpreter alone. See `gateway.gc_tuning`.
     gc_gen0_threshold: int = Field(default=50_000, ge=0)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _url_is_a_redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme = value.partition("://")[0].lower()
+        if "cluster" in scheme:
+            raise ValueError(
+                f"{scheme}:// asks for Redis Cluster, which copygate does not support; "
+                "use one primary (redis://), with Sentinel for failover (COPYGATE_REDIS_SENTINELS)"
+            )
+        if scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"expected a redis://, rediss:// or unix:// URL, got {scheme}://")
+        return value
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels_are_host_port_pairs(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            parse_host_ports(value)
+            return value
+        return None
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """The sentinels as (host, port) pairs; empty when none are set."""
+        return parse_host_ports(self.redis_sentinels) if self.redis_sentinels else []
+
+    @property
+    def shared_store(self) -> bool:
+        """True when a real Redis is configured (by URL or by sentinels)."""
+        return self.redis_url is not None or bool(self.redis_sentinels)
 
     @property
     def heartbeat_timeout_ms(self) -> int:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import fakeredis
 import pytest
 import redis.asyncio as aioredis
 
 from gateway.store.keys import RedisKeys
+from tests import redis_topologies as topologies
+from tests.redis_topologies import ClusterNodes, SentinelGroup
 
 REDIS_URL = os.environ.get("COPYGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -46,3 +48,17 @@ async def keys(redis_client: aioredis.Redis) -> AsyncIterator[RedisKeys]:
     yield RedisKeys(prefix=prefix)
     async for name in redis_client.scan_iter(match=f"{prefix}:*", count=1000):
         await redis_client.delete(name)
+
+
+@pytest.fixture
+def sentinel_group() -> Iterator[SentinelGroup]:
+    """A fresh primary + replica + three sentinels (tests may kill the primary)."""
+    with topologies.sentinel_group() as group:
+        yield group
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_nodes() -> Iterator[ClusterNodes]:
+    """A real 3-primary/3-replica Redis Cluster, shared by the whole session."""
+    with topologies.redis_cluster() as nodes:
+        yield nodes

@@ -7,15 +7,21 @@ at exit. It is meant for development and single-node trials, and it says so loud
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import fakeredis
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
 
+from gateway.errors import UnsupportedStore
 from gateway.settings import Settings
+from gateway.store.connections import (
+    REDIS_MAX_CONNECTIONS,
+    QueuedConnectionPool,
+    aclose_client,
+    connect,
+)
 from gateway.store.delivery_log import RedisDeliveryLog
 from gateway.store.event_bus import RedisEventBus
 from gateway.store.intent_sink import RedisIntentSink
@@ -31,53 +37,26 @@ from gateway.store.ports import (
     SessionStore,
 )
 from gateway.store.redis_errors import map_redis_errors
+from gateway.store.replica_wait import ReplicaWait
 from gateway.store.scripts import Scripts
 from gateway.store.session_store import RedisSessionStore
 
-__all__ = ["REDIS_MAX_CONNECTIONS", "QueuedConnectionPool", "StoreBundle", "open_store"]
+__all__ = [
+    "CLUSTER_UNSUPPORTED",
+    "REDIS_MAX_CONNECTIONS",
+    "QueuedConnectionPool",
+    "StoreBundle",
+    "open_store",
+]
 
 logger = logging.getLogger("copygate.store")
 
-#: Redis connections one process opens at most (the event bus's pub/sub one included).
-REDIS_MAX_CONNECTIONS = 256
-
-
-class QueuedConnectionPool(aioredis.ConnectionPool):
-    """redis-py's pool, except that at `max_connections` a caller waits its turn (FIFO).
-
-    redis-py holds one connection per command in flight. A loaded gateway has one
-    command in flight per busy session (10,000 sessions heartbeating while the event
-    loop is behind), far more than Redis should see as clients. redis-py's default
-    pool then refuses the command ("Too many connections", which closed EAs with
-    store_unavailable); its `BlockingConnectionPool` loses wake-ups under contention
-    (waiters time out although connections are free). An `asyncio.Semaphore` in front
-    of the pool queues callers fairly instead.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        #: one slot per connection the pool may hand out
-        self._slots = asyncio.Semaphore(self.max_connections)
-        #: ids of the connections handed out, each holding one slot
-        self._holding: set[int] = set()
-
-    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
-        await self._slots.acquire()
-        try:
-            connection = await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
-        except BaseException:
-            self._slots.release()  # the parent released the connection, if it had one
-            raise
-        self._holding.add(id(connection))
-        return connection
-
-    async def release(self, connection: Any) -> None:
-        try:
-            await super().release(connection)
-        finally:
-            if id(connection) in self._holding:
-                self._holding.discard(id(connection))
-                self._slots.release()
+#: Why a Redis Cluster node is refused (docs/redis-layout.md has the details).
+CLUSTER_UNSUPPORTED = (
+    "COPYGATE_REDIS_URL points at a Redis Cluster node: Redis Cluster is not supported "
+    "(scripts touch global indexes that a cluster would spread over several nodes). "
+    "Use one primary, with replicas and Sentinel for failover (COPYGATE_REDIS_SENTINELS)."
+)
 
 
 @dataclass(slots=True)
@@ -100,14 +79,15 @@ class StoreBundle:
         """Stop the event bus and close the Redis client."""
         if isinstance(self.bus, RedisEventBus):
             await self.bus.aclose()
-        await self.redis.aclose()
+        await aclose_client(self.redis)
 
 
 async def open_store(settings: Settings) -> StoreBundle:
     """Connect (or start the embedded store) and build every store.
 
     Raises:
-        StoreUnavailable: `settings.redis_url` is set and Redis does not answer PING.
+        StoreUnavailable: a Redis is configured and does not answer PING.
+        UnsupportedStore: the Redis is a Redis Cluster node.
     """
     # Imported here: these modules belong to the other half of the store package.
     from gateway.store.account_store import RedisAccountStore
@@ -115,9 +95,9 @@ async def open_store(settings: Settings) -> StoreBundle:
     from gateway.store.key_store import RedisKeyStore
     from gateway.store.rate_limiter import RedisRateLimiter
 
-    embedded = settings.redis_url is None
+    embedded = not settings.shared_store
     redis: aioredis.Redis
-    if settings.redis_url is None:
+    if embedded:
         logger.warning(
             "COPYGATE_REDIS_URL is not set: using the EMBEDDED in-process store. "
             "State is NOT durable (lost at exit) and NOT shared between processes; "
@@ -125,17 +105,20 @@ async def open_store(settings: Settings) -> StoreBundle:
         )
         redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
     else:
-        redis = aioredis.Redis.from_pool(
-            QueuedConnectionPool.from_url(settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS)
-        )
+        redis = connect(settings)
         try:
             with map_redis_errors("connecting to Redis"):
                 await redis.ping()
+                if await _is_cluster_node(redis):
+                    raise UnsupportedStore(CLUSTER_UNSUPPORTED)
         except BaseException:
-            await redis.aclose()
+            await aclose_client(redis)
             raise
     keys = RedisKeys(prefix=settings.key_prefix)
-    scripts = Scripts(redis, keys)
+    wait = None
+    if not embedded and settings.redis_wait_replicas > 0:
+        wait = ReplicaWait(settings.redis_wait_replicas, settings.redis_wait_timeout_ms)
+    scripts = Scripts(redis, keys, wait)
     return StoreBundle(
         redis=redis,
         keys=keys,
@@ -153,3 +136,12 @@ async def open_store(settings: Settings) -> StoreBundle:
         rate_limiter=RedisRateLimiter(redis, keys, scripts),
         embedded=embedded,
     )
+
+
+async def _is_cluster_node(redis: aioredis.Redis) -> bool:
+    """True when the server runs with ``cluster-enabled yes``."""
+    try:
+        info = await redis.info("cluster")
+    except ResponseError:  # INFO renamed or not permitted by an ACL: nothing to learn
+        return False
+    return bool(info.get("cluster_enabled"))

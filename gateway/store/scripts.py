@@ -13,6 +13,12 @@ a script discovers while running (other sessions, other accounts).
 ``KEYS[1]`` is the account hash when a script is about one known account (its hash
 tag routes the call); the scripts also touch the untagged global indexes, so they
 need a single Redis instance (or Sentinel), not Redis Cluster.
+
+With a `ReplicaWait`, every pipeline ends with ``WAIT <replicas> <timeout>``: no
+caller hears its reply (so no transport sends a message it read) before that many
+replicas hold every write of the pipeline, and with them everything written before
+(see docs/redis-layout.md, "Failover"); `ReplicaWait` pauses it while replicas
+fall short.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -29,6 +36,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 from gateway.store.keys import RedisKeys
+from gateway.store.replica_wait import ReplicaWait
 
 __all__ = [
     "MAX_BATCH",
@@ -119,8 +127,11 @@ class Scripts:
     sent in the order in which they were issued.
     """
 
-    def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, keys: RedisKeys, wait: ReplicaWait | None = None
+    ) -> None:
         self._redis = redis  #: the client whose pool runs the pipelines
+        self._wait = wait  #: replication to wait for after each pipeline, if any
         #: ARGV[1] of every call
         self._templates = key_templates(keys)
         #: script name -> (sha1, source)
@@ -171,7 +182,10 @@ class Scripts:
     async def _send(self, batch: list[_Call]) -> None:
         try:
             replies = await evalsha_pipeline(
-                self._redis, [call.command for call in batch], self._sources.__getitem__
+                self._redis,
+                [call.command for call in batch],
+                self._sources.__getitem__,
+                wait=self._wait,
             )
             for call, reply in zip(batch, replies, strict=True):
                 _settle(call, reply)
@@ -187,32 +201,42 @@ async def evalsha_pipeline(
     redis: aioredis.Redis,
     calls: Sequence[Sequence[ScriptArg]],
     source_of: Callable[[str], str],
+    *,
+    wait: ReplicaWait | None = None,
 ) -> list[Any]:
     """Send every call (the arguments of an EVALSHA, sha first) in one pipeline.
 
     Replies come back in order, an error reply as the exception in its place. A
     call answered NOSCRIPT (Redis restarted or flushed its scripts) did not run:
-    its script is loaded (`source_of(sha)`) and the call sent again.
+    its script is loaded (`source_of(sha)`) and the call sent again. With `wait`,
+    each pipeline ends with a ``WAIT`` (see `ReplicaWait`).
 
     Raises:
         redis.exceptions.RedisError: the connection failed.
     """
-    replies = await _evalsha(redis, calls)
+    replies = await _evalsha(redis, calls, wait)
     missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
     if missing:
         for sha in sorted({str(calls[i][0]) for i in missing}):
             await redis.script_load(source_of(sha))
-        again = await _evalsha(redis, [calls[i] for i in missing])
+        again = await _evalsha(redis, [calls[i] for i in missing], wait)
         for i, reply in zip(missing, again, strict=True):
             replies[i] = reply
     return replies
 
 
-async def _evalsha(redis: aioredis.Redis, calls: Sequence[Sequence[ScriptArg]]) -> list[Any]:
+async def _evalsha(
+    redis: aioredis.Redis, calls: Sequence[Sequence[ScriptArg]], wait: ReplicaWait | None
+) -> list[Any]:
     async with redis.pipeline(transaction=False) as pipe:
         for command in calls:
             pipe.execute_command("EVALSHA", *command)
+        waiting = wait if wait is not None and wait.due(time.monotonic()) else None
+        if waiting is not None:
+            pipe.execute_command("WAIT", waiting.replicas, waiting.timeout_ms)
         replies: list[Any] = await pipe.execute(raise_on_error=False)
+    if waiting is not None:
+        waiting.observe(replies.pop(), time.monotonic())
     return replies
 
 

@@ -1,0 +1,129 @@
+"""The Redis client of a process: one primary by URL, or the primary Sentinel names.
+
+`connect(settings)` builds the bytes-mode client every store shares:
+
+* ``COPYGATE_REDIS_URL`` alone: that server (a single primary);
+* ``COPYGATE_REDIS_SENTINELS`` (``host:port,host:port,...``) with
+  ``COPYGATE_REDIS_SENTINEL_MASTER``: redis-py's Sentinel client, which asks the
+  sentinels for the current primary before each new connection and drops the
+  connections of a demoted one, so a failover is survived with a reconnect.
+  ``COPYGATE_REDIS_URL`` then only contributes its password and database number.
+
+Both pools queue callers at their connection cap instead of failing
+(`QueuedConnectionPool`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+
+from gateway.settings import Settings
+
+__all__ = [
+    "REDIS_MAX_CONNECTIONS",
+    "QueuedConnectionPool",
+    "QueuedSentinelConnectionPool",
+    "aclose_client",
+    "connect",
+]
+
+#: Redis connections one process opens at most (the event bus's pub/sub one included).
+REDIS_MAX_CONNECTIONS = 256
+
+
+class _QueuedSlots:
+    """At `max_connections` a caller waits its turn (FIFO) instead of failing.
+
+    redis-py holds one connection per command in flight. A loaded gateway has one
+    command in flight per busy session (10,000 sessions heartbeating while the event
+    loop is behind), far more than Redis should see as clients. redis-py's default
+    pool then refuses the command ("Too many connections", which closed EAs with
+    store_unavailable); its `BlockingConnectionPool` loses wake-ups under contention
+    (waiters time out although connections are free). An `asyncio.Semaphore` in front
+    of the pool queues callers fairly instead.
+    """
+
+    max_connections: int
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: one slot per connection the pool may hand out
+        self._slots = asyncio.Semaphore(self.max_connections)
+        #: ids of the connections handed out, each holding one slot
+        self._holding: set[int] = set()
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        await self._slots.acquire()
+        try:
+            connection = await super().get_connection(*args, **kwargs)  # type: ignore[misc]
+        except BaseException:
+            self._slots.release()  # the parent released the connection, if it had one
+            raise
+        self._holding.add(id(connection))
+        return connection
+
+    async def release(self, connection: Any) -> None:
+        try:
+            await super().release(connection)  # type: ignore[misc]
+        finally:
+            if id(connection) in self._holding:
+                self._holding.discard(id(connection))
+                self._slots.release()
+
+
+class QueuedConnectionPool(_QueuedSlots, aioredis.ConnectionPool):
+    """redis-py's pool, except that at `max_connections` a caller waits its turn."""
+
+
+class QueuedSentinelConnectionPool(_QueuedSlots, SentinelConnectionPool):
+    """redis-py's Sentinel pool (connects to the current primary), queued the same way."""
+
+
+def connect(settings: Settings) -> aioredis.Redis:
+    """The client of `settings` (not yet connected: the first command connects).
+
+    Raises:
+        ValueError: neither ``redis_url`` nor ``redis_sentinels`` is set.
+    """
+    sentinels = settings.sentinel_addresses
+    if sentinels:
+        return _sentinel_client(settings, sentinels)
+    if settings.redis_url is None:
+        raise ValueError("no Redis configured (COPYGATE_REDIS_URL or COPYGATE_REDIS_SENTINELS)")
+    return aioredis.Redis.from_pool(
+        QueuedConnectionPool.from_url(settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS)
+    )
+
+
+def _sentinel_client(settings: Settings, sentinels: list[tuple[str, int]]) -> aioredis.Redis:
+    options: dict[str, Any] = {"socket_connect_timeout": 2.0}
+    if settings.redis_url is not None:
+        url = urlsplit(settings.redis_url)
+        if url.password:
+            options["password"] = url.password
+        if url.username:
+            options["username"] = url.username
+        if url.path.strip("/"):
+            options["db"] = int(url.path.strip("/"))
+    sentinel_type: Any = Sentinel  # its __init__ is untyped before redis-py 8.2
+    manager = sentinel_type(sentinels, sentinel_kwargs={"socket_connect_timeout": 1.0}, **options)
+    client: aioredis.Redis = manager.master_for(
+        settings.redis_sentinel_master,
+        connection_pool_class=QueuedSentinelConnectionPool,
+        max_connections=REDIS_MAX_CONNECTIONS,
+    )
+    return client
+
+
+async def aclose_client(redis: aioredis.Redis) -> None:
+    """Close a client of `connect`, and its connections to the sentinels if any."""
+    pool = redis.connection_pool
+    await redis.aclose()
+    if isinstance(pool, SentinelConnectionPool):
+        for sentinel in pool.sentinel_manager.sentinels:
+            await sentinel.aclose()
