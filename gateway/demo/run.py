@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.live import Live
 
 from gateway.client import ClientConfig, ReconnectPolicy
-from gateway.client.sim import RandomWalkFeed, TicketSource, standard_symbols
+from gateway.client.sim import RandomWalkFeed, SimTerminal, TicketSource, standard_symbols
 from gateway.client.sim.runner import SimEA
 from gateway.demo.scenario import TENANT, FollowerSpec, MasterSpec, build_terminal, cast
 from gateway.demo.server import AdminClient, embedded_gateway, free_port
@@ -79,6 +79,8 @@ class Demo:
         self.phase = "starting"  #: starting, running, settling, done
         self.copies: dict[str, list[dict[str, Any]]] = {}  #: last copy records per follower
         self.stop = asyncio.Event()  #: Ctrl-C or duration reached
+        self.settle_quiet_s = SETTLE_QUIET_S  #: quiet time that ends the drain
+        self.settle_max_s = SETTLE_MAX_S  #: longest drain
 
     def elapsed_s(self) -> float:
         """Seconds since the terminals started trading."""
@@ -95,16 +97,18 @@ class Demo:
         )
 
     async def run(self) -> dict[str, Any]:
-        """The whole demo; returns the summary."""
+        """The whole demo on an embedded gateway; returns the summary."""
         port = self.options.port or free_port(self.options.host)
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
-        async with (
-            embedded_gateway(self.settings(), self.options.host, port) as base_url,
-            httpx.AsyncClient(limits=limits) as http,
-        ):
+        async with embedded_gateway(self.settings(), self.options.host, port) as base_url:
             self.base_url = base_url
             self._banner()
-            admin = AdminClient(http, base_url, self.admin_token)
+            return await self.play()
+
+    async def play(self) -> dict[str, Any]:
+        """Configure, connect, trade, settle and summarise against `self.base_url`."""
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+        async with httpx.AsyncClient(limits=limits) as http:
+            admin = AdminClient(http, self.base_url, self.admin_token)
             keys = await self._configure(admin)
             self._build(keys, http)
             sims = [*self.masters, *self.followers]
@@ -178,10 +182,20 @@ class Demo:
                 poll_wait_ms=5000,
             )
             policy = ReconnectPolicy(rand=random.Random(f"{seed}:{spec.account_id}:backoff").random)
-            return SimEA(terminal, config, http=http, policy=policy)
+            return self.new_sim(terminal, config, http, policy)
 
         self.masters = [sim(s, master_tickets) for s in self.master_specs]
         self.followers = [sim(s, follower_tickets) for s in self.follower_specs]
+
+    def new_sim(
+        self,
+        terminal: SimTerminal,
+        config: ClientConfig,
+        http: httpx.AsyncClient,
+        policy: ReconnectPolicy,
+    ) -> SimEA:
+        """One simulated EA (a subclass may connect it differently)."""
+        return SimEA(terminal, config, http=http, policy=policy)
 
     async def _trade(self, feed: RandomWalkFeed, admin: AdminClient, live: Live | None) -> None:
         deadline = (
@@ -211,14 +225,14 @@ class Demo:
         last, quiet_since, give_up = (
             self._activity(),
             time.monotonic(),
-            time.monotonic() + SETTLE_MAX_S,
+            time.monotonic() + self.settle_max_s,
         )
         while time.monotonic() < give_up:
             await asyncio.sleep(0.25)
             now = self._activity()
             if now != last:
                 last, quiet_since = now, time.monotonic()
-            elif time.monotonic() - quiet_since >= SETTLE_QUIET_S:
+            elif time.monotonic() - quiet_since >= self.settle_quiet_s:
                 break
             await self._refresh(admin, live)
 

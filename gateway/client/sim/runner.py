@@ -7,7 +7,7 @@ the client and are executed at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import httpx
@@ -46,11 +46,12 @@ class SimEA:
         clock: Clock = system_clock_ms,
         http: httpx.AsyncClient | None = None,
         policy: ReconnectPolicy | None = None,
+        client_type: Callable[..., EAClient] = EAClient,
     ) -> None:
         self.terminal = terminal  #: the pure terminal
         self.clock = clock  #: epoch ms
         self.stats = SimStats()  #: counters
-        self.client = EAClient(
+        self.client = client_type(
             config,
             account=terminal.account_info,
             symbols=terminal.symbol_specs,

@@ -1,0 +1,251 @@
+"""A whole copygate deployment on loopback, with handles to break each part.
+
+`LocalDeployment` starts, as separate processes:
+
+* its own `redis-server` (AOF with `appendfsync always`, so a kill -9 and restart
+  of Redis loses nothing Redis acknowledged);
+* `nodes` `copygate serve` processes sharing that Redis (each also runs a copier
+  worker in-process, as `copygate serve` does);
+* `copiers` `copygate copier` processes;
+* HAProxy with `deploy/haproxy/copygate.cfg` in front of the nodes.
+
+Every part can be killed (SIGKILL by default) and started again on the same port,
+which is what the multi-node tests and the fault suite (`bench/chaos.py`) do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench._servers import free_port, raise_fd_limit
+
+__all__ = ["ADMIN_TOKEN", "LocalDeployment", "Part", "local_deployment"]
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_TOKEN = "deploy-admin-token"
+HAPROXY_CFG = ROOT / "deploy" / "haproxy" / "copygate.cfg"
+
+
+@dataclass
+class Part:
+    """One process of the deployment, restartable with the same command line."""
+
+    name: str  #: e.g. `node-1`, `copier-2`, `redis`, `haproxy`
+    argv: list[str]  #: command line
+    env: dict[str, str]  #: environment
+    log_path: Path  #: stdout+stderr, appended across restarts
+    ready_url: str | None = None  #: polled until 200 after a start
+    ready_port: int | None = None  #: or: waited for until it accepts TCP
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)  #: running process
+    starts: int = 0  #: how many times it was started
+
+    @property
+    def alive(self) -> bool:
+        """The process runs."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout: float = 30) -> None:
+        """Start it and wait until it is ready."""
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=raise_fd_limit,
+            )
+        self.starts += 1
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start; see {self.log_path}")
+            if self._ready():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} not ready after {timeout} s; see {self.log_path}")
+
+    def _ready(self) -> bool:
+        if self.ready_url is not None:
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.get(self.ready_url, timeout=0.5).status_code == 200
+            return False
+        if self.ready_port is not None:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.ready_port), 0.2),
+            ):
+                return True
+            return False
+        return True
+
+    def kill(self, sig: int = signal.SIGKILL, timeout: float = 15) -> None:
+        """Send `sig` and wait for the exit (SIGKILL after `timeout`)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class LocalDeployment:
+    """Redis + gateway nodes + copier processes + HAProxy, all on loopback."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        nodes: int = 3,
+        copiers: int = 2,
+        heartbeat_interval_s: float = 1,
+        heartbeat_timeout_s: float = 3,
+        **env: str,
+    ) -> None:
+        if nodes != 3:
+            raise ValueError("deploy/haproxy/copygate.cfg names three nodes")
+        self.workdir = workdir  #: logs, Redis data, HAProxy config
+        self.redis_port = free_port()  #: own Redis
+        self.lb_port = free_port()  #: HAProxy's listening port
+        self.stats_port = free_port()  #: HAProxy's statistics page
+        self.prefix = f"cgdeploy-{secrets.token_hex(3)}"  #: key prefix of this deployment
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith("COPYGATE_")}
+        base_env.update(
+            {
+                "COPYGATE_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+                "COPYGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+                "COPYGATE_KEY_PREFIX": self.prefix,
+                "COPYGATE_AUTH_PEPPER": f"pepper-{self.prefix}-shared-by-every-node",
+                "COPYGATE_HEARTBEAT_INTERVAL_S": str(heartbeat_interval_s),
+                "COPYGATE_HEARTBEAT_TIMEOUT_S": str(heartbeat_timeout_s),
+                "COPYGATE_SESSION_CREATE_LIMIT": "100000",
+                "COPYGATE_LOG_LEVEL": "WARNING",
+                **env,
+            }
+        )
+        self.env = base_env  #: environment shared by nodes and copiers
+        redis_dir = workdir / "redis"
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        self.redis = Part(
+            "redis",
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.redis_port),
+                "--dir",
+                str(redis_dir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ],
+            base_env,
+            workdir / "redis.log",
+            ready_port=self.redis_port,
+        )  #: the Redis server
+        self.node_ports = [free_port() for _ in range(nodes)]  #: each node's own port
+        self.nodes: list[Part] = []  #: gateway nodes
+        for index, port in enumerate(self.node_ports, 1):
+            self.nodes.append(
+                Part(
+                    f"node-{index}",
+                    [
+                        sys.executable,
+                        "-m",
+                        "gateway",
+                        "serve",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
+                    {**base_env, "COPYGATE_NODE_ID": f"node-{index}"},
+                    workdir / f"node-{index}.log",
+                    ready_url=f"http://127.0.0.1:{port}/healthz",
+                )
+            )
+        self.copiers = [
+            Part(
+                f"copier-{index}",
+                [sys.executable, "-m", "gateway", "copier", "--workers", "1"],
+                base_env,
+                workdir / f"copier-{index}.log",
+            )
+            for index in range(1, copiers + 1)
+        ]  #: standalone copier processes
+        lb_env = dict(base_env)
+        lb_env["COPYGATE_LB_BIND"] = f"127.0.0.1:{self.lb_port}"
+        lb_env["COPYGATE_LB_STATS"] = f"127.0.0.1:{self.stats_port}"
+        for index, port in enumerate(self.node_ports, 1):
+            lb_env[f"COPYGATE_GW{index}"] = f"127.0.0.1:{port}"
+        self.haproxy = Part(
+            "haproxy",
+            [shutil.which("haproxy") or "haproxy", "-db", "-f", str(HAPROXY_CFG)],
+            lb_env,
+            workdir / "haproxy.log",
+            ready_url=f"http://127.0.0.1:{self.lb_port}/healthz",
+        )  #: the load balancer
+
+    @property
+    def base_url(self) -> str:
+        """Where EAs and admins connect: HAProxy."""
+        return f"http://127.0.0.1:{self.lb_port}"
+
+    @property
+    def parts(self) -> list[Part]:
+        """Every process, in start order."""
+        return [self.redis, *self.nodes, *self.copiers, self.haproxy]
+
+    def sessions_per_node(self) -> dict[str, int]:
+        """Node name (gw1..3) -> connections HAProxy has sent it so far (its `stot`)."""
+        csv = httpx.get(f"http://127.0.0.1:{self.stats_port}/stats;csv", timeout=2).text
+        header, *rows = csv.lstrip("# ").splitlines()
+        columns = header.split(",")
+        out = {}
+        for row in rows:
+            cells = dict(zip(columns, row.split(","), strict=False))
+            if cells.get("pxname") == "gateways" and cells.get("svname", "").startswith("gw"):
+                out[cells["svname"]] = int(cells["stot"] or 0)
+        return out
+
+    def start(self) -> None:
+        """Start everything and wait until HAProxy answers /healthz through a node."""
+        for part in self.parts:
+            part.start()
+
+    def stop(self) -> None:
+        """Stop everything (SIGTERM, then SIGKILL)."""
+        for part in reversed(self.parts):
+            part.kill(signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def local_deployment(workdir: Path, **options: object) -> Iterator[LocalDeployment]:
+    """A started `LocalDeployment`, stopped afterwards (its Redis data stays in `workdir`)."""
+    deployment = LocalDeployment(workdir, **options)  # type: ignore[arg-type]
+    try:
+        deployment.start()
+        yield deployment
+    finally:
+        deployment.stop()
