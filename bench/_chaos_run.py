@@ -95,6 +95,9 @@ class _ChaosConnection:
     def unsent(self) -> list[Envelope]:
         return self.inner.unsent()
 
+    def confirmed(self, ids: Sequence[str]) -> None:
+        self.inner.confirmed(ids)
+
     async def close(self) -> None:
         await self.inner.close()
 

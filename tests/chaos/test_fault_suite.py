@@ -16,9 +16,7 @@ DURATION_S = 6.0
 
 
 def test_the_slice_draws_every_fault_kind() -> None:
-    drawn = {
-        f.kind for seed in SLICE for f in schedule(seed, DURATION_S, faults=FAULTS_PER_RUN)
-    }
+    drawn = {f.kind for seed in SLICE for f in schedule(seed, DURATION_S, faults=FAULTS_PER_RUN)}
     assert drawn == set(FAULT_KINDS)
 
 
