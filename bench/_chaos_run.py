@@ -137,19 +137,7 @@ class ChaosSimEA(SimEA):
         )
         return report
 
-    async def step(self, ticks: Any, now_ms: int | None = None) -> None:
-        out = self.terminal.on_ticks(ticks, self.clock() if now_ms is None else now_ms)
-        for intent in out.intents:
-            await self._send_intent(intent)
-        for report in out.reports:
-            await self.client.report(report)
-        self.stats.intents += len(out.intents)
-        self.stats.reports += len(out.reports)
-        if out.snapshot:
-            self.stats.snapshots += 1
-            await self.client.send_snapshot(self.terminal.snapshot())
-
-    async def _send_intent(self, intent: OrderIntentPayload) -> None:
+    async def send_intent(self, intent: OrderIntentPayload) -> None:
         envelope = await self.client.send_intent(intent)
         self.history.intents.append(
             Intent(self.terminal.account_id, envelope.id, self.sent, intent.ticket)

@@ -19,7 +19,7 @@ from gateway.client.sim.market import Tick
 from gateway.client.sim.terminal import SimTerminal
 from gateway.clock import Clock, system_clock_ms
 from schemas.envelope import OrderCommand
-from schemas.messages import ExecutionReportPayload
+from schemas.messages import ExecutionReportPayload, OrderIntentPayload
 
 __all__ = ["SimEA", "SimStats"]
 
@@ -70,11 +70,15 @@ class SimEA:
         self.stats.reports += 1
         return self.terminal.execute(command.payload, now)
 
+    async def send_intent(self, intent: OrderIntentPayload) -> None:
+        """Send one OrderIntent the terminal produced (a subclass may record it)."""
+        await self.client.send_intent(intent)
+
     async def step(self, ticks: Iterable[Tick], now_ms: int | None = None) -> None:
         """Apply ticks (and the master's policy); send what the terminal produced."""
         out = self.terminal.on_ticks(ticks, self.clock() if now_ms is None else now_ms)
         for intent in out.intents:
-            await self.client.send_intent(intent)
+            await self.send_intent(intent)
         for report in out.reports:
             await self.client.report(report)
         self.stats.intents += len(out.intents)
