@@ -18,7 +18,7 @@ from schemas import envelope, rest, subscriptions
 from schemas.codes import KeyStatus
 from schemas.json_schema import StandardJsonSchema
 
-__all__ = ["asyncapi_document", "openapi_document", "standard_constraints"]
+__all__ = ["asyncapi_document", "openapi_document"]
 
 _VERSION = "1.0.0"
 _REF = "#/components/schemas/{model}"
@@ -298,45 +298,6 @@ _ERRORS = {
 }
 
 
-#: pydantic's constraint names on exact decimals -> the JSON Schema keywords.
-_NUMBER_KEYWORDS = {
-    "gt": "exclusiveMinimum",
-    "ge": "minimum",
-    "lt": "exclusiveMaximum",
-    "le": "maximum",
-}
-
-
-def _json_number(value: Any) -> Any:
-    """A bound as a JSON number (pydantic writes Decimal bounds as strings)."""
-    if isinstance(value, str):
-        number = float(value)
-        return int(number) if number.is_integer() else number
-    return value
-
-
-def standard_constraints(schema: Any) -> Any:
-    """`schema` with the bounds of exact-decimal fields as JSON Schema keywords.
-
-    pydantic emits a constrained `Decimal` behind a validator as ``{"gt": 0,
-    "le": "100"}``, which no JSON Schema validator (nor the EA's tests, nor
-    schemathesis) understands; this rewrites them to ``exclusiveMinimum`` /
-    ``maximum`` with numeric values, recursively.
-    """
-    if isinstance(schema, list):
-        return [standard_constraints(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out: dict[str, Any] = {}
-    numeric = schema.get("type") == "number"
-    for key, value in schema.items():
-        if numeric and key in _NUMBER_KEYWORDS:
-            out[_NUMBER_KEYWORDS[key]] = _json_number(value)
-        else:
-            out[key] = standard_constraints(value)
-    return out
-
-
 def _components(models: list[type[BaseModel]], mode: str) -> dict[str, Any]:
     unique = list(dict.fromkeys(models))
     _, schema = models_json_schema(
@@ -344,7 +305,7 @@ def _components(models: list[type[BaseModel]], mode: str) -> dict[str, Any]:
         ref_template=_REF,
         schema_generator=StandardJsonSchema,
     )
-    defs: dict[str, Any] = standard_constraints(schema.get("$defs", {}))
+    defs: dict[str, Any] = schema.get("$defs", {})
     return defs
 
 

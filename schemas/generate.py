@@ -14,7 +14,7 @@ import orjson
 from pydantic import BaseModel, TypeAdapter
 
 from schemas import envelope, rest, subscriptions
-from schemas.api_docs import asyncapi_document, openapi_document, standard_constraints
+from schemas.api_docs import asyncapi_document, openapi_document
 from schemas.json_schema import StandardJsonSchema
 from schemas.reference import render_message_catalogue, splice
 
@@ -59,12 +59,7 @@ _REST: tuple[type[BaseModel], ...] = (
 
 
 def _dump(schema: dict[str, Any]) -> bytes:
-    return (
-        orjson.dumps(
-            standard_constraints(schema), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
-        )
-        + b"\n"
-    )
+    return orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
 def render_all() -> dict[str, bytes]:
