@@ -64,6 +64,9 @@ class FakeGateway:
         self.sessions: list[FakeSession] = []
         self.invalid: list[str] = []  #: EA messages the models rejected
         self.requests: list[tuple[str, str]] = []  #: (method, path)
+        #: exchange bodies larger than this are answered 413 (None: no limit)
+        self.max_body_bytes: int | None = None
+        self.exchanges: list[tuple[int, int]] = []  #: (HTTP status, messages in the body)
         self._accounts: dict[str, _Account] = {}
         self._cond = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -298,7 +301,16 @@ class FakeGateway:
                     if session is None:
                         self._reply(401, {"error": {"code": "invalid_token", "message": "no"}})
                         return
-                    self._reply(*gateway._exchange(session, body))
+                    count = len(json.loads(body).get("messages", []))
+                    limit = gateway.max_body_bytes
+                    if limit is not None and len(body) > limit:
+                        gateway.exchanges.append((413, count))
+                        too_large = {"code": "payload_too_large", "message": "body too large"}
+                        self._reply(413, {"error": too_large})
+                        return
+                    status, answer = gateway._exchange(session, body)
+                    gateway.exchanges.append((status, count))
+                    self._reply(status, answer)
                     return
                 if len(parts) == 5 and parts[-1] == "close":
                     self._close(parts[3])

@@ -752,6 +752,59 @@ TEST(test_ws_message_text_is_decoded_after_the_last_fragment) {
   CHECK_EQ(CgWsMessageText(message, length), string("x\xc3\xa9y"));
 }
 
+// ---------------------------------------------------------------- snapshot parts
+static MqlArray<SOrderRow> many_rows(int n) {
+  MqlArray<SOrderRow> rows;
+  for (int i = 0; i < n; i++)
+    push(rows, row(5000 + i, "SYM10042", i % 3 == 0 ? OP_BUYLIMIT : OP_SELL, 0.01 * (1 + i % 7), 1.23456,
+                   1.2, 1.3, "copied from the master #123456789", 20251122));
+  return rows;
+}
+
+TEST(test_snapshot_wire_order_puts_positions_before_pending_orders) {
+  MqlArray<SOrderRow> rows, ordered;
+  push(rows, row(1, "EURUSD", OP_BUYLIMIT, 0.1, 1.1));
+  push(rows, row(2, "EURUSD", OP_SELL, 0.1, 1.1));
+  push(rows, row(3, "EURUSD", OP_SELLSTOP, 0.1, 1.1));
+  push(rows, row(4, "EURUSD", OP_BUY, 0.1, 1.1));
+  CgSnapshotWireOrder(rows, ordered);
+  CHECK_EQ(ArraySize(ordered), 4);
+  CHECK(ordered[0].ticket == 2 && ordered[1].ticket == 4 && ordered[2].ticket == 1 && ordered[3].ticket == 3);
+}
+
+TEST(test_snapshot_of_500_orders_splits_into_parts_far_below_the_message_cap) {
+  MqlArray<SOrderRow> rows = many_rows(500), ordered;
+  CgSnapshotWireOrder(rows, ordered);
+  MqlArray<int> starts;
+  int parts = CgPlanSnapshotParts(ordered, CG_SNAPSHOT_PART_BYTES, starts);
+  SAccountInfo a;
+  a.balance = 10000;
+  a.equity = 10000;
+  a.currency = "USD";
+  a.leverage = 100;
+  CHECK(CgUtf8Bytes(CgEncodeSyncSnapshot("ea-1", 1, rows, a, "")) > 60000);
+  CHECK(parts > 1);
+  CHECK_EQ(starts[0], 0);
+  int covered = 0;
+  for (int k = 0; k < parts; k++) {
+    int to = k + 1 < parts ? starts[k + 1] : ArraySize(ordered);
+    CHECK(to > starts[k]);  // no empty part
+    covered += to - starts[k];
+    string json = CgEncodeSnapshotRange("ea-p", 1, ordered, starts[k], to, a, "rq", "ea-s", k + 1, parts);
+    CHECK(CgUtf8Bytes(json) <= CG_SNAPSHOT_PART_BYTES + 1000);
+    CHECK(StringFind(json, "\"snapshot_id\":\"ea-s\"") > 0);
+    CHECK(StringFind(json, "\"part\":" + IntegerToString(k + 1) + ",\"parts\":" + IntegerToString(parts)) > 0);
+  }
+  CHECK_EQ(covered, 500);
+}
+
+TEST(test_snapshot_plan_of_no_rows_is_one_empty_part) {
+  MqlArray<SOrderRow> rows;
+  MqlArray<int> starts;
+  CHECK_EQ(CgPlanSnapshotParts(rows, CG_SNAPSHOT_PART_BYTES, starts), 1);
+  CHECK_EQ(starts[0], 0);
+}
+
 // ---------------------------------------------------------------- runner
 static int run_core_tests(const std::string &filter) {
   int failures = 0, run = 0;

@@ -82,6 +82,7 @@ private:
    long              m_next_status_ms;  // next chart status refresh
    long              m_saved_ack;       // ack_seq stored in state.json
    bool              m_snapshot_due;    // send a SyncSnapshot once InitAck arrived
+   int               m_snapshot_parts;  // parts the gateway assembles (InitAck), 0 = whole only
    bool              m_stop_notified;   // the stop alert was shown
    bool              m_ws_was_open;     // WebSocket connected at least once this session
 
@@ -210,6 +211,9 @@ private:
       QueueFront(CgEncodeInitRequest(NextId(),m_clock.NowMs(),m_inbox.AckSeq(),a,symbols,
                                      m_cfg.transport==CG_TRANSPORT_WS));
      }
+   //--- a snapshot that fits one message goes whole (as to any gateway); a larger
+   //--- one in parts of CG_SNAPSHOT_PART_BYTES when the gateway assembles parts
+   //--- (InitAck.max_snapshot_parts), else it is dropped with an alert (FitsTheWire)
    void              QueueSnapshot(const string request_id)
      {
       SAccountInfo a;
@@ -219,7 +223,33 @@ private:
          CgReadRows(rows,m_cfg.master_magic_filter,m_safety);
       else
          CgReadRows(rows,m_cfg.magic,m_safety);
-      Queue(CgEncodeSyncSnapshot(NextId(),m_clock.NowMs(),rows,a,request_id));
+      long now=m_clock.NowMs();
+      string whole=CgEncodeSyncSnapshot(NextId(),now,rows,a,request_id);
+      if(m_snapshot_parts<=0 || CgUtf8Bytes(whole)<=CG_MAX_MESSAGE_BYTES)
+        {
+         Queue(whole);
+         return;
+        }
+      SOrderRow ordered[];
+      int starts[];
+      CgSnapshotWireOrder(rows,ordered);
+      int parts=CgPlanSnapshotParts(ordered,CG_SNAPSHOT_PART_BYTES,starts);
+      if(parts>m_snapshot_parts)
+        {
+         string text="CopyGateway: a SyncSnapshot of "+IntegerToString(ArraySize(rows))+" orders needs "+
+                     IntegerToString(parts)+" parts, the gateway takes at most "+IntegerToString(m_snapshot_parts)+"; dropped";
+         Alert(text);
+         Comment(text);
+         QueueAlert("payload_too_large","error","SyncSnapshot of "+IntegerToString(parts)+" parts dropped","");
+         return;
+        }
+      string snapshot_id=NextId();
+      for(int k=0;k<parts;k++)
+        {
+         int to=(k+1<parts ? starts[k+1] : ArraySize(ordered));
+         Queue(CgEncodeSnapshotRange(NextId(),now,ordered,starts[k],to,a,request_id,snapshot_id,k+1,parts));
+        }
+      Print("CopyGateway: SyncSnapshot of ",ArraySize(rows)," orders sent in ",parts," parts (",snapshot_id,")");
      }
    void              QueueHeartbeat(void)
      {
@@ -291,6 +321,7 @@ private:
                QueueAlert("role_mismatch","error","EA runs as "+mine+" but the account is a "+m.role,m.id);
                Alert("CopyGateway: the gateway says this account is a ",m.role,", but InpRole is ",mine,". Fix InpRole.");
               }
+            m_snapshot_parts=(m.max_snapshot_parts>1000 ? 1000 : (int)m.max_snapshot_parts);
             m_snapshot_due=true;
             break;
            }
@@ -547,7 +578,7 @@ private:
 
 public:
                      CCopyGatewayEa(void) : m_counter(0),m_next_poll_ms(0),m_batch_limit(CG_MAX_BATCH),m_next_status_ms(0),m_saved_ack(-1),
-                     m_snapshot_due(false),m_stop_notified(false),m_ws_was_open(false) {}
+                     m_snapshot_due(false),m_snapshot_parts(0),m_stop_notified(false),m_ws_was_open(false) {}
 
    int               Init(const SEaConfig &cfg)
      {
