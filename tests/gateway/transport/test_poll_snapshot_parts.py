@@ -109,3 +109,23 @@ async def test_a_whole_snapshot_is_published_at_once_as_before(
     await exchange(api, session, whole)
     (published,) = await snapshots(app)
     assert published.id == "w-1" and [p.ticket for p in published.payload.positions] == [1]
+
+
+async def test_parts_whose_whole_exceeds_the_snapshot_limits_are_refused_with_an_alert(
+    served: tuple[Api, Starlette],
+) -> None:
+    api, app = served
+    await api.account("m-1", "master")
+    session = await api.keyed_session("m-1")
+    # 26 parts of 200 positions: each part is valid, the whole (5200) is not
+    parts = [part("big", n, 26, range((n - 1) * 200, n * 200)) for n in range(1, 27)]
+    body = orjson.dumps({"ack_seq": 0, "messages": parts})
+
+    response = await api.exchange(session, body)
+
+    assert response.status_code == 200, response.text
+    alerts = [m for m in response.json()["messages"] if m["type"] == "ErrorAlert"]
+    assert [(a["payload"]["code"], a["payload"]["ref_id"]) for a in alerts] == [
+        ("validation_error", "big-1")
+    ]
+    assert await snapshots(app) == []
