@@ -318,4 +318,6 @@ def test_a_snapshot_of_500_orders_goes_in_parts_and_reaches_the_copier_once_whol
     wait_until(copier_book, what="the copier's book of the master")
     time.sleep(1.0)
     assert len(served.snapshots("m-1")) == 1
+    # the InitRequest (1,000 symbols, 500 of them traded) and every part fit the limits
     assert "exceeds the gateway's size limit" not in master.log()
+    assert "payload_too_large" not in master.log()
