@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from schemas.codes import AdminRole, KeyStatus, Role, SessionState
 
@@ -152,7 +152,7 @@ class SnapshotPartResult:
 
     #: ``partial`` (parts missing), ``complete`` (every part is here: `bodies`) or
     #: ``duplicate`` (a part of the snapshot last handed to the copier: dropped)
-    status: str
+    status: Literal["partial", "complete", "duplicate"]
     have: int = 0  #: distinct parts kept of this snapshot
     superseded: str | None = None  #: the incomplete snapshot this part's one replaced
     bodies: tuple[bytes, ...] = ()  #: every part envelope, in part order (when complete)
