@@ -106,9 +106,7 @@ def test_follower_keeps_its_state_when_the_account_id_has_characters_windows_for
     gateway.queue(account, "OrderCommand", cmd)
     assert report_for(gateway, account, cmd["command_id"])["status"] == "filled"
     folder = f.files_dir / "CopyGateway" / "~_broker~_live!7"
-    assert {"session.key", "journal.json", "tickets.json"} <= {
-        p.name for p in folder.iterdir()
-    }
+    assert {"session.key", "journal.json", "tickets.json"} <= {p.name for p in folder.iterdir()}
     f.stop()
     again = start_terminal("f", gateway.base_url, role="follower", account_id=account)
     gateway.wait_for(account, "InitRequest", count=2)
