@@ -9,6 +9,7 @@ The server runs with the embedded store (no Redis), heartbeat 1 s / timeout 3 s.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -233,3 +234,41 @@ def test_an_ea_with_1000_symbols_gets_its_init_ack_from_the_real_gateway(
     server.decide_key("m-1", "approve")
     master.wait_log("session ready", timeout=15)
     assert "exceeds the gateway's size limit" not in master.log()
+
+
+def test_a_master_that_crashed_before_seeing_its_intent_confirmed_is_copied_once(
+    server: Gateway, start_terminal: StartTerminal, tmp_path: Path
+) -> None:
+    """The master's partial close reaches the gateway, the master dies before the
+    200 is processed and sends the same intent (same id) again after the restart:
+    the follower closes its part once."""
+    server.put_account("m-1", "master")
+    server.put_account("f-1", "follower")
+    server.subscribe("f-1", "m-1")
+    book = {"MQL_SIM_BOOK": str(tmp_path / "master-book.txt")}
+    crash = {"MQL_CRASH_AT": "WebRequest:OrderIntent:2"}  # the open is the first
+    master = start_terminal("m", server.base_url, role="master", account_id="m-1", env=book | crash)
+    follower = start_terminal(
+        "f", server.base_url, role="follower", account_id="f-1", first_ticket=9000
+    )
+    server.decide_key("m-1", "approve")
+    server.decide_key("f-1", "approve")
+    master.wait_log("session ready", timeout=15)
+    follower.wait_log("session ready", timeout=15)
+    ticket = master.open("EURUSD", OP_BUY, 0.3)
+    wait_until(lambda: copies(follower), what="the copy on the follower")
+
+    master.close(ticket, 0.1)
+    wait_until(lambda: not master.running, what="the master's crash")
+    master.stop()
+    unconfirmed = json.loads(master.file("master.json").read_text())["outbox"]["reports"]
+    assert [i["payload"]["action"] for i in unconfirmed] == ["close"]
+    wait_until(lambda: [o["lots"] for o in copies(follower)] == [0.2], what="the partial close")
+
+    master = start_terminal("m", server.base_url, role="master", account_id="m-1", env=book)
+    wait_until(
+        lambda: json.loads(master.file("master.json").read_text())["outbox"]["reports"] == [],
+        what="the intent sent again and confirmed",
+    )
+    time.sleep(1.5)  # a second partial close would reach the follower by now
+    assert [o["lots"] for o in copies(follower)] == [0.2]

@@ -81,9 +81,10 @@ def test_ws_master_sends_an_intent_again_when_it_crashed_before_the_receipt(
     ("point", "copies"),
     [
         ("FileMove:master.json:2", 1),  # intent and view saved, nothing sent: sent after restart
+        ("WebRequest:OrderIntent:1", 2),  # delivered, the 200 lost with the crash: sent again
         ("FileMove:master.json:3", 1),  # delivered (200) and confirmed: not sent again
     ],
-    ids=["saved-not-sent", "delivered"],
+    ids=["saved-not-sent", "delivered-unconfirmed", "delivered"],
 )
 def test_master_delivers_an_intent_once_across_a_crash(
     gateway: FakeGateway, start_terminal: StartTerminal, tmp_path: Path, point: str, copies: int
@@ -101,4 +102,5 @@ def test_master_delivers_an_intent_once_across_a_crash(
     time.sleep(0.5)
     assert [e["payload"]["ticket"] for e in opens(gateway)] == [ticket] * copies
     assert len(gateway.received("m-1", "OrderIntent")) == copies  # no other intent either
+    assert len({e["id"] for e in opens(gateway)}) == 1  # a copy is the same envelope
     assert unconfirmed(m) == []

@@ -24,8 +24,10 @@
 //    loaded at start;
 //  * crash injection: $MQL_CRASH_AT="<point>:<n>" ends the process with
 //    _exit(86) right after the n-th occurrence of <point> -- "OrderSend",
-//    "OrderClose", "OrderModify", "OrderDelete" (after the broker executed it)
-//    or "FileMove:<file name>" (after a state file was saved) -- as a
+//    "OrderClose", "OrderModify", "OrderDelete" (after the broker executed it),
+//    "FileMove:<file name>" (after a state file was saved) or
+//    "WebRequest:<OrderIntent|ExecutionReport>" (a 200 to a body carrying one
+//    came back, before the EA could record the confirmation) -- as a
 //    terminal crash or power cut would, without OnDeinit.
 #include "mql4_shim.h"
 
@@ -849,6 +851,11 @@ int WebRequest(const string &method, const string &url_s, const string &headers,
   size_t first_eol = head.find("\r\n");
   result_headers = string((first_eol == std::string::npos ? std::string() : head.substr(first_eol + 2) + "\r\n").c_str());
   result.items().assign(body.begin(), body.end());
+  // the server answered (a 200 confirmed the body) but the EA has not seen it yet
+  for (const char *type : {"OrderIntent", "ExecutionReport"})
+    if (status == 200 && std::string(data.items().begin(), data.items().end()).find(
+                             std::string("\"type\":\"") + type + "\"") != std::string::npos)
+      crash_point(std::string("WebRequest:") + type);
   return status;
 }
 
