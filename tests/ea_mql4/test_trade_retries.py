@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from terminal_harness import OP_BUY, Terminal
 
-from .fake_gateway import FakeGateway
+from .fake_gateway import FakeGateway, FakeStream
 from .test_ea_terminal import MAGIC, command, ours, report_for
 
 StartTerminal = Callable[..., Terminal]
@@ -49,6 +49,30 @@ def test_follower_heartbeats_stay_on_time_while_a_trade_retries(
     cmd = command("open")
     started = time.monotonic()
     gateway.queue("f-1", "OrderCommand", cmd)
+    assert_beats_on_time_until_filled(gateway, f, cmd, started)
+
+
+def test_ws_follower_heartbeats_stay_on_time_while_a_trade_retries(
+    gateway: FakeGateway, stream: FakeStream, start_terminal: StartTerminal
+) -> None:
+    f = follower(
+        start_terminal,
+        gateway,
+        inputs={"InpTransport": 1, "InpWsUrl": stream.url},
+        env={"MQL_DLLS_ALLOWED": "1"},
+        dll=True,
+    )
+    gateway.wait_for("f-1", "StatusHeartbeat")
+    f.inject("OrderSend", 137, 3)
+    cmd = command("open")
+    started = time.monotonic()
+    stream.send("f-1", "OrderCommand", cmd)
+    assert_beats_on_time_until_filled(gateway, f, cmd, started)
+
+
+def assert_beats_on_time_until_filled(
+    gateway: FakeGateway, f: Terminal, cmd: dict[str, Any], started: float
+) -> None:
     report = report_for(gateway, "f-1", cmd["command_id"], timeout=20)
     finished = time.monotonic()
     time.sleep(0.3)  # a second execution or report would show by now
