@@ -76,8 +76,9 @@ def crash_while_executing(
 ) -> None:
     """A follower whose broker book is `book` gets `cmd` and crashes at `point`."""
     env = {"MQL_SIM_BOOK": book, "MQL_CRASH_AT": point}
+    synced = len(gateway.received("f-1", "SyncSnapshot"))
     crashing = start_follower(start_terminal, gateway, stream, env)
-    gateway.wait_for("f-1", "SyncSnapshot")
+    gateway.wait_for("f-1", "SyncSnapshot", count=synced + 1)  # this terminal's session
     if stream is None:
         gateway.queue("f-1", "OrderCommand", cmd)
     else:
@@ -158,23 +159,34 @@ def test_follower_finds_a_crashed_open_in_the_history_when_it_was_closed_meanwhi
     assert report["status"] == "filled"
 
 
+@pytest.mark.parametrize("transport", ["poll", "websocket"])
 def test_follower_reports_a_crashed_partial_close_with_its_remainder(
-    gateway: FakeGateway, start_terminal: StartTerminal, tmp_path: Path
+    gateway: FakeGateway,
+    start_terminal: StartTerminal,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    transport: str,
 ) -> None:
-    book = str(tmp_path / "broker-book.txt")
-    f = start_terminal(
-        "f", gateway.base_url, role="follower", account_id="f-1", env={"MQL_SIM_BOOK": book}
+    book = {"MQL_SIM_BOOK": str(tmp_path / "broker-book.txt")}
+    stream: FakeStream | None = (
+        request.getfixturevalue("stream") if transport == "websocket" else None
     )
+    f = start_follower(start_terminal, gateway, stream, book)
+    gateway.wait_for("f-1", "SyncSnapshot")
     opened = command("open", volume=0.5)
-    gateway.queue("f-1", "OrderCommand", opened)
+    if stream is None:
+        gateway.queue("f-1", "OrderCommand", opened)
+    else:
+        stream.send("f-1", "OrderCommand", opened)
     ticket = report_for(gateway, "f-1", opened["command_id"])["ticket"]
     f.stop()
     part = command("close", volume=0.2, ticket=ticket)
-    crash_while_executing(gateway, start_terminal, book, "OrderClose:1", part)
-    f = start_terminal(
-        "f", gateway.base_url, role="follower", account_id="f-1", env={"MQL_SIM_BOOK": book}
+    crash_while_executing(
+        gateway, start_terminal, book["MQL_SIM_BOOK"], "OrderClose:1", part, stream
     )
+    f = start_follower(start_terminal, gateway, stream, book)
     report = report_for(gateway, "f-1", part["command_id"])
+    time.sleep(0.3)
     [rest] = ours(f.book())
-    assert rest["lots"] == 0.3
+    assert rest["lots"] == 0.3  # closed once
     assert (report["status"], report["new_ticket"]) == ("closed", rest["ticket"])
