@@ -184,3 +184,29 @@ def test_follower_rejects_with_145_when_the_order_stays_frozen(
     assert (report["status"], report["error_code"]) == ("rejected", 145)
     assert "freeze level" in report["error_message"]
     assert len(ours(f.book())) == 1
+
+
+def test_ws_follower_takes_receipts_while_a_trade_waits_out_the_freeze_level(
+    gateway: FakeGateway, stream: FakeStream, start_terminal: StartTerminal
+) -> None:
+    f = follower(
+        start_terminal,
+        gateway,
+        inputs={"InpTransport": 1, "InpWsUrl": stream.url},
+        env={"MQL_DLLS_ALLOWED": "1", **FREEZE},
+        dll=True,
+    )
+    close = frozen_order(f, "close")
+    opened = command("open", symbol="GBPUSD")
+    stream.send("f-1", "OrderCommand", opened)
+    stream.send("f-1", "OrderCommand", close)  # waits behind the freeze level
+    [report] = gateway.wait_for("f-1", "ExecutionReport")
+    assert report["payload"]["command_id"] == opened["command_id"]
+    outbox = f.file("outbox.json")
+    deadline = time.monotonic() + 5
+    while '"reports":[]' not in outbox.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert '"reports":[]' in outbox.read_text()  # its Receipt did not wait for the close
+    assert gateway.received("f-1", "ExecutionReport") == [report]  # the close still waits
+    f.price("EURUSD", 1.1000, 1.1001)
+    assert report_for(gateway, "f-1", close["command_id"])["status"] == "closed"

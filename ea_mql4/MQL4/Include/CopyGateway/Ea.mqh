@@ -377,6 +377,10 @@ private:
             known=(msgs[i].id!="" && m_pending[k].id==msgs[i].id);
          if(known)
             continue;  // re-delivered while waiting (ack_seq stays below it)
+         // a Receipt takes effect at once, also behind a deferred trade (confirming
+         // twice is harmless); it is acknowledged in order like every message
+         if(msgs[i].kind==CG_MSG_RECEIPT && m_outbox.Confirm(msgs[i].receipt_ids))
+            SaveOutbox();
          int n=ArraySize(m_pending);
          ArrayResize(m_pending,n+1,16);
          m_pending[n]=msgs[i];
