@@ -85,7 +85,7 @@ def assert_beats_on_time_until_filled(
     window = [at for at in beats if started - HEARTBEAT_INTERVAL_S <= at <= finished + 0.3]
     gaps = [b - a for a, b in zip(window, window[1:], strict=False)]
     assert len(window) >= 3
-    assert max(gaps) < HEARTBEAT_INTERVAL_S + 0.6, gaps  # never a beat late by a retry
+    assert max(gaps) < HEARTBEAT_INTERVAL_S + 0.8, gaps  # no retry sleeps 2 s in a tick
 
 
 def test_follower_gives_up_after_its_retries_without_blocking(
