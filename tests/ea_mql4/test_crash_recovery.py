@@ -36,7 +36,11 @@ CRASH_POINTS = [
     "FileMove:outbox.json:2",  # poll: delivered (200), the ack not saved; ws: written, no Receipt
 ]
 POLL_CRASH_POINTS = [*CRASH_POINTS, "WebRequest:ExecutionReport:1"]  # 200 back, not yet seen
-WS_CRASH_POINTS = [*CRASH_POINTS, "FileMove:outbox.json:3"]  # ws: the Receipt confirmed it
+WS_CRASH_POINTS = [
+    *CRASH_POINTS,
+    "send:ExecutionReport:1",  # the frame written, nothing saved after it
+    "FileMove:outbox.json:3",  # the Receipt confirmed it
+]
 
 
 def start_follower(

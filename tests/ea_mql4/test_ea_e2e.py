@@ -236,18 +236,25 @@ def test_an_ea_with_1000_symbols_gets_its_init_ack_from_the_real_gateway(
     assert "exceeds the gateway's size limit" not in master.log()
 
 
+@pytest.mark.parametrize(
+    ("transport", "crash_at"),
+    [
+        ("poll", "WebRequest:OrderIntent:2"),  # the 200 came back, the master did not see it
+        ("websocket", "send:OrderIntent:2"),  # the frame was written, no Receipt yet
+    ],
+)
 def test_a_master_that_crashed_before_seeing_its_intent_confirmed_is_copied_once(
-    server: Gateway, start_terminal: StartTerminal, tmp_path: Path
+    server: Gateway, start_terminal: StartTerminal, tmp_path: Path, transport: str, crash_at: str
 ) -> None:
-    """The master's partial close reaches the gateway, the master dies before the
-    200 is processed and sends the same intent (same id) again after the restart:
-    the follower closes its part once."""
+    """The master's partial close is sent (the open was the first intent), the
+    master dies before it learns that the gateway has it, and sends the same
+    intent (same id) again after the restart: the follower closes its part once."""
     server.put_account("m-1", "master")
     server.put_account("f-1", "follower")
     server.subscribe("f-1", "m-1")
     book = {"MQL_SIM_BOOK": str(tmp_path / "master-book.txt")}
-    crash = {"MQL_CRASH_AT": "WebRequest:OrderIntent:2"}  # the open is the first
-    master = start_terminal("m", server.base_url, role="master", account_id="m-1", env=book | crash)
+    crashing = over(server, transport, MQL_CRASH_AT=crash_at, **book)
+    master = start_terminal("m", server.base_url, role="master", account_id="m-1", **crashing)
     follower = start_terminal(
         "f", server.base_url, role="follower", account_id="f-1", first_ticket=9000
     )
@@ -265,7 +272,9 @@ def test_a_master_that_crashed_before_seeing_its_intent_confirmed_is_copied_once
     assert [i["payload"]["action"] for i in unconfirmed] == ["close"]
     wait_until(lambda: [o["lots"] for o in copies(follower)] == [0.2], what="the partial close")
 
-    master = start_terminal("m", server.base_url, role="master", account_id="m-1", env=book)
+    master = start_terminal(
+        "m", server.base_url, role="master", account_id="m-1", **over(server, transport, **book)
+    )
     wait_until(
         lambda: json.loads(master.file("master.json").read_text())["outbox"]["reports"] == [],
         what="the intent sent again and confirmed",

@@ -27,7 +27,9 @@
 //    "OrderClose", "OrderModify", "OrderDelete" (after the broker executed it),
 //    "FileMove:<file name>" (after a state file was saved) or
 //    "WebRequest:<OrderIntent|ExecutionReport>" (a 200 to a body carrying one
-//    came back, before the EA could record the confirmation) -- as a
+//    came back, before the EA could record the confirmation) or, in the DLL
+//    build, "send:<OrderIntent|ExecutionReport>" (a WebSocket frame carrying
+//    one was written, no Receipt yet) -- as a
 //    terminal crash or power cut would, without OnDeinit.
 #include "mql4_shim.h"
 
@@ -221,6 +223,8 @@ static void crash_point(const std::string &point) {
   std::fflush(stderr);
   std::_Exit(86);
 }
+
+void mql_crash_point(const std::string &point) { crash_point(point); }  // ws2_32.cpp
 
 // ---------------------------------------------------------------- trading
 static void move_to_history(SimOrder o, double price, datetime when) {
