@@ -36,9 +36,8 @@ def follower(start_terminal: StartTerminal, gateway: FakeGateway, **kwargs: Any)
         ["busy 2500"],  # the trade context stays busy for 2.5 s
         ["fail OrderSend 137 3"],  # broker busy: backoff 0.5 + 1 + 2 s
         ["fail OrderSend 146 3"],  # trade context busy, reported by OrderSend
-        ["fail OrderSend 4 3"],  # trade server busy
     ],
-    ids=["context-busy", "137", "146", "4"],
+    ids=["context-busy", "137", "146"],  # 4/6/8/141 share 137's backoff (TradeMath.mqh)
 )
 def test_follower_heartbeats_stay_on_time_while_a_trade_retries(
     gateway: FakeGateway, start_terminal: StartTerminal, faults: list[str]
@@ -101,6 +100,18 @@ def test_follower_gives_up_after_its_retries_without_blocking(
     after = command("open")  # the queue moves on
     gateway.queue("f-1", "OrderCommand", after)
     assert report_for(gateway, "f-1", after["command_id"])["status"] == "filled"
+
+
+def test_follower_rejects_with_146_when_the_trade_context_stays_busy(
+    gateway: FakeGateway, start_terminal: StartTerminal
+) -> None:
+    f = follower(start_terminal, gateway)
+    f.command("busy 8000")  # longer than the EA waits for the context (5 s)
+    cmd = command("open")
+    gateway.queue("f-1", "OrderCommand", cmd)
+    report = report_for(gateway, "f-1", cmd["command_id"], timeout=15)
+    assert (report["status"], report["error_code"]) == ("rejected", 146)
+    assert ours(f.book()) == []
 
 
 # ---------------------------------------------------------------- 128 (trade timeout)

@@ -35,7 +35,7 @@ protected:
    int               m_last_error;      // MT4 error of the last failed step
    string            m_command;         // command whose retry state is kept below
    int               m_retries;         // retries used by m_command so far
-   uint              m_started;         // GetTickCount() when m_command began
+   uint              m_busy_since;      // GetTickCount() when it found the trade context busy (0 = not)
    uint              m_frozen_since;    // GetTickCount() of its first freeze refusal (0 = none)
    uint              m_sleep_until;     // end of this tick's sleep budget (GetTickCount())
    bool              m_deferred;        // the last operation stopped to wait for a later tick
@@ -101,11 +101,15 @@ protected:
       while(IsTradeContextBusy())
         {
          m_last_error=ERR_TRADE_CONTEXT_BUSY;
-         if(IsStopped() || (int)(GetTickCount()-m_started)>CG_CONTEXT_WAIT_MS)
+         uint now=GetTickCount();
+         if(m_busy_since==0)
+            m_busy_since=(now==0 ? 1 : now);
+         if(IsStopped() || (int)(now-m_busy_since)>CG_CONTEXT_WAIT_MS)
             return(false);
          if(!Pause(CG_CONTEXT_POLL_MS))
             return(false);
         }
+      m_busy_since=0;
       return(true);
      }
    //--- the selected order cannot be modified, closed or deleted now (FREEZELEVEL)
@@ -281,7 +285,7 @@ protected:
 
 public:
                      CTradeOps(void) : m_magic(0),m_slippage_pips(3),m_max_retries(3),m_freeze_wait_ms(10000),m_last_error(0),
-                     m_retries(0),m_started(0),m_frozen_since(0),m_sleep_until(0),m_deferred(false),m_retry_after_ms(0) {}
+                     m_retries(0),m_busy_since(0),m_frozen_since(0),m_sleep_until(0),m_deferred(false),m_retry_after_ms(0) {}
    void              Init(const int magic,const double slippage_pips,const int max_retries,const int freeze_wait_ms)
      {
       m_magic=magic;
@@ -301,7 +305,7 @@ public:
          return;
       m_command=command_id;
       m_retries=0;
-      m_started=GetTickCount();
+      m_busy_since=0;
       m_frozen_since=0;
      }
    string            Command(void) const { return(m_command); }
