@@ -381,6 +381,35 @@ TEST(test_inbox_drops_duplicate_ids_and_acks_only_processed_seq) {
   CHECK_EQ(in.Route(d, d.Find(d.Root(), "messages"), again), 0);  // ids seen before
 }
 
+TEST(test_backlog_keeps_order_and_holds_everything_behind_a_waiting_message) {
+  CInbox in;
+  in.Init(0);
+  CJsonDoc d;
+  CHECK(d.Parse(kBatch));
+  MqlArray<SServerMessage> out;
+  in.Route(d, d.Find(d.Root(), "messages"), out);
+  CMessageBacklog backlog;
+  CHECK(!backlog.Ready(0));
+  CHECK_EQ(backlog.Add(out), 3);
+  CHECK_EQ(backlog.Add(out), 0);  // re-delivered while they wait: not twice
+  SServerMessage m;
+  backlog.First(m);
+  CHECK_EQ(m.id, string("s-1"));
+  backlog.RemoveFirst();
+  backlog.WaitUntil(1000);  // s-2 must be handled again at t=1000
+  CHECK(!backlog.Ready(999));
+  CHECK(backlog.Ready(1000));
+  backlog.First(m);
+  CHECK_EQ(m.id, string("s-2"));
+  backlog.RemoveFirst();  // handled: the next one is ready at once
+  CHECK(backlog.Ready(0));
+  backlog.First(m);
+  CHECK_EQ(m.id, string("s-3"));
+  backlog.RemoveFirst();
+  CHECK_EQ(backlog.Count(), 0);
+  CHECK(!backlog.Ready(5000));
+}
+
 // ---------------------------------------------------------------- journal, ticket map
 TEST(test_journal_answers_duplicate_command_with_stored_report) {
   CCommandJournal j;

@@ -87,8 +87,7 @@ private:
    bool              m_snapshot_due;    // send a SyncSnapshot once InitAck arrived
    bool              m_stop_notified;   // the stop alert was shown
    bool              m_ws_was_open;     // WebSocket connected at least once this session
-   SServerMessage    m_pending[];       // routed server messages not yet processed, in order
-   long              m_resume_at_ms;    // the first of them (a deferred trade) waits until then
+   CMessageBacklog   m_backlog;         // routed server messages not yet handled, in order
    string            m_saved_master;    // master.json as last written
 
    bool              IsMaster(void) const { return(m_cfg.role==CG_ROLE_MASTER); }
@@ -300,7 +299,7 @@ private:
       if(!finished)
         {
          // a retry waits for a later tick: heartbeats and transport go on meanwhile
-         m_resume_at_ms=now+m_exec.RetryAfterMs();
+         m_backlog.WaitUntil(now+m_exec.RetryAfterMs());
          m_store.Write("tickets.json",m_tickets.Serialize());
          if(!resumed)
             Print("CopyGateway: ",m.command.action," ",m.command.symbol," (master #",m.command.master_ticket,") waits: error ",
@@ -367,45 +366,31 @@ private:
         }
       return(true);
      }
-   //--- new server messages join the queue behind the ones still waiting
+   //--- new server messages join the backlog behind the ones still waiting
    void              Enqueue(const SServerMessage &msgs[])
      {
+      // a Receipt takes effect at once, also behind a deferred trade (confirming
+      // twice is harmless); it is acknowledged in order like every message
       for(int i=0;i<ArraySize(msgs);i++)
-        {
-         bool known=false;
-         for(int k=0;k<ArraySize(m_pending) && !known;k++)
-            known=(msgs[i].id!="" && m_pending[k].id==msgs[i].id);
-         if(known)
-            continue;  // re-delivered while waiting (ack_seq stays below it)
-         // a Receipt takes effect at once, also behind a deferred trade (confirming
-         // twice is harmless); it is acknowledged in order like every message
          if(msgs[i].kind==CG_MSG_RECEIPT && m_outbox.Confirm(msgs[i].receipt_ids))
             SaveOutbox();
-         int n=ArraySize(m_pending);
-         ArrayResize(m_pending,n+1,16);
-         m_pending[n]=msgs[i];
-        }
+      m_backlog.Add(msgs);
      }
-   //--- handle queued messages in order; a deferred trade holds the rest (and
+   //--- handle waiting messages in order; a deferred trade holds the rest (and
    //--- ack_seq) back until its retry on a later tick
    void              ProcessPending(const long now)
      {
-      int done=0;
-      int n=ArraySize(m_pending);
-      while(done<n && now>=m_resume_at_ms)
+      while(m_backlog.Ready(now))
         {
          if(!m_session.IsOpen() || m_store.Failure()!="")
             break;  // closed/stopped, or state no longer saved: not ours to act on now
-         if(!Handle(m_pending[done],now))
+         SServerMessage m;
+         m_backlog.First(m);
+         if(!Handle(m,now))
             break;
-         m_inbox.MarkProcessed(m_pending[done]);
-         done++;
+         m_inbox.MarkProcessed(m);
+         m_backlog.RemoveFirst();
         }
-      if(done==0)
-         return;
-      for(int i=done;i<n;i++)
-         m_pending[i-done]=m_pending[i];
-      ArrayResize(m_pending,n-done);
      }
 
    //--- session creation -----------------------------------------
@@ -460,7 +445,7 @@ private:
          return;
       // while a deferred trade holds the queue the server re-sends what is above
       // ack_seq at once: poll at the idle period then, without a hold
-      bool waiting=(ArraySize(m_pending)>0);
+      bool waiting=(m_backlog.Count()>0);
       int wait=(n==0 && !IsMaster() && !waiting ? m_cfg.poll_wait_ms : 0);
       long ack=m_inbox.AckSeq();
       string url=Url("/ea-gateway/v1/sessions/"+m_session.SessionId()+"/exchange");
@@ -627,7 +612,7 @@ private:
 
 public:
                      CCopyGatewayEa(void) : m_counter(0),m_next_poll_ms(0),m_batch_limit(CG_MAX_BATCH),m_next_status_ms(0),m_saved_ack(-1),
-                     m_snapshot_due(false),m_stop_notified(false),m_ws_was_open(false),m_resume_at_ms(0) {}
+                     m_snapshot_due(false),m_stop_notified(false),m_ws_was_open(false) {}
 
    int               Init(const SEaConfig &cfg)
      {
@@ -663,8 +648,7 @@ public:
       m_session.Reset(0);
       m_outbox.Clear();
       m_outbox.SetCapacity(CG_MAX_OUTBOX);
-      ArrayResize(m_pending,0);
-      m_resume_at_ms=0;
+      m_backlog.Clear();
       if(m_cfg.account_id!="" || AccountNumber()!=0)
          AttachAccount();
       else
