@@ -236,6 +236,14 @@ def test_an_ea_with_1000_symbols_gets_its_init_ack_from_the_real_gateway(
     assert "exceeds the gateway's size limit" not in master.log()
 
 
+def unconfirmed(master: Terminal) -> list[dict[str, Any]]:
+    """The intents a master keeps until the gateway confirmed them (master.json)."""
+    saved: list[dict[str, Any]] = json.loads(master.file("master.json").read_text())["outbox"][
+        "reports"
+    ]
+    return saved
+
+
 @pytest.mark.parametrize(
     ("transport", "crash_at"),
     [
@@ -264,20 +272,17 @@ def test_a_master_that_crashed_before_seeing_its_intent_confirmed_is_copied_once
     follower.wait_log("session ready", timeout=15)
     ticket = master.open("EURUSD", OP_BUY, 0.3)
     wait_until(lambda: copies(follower), what="the copy on the follower")
+    wait_until(lambda: unconfirmed(master) == [], what="the open confirmed")
 
     master.close(ticket, 0.1)
     wait_until(lambda: not master.running, what="the master's crash")
     master.stop()
-    unconfirmed = json.loads(master.file("master.json").read_text())["outbox"]["reports"]
-    assert [i["payload"]["action"] for i in unconfirmed] == ["close"]
+    assert [i["payload"]["action"] for i in unconfirmed(master)] == ["close"]
     wait_until(lambda: [o["lots"] for o in copies(follower)] == [0.2], what="the partial close")
 
     master = start_terminal(
         "m", server.base_url, role="master", account_id="m-1", **over(server, transport, **book)
     )
-    wait_until(
-        lambda: json.loads(master.file("master.json").read_text())["outbox"]["reports"] == [],
-        what="the intent sent again and confirmed",
-    )
+    wait_until(lambda: unconfirmed(master) == [], what="the intent sent again and confirmed")
     time.sleep(1.5)  # a second partial close would reach the follower by now
     assert [o["lots"] for o in copies(follower)] == [0.2]
