@@ -51,6 +51,7 @@ class _Account:
     outbox: list[dict[str, Any]] = field(default_factory=list)  # envelopes with seq
     held: list[dict[str, Any]] = field(default_factory=list)  # waiting for promotion
     received: list[dict[str, Any]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() per received entry
     acked: int = 0
 
 
@@ -148,6 +149,13 @@ class FakeGateway:
         with self._cond:
             got = list(self._accounts.setdefault(account_id, _Account()).received)
         return [e for e in got if env_type is None or e["type"] == env_type]
+
+    def arrived(self, account_id: str, env_type: str) -> list[tuple[float, dict[str, Any]]]:
+        """``(time.monotonic() of arrival, envelope)`` of every ``env_type`` received."""
+        with self._cond:
+            acc = self._accounts.setdefault(account_id, _Account())
+            pairs = list(zip(acc.arrivals, acc.received, strict=True))
+        return [(at, e) for at, e in pairs if e["type"] == env_type]
 
     def wait_for(
         self,
@@ -251,6 +259,7 @@ class FakeGateway:
                     self.invalid.append(f"{exc}: {json.dumps(raw)[:300]}")
                     continue
                 acc.received.append(json.loads(env.model_dump_json(exclude_none=True)))
+                acc.arrivals.append(time.monotonic())
                 if env.type == "InitRequest" and session.state == "authenticated":
                     self._append(acc, self._init_ack(session))
             acc.acked = max(acc.acked, req.ack_seq)
@@ -352,6 +361,8 @@ class FakeStream:
         self._conns: dict[str, Any] = {}  # account -> live connection
         #: accounts whose next ExecutionReport is lost with the connection (dropped unread)
         self.drop_next_report: set[str] = set()
+        #: accounts whose reports/intents are recorded but never confirmed with a Receipt
+        self.withhold_receipts: set[str] = set()
         self.receipts_sent: list[str] = []  #: EA envelope ids confirmed with a Receipt
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -429,15 +440,21 @@ class FakeStream:
                 with gateway._cond:
                     acc = gateway._accounts[session.account_id]
                     acc.received.append(json.loads(env.model_dump_json(exclude_none=True)))
+                    acc.arrivals.append(time.monotonic())
                     gateway._cond.notify_all()
+                    backlog = []
                     if env.type == "InitRequest":
+                        # a new connection gets what the EA has not acknowledged yet
+                        ack_seq = env.payload.ack_seq  # type: ignore[union-attr]
+                        backlog = [e for e in acc.outbox if e["seq"] > ack_seq]
                         replies.append(gateway._init_ack(session))
-                    if receipts and env.type in ("ExecutionReport", "OrderIntent"):
+                    withheld = session.account_id in self.withhold_receipts
+                    if receipts and not withheld and env.type in ("ExecutionReport", "OrderIntent"):
                         replies.append(gateway._env("Receipt", {"ids": [env.id]}))
                         self.receipts_sent.append(env.id)
                     for reply in replies:
                         gateway._append(acc, reply)
-                    replies = acc.outbox[len(acc.outbox) - len(replies) :]
+                    replies = backlog + acc.outbox[len(acc.outbox) - len(replies) :]
                 for reply in replies:
                     await connection.send(json.dumps(reply))
 

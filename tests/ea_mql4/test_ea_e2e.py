@@ -12,6 +12,7 @@ made of it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -321,3 +322,55 @@ def test_a_snapshot_of_500_orders_goes_in_parts_and_reaches_the_copier_once_whol
     # the InitRequest (1,000 symbols, 500 of them traded) and every part fit the limits
     assert "exceeds the gateway's size limit" not in master.log()
     assert "payload_too_large" not in master.log()
+
+
+def unconfirmed(master: Terminal) -> list[dict[str, Any]]:
+    """The intents a master keeps until the gateway confirmed them (master.json)."""
+    saved: list[dict[str, Any]] = json.loads(master.file("master.json").read_text())["outbox"][
+        "reports"
+    ]
+    return saved
+
+
+@pytest.mark.parametrize(
+    ("transport", "crash_at"),
+    [
+        ("poll", "WebRequest:OrderIntent:2"),  # the 200 came back, the master did not see it
+        ("websocket", "send:OrderIntent:2"),  # the frame was written, no Receipt yet
+    ],
+)
+def test_a_master_that_crashed_before_seeing_its_intent_confirmed_is_copied_once(
+    server: Gateway, start_terminal: StartTerminal, tmp_path: Path, transport: str, crash_at: str
+) -> None:
+    """The master's partial close is sent (the open was the first intent), the
+    master dies before it learns that the gateway has it, and sends the same
+    intent (same id) again after the restart: the follower closes its part once."""
+    server.put_account("m-1", "master")
+    server.put_account("f-1", "follower")
+    server.subscribe("f-1", "m-1")
+    book = {"MQL_SIM_BOOK": str(tmp_path / "master-book.txt")}
+    crashing = over(server, transport, MQL_CRASH_AT=crash_at, **book)
+    master = start_terminal("m", server.base_url, role="master", account_id="m-1", **crashing)
+    follower = start_terminal(
+        "f", server.base_url, role="follower", account_id="f-1", first_ticket=9000
+    )
+    server.decide_key("m-1", "approve")
+    server.decide_key("f-1", "approve")
+    master.wait_log("session ready", timeout=15)
+    follower.wait_log("session ready", timeout=15)
+    ticket = master.open("EURUSD", OP_BUY, 0.3)
+    wait_until(lambda: copies(follower), what="the copy on the follower")
+    wait_until(lambda: unconfirmed(master) == [], what="the open confirmed")
+
+    master.close(ticket, 0.1)
+    wait_until(lambda: not master.running, what="the master's crash")
+    master.stop()
+    assert [i["payload"]["action"] for i in unconfirmed(master)] == ["close"]
+    wait_until(lambda: [o["lots"] for o in copies(follower)] == [0.2], what="the partial close")
+
+    master = start_terminal(
+        "m", server.base_url, role="master", account_id="m-1", **over(server, transport, **book)
+    )
+    wait_until(lambda: unconfirmed(master) == [], what="the intent sent again and confirmed")
+    time.sleep(1.5)  # a second partial close would reach the follower by now
+    assert [o["lots"] for o in copies(follower)] == [0.2]

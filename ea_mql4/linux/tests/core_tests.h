@@ -381,6 +381,35 @@ TEST(test_inbox_drops_duplicate_ids_and_acks_only_processed_seq) {
   CHECK_EQ(in.Route(d, d.Find(d.Root(), "messages"), again), 0);  // ids seen before
 }
 
+TEST(test_backlog_keeps_order_and_holds_everything_behind_a_waiting_message) {
+  CInbox in;
+  in.Init(0);
+  CJsonDoc d;
+  CHECK(d.Parse(kBatch));
+  MqlArray<SServerMessage> out;
+  in.Route(d, d.Find(d.Root(), "messages"), out);
+  CMessageBacklog backlog;
+  CHECK(!backlog.Ready(0));
+  CHECK_EQ(backlog.Add(out), 3);
+  CHECK_EQ(backlog.Add(out), 0);  // re-delivered while they wait: not twice
+  SServerMessage m;
+  backlog.First(m);
+  CHECK_EQ(m.id, string("s-1"));
+  backlog.RemoveFirst();
+  backlog.WaitUntil(1000);  // s-2 must be handled again at t=1000
+  CHECK(!backlog.Ready(999));
+  CHECK(backlog.Ready(1000));
+  backlog.First(m);
+  CHECK_EQ(m.id, string("s-2"));
+  backlog.RemoveFirst();  // handled: the next one is ready at once
+  CHECK(backlog.Ready(0));
+  backlog.First(m);
+  CHECK_EQ(m.id, string("s-3"));
+  backlog.RemoveFirst();
+  CHECK_EQ(backlog.Count(), 0);
+  CHECK(!backlog.Ready(5000));
+}
+
 // ---------------------------------------------------------------- journal, ticket map
 TEST(test_journal_answers_duplicate_command_with_stored_report) {
   CCommandJournal j;
@@ -586,6 +615,41 @@ TEST(test_trade_retry_policy_matches_mt4_error_classes) {
   for (int busy : {4, 6, 8, 137, 141}) CHECK_EQ(CgRetryClass(busy), CG_RETRY_WAIT);
   CHECK_EQ(CgRetryClass(129), CG_RETRY_REFRESH);
   CHECK_EQ(CgRetryClass(2), CG_RETRY_FINAL);
+}
+
+TEST(test_trade_retry_delays_back_off_and_are_capped) {
+  CHECK_EQ(CgRetryClass(145), CG_RETRY_FREEZE);
+  CHECK_EQ(CgRetryDelayMs(CG_RETRY_REFRESH, 1), 50);
+  CHECK_EQ(CgRetryDelayMs(CG_RETRY_CHECK, 3), 1000);
+  CHECK_EQ(CgRetryDelayMs(CG_RETRY_WAIT, 1), 500);
+  CHECK_EQ(CgRetryDelayMs(CG_RETRY_WAIT, 2), 1000);
+  CHECK_EQ(CgRetryDelayMs(CG_RETRY_WAIT, 3), 2000);
+  CHECK_EQ(CgRetryDelayMs(CG_RETRY_WAIT, 10), 8000);
+}
+
+TEST(test_trade_orders_within_the_freeze_level_are_frozen) {
+  // bid 1.1000 / ask 1.1002, freeze level 0.0005 (50 points of 0.00001)
+  const double bid = 1.1, ask = 1.1002, fl = 0.0005, pt = 0.00001;
+  struct Row { int type; double open, sl, tp; bool frozen; };
+  const Row rows[] = {
+      {OP_BUY, 1.09, 1.0996, 0, true},     // bid - SL = 4 pips
+      {OP_BUY, 1.09, 1.0995, 0, true},     // exactly the level: not beyond it
+      {OP_BUY, 1.09, 1.0994, 0, false},
+      {OP_BUY, 1.09, 0, 1.1004, true},     // TP - bid
+      {OP_BUY, 1.09, 0, 0, false},         // no stops: never frozen
+      {OP_SELL, 1.11, 1.1006, 0, true},    // SL - ask
+      {OP_SELL, 1.11, 0, 1.0990, false},   // ask - TP = 12 pips
+      {OP_BUYLIMIT, 1.0999, 0, 0, true},   // ask - open
+      {OP_BUYLIMIT, 1.0990, 0, 0, false},
+      {OP_SELLLIMIT, 1.1004, 0, 0, true},  // open - bid
+      {OP_BUYSTOP, 1.1006, 0, 0, true},    // open - ask
+      {OP_BUYSTOP, 1.1010, 0, 0, false},
+      {OP_SELLSTOP, 1.0996, 0, 0, true},   // bid - open
+      {OP_SELLSTOP, 1.0990, 0, 0, false},
+  };
+  for (const Row &r : rows)
+    CHECK(CgWithinFreezeLevel(r.type, r.open, r.sl, r.tp, bid, ask, fl, pt) == r.frozen);
+  CHECK(!CgWithinFreezeLevel(OP_BUY, 1.09, 1.0999, 0, bid, ask, 0, pt));  // no freeze level
 }
 
 TEST(test_trade_prices_snap_to_the_tick_size) {
