@@ -37,6 +37,7 @@ __all__ = [
     "COMMIT_MANY",
     "COMMIT_OPS",
     "ENTER",
+    "FAN_OUT_SPLIT",
     "LOAD_MANY",
     "OUTBOX_DONE",
     "RECORD_DELIVERED",
@@ -315,3 +316,23 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+#: KEYS: fan-out stream, last-ids hash; ARGV[1] approximate MAXLEN, [2] netstrings, per
+#: shard entry: partition (``<master>#<shard>``), master, body. Appends every entry and
+#: records its id as its partition's last one, atomically (a worker deciding whether a
+#: master's shards are all done relies on the pair). Returns the ids.
+FAN_OUT_SPLIT = (
+    _KEY_FROM_TEMPLATE
+    + """
+blob = ARGV[2]
+local ids = {}
+while pos <= #blob do
+  local partition, master, body = nxt(), nxt(), nxt()
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+    'account_id', partition, 'master', master, 'body', body)
+  redis.call('HSET', KEYS[2], partition, id)
+  ids[#ids + 1] = id
+end
+return ids
+"""
+)
