@@ -27,6 +27,7 @@ from copier.core import (
     update_peak,
 )
 from copier.core.links import LinkKey
+from copier.core.shared_plans import SharedPlans
 from copier.worker.codec import ID_SLOT, plain_json_text, split_at_id_slot
 from copier.worker.state import CopyRecord, CopyStatus, FollowerRecord
 from schemas.codes import Action, Severity
@@ -97,7 +98,15 @@ def attempt_of(command_id: str) -> int:
 class Draft:
     """Accumulates one `FollowerWrite` (local mutation only; inputs stay untouched)."""
 
-    def __init__(self, record: FollowerRecord, ctx: FollowerContext, now_ms: int, grace_ms: int):
+    def __init__(
+        self,
+        record: FollowerRecord,
+        ctx: FollowerContext,
+        now_ms: int,
+        grace_ms: int,
+        shared: SharedPlans | None = None,
+    ):
+        self.shared = shared  # plans shared with other followers of this round (or none)
         self.before = record  # the record as loaded
         peak = update_peak(record.peak, ctx.equity)
         self.record = record if peak == record.peak else replace(record, peak=peak)  # working copy
@@ -159,7 +168,11 @@ class Draft:
             recent_order_ms=record.recent_for(master, self.now),
             breaker=record.breaker,
         )
-        plan = plan_intent(signal, settings, state, self.now)
+        shared = self.shared
+        if shared is not None and shared.now_ms == self.now:
+            plan = shared.plan(signal, settings, state)
+        else:
+            plan = plan_intent(signal, settings, state, self.now)
         base = derive_command_id(master, signal.intent_id, record.account_id)
         for effect in plan.effects:
             if isinstance(effect, SwitchStatus):

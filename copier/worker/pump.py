@@ -27,6 +27,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Tracer
 
 from copier.core import MasterSignal, derive_command_id, reconcile_master, retry_command_id
+from copier.core.shared_plans import SharedPlans
 from copier.metrics import CopyMetrics
 from copier.worker.codec import decode_signals
 from copier.worker.decide import (
@@ -289,8 +290,10 @@ class CopierPump:
                 self.store.copy_records({f: ids[1:] for f, ids in wanted.items()}),
             )
             now = self._clock()
+            shared = SharedPlans(now)  # followers with identical inputs: planned once
             writes: list[FollowerWrite] = []
             for follower, item in loaded.items():
+                settings = self.store.shared_settings(master, follower, views[follower])
                 decided = set(more.get(follower, ()))  # decided before: a re-processed entry
                 if item.copy is not None:
                     decided.add(item.copy.command_id)
@@ -299,7 +302,7 @@ class CopierPump:
                     if command_id in decided:
                         continue
                     write = decide_signal(
-                        signal, views[follower], record, item.ctx, now, grace_ms=self._grace
+                        signal, settings, record, item.ctx, now, grace_ms=self._grace, shared=shared
                     )
                     parts.append(write)
                     record = write.after
