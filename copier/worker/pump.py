@@ -180,11 +180,7 @@ class CopierPump:
                 )
             )
         try:
-            if self.shards is not None and self.shards.wanted(len(views), unfinished):
-                self.counters.intents += len(signals)
-                self.counters.splits += await self.shards.split(signals, views)
-            else:
-                await self.fan_out_many(signals, views)
+            await self._fan_out_or_split(signals, views, unfinished)
         finally:
             for span in spans:
                 span.end()
@@ -192,6 +188,27 @@ class CopierPump:
         for _, envelope in intents:
             book = apply_master_intent(book, envelope.id, envelope.payload)
         await self.store.put_master_book(master, book)
+
+    async def _fan_out_or_split(
+        self,
+        signals: Sequence[MasterSignal],
+        views: Mapping[str, SubscriptionView] | None = None,
+        unfinished: bool | None = None,
+    ) -> None:
+        """Fan one master's intents out here, or split them into shard entries: a big
+        master, or one whose earlier shard entries are not all finished (so that no
+        follower gets an intent before the earlier ones of its shard)."""
+        master = signals[0].master_account_id
+        if views is None:
+            views = await self.store.followers_of(master)
+        if self.shards is not None:
+            if unfinished is None:
+                unfinished = await self.shards.unfinished(master)
+            if self.shards.wanted(len(views), unfinished):
+                self.counters.intents += len(signals)
+                self.counters.splits += await self.shards.split(signals, views)
+                return
+        await self.fan_out_many(signals, views)
 
     async def on_inbox_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
         """Batch handler of the EA event stream: several accounts' entries, each in order.
@@ -521,9 +538,8 @@ class CopierPump:
             if found.intent_id in book.applied:
                 continue
             _log.info("master %s reconciled: %s", master, found.intent_id)
-            await self.fan_out(
-                MasterSignal(master, found.intent_id, found.intent, self._clock(), equity)
-            )
+            signal = MasterSignal(master, found.intent_id, found.intent, self._clock(), equity)
+            await self._fan_out_or_split([signal])
         applied = (*book.applied, *(s.intent_id for s in synthetic))[-256:]
         await self.store.put_master_book(
             master,

@@ -8,6 +8,8 @@ master goes back to the direct path only once all its shard entries are finished
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import redis.asyncio as aioredis
 
@@ -146,3 +148,39 @@ async def test_a_busy_shard_is_tried_again_later_while_the_other_shards_are_plan
     for follower in FOLLOWERS:
         waiting = partition_of(MASTER, shard_of(follower)) == busy
         assert await _opened_tickets(world, follower) == ([100] if waiting else [])
+
+
+async def test_a_master_snapshot_while_shards_are_unfinished_is_split_behind_them(
+    world: World,
+) -> None:
+    await _followers(world)
+    await world.intent("open", 100)
+    await world.worker.process_batch(1)  # split; the master book knows ticket 100
+    await world.snapshot(MASTER, positions=[])  # ... which the master closed meanwhile
+    splits = world.worker.pump.counters.splits
+    await world.run()
+    assert world.worker.pump.counters.splits > splits  # the synthetic close went to shards
+    for n, follower in enumerate(FOLLOWERS):
+        (opened,) = await world.commands(follower)
+        await world.report(follower, opened["command_id"], "filled", ticket=500 + n, volume=1.0)
+    await world.run()
+    for n, follower in enumerate(FOLLOWERS):
+        (closed,) = await world.commands(follower)
+        assert (closed["action"], closed["ticket"]) == ("close", 500 + n)
+
+
+async def test_shard_entries_of_a_worker_that_died_are_claimed_and_planned_once(
+    world: World,
+) -> None:
+    await _followers(world)
+    await world.intent("open", 100)
+    dead = world.another_worker("dead", fan_out_shard_followers=4)
+    await dead.process_batch(1)  # split
+    while await dead.streams.read(1):  # read every shard entry, then "died"
+        pass
+    assert await world.worker.process_batch(1) == 0  # nothing new for anyone
+    await asyncio.sleep(0.08)  # longer than claim_idle_ms
+    assert await world.worker.recover() > 0
+    await world.run()
+    for follower in FOLLOWERS:
+        assert await _opened_tickets(world, follower) == [100]
