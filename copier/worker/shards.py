@@ -24,8 +24,9 @@ follower's intents: a master is planned directly only when every shard entry
 written for it is finished (each partition's mark has reached its last id),
 otherwise its intents go through shards even below the threshold.
 
-Workers read at most `FAN_OUT_READ` shard entries at a time, so a split is shared
-by the workers that are free instead of being taken whole by the first reader.
+Workers read at most `CopierSettings.fan_out_read` shard entries at a time, so a
+split is shared by the workers that are free instead of being taken whole by the
+first reader.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ from copier.worker.streams import entry_key
 from gateway.store.redis_errors import translates_redis_errors
 
 __all__ = [
-    "FAN_OUT_READ",
     "FAN_OUT_SHARDS",
     "FanOutShards",
     "partition_of",
@@ -56,9 +56,6 @@ __all__ = [
 #: Follower shards per master. Changing it reorders followers between shards: only
 #: change it while the fan-out stream has nothing pending.
 FAN_OUT_SHARDS = 8
-
-#: Shard entries one read takes (the other streams are read `CopierSettings.batch` at a time).
-FAN_OUT_READ = 2
 
 #: Between master and shard in a partition name (never part of an account id).
 _SEPARATOR = "#"

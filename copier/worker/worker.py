@@ -27,7 +27,7 @@ from copier.keys import CopierKeys
 from copier.metrics import CopyMetrics
 from copier.settings import CopierSettings
 from copier.worker.pump import CopierPump
-from copier.worker.shards import FAN_OUT_READ, FanOutShards
+from copier.worker.shards import FanOutShards
 from copier.worker.store import FollowerStore
 from copier.worker.streams import BatchHandler, OrderedStreams, StreamEntry
 from gateway.clock import Clock, system_clock_ms
@@ -97,7 +97,7 @@ class CopierWorker:
             claim_idle_ms=settings.claim_idle_ms,
             batch=settings.batch,
             pause_after_read_ms=settings.test_pause_after_read_ms,
-            narrow={ckeys.fan_out_stream(): FAN_OUT_READ},
+            narrow={ckeys.fan_out_stream(): settings.fan_out_read},
         )  #: ordered stream consumption
         #: stream -> the handler of a batch of its entries (`OrderedStreams.process_together`)
         self._together: dict[str, BatchHandler] = {
