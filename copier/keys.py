@@ -110,3 +110,11 @@ class CopierKeys:
     def global_audit(self) -> str:
         """STREAM: every subscription change."""
         return f"{self.prefix}:audit"
+
+    def fan_out_stream(self) -> str:
+        """Stream of one master's intents split into follower shards (`copier.worker.shards`)."""
+        return f"{self.prefix}:copier:fan-out"
+
+    def fan_out_last(self) -> str:
+        """Hash: ``<master>#<shard>`` -> id of the last fan-out entry written for that shard."""
+        return f"{self.prefix}:copier:fan-out-last"

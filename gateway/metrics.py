@@ -87,6 +87,7 @@ class GatewayMetrics:
             for name, stream in (
                 ("intents", self._store.keys.intent_stream()),
                 ("ea_events", self._store.keys.ea_inbox_stream()),
+                ("fan_out", self._keys.fan_out_stream()),
             ):
                 lag, pending = await self._group_backlog(stream)
                 self.backlog.labels(name, "lag").set(lag)
