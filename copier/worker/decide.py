@@ -13,7 +13,9 @@ This is the sans-I/O half of the worker. The pump (`copier.worker.pump`) loads a
 
 Every command leaves as an `OutboxItem` (envelope id = command id). Intents
 parked behind a link (`WaitForLink`) are kept in the record, in order; any later
-intent for the same link is parked behind them without being planned.
+intent for the same link is parked behind them without being planned (a parked
+partial close still books its remainder ticket as an alias of the link, so the
+intents about that ticket find the link and wait behind it).
 """
 
 from __future__ import annotations
@@ -99,6 +101,13 @@ def decide_signal(
             new_copy(base, signal, now_ms), status=CopyStatus.WAITING, message=message
         )
         draft.park(link.key, signal)
+        intent = signal.intent
+        if intent.action is Action.CLOSE and intent.new_ticket is not None:
+            # the master's remainder ticket: later intents about it wait behind this one
+            links = follower.links.alias(
+                signal.master_account_id, intent.new_ticket, link.root_ticket
+            )
+            draft.record = draft.record.with_links(links)
         return draft.finish()
     wait_key = draft.plan(signal, settings)
     if wait_key is not None:

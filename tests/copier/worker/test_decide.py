@@ -101,6 +101,44 @@ def test_worker_replays_parked_intents_in_order_once_the_fill_is_reported() -> N
     assert write.after.parked == {}
 
 
+def test_a_partial_close_parked_behind_others_still_aliases_the_remainder_ticket() -> None:
+    """Found by the fault suite: open, modify, partial close (remainder ticket 101) and
+    the close of 101 arrive together (a master replaying after an outage). The partial
+    close is parked behind the modify without being planned; the close of 101 must
+    find the link through the alias and wait behind it, not be skipped as not copied."""
+    record, open_id = opened()
+    partial = intent(Action.CLOSE, volume=Decimal("0.5"), new_ticket=101)
+    rest = intent(Action.CLOSE, ticket=101, volume=Decimal("0.5"))
+    for n, payload in ((2, intent(Action.MODIFY, sl=Decimal("1.08"))), (3, partial), (4, rest)):
+        write = decide_signal(signal(payload, intent_id=f"i-{n}"), settings(), record, CTX, NOW)
+        assert [c.status for c in write.copies] == [CopyStatus.WAITING]
+        record = write.after
+    assert [s.intent_id for s in record.parked_for((MASTER, 100))] == ["i-2", "i-3", "i-4"]
+    filled = decide_report(
+        record,
+        report(open_id, ExecutionStatus.FILLED, ticket=9, volume=1),
+        None,
+        {MASTER: settings()},
+        CTX,
+        NOW,
+    )
+    assert filled is not None
+    sent = [orjson.loads(i.body)["payload"] for i in filled.outbox]
+    assert [(c["action"], c["volume"]) for c in sent] == [("modify", 1.0), ("close", 0.5)]
+    assert [s.intent_id for s in filled.after.parked_for((MASTER, 100))] == ["i-4"]
+    closed = decide_report(
+        filled.after,
+        report(sent[1]["command_id"], ExecutionStatus.CLOSED, volume=0.5, new_ticket=10),
+        None,
+        {MASTER: settings()},
+        CTX,
+        NOW,
+    )
+    assert closed is not None
+    (last,) = [orjson.loads(i.body)["payload"] for i in closed.outbox]
+    assert (last["action"], last["ticket"], last["volume"]) == ("close", 10, 0.5)
+
+
 def test_worker_schedules_a_retry_with_backoff_for_a_requote() -> None:
     record, open_id = opened()
     copy = decide_signal(signal(), settings(), FollowerRecord(FOLLOWER), CTX, NOW).copies[0]
