@@ -122,7 +122,9 @@ class CopierPump:
                 report_trace=entry.fields.get(b"traceparent"),
             )
         elif isinstance(envelope, SyncSnapshot):
-            await self.on_snapshot(account, envelope.payload, round_id=envelope.id)
+            await self.on_snapshot(
+                account, envelope.payload, round_id=envelope.id, taken_ms=envelope.ts
+            )
 
     async def on_intent_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
         """Batch handler of the intent stream: each master's waiting intents fanned out
@@ -178,7 +180,7 @@ class CopierPump:
                 span.end()
         book = await self.store.master_book(master)
         for _, envelope in intents:
-            book = apply_master_intent(book, envelope.id, envelope.payload)
+            book = apply_master_intent(book, envelope.id, envelope.payload, envelope.ts)
         await self.store.put_master_book(master, book)
 
     async def on_inbox_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
@@ -447,12 +449,18 @@ class CopierPump:
         raise CommitConflict(f"reports of {sorted(pending)}: follower records kept changing")
 
     async def on_snapshot(
-        self, account: str, snapshot: SyncSnapshotPayload, *, round_id: str
+        self, account: str, snapshot: SyncSnapshotPayload, *, round_id: str, taken_ms: int = 0
     ) -> None:
-        """Reconcile an account's SyncSnapshot: as a master, as a follower, or both."""
+        """Reconcile an account's SyncSnapshot: as a master, as a follower, or both.
+
+        `taken_ms` is the snapshot envelope's `ts`. As a master, a snapshot taken
+        before the newest intent already applied is out of date (the streams are
+        read independently, and a killed worker's entries are claimed late) and
+        reconciles nothing: it would undo what that intent did.
+        """
         self.counters.snapshots += 1
         if await self.store.followers_of(account):
-            await self._master_snapshot(account, snapshot, round_id)
+            await self._master_snapshot(account, snapshot, round_id, taken_ms)
         subs = await self.store.subscriptions_of(account)
         if not subs:
             return
@@ -469,9 +477,12 @@ class CopierPump:
         raise CommitConflict(f"snapshot {round_id}: follower record kept changing")
 
     async def _master_snapshot(
-        self, master: str, snapshot: SyncSnapshotPayload, round_id: str
+        self, master: str, snapshot: SyncSnapshotPayload, round_id: str, taken_ms: int
     ) -> None:
         book = await self.store.master_book(master)
+        if taken_ms < book.as_of_ms:
+            _log.info("master %s: snapshot %s predates the book, skipped", master, round_id)
+            return
         synthetic = reconcile_master(
             list(book.positions.values()),
             list(book.orders.values()),
@@ -493,6 +504,7 @@ class CopierPump:
                 positions={p.ticket: p for p in snapshot.positions},
                 orders={o.ticket: o for o in snapshot.orders},
                 applied=applied,
+                as_of_ms=max(book.as_of_ms, taken_ms),
             ),
         )
 

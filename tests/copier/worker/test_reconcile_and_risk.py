@@ -72,6 +72,25 @@ async def test_master_snapshot_propagates_a_close_made_while_it_was_offline(
     assert await world.commands("f1") == []
 
 
+async def test_a_master_snapshot_older_than_an_applied_intent_closes_nothing(
+    world: World,
+) -> None:
+    """Found by the fault suite: a master's SyncSnapshot, held up in a killed worker's
+    pending list, was reconciled after a newer intent (an open) and closed its copy."""
+    await world.follower("f1")
+    await _copied(world, "f1", 100, 555)
+    taken = world.clock()
+    world.clock.advance(1000)
+    await _copied(world, "f1", 200, 556)  # opened after the snapshot below was taken
+    await world.snapshot(MASTER, positions=[position(100)], taken_ms=taken)
+    await world.run()
+    assert await world.commands("f1") == []
+    await world.snapshot(MASTER, positions=[position(100)])  # a fresh one still reconciles
+    await world.run()
+    (closed,) = await world.commands("f1")
+    assert (closed["action"], closed["ticket"]) == ("close", 556)
+
+
 async def test_drawdown_breach_switches_to_close_only_alerts_and_is_audited(
     world: World,
 ) -> None:
