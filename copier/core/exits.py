@@ -9,6 +9,10 @@ Partial closes are proportional to the follower's copied volume::
 
     follower_close = round_down(follower_remaining x closed_master / master_before, lot_step)
 
+A partial close names the master's remainder ticket (``new_ticket``); one that
+finds the link already on that ticket was applied before under another intent id
+(a reconciled SyncSnapshot and the EA's replay can both tell it) and is skipped.
+
 A close of the master's whole remainder closes the follower's whole remainder,
 so the follower's closes always add up exactly to what it opened. When the share
 is below min_lot nothing is sent (`CLOSE_BELOW_MIN_LOT`, the next close catches
@@ -189,6 +193,11 @@ def plan_exit(
     assert link is not None
     book = follower.links
     if intent.action is Action.CLOSE and intent.new_ticket is not None:
+        if link.master_ticket == intent.new_ticket:
+            # the link already moved to the remainder: this partial close was applied,
+            # told again under another id (a reconciled snapshot, and the EA's replay)
+            message = f"master ticket {intent.ticket} already became {intent.new_ticket}"
+            return Plan(Skip(SkipReason.DUPLICATE_INTENT, message), book)
         book = book.alias(signal.master_account_id, intent.new_ticket, link.root_ticket)
     wait = _waiting(signal, link)
     if wait is not None:
