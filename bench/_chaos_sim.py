@@ -25,7 +25,7 @@ from gateway.client import ClientConfig, ReconnectPolicy
 from gateway.client.client import EAClient
 from gateway.client.sim.market import Tick
 from gateway.client.sim.runner import SimEA
-from gateway.client.sim.terminal import SimTerminal
+from gateway.client.sim.terminal import SimTerminal, TerminalOutput
 from gateway.client.transports import Connection
 from schemas.codes import SessionState
 from schemas.envelope import Envelope, ExecutionReport, OrderCommand, StatusHeartbeat
@@ -159,6 +159,7 @@ class ChaosSimEA(SimEA):
         self.sent = 0  #: intents sent so far
         self.restarts = 0  #: times the EA started again after a takeover
         self.resume_at = 0.0  #: monotonic time before which a preempted EA stays stopped
+        self.backlog: list[TerminalOutput] = []  #: produced while the EA was stopped
 
     async def _execute(self, command: OrderCommand) -> ExecutionReportPayload:
         report = await super()._execute(command)
@@ -175,10 +176,28 @@ class ChaosSimEA(SimEA):
         self.sent += 1
 
     async def step(self, ticks: Iterable[Tick], now_ms: int | None = None) -> None:
-        """As `SimEA.step`; nothing while the EA is stopped (the terminal waits for it)."""
+        """As `SimEA.step`. While the EA is stopped the broker goes on (prices move,
+        pending orders trigger, the trader trades): what the terminal produces waits
+        for the EA's restart, which sends it (as its start-up diff would)."""
         await self.revive()
         if self.client.stopped is None:
             await super().step(ticks, now_ms)
+        else:
+            now = self.clock() if now_ms is None else now_ms
+            self.backlog.append(self.terminal.on_ticks(ticks, now))
+
+    async def _send_backlog(self) -> None:
+        backlog, self.backlog = self.backlog, []
+        for out in backlog:
+            for intent in out.intents:
+                await self.send_intent(intent)
+            for report in out.reports:
+                await self.client.report(report)
+            self.stats.intents += len(out.intents)
+            self.stats.reports += len(out.reports)
+        if any(out.snapshot for out in backlog):
+            self.stats.snapshots += 1
+            await self.client.send_snapshot(self.terminal.snapshot())
 
     async def revive(self) -> bool:
         """Restart the EA if another terminal preempted it and the takeover is over."""
@@ -208,5 +227,6 @@ class ChaosSimEA(SimEA):
         new.on_command(self._execute)
         self.client = new
         self.restarts += 1
+        await self._send_backlog()
         await new.start()
         return new

@@ -229,13 +229,16 @@ class LocalDeployment:
 
     def failover(self, rejoin_after_s: float = 0.0) -> None:
         """SIGKILL the primary, wait for the sentinels to promote the replica, then
-        (after `rejoin_after_s`) restart the old primary as the new one's replica."""
+        (after `rejoin_after_s`) restart the old primary as the new one's replica and
+        wait until it has synced (not until the sentinels list it: the next failover
+        waits for that first)."""
         if self.group is None:
             raise RuntimeError("no Sentinel group: start the deployment with sentinel=True")
+        self.group.wait_until_promotable()  # the sentinels know the last rejoined replica
         old = self.group.kill_primary()
         self.group.wait_for_failover()
         time.sleep(rejoin_after_s)
-        self.group.rejoin(old)
+        self.group.rejoin(old, wait_for_sentinels=False)
 
     @property
     def base_url(self) -> str:
