@@ -120,17 +120,31 @@ class ChaosRun(Demo):
                 await tasks[1]
 
     async def _settle(self, admin: Any, live: Any) -> None:
-        """The demo's drain, then until the copier's streams have nothing pending and
-        every EA is authenticated with nothing unconfirmed, then the demo's again."""
+        """The demo's drain (masters stop, prices freeze, until nothing moves), then until,
+        for `settle_quiet_s` on end, every EA is authenticated with nothing queued,
+        unconfirmed or in hand, every copier consumer group has read and acknowledged
+        everything, and nothing moves."""
         await super()._settle(admin, live)
-        for _ in range(2):
-            for _ in range(int(self.settle_max_s / DRAIN_POLL_S)):
-                for sim in self._sims():
-                    await sim.revive()
-                if all(sim.client.settled for sim in self._sims()) and await self._drained():
-                    break
-                await asyncio.sleep(DRAIN_POLL_S)
-            await super()._settle(admin, live)
+        deadline = time.monotonic() + self.settle_max_s
+        quiet_since: float | None = None
+        last = self._activity()
+        while time.monotonic() < deadline:
+            for sim in self._sims():
+                await sim.revive()
+            now, activity = time.monotonic(), self._activity()
+            calm = (
+                activity == last
+                and all(sim.client.settled for sim in self._sims())
+                and await self._drained()
+            )
+            last = activity
+            if not calm:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= self.settle_quiet_s:
+                return
+            await asyncio.sleep(DRAIN_POLL_S)
 
     def _sims(self) -> list[ChaosSimEA]:
         return [s for s in [*self.masters, *self.followers] if isinstance(s, ChaosSimEA)]
@@ -159,9 +173,17 @@ class ChaosRun(Demo):
             if delay > 0:
                 await asyncio.sleep(delay)
             began = time.monotonic()
-            await self._apply(fault)
+            error = None
+            try:
+                await self._apply(fault)
+            except Exception as exc:  # a fault that could not be applied is recorded, not fatal
+                error = f"{type(exc).__name__}: {exc}"
             self.applied.append(
-                {**dataclasses.asdict(fault), "took_s": round(time.monotonic() - began, 3)}
+                {
+                    **dataclasses.asdict(fault),
+                    "took_s": round(time.monotonic() - began, 3),
+                    **({"error": error} if error else {}),
+                }
             )
 
     async def _apply(self, fault: Fault) -> None:

@@ -83,6 +83,7 @@ def _short(result: dict[str, Any]) -> dict[str, Any]:
     return {
         **{k: v for k, v in result.items() if k != "faults"},
         "faults": [f["kind"] for f in result["faults"]],
+        "fault_errors": [f["error"] for f in result["faults"] if "error" in f],
     }
 
 
@@ -98,6 +99,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         "faults": dict(sorted(kinds.items())),
         "violations": dict(sorted(broken.items())),
         "failing_seeds": [r["seed"] for r in results if r["violations"]],
+        "fault_errors": [r["seed"] for r in results if r.get("fault_errors")],
         "intents": sum(r["totals"]["intents"] for r in results),
         "commands": sum(r["totals"]["commands"] for r in results),
     }

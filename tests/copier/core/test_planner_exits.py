@@ -266,6 +266,22 @@ def test_master_partial_close_while_the_follower_copy_is_still_pending_is_skippe
     assert skip_reason(plan.outcome) is SkipReason.PENDING_NOT_FILLED
 
 
+def test_a_pending_copy_filled_at_placement_is_closed_as_a_market_position() -> None:
+    """Found by the fault suite: a pending copy placed late, after the price had passed
+    its level, filled at once (report `filled`); the master's close then went out with
+    the pending order type and the follower refused it (not a pending order)."""
+    copier = Copier()
+    place = sent(copier.plan(intent(Action.PLACE_PENDING, order_type=OrderType.STOP)))
+    copier.report(place, ExecutionStatus.FILLED, ticket=7000, volume=D(1))
+    copier.plan(intent(Action.OPEN))  # the master's order filled too: nothing to send
+    command = sent(copier.plan(intent(Action.CLOSE)))
+    assert (command.action, command.order_type, command.ticket) == (
+        Action.CLOSE,
+        OrderType.MARKET,
+        7000,
+    )
+
+
 def test_master_cancel_after_the_follower_order_filled_closes_the_position() -> None:
     copier = Copier()
     place = sent(copier.plan(intent(Action.PLACE_PENDING, order_type=OrderType.LIMIT)))
