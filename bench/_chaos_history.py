@@ -81,3 +81,67 @@ async def read_store_history(
         return accepted, sessions
     finally:
         await client.aclose()
+
+
+async def evidence(
+    redis_url: str,
+    prefix: str,
+    base_url: str,
+    admin_token: str,
+    broken: list[tuple[str, str, int]],
+    since_ms: int,
+) -> list[dict[str, object]]:
+    """For position violations (follower, master, master ticket): the master's stream
+    entries since `since_ms` and the follower's copy records, to debug a failing seed
+    after its deployment is gone."""
+    import httpx
+
+    client = aioredis.Redis.from_url(redis_url)
+    out: list[dict[str, object]] = []
+    try:
+        masters = {master for _f, master, _t in broken}
+        intents: dict[str, list[dict[str, Any]]] = {m: [] for m in masters}
+        async for raw in client.scan_iter(match=f"{prefix}:*", count=_SCAN_COUNT, _type="stream"):
+            entries: list[tuple[Any, dict[bytes, bytes]]] = cast(
+                Any, await client.xrange(raw, min=f"{since_ms}-0")
+            )
+            for entry_id, fields in entries:
+                account = fields.get(b"account_id", b"").decode()
+                if account in masters:
+                    body = orjson.loads(fields.get(b"body") or b"{}")
+                    intents[account].append(
+                        {
+                            "stream": raw.decode().rsplit(":", 1)[-1],
+                            "entry": entry_id.decode(),
+                            "session": fields.get(b"session_id", b"").decode()[:6],
+                            "type": body.get("type"),
+                            "id": body.get("id"),
+                            "ts": body.get("ts"),
+                            "payload": body.get("payload"),
+                        }
+                    )
+    finally:
+        await client.aclose()
+    async with httpx.AsyncClient(timeout=5) as http:
+        for follower, master, ticket in broken[:4]:
+            rows: Any = []
+            try:
+                response = await http.get(
+                    f"{base_url}/admin/v1/accounts/{follower}/copies",
+                    params={"limit": 500},
+                    headers={"authorization": f"Bearer {admin_token}"},
+                )
+                rows = response.json()
+            except (httpx.HTTPError, ValueError):
+                pass
+            copies = rows if isinstance(rows, list) else rows.get("copies", [])
+            out.append(
+                {
+                    "follower": follower,
+                    "master": master,
+                    "ticket": ticket,
+                    "copies": [c for c in copies if c.get("master_id") == master],
+                    "master_entries": intents.get(master, []),
+                }
+            )
+    return out

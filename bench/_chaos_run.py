@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from rich.console import Console
 
 from bench._chaos_check import Fault, History, check
-from bench._chaos_history import read_store_history
+from bench._chaos_history import evidence, read_store_history
 from bench._chaos_sim import ChaosSimEA, MessageChaos
 from bench._chaos_takeover import take_over
 from bench._deployment import ADMIN_TOKEN, LocalDeployment
@@ -275,6 +275,20 @@ async def run_once(
         if follower["mismatches"]
     }
     violations = check(run.history)
+    broken = []
+    for follower, mismatches in sorted(run.history.mismatches.items()):
+        broken += [(follower, m.get("master"), m.get("master_ticket")) for m in mismatches]
+    found: list[dict[str, object]] = []
+    if broken:
+        with contextlib.suppress(Exception):  # evidence is best effort
+            found = await evidence(
+                await asyncio.to_thread(lambda: deployment.redis_url),
+                deployment.prefix,
+                deployment.base_url,
+                ADMIN_TOKEN,
+                broken,
+                since_ms,
+            )
     return {
         "seed": seed,
         "seconds": round(time.monotonic() - began, 2),
@@ -289,4 +303,5 @@ async def run_once(
         "stale_probes": [p.status for p in run.history.stale_probes],
         "takeovers": run.takeovers,
         "clients_stopped": stopped,
+        "evidence": found,
     }

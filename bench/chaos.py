@@ -68,6 +68,9 @@ async def _runs(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]
             if args.out:
                 with args.out.open("a") as out:
                     out.write(line + "\n")
+                if result["violations"]:  # the details of a failing run, for its post-mortem
+                    with args.out.with_suffix(".failures.jsonl").open("a") as out:
+                        out.write(json.dumps(result) + "\n")
             else:
                 print(line, flush=True)
             print(
@@ -81,7 +84,7 @@ async def _runs(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]
 
 def _short(result: dict[str, Any]) -> dict[str, Any]:
     return {
-        **{k: v for k, v in result.items() if k != "faults"},
+        **{k: v for k, v in result.items() if k not in ("faults", "evidence")},
         "faults": [f["kind"] for f in result["faults"]],
         "fault_errors": [f["error"] for f in result["faults"] if "error" in f],
     }
