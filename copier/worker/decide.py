@@ -25,6 +25,8 @@ from dataclasses import replace
 
 from copier.core import (
     BackoffPolicy,
+    LinkKind,
+    LinkState,
     MasterSignal,
     ReconcileNoteKind,
     Retry,
@@ -33,6 +35,8 @@ from copier.core import (
     reconcile_follower,
     retry_command_id,
 )
+from copier.core.links import LinkKey
+from copier.core.reconcile import exit_command
 from copier.worker.draft import (
     Draft,
     FollowerContext,
@@ -65,6 +69,7 @@ __all__ = [
 ]
 
 _FILL_STATUSES = frozenset({ExecutionStatus.FILLED, ExecutionStatus.CLOSED})
+_REFUSALS = frozenset({ExecutionStatus.REJECTED, ExecutionStatus.EXPIRED})
 
 
 def decide_signal(
@@ -195,7 +200,73 @@ def decide_report(
     draft.breaker_alert(before_state)
     if applied.unblocked and applied.link is not None:
         draft.replay(applied.link.key, subscriptions)
+    flight = link.in_flight
+    cancel_refused = (
+        flight is not None
+        and flight.command_id == report.command_id
+        and flight.action is Action.CANCEL_PENDING
+        and report.status in _REFUSALS
+    )
+    pending_filled = (
+        link.kind is LinkKind.PENDING_ORDER
+        and applied.link is not None
+        and applied.link.kind is LinkKind.POSITION
+    )
+    if cancel_refused or pending_filled:
+        _close_if_orphaned(draft, link.key, report, subscriptions)
     return draft.finish()
+
+
+def _close_if_orphaned(
+    draft: Draft,
+    key: LinkKey,
+    report: ExecutionReportPayload,
+    subscriptions: Mapping[str, SubscriptionSettings],
+) -> None:
+    """Close a copied position the master no longer holds once nothing is in flight.
+
+    A master pending order that fills and closes while the copier is behind sends a
+    cancel; if the follower's copy filled meanwhile, the cancel is refused ("not a
+    pending order") and the position stays. Whichever comes last, the fill report
+    or the refusal, leaves the link open, idle and closed on the master side: close it
+    (once: only a pending copy's fill or a refused cancel lead here, never a refused
+    close, so a close the broker keeps refusing is not sent again and again).
+    """
+    link = draft.record.links.links.get(key)
+    settings = None if link is None else subscriptions.get(link.master_account_id)
+    if (
+        link is None
+        or settings is None
+        or settings.status is SubscriptionStatus.PAUSED
+        or link.state is not LinkState.OPEN
+        or link.kind is not LinkKind.POSITION
+        or link.in_flight is not None
+        or link.follower_ticket is None
+        or not link.master_closed
+        or draft.record.parked_for(key)
+    ):
+        return
+    round_id = f"orphan:{report.command_id}"
+    command, link = exit_command(link, draft.record.account_id, round_id)
+    draft.record = replace(draft.record, links=draft.record.links.track(command.command_id, link))
+    json_form = draft.send(command)
+    draft.copies[command.command_id] = CopyRecord(
+        command_id=command.command_id,
+        master_id=link.master_account_id,
+        intent_id=f"reconcile:{round_id}:{link.root_ticket}",
+        action=command.action,
+        master_ticket=command.master_ticket,
+        symbol=command.symbol,
+        status=CopyStatus.QUEUED,
+        intent_received_ms=draft.now,
+        decided_ms=draft.now,
+        reason="reconcile",
+        message="the master no longer holds this position",
+        requested_volume=command.volume,
+        current_command_id=command.command_id,
+        attempts=1,
+        command=json_form,
+    )
 
 
 def decide_reports(
