@@ -20,9 +20,18 @@ import redis.asyncio as aioredis
 from bench._chaos_check import Accepted, SessionSpan
 from gateway.store.session_creation import session_from_hash
 
-__all__ = ["read_store_history"]
+__all__ = ["copier_streams", "evidence", "read_store_history"]
 
 _SCAN_COUNT = 1000
+
+
+async def copier_streams(client: aioredis.Redis, prefix: str) -> list[str]:
+    """The streams under `prefix` that have consumer groups (the copier reads them)."""
+    out = []
+    async for raw in client.scan_iter(match=f"{prefix}:*", count=_SCAN_COUNT, _type="stream"):
+        if await client.xinfo_groups(raw):
+            out.append(raw.decode())
+    return sorted(out)
 
 
 def _envelope_id(body: bytes | None) -> str:
@@ -44,8 +53,7 @@ async def read_store_history(
     client = aioredis.Redis.from_url(redis_url)
     try:
         accepted: list[Accepted] = []
-        async for raw in client.scan_iter(match=f"{prefix}:*", count=_SCAN_COUNT, _type="stream"):
-            name = raw.decode()
+        for name in await copier_streams(client, prefix):
             entries: list[tuple[Any, dict[bytes, bytes]]] = cast(
                 Any, await client.xrange(name, min=f"{since_ms}-0")
             )
@@ -101,7 +109,7 @@ async def evidence(
     try:
         masters = {master for _f, master, _t in broken}
         intents: dict[str, list[dict[str, Any]]] = {m: [] for m in masters}
-        async for raw in client.scan_iter(match=f"{prefix}:*", count=_SCAN_COUNT, _type="stream"):
+        for raw in await copier_streams(client, prefix):
             entries: list[tuple[Any, dict[bytes, bytes]]] = cast(
                 Any, await client.xrange(raw, min=f"{since_ms}-0")
             )
@@ -111,7 +119,7 @@ async def evidence(
                     body = orjson.loads(fields.get(b"body") or b"{}")
                     intents[account].append(
                         {
-                            "stream": raw.decode().rsplit(":", 1)[-1],
+                            "stream": raw.rsplit(":", 1)[-1],
                             "entry": entry_id.decode(),
                             "session": fields.get(b"session_id", b"").decode()[:6],
                             "type": body.get("type"),

@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from rich.console import Console
 
 from bench._chaos_check import Fault, History, check
-from bench._chaos_history import evidence, read_store_history
+from bench._chaos_history import copier_streams, evidence, read_store_history
 from bench._chaos_sim import ChaosSimEA, MessageChaos
 from bench._chaos_takeover import take_over
 from bench._deployment import ADMIN_TOKEN, LocalDeployment
@@ -94,6 +94,7 @@ class ChaosRun(Demo):
         self.settle_quiet_s = 1.5
         self.settle_max_s = 30.0
         self.takeovers: list[str] = []  #: outcome of each `preempt` fault
+        self.streams: list[str] = []  #: the copier's streams (those with consumer groups)
 
     def new_sim(
         self,
@@ -150,18 +151,23 @@ class ChaosRun(Demo):
         return [s for s in [*self.masters, *self.followers] if isinstance(s, ChaosSimEA)]
 
     async def _drained(self) -> bool:
-        """Every consumer group of every copier stream has read and acked everything."""
+        """Every consumer group of every copier stream has read and acked everything:
+        nothing pending, and the last entry delivered is the stream's last (a group's
+        `lag` is no help: after a failover the promoted replica's counter is off)."""
         try:
             url = await asyncio.to_thread(lambda: self.deployment.redis_url)
         except RuntimeError:  # the sentinels name no primary right now
             return False
         client = aioredis.Redis.from_url(url)
         try:
-            async for name in client.scan_iter(match=f"{self.deployment.prefix}:*", _type="stream"):
+            if not self.streams:
+                self.streams = await copier_streams(client, self.deployment.prefix)
+            for name in self.streams:
+                last = (await client.xinfo_stream(name))["last-generated-id"]
                 for group in await client.xinfo_groups(name):
-                    if group.get("pending") or group.get("lag"):
+                    if group["pending"] or group["last-delivered-id"] != last:
                         return False
-            return True
+            return bool(self.streams)
         except RedisError:
             return False
         finally:
