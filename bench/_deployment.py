@@ -36,13 +36,15 @@ from pathlib import Path
 import httpx
 
 from bench._servers import free_port, raise_fd_limit
-from tests.redis_topologies import SentinelGroup, sentinel_group
+from tests.redis_topologies import SentinelGroup, cli, sentinel_group
 
 __all__ = ["ADMIN_TOKEN", "LocalDeployment", "Part", "local_deployment"]
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "deploy-admin-token"
 HAPROXY_CFG = ROOT / "deploy" / "haproxy" / "copygate.cfg"
+#: Redis setting for the Sentinel-managed servers: no answers from an unsynced replica.
+STALE_READS_OFF = ("replica-serve-stale-data", "no")
 
 
 @dataclass
@@ -273,6 +275,12 @@ class LocalDeployment:
         """Start everything and wait until HAProxy answers /healthz through a node."""
         if self.sentinel:
             self.group = self._stack.enter_context(sentinel_group())
+            # A server restarted without persistence is empty until its first sync; a
+            # client sent to it by a sentinel that has not caught up yet must get an
+            # error, not empty answers (an unknown key reads as a refused EA key).
+            for server in self.group.servers:
+                server.extra += [f"--{STALE_READS_OFF[0]}", STALE_READS_OFF[1]]
+                cli(server.port, "CONFIG", "SET", *STALE_READS_OFF)
             settings = self.group.copygate_env(wait_replicas=1)
             for part in [*self.nodes, *self.copiers]:
                 part.env.pop("COPYGATE_REDIS_URL", None)
