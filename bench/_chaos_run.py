@@ -107,7 +107,9 @@ class ChaosRun(Demo):
         return ChaosSimEA(terminal, config, self.history, self.chaos, http=http, policy=policy)
 
     async def _trade(self, feed: Any, admin: Any, live: Any) -> None:
-        accounts = {s.account_id for s in [*self.master_specs, *self.follower_specs]}
+        accounts = {s.account_id for s in self.master_specs} | {
+            s.account_id for s in self.follower_specs
+        }
         tasks = [
             asyncio.create_task(self._inject()),
             asyncio.create_task(self._sample_sessions(accounts)),
@@ -263,7 +265,7 @@ async def run_once(
         summary = await run.play()
     finally:
         await proxy.close()
-    accounts = {s.account_id for s in [*run.master_specs, *run.follower_specs]}
+    accounts = {s.account_id for s in run.master_specs} | {s.account_id for s in run.follower_specs}
     run.history.accepted, run.history.sessions = await read_store_history(
         await asyncio.to_thread(lambda: deployment.redis_url),
         deployment.prefix,
@@ -281,9 +283,11 @@ async def run_once(
         if follower["mismatches"]
     }
     violations = check(run.history)
-    broken = []
+    broken: list[tuple[str, str, int]] = []
     for follower, mismatches in sorted(run.history.mismatches.items()):
-        broken += [(follower, m.get("master"), m.get("master_ticket")) for m in mismatches]
+        broken += [
+            (follower, str(m.get("master")), int(m.get("master_ticket") or 0)) for m in mismatches
+        ]
     found: list[dict[str, object]] = []
     if broken:
         with contextlib.suppress(Exception):  # evidence is best effort

@@ -80,6 +80,10 @@ class _ChaosConnection:
     def close_info(self) -> Any:
         return self.inner.close_info
 
+    @close_info.setter
+    def close_info(self, value: Any) -> None:
+        self.inner.close_info = value
+
     async def send(self, envelopes: Sequence[Envelope]) -> None:
         await self.inner.send(self.chaos.mangle(envelopes))
 
