@@ -27,6 +27,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Tracer
 
 from copier.core import MasterSignal, derive_command_id, reconcile_master, retry_command_id
+from copier.errors import SnapshotAhead
 from copier.metrics import CopyMetrics
 from copier.worker.decide import (
     FollowerWrite,
@@ -64,6 +65,10 @@ _log = logging.getLogger("copygate.copier")
 
 #: Commits of one decision before giving up (the entry then stays pending).
 MAX_COMMIT_ATTEMPTS = 20
+
+#: How long a master's snapshot may wait for the intents sent ahead of it (from its
+#: stream entry's time; below the claims before a dead letter: 5 x claim_idle_ms).
+SNAPSHOT_WAIT_MS = 20_000
 
 #: Followers of one intent decided and written together (parts run concurrently).
 FAN_OUT_PART = 250
@@ -123,7 +128,11 @@ class CopierPump:
             )
         elif isinstance(envelope, SyncSnapshot):
             await self.on_snapshot(
-                account, envelope.payload, round_id=envelope.id, taken_ms=envelope.ts
+                account,
+                envelope.payload,
+                round_id=envelope.id,
+                taken_ms=envelope.ts,
+                entry_id=entry.entry_id,
             )
 
     async def on_intent_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
@@ -449,17 +458,29 @@ class CopierPump:
         raise CommitConflict(f"reports of {sorted(pending)}: follower records kept changing")
 
     async def on_snapshot(
-        self, account: str, snapshot: SyncSnapshotPayload, *, round_id: str, taken_ms: int = 0
+        self,
+        account: str,
+        snapshot: SyncSnapshotPayload,
+        *,
+        round_id: str,
+        taken_ms: int = 0,
+        entry_id: str | None = None,
     ) -> None:
         """Reconcile an account's SyncSnapshot: as a master, as a follower, or both.
 
-        `taken_ms` is the snapshot envelope's `ts`. As a master, a snapshot taken
-        before the newest intent already applied is out of date (the streams are
-        read independently, and a killed worker's entries are claimed late) and
-        reconciles nothing: it would undo what that intent did.
+        `taken_ms` is the snapshot envelope's `ts`, `entry_id` its stream entry. As a
+        master, a snapshot taken before the newest intent already applied is out of
+        date (the streams are read independently, and a killed worker's entries are
+        claimed late) and reconciles nothing: it would undo what that intent did.
+        One that reached the streams after intents of the same master the copier has
+        not processed yet waits for them (`SnapshotAhead`: the entry stays pending
+        and is claimed again), for up to `SNAPSHOT_WAIT_MS`; reconciled against a
+        book without them it would close what they opened or moved.
         """
         self.counters.snapshots += 1
         if await self.store.followers_of(account):
+            if entry_id is not None and await self._ahead(account, entry_id):
+                raise SnapshotAhead(f"snapshot {round_id} of {account} waits for its intents")
             await self._master_snapshot(account, snapshot, round_id, taken_ms)
         subs = await self.store.subscriptions_of(account)
         if not subs:
@@ -475,6 +496,10 @@ class CopierPump:
             if not await self._commit([write], {account: subs}, now):
                 return
         raise CommitConflict(f"snapshot {round_id}: follower record kept changing")
+
+    async def _ahead(self, master: str, entry_id: str) -> bool:
+        age_ms = self._clock() - int(entry_id.split("-", 1)[0])
+        return age_ms < SNAPSHOT_WAIT_MS and await self.store.intents_behind(master, entry_id)
 
     async def _master_snapshot(
         self, master: str, snapshot: SyncSnapshotPayload, round_id: str, taken_ms: int
