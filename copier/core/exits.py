@@ -212,7 +212,21 @@ def plan_exit(
         return Plan(Skip(SkipReason.PAUSED, "the subscription is paused: nothing is copied"), book)
     if link.kind is LinkKind.PENDING_ORDER:
         if not full:
-            message = "the follower's copy is still a pending order; nothing to close partially"
+            # the share the follower owes once its copy fills (it may have filled already,
+            # its report on the way): the copy's remaining lots drop by it, and the fill
+            # report closes the excess (copier.worker.decide)
+            spec = follower.symbols.get(link.symbol)
+            owed = close_volume(
+                before,
+                intent.volume,
+                lot_step=link.lot_step if spec is None else spec.lot_step,
+                min_lot=link.min_lot if spec is None else spec.min_lot,
+            )
+            book = book.put(replace(link, remaining_volume=link.remaining_volume - owed))
+            message = (
+                "the follower's copy is still a pending order; "
+                f"{owed} lots are closed when it fills"
+            )
             return Plan(Skip(SkipReason.PENDING_NOT_FILLED, message), book)
         action, volume = Action.CANCEL_PENDING, link.remaining_volume
     else:

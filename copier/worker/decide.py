@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from decimal import Decimal
 
 from copier.core import (
     BackoffPolicy,
@@ -35,7 +36,7 @@ from copier.core import (
     reconcile_follower,
     retry_command_id,
 )
-from copier.core.links import LinkKey
+from copier.core.links import InFlight, LinkKey
 from copier.core.reconcile import exit_command
 from copier.worker.draft import (
     Draft,
@@ -214,7 +215,60 @@ def decide_report(
     )
     if cancel_refused or pending_filled:
         _close_if_orphaned(draft, link.key, report, subscriptions)
+    if pending_filled and applied.link is not None:
+        owed = applied.link.remaining_volume - link.remaining_volume
+        if owed > 0:
+            _close_owed(draft, link.key, owed, report, subscriptions)
     return draft.finish()
+
+
+def _close_owed(
+    draft: Draft,
+    key: LinkKey,
+    owed: Decimal,
+    report: ExecutionReportPayload,
+    subscriptions: Mapping[str, SubscriptionSettings],
+) -> None:
+    """Close the share of a master's partial close that came while the copy was pending.
+
+    `plan_exit` lowered the pending copy's remaining lots by that share; the fill
+    report set them to what actually filled: the excess is owed.
+    """
+    link = draft.record.links.links.get(key)
+    settings = None if link is None else subscriptions.get(link.master_account_id)
+    if (
+        link is None
+        or settings is None
+        or settings.status is SubscriptionStatus.PAUSED
+        or link.state is not LinkState.OPEN
+        or link.in_flight is not None
+        or link.follower_ticket is None
+    ):
+        return
+    round_id = f"owed:{report.command_id}"
+    command, _ = exit_command(
+        replace(link, remaining_volume=owed), draft.record.account_id, round_id
+    )
+    link = replace(link, in_flight=InFlight(command.command_id, Action.CLOSE, owed))
+    draft.record = replace(draft.record, links=draft.record.links.track(command.command_id, link))
+    json_form = draft.send(command)
+    draft.copies[command.command_id] = CopyRecord(
+        command_id=command.command_id,
+        master_id=link.master_account_id,
+        intent_id=f"reconcile:{round_id}:{link.root_ticket}",
+        action=command.action,
+        master_ticket=command.master_ticket,
+        symbol=command.symbol,
+        status=CopyStatus.QUEUED,
+        intent_received_ms=draft.now,
+        decided_ms=draft.now,
+        reason="reconcile",
+        message="the share of a partial close made while the copy was pending",
+        requested_volume=command.volume,
+        current_command_id=command.command_id,
+        attempts=1,
+        command=json_form,
+    )
 
 
 def _close_if_orphaned(

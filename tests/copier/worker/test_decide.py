@@ -185,6 +185,44 @@ def test_a_pending_copy_that_filled_while_its_cancel_was_refused_is_closed(
     )
 
 
+def test_a_partial_close_skipped_while_the_copy_was_pending_is_closed_at_its_fill() -> None:
+    """Found by the fault suite: the follower's pending copy had filled, its fill report
+    was late; the master's partial close came first and was skipped ("still a pending
+    order"), so the follower kept twice its share. The share is now owed and closed
+    when the fill is reported."""
+    record = FollowerRecord(FOLLOWER)
+    placing = intent(Action.PLACE_PENDING, order_type=OrderType.LIMIT)
+    write = decide_signal(signal(placing, intent_id="i-1"), settings(), record, CTX, NOW)
+    place_id = derive_command_id(MASTER, "i-1", FOLLOWER)
+    placed = decide_report(
+        write.after,
+        report(place_id, ExecutionStatus.PLACED, ticket=7000),
+        None,
+        {MASTER: settings()},
+        CTX,
+        NOW,
+    )
+    assert placed is not None
+    record = placed.after
+    partial = intent(Action.CLOSE, volume=Decimal("0.5"), new_ticket=101)
+    for n, payload in ((2, intent(Action.OPEN)), (3, partial)):
+        step = decide_signal(signal(payload, intent_id=f"i-{n}"), settings(), record, CTX, NOW)
+        assert step.outbox == ()
+        record = step.after
+    filled = decide_report(
+        record,
+        report(place_id, ExecutionStatus.FILLED, ticket=7000, volume=1),
+        None,
+        {MASTER: settings()},
+        CTX,
+        NOW,
+    )
+    assert filled is not None
+    (item,) = filled.outbox
+    owed = orjson.loads(item.body)["payload"]
+    assert (owed["action"], owed["ticket"], owed["volume"]) == ("close", 7000, 0.5)
+
+
 def test_a_close_the_follower_refuses_for_good_is_not_sent_again() -> None:
     record, open_id = opened()
     filled = decide_report(
