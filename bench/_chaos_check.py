@@ -11,7 +11,13 @@ reads the history a run recorded and lists every violated invariant:
   about different orders may pass each other: a close waits for its open's
   report while an open of another order goes ahead);
 * `two_live_sessions`: two authenticated sessions of one account were live in the
-  same sample of the session table;
+  same sample of the session table, or, from the session records, at one instant
+  (a session of generation g still open when generation g+1 began, or a
+  generation given to two sessions);
+* `stale_generation`: the gateway accepted a message (an entry of a copier
+  stream) from a session after it had accepted one from a newer generation of
+  the same account, from a session that was never authenticated, or a message a
+  preempted session sent after its successor was authenticated (a probe);
 * `position`: at the end, a follower's positions differ from its masters' under
   its allocation (missing, duplicate, orphan or wrongly sized copies; the demo's
   `verify_follower` rules).
@@ -23,16 +29,22 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from copier.core.commands import derive_command_id
 
 __all__ = [
     "FAULT_KINDS",
+    "SENTINEL_KINDS",
+    "SINGLE_REDIS_KINDS",
+    "Accepted",
     "Execution",
     "Fault",
     "History",
     "Intent",
+    "SessionSpan",
+    "StaleProbe",
     "Violation",
     "check",
     "schedule",
@@ -40,10 +52,27 @@ __all__ = [
 
 #: Every fault the suite injects. `node_kill`/`copier_kill`: SIGKILL, restarted
 #: after `hold_s`; `redis_restart`: SIGKILL of Redis, restarted from its AOF;
-#: `cut`: EA connections dropped mid-frame at the proxy; `latency`: `arg` ms of
-#: delay (+ jitter) on every chunk for `hold_s`; `dup_reorder`: EA messages
-#: duplicated and adjacent reports swapped for `hold_s`.
-FAULT_KINDS = ("node_kill", "copier_kill", "redis_restart", "cut", "latency", "dup_reorder")
+#: `failover`: SIGKILL of the Sentinel-managed primary, the replica promoted, the
+#: old primary back as a replica; `cut`: EA connections dropped mid-frame at the
+#: proxy; `latency`: `arg` ms of delay (+ jitter) on every chunk for `hold_s`;
+#: `dup_reorder`: EA messages duplicated and adjacent reports swapped for
+#: `hold_s`; `preempt`: a second session of account `target` authenticates
+#: (preempting the EA's), holds the account for `hold_s`, then the EA starts again
+#: from its journal.
+FAULT_KINDS = (
+    "node_kill",
+    "copier_kill",
+    "redis_restart",
+    "failover",
+    "cut",
+    "latency",
+    "dup_reorder",
+    "preempt",
+)
+#: The kinds drawn on one Redis (no Sentinel to fail over).
+SINGLE_REDIS_KINDS = tuple(k for k in FAULT_KINDS if k != "failover")
+#: The kinds drawn on a primary + replica + sentinels (their servers keep no AOF).
+SENTINEL_KINDS = tuple(k for k in FAULT_KINDS if k != "redis_restart")
 _SUCCESS = frozenset({"filled", "closed", "modified", "placed", "cancelled"})
 
 
@@ -65,7 +94,8 @@ def schedule(
     faults: int,
     nodes: int = 3,
     copiers: int = 2,
-    kinds: Sequence[str] = FAULT_KINDS,
+    accounts: int = 15,
+    kinds: Sequence[str] = SINGLE_REDIS_KINDS,
 ) -> list[Fault]:
     """The faults of run `seed`: `faults` of them, spread over the first 80 % of the run."""
     rng = random.Random(f"chaos:{seed}")
@@ -74,7 +104,8 @@ def schedule(
         kind = rng.choice(list(kinds))
         at = round(rng.uniform(0.05, 0.8) * duration_s, 3)
         hold = round(rng.uniform(0.2, 2.0), 3)
-        target = rng.randrange(nodes if kind == "node_kill" else max(copiers, 1))
+        bound = {"node_kill": nodes, "preempt": accounts}.get(kind, max(copiers, 1))
+        target = rng.randrange(bound)
         arg = 0.0
         if kind == "latency":
             arg = float(rng.choice((5, 20, 80, 250)))
@@ -103,6 +134,43 @@ class Execution:
     status: str  #: the report's status
 
 
+@dataclass(frozen=True)
+class SessionSpan:
+    """One session record as the store kept it (read after the run).
+
+    The suite's keys are provisioned, so every session is created authenticated:
+    its live span is [created_ms, closed_ms).
+    """
+
+    account: str  #: owner account
+    session_id: str  #: id
+    generation: int  #: fencing generation it was activated with (0: never)
+    created_ms: int  #: creation (= activation) time
+    closed_ms: int | None  #: None while live
+    closed_reason: str | None = None  #: why it closed
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A message the gateway accepted: an entry of a copier stream, in stream order."""
+
+    stream: str  #: stream name
+    account: str  #: the entry's account
+    session_id: str  #: the session it was accepted from
+    envelope_id: str  #: the message's envelope id ('' if unreadable)
+
+
+@dataclass(frozen=True)
+class StaleProbe:
+    """A message sent with a preempted session's token after its successor was
+    authenticated: the gateway must refuse it."""
+
+    account: str  #: the account
+    session_id: str  #: the preempted session
+    envelope_id: str  #: the probe's envelope id
+    status: int | None  #: the HTTP answer (None: no answer)
+
+
 @dataclass
 class History:
     """Everything a run recorded for the check."""
@@ -114,13 +182,18 @@ class History:
     session_samples: list[list[tuple[str, str]]] = field(default_factory=list)
     #: the demo summary's per-follower position mismatches
     mismatches: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    sessions: list[SessionSpan] = field(default_factory=list)  #: every session of the run
+    accepted: list[Accepted] = field(default_factory=list)  #: stream entries, in stream order
+    stale_probes: list[StaleProbe] = field(default_factory=list)  #: sent by `preempt` faults
+    #: how far a node's clock reading may precede the script it stamps (ms)
+    clock_slack_ms: int = 0
 
 
 @dataclass(frozen=True)
 class Violation:
     """One broken invariant."""
 
-    invariant: str  #: duplicate_execution, order, two_live_sessions, position
+    invariant: str  #: duplicate_execution, order, two_live_sessions, stale_generation, position
     account: str  #: the account concerned
     detail: str  #: what was seen
 
@@ -181,9 +254,94 @@ def _sessions(samples: Iterable[list[tuple[str, str]]]) -> list[Violation]:
     return out
 
 
+def _spans(sessions: Iterable[SessionSpan], slack_ms: int) -> list[Violation]:
+    """At most one live session per account at every instant, from the records."""
+    by_account: dict[str, list[SessionSpan]] = {}
+    for span in sessions:
+        if span.generation > 0:
+            by_account.setdefault(span.account, []).append(span)
+    out = []
+    for account, spans in sorted(by_account.items()):
+        spans.sort(key=lambda s: s.generation)
+        for older, newer in pairwise(spans):
+            if older.generation == newer.generation:
+                out.append(
+                    Violation(
+                        "two_live_sessions",
+                        account,
+                        f"generation {older.generation} given to {older.session_id} "
+                        f"and {newer.session_id}",
+                    )
+                )
+            elif older.closed_ms is None or older.closed_ms > newer.created_ms + slack_ms:
+                out.append(
+                    Violation(
+                        "two_live_sessions",
+                        account,
+                        f"generation {older.generation} ({older.session_id}) live until "
+                        f"{older.closed_ms}, generation {newer.generation} "
+                        f"({newer.session_id}) live from {newer.created_ms}",
+                    )
+                )
+    return out
+
+
+def _stale(history: History) -> list[Violation]:
+    """No message accepted from a session once a newer generation had one accepted."""
+    generation = {s.session_id: s.generation for s in history.sessions}
+    newest: dict[tuple[str, str], tuple[int, str]] = {}
+    out = []
+    for entry in history.accepted:
+        gen = generation.get(entry.session_id, 0)
+        if gen == 0:
+            out.append(
+                Violation(
+                    "stale_generation",
+                    entry.account,
+                    f"{entry.envelope_id} accepted from {entry.session_id}, "
+                    "a session never authenticated",
+                )
+            )
+            continue
+        key = (entry.stream, entry.account)
+        top, top_session = newest.get(key, (0, ""))
+        if gen < top:
+            out.append(
+                Violation(
+                    "stale_generation",
+                    entry.account,
+                    f"{entry.envelope_id} accepted from generation {gen} ({entry.session_id}) "
+                    f"after generation {top} ({top_session}) in {entry.stream}",
+                )
+            )
+        else:
+            newest[key] = (gen, entry.session_id)
+    accepted_ids = {(e.account, e.envelope_id) for e in history.accepted}
+    for probe in history.stale_probes:
+        if (probe.account, probe.envelope_id) in accepted_ids:
+            out.append(
+                Violation(
+                    "stale_generation",
+                    probe.account,
+                    f"probe {probe.envelope_id} of preempted {probe.session_id} accepted",
+                )
+            )
+        elif probe.status is not None and 200 <= probe.status < 300:
+            out.append(
+                Violation(
+                    "stale_generation",
+                    probe.account,
+                    f"probe {probe.envelope_id} of preempted {probe.session_id} "
+                    f"answered {probe.status}",
+                )
+            )
+    return out
+
+
 def check(history: History) -> list[Violation]:
     """Every violated invariant of a run's history (empty: the run was clean)."""
     out = _duplicates(history.executions) + _order(history) + _sessions(history.session_samples)
+    out += _spans(history.sessions, history.clock_slack_ms) + _stale(history)
     for follower, mismatches in sorted(history.mismatches.items()):
         out += [
             Violation(

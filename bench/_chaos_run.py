@@ -13,10 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import functools
 import random
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -24,125 +22,25 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from rich.console import Console
 
-from bench._chaos_check import Execution, Fault, History, Intent, check
+from bench._chaos_check import Fault, History, check
+from bench._chaos_history import copier_streams, evidence, read_store_history
+from bench._chaos_sim import ChaosSimEA, MessageChaos
+from bench._chaos_takeover import take_over
 from bench._deployment import ADMIN_TOKEN, LocalDeployment
 from bench._fault_proxy import FaultProxy
 from gateway.client import ClientConfig, ReconnectPolicy
-from gateway.client.client import EAClient
 from gateway.client.sim.runner import SimEA
 from gateway.client.sim.terminal import SimTerminal
-from gateway.client.transports import Connection
 from gateway.demo.run import Demo, DemoOptions
 from gateway.demo.scenario import FollowerSpec, MasterSpec, cast
-from schemas.envelope import Envelope, ExecutionReport, OrderCommand, StatusHeartbeat
-from schemas.messages import ExecutionReportPayload, OrderIntentPayload
 
-__all__ = ["ChaosRun", "run_once"]
+__all__ = ["ChaosRun", "MessageChaos", "run_once"]
 
-#: How often the drain looks at the copier's consumer groups.
+#: How often the drain looks at the copier's consumer groups and the EAs.
 DRAIN_POLL_S = 0.5
-
-
-class MessageChaos:
-    """Whether EA messages are currently duplicated and reordered (shared by all EAs)."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng  #: seeded
-        self.active = False  #: on while a `dup_reorder` fault holds
-        self.duplicated = 0  #: envelopes sent twice
-        self.reordered = 0  #: adjacent pairs swapped
-
-    def mangle(self, envelopes: Sequence[Envelope]) -> list[Envelope]:
-        """Duplicate some envelopes, swap adjacent reports/heartbeats (never intents)."""
-        out = list(envelopes)
-        if not self.active:
-            return out
-        swappable = (ExecutionReport, StatusHeartbeat)
-        for i in range(len(out) - 1):
-            if (
-                isinstance(out[i], swappable)
-                and isinstance(out[i + 1], swappable)
-                and self.rng.random() < 0.5
-            ):
-                out[i], out[i + 1] = out[i + 1], out[i]
-                self.reordered += 1
-        doubled = []
-        for envelope in out:
-            doubled.append(envelope)
-            if self.rng.random() < 0.3:
-                doubled.append(envelope)
-                self.duplicated += 1
-        return doubled
-
-
-class _ChaosConnection:
-    """A transport whose `send` goes through `MessageChaos`."""
-
-    def __init__(self, inner: Connection, chaos: MessageChaos) -> None:
-        self.inner = inner
-        self.chaos = chaos
-
-    @property
-    def close_info(self) -> Any:
-        return self.inner.close_info
-
-    async def send(self, envelopes: Sequence[Envelope]) -> None:
-        await self.inner.send(self.chaos.mangle(envelopes))
-
-    def frames(self) -> Any:
-        return self.inner.frames()
-
-    def unsent(self) -> list[Envelope]:
-        return self.inner.unsent()
-
-    def confirmed(self, ids: Sequence[str]) -> None:
-        self.inner.confirmed(ids)
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
-class _ChaosClient(EAClient):
-    """An SDK client whose connections go through `MessageChaos`."""
-
-    def __init__(self, *args: Any, chaos: MessageChaos, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.chaos = chaos
-
-    async def _open(self, session_id: str, token: str) -> Connection:
-        return _ChaosConnection(await super()._open(session_id, token), self.chaos)
-
-
-class ChaosSimEA(SimEA):
-    """A simulated EA whose client can mangle what it sends and whose work is recorded."""
-
-    def __init__(
-        self,
-        terminal: SimTerminal,
-        config: ClientConfig,
-        history: History,
-        chaos: MessageChaos,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            terminal, config, client_type=functools.partial(_ChaosClient, chaos=chaos), **kwargs
-        )
-        self.history = history  #: shared record of the run
-        self.sent = 0  #: intents sent so far
-
-    async def _execute(self, command: OrderCommand) -> ExecutionReportPayload:
-        report = await super()._execute(command)
-        self.history.executions.append(
-            Execution(self.terminal.account_id, command.payload.command_id, report.status.value)
-        )
-        return report
-
-    async def send_intent(self, intent: OrderIntentPayload) -> None:
-        envelope = await self.client.send_intent(intent)
-        self.history.intents.append(
-            Intent(self.terminal.account_id, envelope.id, self.sent, intent.ticket)
-        )
-        self.sent += 1
+#: A node reads its clock before the script that stamps a session runs; on one
+#: host that gap is all that can make a close look later than its successor's start.
+CLOCK_SLACK_MS = 1000
 
 
 def _renamed(prefix: str) -> tuple[list[MasterSpec], list[FollowerSpec]]:
@@ -193,8 +91,10 @@ class ChaosRun(Demo):
         self.history.subscriptions = {
             f.account_id: list(f.subscriptions) for f in self.follower_specs
         }
-        self.settle_quiet_s = 3.0
+        self.settle_quiet_s = 1.5
         self.settle_max_s = 30.0
+        self.takeovers: list[str] = []  #: outcome of each `preempt` fault
+        self.streams: list[str] = []  #: the copier's streams (those with consumer groups)
 
     def new_sim(
         self,
@@ -207,7 +107,9 @@ class ChaosRun(Demo):
         return ChaosSimEA(terminal, config, self.history, self.chaos, http=http, policy=policy)
 
     async def _trade(self, feed: Any, admin: Any, live: Any) -> None:
-        accounts = {s.account_id for s in [*self.master_specs, *self.follower_specs]}
+        accounts = {s.account_id for s in self.master_specs} | {
+            s.account_id for s in self.follower_specs
+        }
         tasks = [
             asyncio.create_task(self._inject()),
             asyncio.create_task(self._sample_sessions(accounts)),
@@ -221,23 +123,53 @@ class ChaosRun(Demo):
                 await tasks[1]
 
     async def _settle(self, admin: Any, live: Any) -> None:
-        """The demo's drain, then until the copier's streams have nothing pending."""
+        """The demo's drain (masters stop, prices freeze, until nothing moves), then until,
+        for `settle_quiet_s` on end, every EA is authenticated with nothing queued,
+        unconfirmed or in hand, every copier consumer group has read and acknowledged
+        everything, and nothing moves."""
         await super()._settle(admin, live)
-        for _ in range(int(self.settle_max_s / DRAIN_POLL_S)):
-            if await self._drained():
-                break
+        deadline = time.monotonic() + self.settle_max_s
+        quiet_since: float | None = None
+        last = self._activity()
+        while time.monotonic() < deadline:
+            for sim in self._sims():
+                await sim.revive()
+            now, activity = time.monotonic(), self._activity()
+            calm = (
+                activity == last
+                and all(sim.client.settled for sim in self._sims())
+                and await self._drained()
+            )
+            last = activity
+            if not calm:
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = now
+            elif now - quiet_since >= self.settle_quiet_s:
+                return
             await asyncio.sleep(DRAIN_POLL_S)
-        await super()._settle(admin, live)
+
+    def _sims(self) -> list[ChaosSimEA]:
+        return [s for s in [*self.masters, *self.followers] if isinstance(s, ChaosSimEA)]
 
     async def _drained(self) -> bool:
-        """Every consumer group of every copier stream has read and acked everything."""
-        client = aioredis.Redis(port=self.deployment.redis_port)
+        """Every consumer group of every copier stream has read and acked everything:
+        nothing pending, and the last entry delivered is the stream's last (a group's
+        `lag` is no help: after a failover the promoted replica's counter is off)."""
         try:
-            async for name in client.scan_iter(match=f"{self.deployment.prefix}:*", _type="stream"):
+            url = await asyncio.to_thread(lambda: self.deployment.redis_url)
+        except RuntimeError:  # the sentinels name no primary right now
+            return False
+        client = aioredis.Redis.from_url(url)
+        try:
+            if not self.streams:
+                self.streams = await copier_streams(client, self.deployment.prefix)
+            for name in self.streams:
+                last = (await client.xinfo_stream(name))["last-generated-id"]
                 for group in await client.xinfo_groups(name):
-                    if group.get("pending") or group.get("lag"):
+                    if group["pending"] or group["last-delivered-id"] != last:
                         return False
-            return True
+            return bool(self.streams)
         except RedisError:
             return False
         finally:
@@ -249,9 +181,17 @@ class ChaosRun(Demo):
             if delay > 0:
                 await asyncio.sleep(delay)
             began = time.monotonic()
-            await self._apply(fault)
+            error = None
+            try:
+                await self._apply(fault)
+            except Exception as exc:  # a fault that could not be applied is recorded, not fatal
+                error = f"{type(exc).__name__}: {exc}"
             self.applied.append(
-                {**dataclasses.asdict(fault), "took_s": round(time.monotonic() - began, 3)}
+                {
+                    **dataclasses.asdict(fault),
+                    "took_s": round(time.monotonic() - began, 3),
+                    **({"error": error} if error else {}),
+                }
             )
 
     async def _apply(self, fault: Fault) -> None:
@@ -265,6 +205,19 @@ class ChaosRun(Demo):
             await asyncio.to_thread(part.kill)
             await asyncio.sleep(fault.hold_s if kind != "redis_restart" else fault.hold_s / 4)
             await asyncio.to_thread(part.start)
+        elif kind == "failover":
+            await asyncio.to_thread(deployment.failover, fault.hold_s / 4)
+        elif kind == "preempt":
+            sims = self._sims()
+            sim = sims[fault.target % len(sims)]
+            outcome = await take_over(
+                sim,
+                deployment.base_url,
+                fault.hold_s,
+                self.history,
+                master=sim in self.masters,
+            )
+            self.takeovers.append(outcome)
         elif kind == "cut":
             self.proxy.cut(fault.arg)
         elif kind == "latency":
@@ -306,11 +259,21 @@ async def run_once(
     await proxy.start()
     run = ChaosRun(deployment, proxy, faults, seed=seed, duration_s=duration_s)
     began = time.monotonic()
+    since_ms = int(time.time() * 1000) - 1000
     stopped: dict[str, str] = {}
     try:
         summary = await run.play()
     finally:
         await proxy.close()
+    accounts = {s.account_id for s in run.master_specs} | {s.account_id for s in run.follower_specs}
+    run.history.accepted, run.history.sessions = await read_store_history(
+        await asyncio.to_thread(lambda: deployment.redis_url),
+        deployment.prefix,
+        f"c{seed}",
+        accounts,
+        since_ms,
+    )
+    run.history.clock_slack_ms = CLOCK_SLACK_MS
     for sim in [*run.masters, *run.followers]:
         if sim.client.stopped is not None and sim.client.stopped.reason != "client_shutdown":
             stopped[sim.terminal.account_id] = sim.client.stopped.reason
@@ -320,6 +283,22 @@ async def run_once(
         if follower["mismatches"]
     }
     violations = check(run.history)
+    broken: list[tuple[str, str, int]] = []
+    for follower, mismatches in sorted(run.history.mismatches.items()):
+        broken += [
+            (follower, str(m.get("master")), int(m.get("master_ticket") or 0)) for m in mismatches
+        ]
+    found: list[dict[str, object]] = []
+    if broken:
+        with contextlib.suppress(Exception):  # evidence is best effort
+            found = await evidence(
+                await asyncio.to_thread(lambda: deployment.redis_url),
+                deployment.prefix,
+                deployment.base_url,
+                ADMIN_TOKEN,
+                broken,
+                since_ms,
+            )
     return {
         "seed": seed,
         "seconds": round(time.monotonic() - began, 2),
@@ -329,5 +308,10 @@ async def run_once(
         "messages": {"duplicated": run.chaos.duplicated, "reordered": run.chaos.reordered},
         "proxy": dataclasses.asdict(proxy.stats),
         "session_samples": len(run.history.session_samples),
+        "sessions": len(run.history.sessions),
+        "accepted": len(run.history.accepted),
+        "stale_probes": [p.status for p in run.history.stale_probes],
+        "takeovers": run.takeovers,
         "clients_stopped": stopped,
+        "evidence": found,
     }

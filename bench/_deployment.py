@@ -3,14 +3,19 @@
 `LocalDeployment` starts, as separate processes:
 
 * its own `redis-server` (AOF with `appendfsync always`, so a kill -9 and restart
-  of Redis loses nothing Redis acknowledged);
+  of Redis loses nothing Redis acknowledged), or with `sentinel=True` a primary,
+  a replica and three sentinels (`tests/redis_topologies.sentinel_group`, ports
+  from ``COPYGATE_TEST_REDIS_PORTS``) that every process follows with
+  ``COPYGATE_REDIS_SENTINELS`` and ``COPYGATE_REDIS_WAIT_REPLICAS=1``;
 * `nodes` `copygate serve` processes sharing that Redis (each also runs a copier
   worker in-process, as `copygate serve` does);
 * `copiers` `copygate copier` processes;
 * HAProxy with `deploy/haproxy/copygate.cfg` in front of the nodes.
 
 Every part can be killed (SIGKILL by default) and started again on the same port,
-which is what the multi-node tests and the fault suite (`bench/chaos.py`) do.
+which is what the multi-node tests and the fault suite (`bench/chaos.py`) do;
+`failover()` kills the Sentinel-managed primary, waits for the promotion and
+brings the old primary back as a replica.
 """
 
 from __future__ import annotations
@@ -31,12 +36,15 @@ from pathlib import Path
 import httpx
 
 from bench._servers import free_port, raise_fd_limit
+from tests.redis_topologies import SentinelGroup, cli, sentinel_group
 
 __all__ = ["ADMIN_TOKEN", "LocalDeployment", "Part", "local_deployment"]
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_TOKEN = "deploy-admin-token"
 HAPROXY_CFG = ROOT / "deploy" / "haproxy" / "copygate.cfg"
+#: Redis setting for the Sentinel-managed servers: no answers from an unsynced replica.
+STALE_READS_OFF = ("replica-serve-stale-data", "no")
 
 
 @dataclass
@@ -117,11 +125,15 @@ class LocalDeployment:
         copiers: int = 2,
         heartbeat_interval_s: float = 1,
         heartbeat_timeout_s: float = 3,
+        sentinel: bool = False,
         **env: str,
     ) -> None:
         if nodes != 3:
             raise ValueError("deploy/haproxy/copygate.cfg names three nodes")
         self.workdir = workdir  #: logs, Redis data, HAProxy config
+        self.sentinel = sentinel  #: primary + replica + 3 sentinels instead of one Redis
+        self.group: SentinelGroup | None = None  #: the Sentinel group, once started
+        self._stack = contextlib.ExitStack()
         self.redis_port = free_port()  #: own Redis
         self.lb_port = free_port()  #: HAProxy's listening port
         self.stats_port = free_port()  #: HAProxy's statistics page
@@ -208,14 +220,44 @@ class LocalDeployment:
         )  #: the load balancer
 
     @property
+    def redis_url(self) -> str:
+        """The current primary (the Sentinel group's, after any failover)."""
+        if self.group is not None:
+            port = self.group.current_primary_port()
+            if port is None:
+                raise RuntimeError("the sentinels name no primary")
+            return f"redis://127.0.0.1:{port}/0"
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def failover(self, rejoin_after_s: float = 0.0) -> None:
+        """SIGKILL the primary, wait for the sentinels to promote the replica, then
+        (after `rejoin_after_s`) restart the old primary as the new one's replica and
+        wait until it has synced (not until the sentinels list it: the next failover
+        waits for that first)."""
+        if self.group is None:
+            raise RuntimeError("no Sentinel group: start the deployment with sentinel=True")
+        self.group.wait_until_promotable()  # the sentinels know the last rejoined replica
+        old = self.group.kill_primary()
+        self.group.wait_for_failover()
+        time.sleep(rejoin_after_s)
+        self.group.rejoin(old, wait_for_sentinels=False)
+
+    @property
     def base_url(self) -> str:
         """Where EAs and admins connect: HAProxy."""
         return f"http://127.0.0.1:{self.lb_port}"
 
     @property
     def parts(self) -> list[Part]:
-        """Every process, in start order."""
-        return [self.redis, *self.nodes, *self.copiers, self.haproxy]
+        """Every process this deployment starts itself, in start order."""
+        redis = [] if self.sentinel else [self.redis]
+        return [*redis, *self.nodes, *self.copiers, self.haproxy]
+
+    @property
+    def healthy(self) -> bool:
+        """Every process runs (with Sentinel: both data servers and the sentinels too)."""
+        group = [] if self.group is None else self.group.processes()
+        return all(p.alive for p in self.parts) and all(p.alive for p in group)
 
     def sessions_per_node(self) -> dict[str, int]:
         """Node name (gw1..3) -> connections HAProxy has sent it so far (its `stot`)."""
@@ -231,13 +273,28 @@ class LocalDeployment:
 
     def start(self) -> None:
         """Start everything and wait until HAProxy answers /healthz through a node."""
+        if self.sentinel:
+            self.group = self._stack.enter_context(sentinel_group())
+            # A server restarted without persistence is empty until its first sync; a
+            # client sent to it by a sentinel that has not caught up yet must get an
+            # error, not empty answers (an unknown key reads as a refused EA key).
+            for server in self.group.servers:
+                server.extra += [f"--{STALE_READS_OFF[0]}", STALE_READS_OFF[1]]
+                cli(server.port, "CONFIG", "SET", *STALE_READS_OFF)
+            settings = self.group.copygate_env(wait_replicas=1)
+            for part in [*self.nodes, *self.copiers]:
+                part.env.pop("COPYGATE_REDIS_URL", None)
+                part.env.update(settings)
         for part in self.parts:
             part.start()
 
     def stop(self) -> None:
         """Stop everything (SIGTERM, then SIGKILL)."""
-        for part in reversed(self.parts):
-            part.kill(signal.SIGTERM)
+        try:
+            for part in reversed(self.parts):
+                part.kill(signal.SIGTERM)
+        finally:
+            self._stack.close()
 
 
 @contextlib.contextmanager

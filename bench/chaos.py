@@ -1,10 +1,12 @@
 """The fault suite: simulated masters trade and followers execute through HAProxy,
-three gateway nodes, two copier processes and one Redis, while a seeded schedule
-of faults breaks them; then every invariant is checked on the run's history.
+three gateway nodes, two copier processes and one Redis (or, with `--sentinel`, a
+primary, a replica and three sentinels), while a seeded schedule of faults breaks
+them; then every invariant is checked on the run's history.
 
     .venv/bin/python bench/chaos.py --runs 20 --seed 1000          # runs 1000..1019
     .venv/bin/python bench/chaos.py --replay 1007                  # one seed again, verbose
     .venv/bin/python bench/chaos.py --runs 5 --faults 0            # no faults: the baseline
+    .venv/bin/python bench/chaos.py --sentinel --runs 20           # failovers included
 
 One deployment serves every run of an invocation (each run has its own accounts).
 Each result is one JSON line (`--out`, default stdout); the last line sums them.
@@ -25,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._chaos_check import FAULT_KINDS, schedule
+from bench._chaos_check import SENTINEL_KINDS, SINGLE_REDIS_KINDS, schedule
 from bench._chaos_run import run_once
 from bench._deployment import local_deployment
 
@@ -38,7 +40,14 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=8.0, help="trading seconds per run")
     parser.add_argument("--faults", type=int, default=4, help="faults per run (default 4)")
     parser.add_argument(
-        "--kinds", default=",".join(FAULT_KINDS), help="fault kinds to draw from (comma list)"
+        "--kinds",
+        help="fault kinds to draw from (comma list; default: every kind the topology has: "
+        f"{','.join(SINGLE_REDIS_KINDS)}; with --sentinel {','.join(SENTINEL_KINDS)})",
+    )
+    parser.add_argument(
+        "--sentinel",
+        action="store_true",
+        help="Redis primary + replica + 3 sentinels (ports from COPYGATE_TEST_REDIS_PORTS)",
     )
     parser.add_argument("--out", type=Path, help="append JSON lines here (default stdout)")
     parser.add_argument("--workdir", type=Path, help="logs and Redis data (default: a temp dir)")
@@ -47,9 +56,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 async def _runs(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
     seeds = [args.replay] if args.replay is not None else range(args.seed, args.seed + args.runs)
-    kinds = [k for k in args.kinds.split(",") if k]
+    default = SENTINEL_KINDS if args.sentinel else SINGLE_REDIS_KINDS
+    kinds = [k for k in (args.kinds or ",".join(default)).split(",") if k]
     results = []
-    with local_deployment(workdir) as deployment:
+    with local_deployment(workdir, sentinel=args.sentinel) as deployment:
         for seed in seeds:
             faults = schedule(seed, args.duration, faults=args.faults, kinds=kinds)
             result = await run_once(deployment, faults, seed=seed, duration_s=args.duration)
@@ -58,6 +68,9 @@ async def _runs(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]
             if args.out:
                 with args.out.open("a") as out:
                     out.write(line + "\n")
+                if result["violations"]:  # the details of a failing run, for its post-mortem
+                    with args.out.with_suffix(".failures.jsonl").open("a") as out:
+                        out.write(json.dumps(result) + "\n")
             else:
                 print(line, flush=True)
             print(
@@ -71,8 +84,9 @@ async def _runs(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]
 
 def _short(result: dict[str, Any]) -> dict[str, Any]:
     return {
-        **{k: v for k, v in result.items() if k != "faults"},
+        **{k: v for k, v in result.items() if k not in ("faults", "evidence")},
         "faults": [f["kind"] for f in result["faults"]],
+        "fault_errors": [f["error"] for f in result["faults"] if "error" in f],
     }
 
 
@@ -88,6 +102,7 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         "faults": dict(sorted(kinds.items())),
         "violations": dict(sorted(broken.items())),
         "failing_seeds": [r["seed"] for r in results if r["violations"]],
+        "fault_errors": [r["seed"] for r in results if r.get("fault_errors")],
         "intents": sum(r["totals"]["intents"] for r in results),
         "commands": sum(r["totals"]["commands"] for r in results),
     }

@@ -7,12 +7,14 @@ programming errors and inconsistent inputs that a caller must not produce.
 Tree::
 
     CopierError
-     └── InvalidInput          an argument breaks a documented precondition
+     ├── InvalidInput          an argument breaks a documented precondition
+     └── SnapshotAhead         a master's SyncSnapshot reached the copier before
+                               intents sent ahead of it were processed (retried)
 """
 
 from __future__ import annotations
 
-__all__ = ["CopierError", "InvalidInput"]
+__all__ = ["CopierError", "InvalidInput", "SnapshotAhead"]
 
 
 class CopierError(Exception):
@@ -28,3 +30,8 @@ class InvalidInput(CopierError):
         self.field = field
         #: what is wrong with it
         self.message = message
+
+
+class SnapshotAhead(CopierError):
+    """A master's SyncSnapshot came before intents the master sent ahead of it were
+    processed; its stream entry stays pending and is tried again when claimed."""

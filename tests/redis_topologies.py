@@ -223,20 +223,39 @@ class SentinelGroup:
             time.sleep(0.1)
         raise RuntimeError("the sentinels did not fail over in time")
 
-    def rejoin(self, server: RedisProcess, within: float = 30.0) -> None:
+    def rejoin(
+        self, server: RedisProcess, within: float = 30.0, *, wait_for_sentinels: bool = True
+    ) -> None:
         """Restart a killed server (empty: no persistence); wait until it is a synced replica.
 
         It starts as a replica of the current primary, as the sentinels would make it
-        (they do so too, but only at their next 10 s check of the old primary).
+        (they do so too, but only at their next 10 s check of the old primary). With
+        `wait_for_sentinels`, also until every sentinel lists it as a healthy replica
+        (they learn it from the primary's INFO, up to 10 s later); without, call
+        `wait_until_promotable` before the next `kill_primary`.
         """
         current = self.current_primary()
         server.start("--replicaof", "127.0.0.1", str(current.port))
         _wait_until(
             lambda: (
                 _replica_confirms(current.port)
-                and all(self._sees_replica(s, server.port) for s in self.sentinels)
+                and (
+                    not wait_for_sentinels
+                    or all(self._sees_replica(s, server.port) for s in self.sentinels)
+                )
             ),
-            f"{server.port} to replicate the current primary, known to every sentinel",
+            f"{server.port} to replicate the current primary"
+            + (", known to every sentinel" if wait_for_sentinels else ""),
+            within,
+        )
+
+    def wait_until_promotable(self, within: float = 30.0) -> None:
+        """Until every sentinel lists the current primary's replica as healthy."""
+        primary = self.current_primary()
+        replica = next(s for s in self.servers if s is not primary)
+        _wait_until(
+            lambda: all(self._sees_replica(s, replica.port) for s in self.sentinels),
+            f"every sentinel to list {replica.port} as a healthy replica",
             within,
         )
 

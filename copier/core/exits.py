@@ -9,6 +9,10 @@ Partial closes are proportional to the follower's copied volume::
 
     follower_close = round_down(follower_remaining x closed_master / master_before, lot_step)
 
+A partial close names the master's remainder ticket (``new_ticket``); one that
+finds the link already on that ticket was applied before under another intent id
+(a reconciled SyncSnapshot and the EA's replay can both tell it) and is skipped.
+
 A close of the master's whole remainder closes the follower's whole remainder,
 so the follower's closes always add up exactly to what it opened. When the share
 is below min_lot nothing is sent (`CLOSE_BELOW_MIN_LOT`, the next close catches
@@ -189,6 +193,11 @@ def plan_exit(
     assert link is not None
     book = follower.links
     if intent.action is Action.CLOSE and intent.new_ticket is not None:
+        if link.master_ticket == intent.new_ticket:
+            # the link already moved to the remainder: this partial close was applied,
+            # told again under another id (a reconciled snapshot, and the EA's replay)
+            message = f"master ticket {intent.ticket} already became {intent.new_ticket}"
+            return Plan(Skip(SkipReason.DUPLICATE_INTENT, message), book)
         book = book.alias(signal.master_account_id, intent.new_ticket, link.root_ticket)
     wait = _waiting(signal, link)
     if wait is not None:
@@ -203,7 +212,21 @@ def plan_exit(
         return Plan(Skip(SkipReason.PAUSED, "the subscription is paused: nothing is copied"), book)
     if link.kind is LinkKind.PENDING_ORDER:
         if not full:
-            message = "the follower's copy is still a pending order; nothing to close partially"
+            # the share the follower owes once its copy fills (it may have filled already,
+            # its report on the way): the copy's remaining lots drop by it, and the fill
+            # report closes the excess (copier.worker.decide)
+            spec = follower.symbols.get(link.symbol)
+            owed = close_volume(
+                before,
+                intent.volume,
+                lot_step=link.lot_step if spec is None else spec.lot_step,
+                min_lot=link.min_lot if spec is None else spec.min_lot,
+            )
+            book = book.put(replace(link, remaining_volume=link.remaining_volume - owed))
+            message = (
+                "the follower's copy is still a pending order; "
+                f"{owed} lots are closed when it fills"
+            )
             return Plan(Skip(SkipReason.PENDING_NOT_FILLED, message), book)
         action, volume = Action.CANCEL_PENDING, link.remaining_volume
     else:

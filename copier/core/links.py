@@ -275,11 +275,12 @@ class LinkBook:
             return self._settle(failed, report.command_id, LinkChange.FAILED)
         if report.ticket is None:
             return ReportApplied(self, link, LinkChange.IGNORED)
-        if status is ExecutionStatus.FILLED:
+        if status is ExecutionStatus.FILLED:  # an open, or a pending order filled at once
             volume = report.volume if report.volume else flight.volume
             filled = replace(
                 link,
                 kind=LinkKind.POSITION,
+                order_type=OrderType.MARKET,
                 state=LinkState.OPEN,
                 follower_ticket=report.ticket,
                 opened_volume=volume,

@@ -43,6 +43,7 @@ __all__ = [
     "ReconcileNote",
     "ReconcileNoteKind",
     "SyntheticIntent",
+    "exit_command",
     "reconcile_follower",
     "reconcile_master",
 ]
@@ -89,9 +90,10 @@ class SyntheticIntent:
     intent: OrderIntentPayload  # the intent, to be planned like a live one
 
 
-def _exit_command(
+def exit_command(
     link: TicketLink, follower_account_id: str, round_id: str
 ) -> tuple[OrderCommandPayload, TicketLink]:
+    """The close (or cancel) of an open link's whole remainder, and the link awaiting it."""
     assert link.follower_ticket is not None
     action = Action.CANCEL_PENDING if link.kind is LinkKind.PENDING_ORDER else Action.CLOSE
     command_id = derive_command_id(
@@ -194,7 +196,7 @@ def reconcile_follower(
             and link.master_closed
             and link.master_account_id not in paused_masters
         ):
-            command, link = _exit_command(link, follower_account_id, round_id)
+            command, link = exit_command(link, follower_account_id, round_id)
             commands.append(command)
             kind = (
                 ReconcileNoteKind.CLOSE_PLANNED

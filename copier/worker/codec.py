@@ -398,6 +398,7 @@ def encode_master_book(book: MasterBook) -> bytes:
             "positions": [p.model_dump(mode="json") for _t, p in sorted(book.positions.items())],
             "orders": [o.model_dump(mode="json") for _t, o in sorted(book.orders.items())],
             "applied": list(book.applied),
+            "as_of_ms": book.as_of_ms,
         }
     )
 
@@ -413,4 +414,5 @@ def decode_master_book(raw: bytes | None) -> MasterBook:
         positions={p.ticket: p for p in positions},
         orders={o.ticket: o for o in orders},
         applied=tuple(data["applied"]),
+        as_of_ms=int(data.get("as_of_ms", 0)),
     )

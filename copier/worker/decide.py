@@ -13,16 +13,21 @@ This is the sans-I/O half of the worker. The pump (`copier.worker.pump`) loads a
 
 Every command leaves as an `OutboxItem` (envelope id = command id). Intents
 parked behind a link (`WaitForLink`) are kept in the record, in order; any later
-intent for the same link is parked behind them without being planned.
+intent for the same link is parked behind them without being planned (a parked
+partial close still books its remainder ticket as an alias of the link, so the
+intents about that ticket find the link and wait behind it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from decimal import Decimal
 
 from copier.core import (
     BackoffPolicy,
+    LinkKind,
+    LinkState,
     MasterSignal,
     ReconcileNoteKind,
     Retry,
@@ -31,6 +36,8 @@ from copier.core import (
     reconcile_follower,
     retry_command_id,
 )
+from copier.core.links import InFlight, LinkKey
+from copier.core.reconcile import exit_command
 from copier.core.shared_plans import SharedPlans
 from copier.worker.draft import (
     Draft,
@@ -64,6 +71,7 @@ __all__ = [
 ]
 
 _FILL_STATUSES = frozenset({ExecutionStatus.FILLED, ExecutionStatus.CLOSED})
+_REFUSALS = frozenset({ExecutionStatus.REJECTED, ExecutionStatus.EXPIRED})
 
 
 def decide_signal(
@@ -103,6 +111,13 @@ def decide_signal(
             new_copy(base, signal, now_ms), status=CopyStatus.WAITING, message=message
         )
         draft.park(link.key, signal)
+        intent = signal.intent
+        if intent.action is Action.CLOSE and intent.new_ticket is not None:
+            # the master's remainder ticket: later intents about it wait behind this one
+            links = follower.links.alias(
+                signal.master_account_id, intent.new_ticket, link.root_ticket
+            )
+            draft.record = draft.record.with_links(links)
         return draft.finish()
     wait_key = draft.plan(signal, settings)
     if wait_key is not None:
@@ -190,7 +205,126 @@ def decide_report(
     draft.breaker_alert(before_state)
     if applied.unblocked and applied.link is not None:
         draft.replay(applied.link.key, subscriptions)
+    flight = link.in_flight
+    cancel_refused = (
+        flight is not None
+        and flight.command_id == report.command_id
+        and flight.action is Action.CANCEL_PENDING
+        and report.status in _REFUSALS
+    )
+    pending_filled = (
+        link.kind is LinkKind.PENDING_ORDER
+        and applied.link is not None
+        and applied.link.kind is LinkKind.POSITION
+    )
+    if cancel_refused or pending_filled:
+        _close_if_orphaned(draft, link.key, report, subscriptions)
+    if pending_filled and applied.link is not None:
+        owed = applied.link.remaining_volume - link.remaining_volume
+        if owed > 0:
+            _close_owed(draft, link.key, owed, report, subscriptions)
     return draft.finish()
+
+
+def _close_owed(
+    draft: Draft,
+    key: LinkKey,
+    owed: Decimal,
+    report: ExecutionReportPayload,
+    subscriptions: Mapping[str, SubscriptionSettings],
+) -> None:
+    """Close the share of a master's partial close that came while the copy was pending.
+
+    `plan_exit` lowered the pending copy's remaining lots by that share; the fill
+    report set them to what actually filled: the excess is owed.
+    """
+    link = draft.record.links.links.get(key)
+    settings = None if link is None else subscriptions.get(link.master_account_id)
+    if (
+        link is None
+        or settings is None
+        or settings.status is SubscriptionStatus.PAUSED
+        or link.state is not LinkState.OPEN
+        or link.in_flight is not None
+        or link.follower_ticket is None
+    ):
+        return
+    round_id = f"owed:{report.command_id}"
+    command, _ = exit_command(
+        replace(link, remaining_volume=owed), draft.record.account_id, round_id
+    )
+    link = replace(link, in_flight=InFlight(command.command_id, Action.CLOSE, owed))
+    draft.record = replace(draft.record, links=draft.record.links.track(command.command_id, link))
+    json_form = draft.send(command)
+    draft.copies[command.command_id] = CopyRecord(
+        command_id=command.command_id,
+        master_id=link.master_account_id,
+        intent_id=f"reconcile:{round_id}:{link.root_ticket}",
+        action=command.action,
+        master_ticket=command.master_ticket,
+        symbol=command.symbol,
+        status=CopyStatus.QUEUED,
+        intent_received_ms=draft.now,
+        decided_ms=draft.now,
+        reason="reconcile",
+        message="the share of a partial close made while the copy was pending",
+        requested_volume=command.volume,
+        current_command_id=command.command_id,
+        attempts=1,
+        command=json_form,
+    )
+
+
+def _close_if_orphaned(
+    draft: Draft,
+    key: LinkKey,
+    report: ExecutionReportPayload,
+    subscriptions: Mapping[str, SubscriptionSettings],
+) -> None:
+    """Close a copied position the master no longer holds once nothing is in flight.
+
+    A master pending order that fills and closes while the copier is behind sends a
+    cancel; if the follower's copy filled meanwhile, the cancel is refused ("not a
+    pending order") and the position stays. Whichever comes last, the fill report
+    or the refusal, leaves the link open, idle and closed on the master side: close it
+    (once: only a pending copy's fill or a refused cancel lead here, never a refused
+    close, so a close the broker keeps refusing is not sent again and again).
+    """
+    link = draft.record.links.links.get(key)
+    settings = None if link is None else subscriptions.get(link.master_account_id)
+    if (
+        link is None
+        or settings is None
+        or settings.status is SubscriptionStatus.PAUSED
+        or link.state is not LinkState.OPEN
+        or link.kind is not LinkKind.POSITION
+        or link.in_flight is not None
+        or link.follower_ticket is None
+        or not link.master_closed
+        or draft.record.parked_for(key)
+    ):
+        return
+    round_id = f"orphan:{report.command_id}"
+    command, link = exit_command(link, draft.record.account_id, round_id)
+    draft.record = replace(draft.record, links=draft.record.links.track(command.command_id, link))
+    json_form = draft.send(command)
+    draft.copies[command.command_id] = CopyRecord(
+        command_id=command.command_id,
+        master_id=link.master_account_id,
+        intent_id=f"reconcile:{round_id}:{link.root_ticket}",
+        action=command.action,
+        master_ticket=command.master_ticket,
+        symbol=command.symbol,
+        status=CopyStatus.QUEUED,
+        intent_received_ms=draft.now,
+        decided_ms=draft.now,
+        reason="reconcile",
+        message="the master no longer holds this position",
+        requested_volume=command.volume,
+        current_command_id=command.command_id,
+        attempts=1,
+        command=json_form,
+    )
 
 
 def decide_reports(

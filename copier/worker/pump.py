@@ -28,6 +28,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Tracer
 
 from copier.core import MasterSignal, derive_command_id, reconcile_master, retry_command_id
 from copier.core.shared_plans import SharedPlans
+from copier.errors import SnapshotAhead
 from copier.metrics import CopyMetrics
 from copier.worker.codec import decode_signals
 from copier.worker.decide import (
@@ -67,6 +68,10 @@ _log = logging.getLogger("copygate.copier")
 
 #: Commits of one decision before giving up (the entry then stays pending).
 MAX_COMMIT_ATTEMPTS = 20
+
+#: How long a master's snapshot may wait for the intents sent ahead of it (from its
+#: stream entry's time; below the claims before a dead letter: 5 x claim_idle_ms).
+SNAPSHOT_WAIT_MS = 20_000
 
 #: Followers of one intent decided and written together (parts run concurrently).
 FAN_OUT_PART = 250
@@ -128,7 +133,13 @@ class CopierPump:
                 report_trace=entry.fields.get(b"traceparent"),
             )
         elif isinstance(envelope, SyncSnapshot):
-            await self.on_snapshot(account, envelope.payload, round_id=envelope.id)
+            await self.on_snapshot(
+                account,
+                envelope.payload,
+                round_id=envelope.id,
+                taken_ms=envelope.ts,
+                entry_id=entry.entry_id,
+            )
 
     async def on_intent_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
         """Batch handler of the intent stream: each master's waiting intents fanned out
@@ -186,7 +197,7 @@ class CopierPump:
                 span.end()
         book = await self.store.master_book(master)
         for _, envelope in intents:
-            book = apply_master_intent(book, envelope.id, envelope.payload)
+            book = apply_master_intent(book, envelope.id, envelope.payload, envelope.ts)
         await self.store.put_master_book(master, book)
 
     async def _fan_out_or_split(
@@ -502,12 +513,30 @@ class CopierPump:
         raise CommitConflict(f"reports of {sorted(pending)}: follower records kept changing")
 
     async def on_snapshot(
-        self, account: str, snapshot: SyncSnapshotPayload, *, round_id: str
+        self,
+        account: str,
+        snapshot: SyncSnapshotPayload,
+        *,
+        round_id: str,
+        taken_ms: int = 0,
+        entry_id: str | None = None,
     ) -> None:
-        """Reconcile an account's SyncSnapshot: as a master, as a follower, or both."""
+        """Reconcile an account's SyncSnapshot: as a master, as a follower, or both.
+
+        `taken_ms` is the snapshot envelope's `ts`, `entry_id` its stream entry. As a
+        master, a snapshot taken before the newest intent already applied is out of
+        date (the streams are read independently, and a killed worker's entries are
+        claimed late) and reconciles nothing: it would undo what that intent did.
+        One that reached the streams after intents of the same master the copier has
+        not processed yet waits for them (`SnapshotAhead`: the entry stays pending
+        and is claimed again), for up to `SNAPSHOT_WAIT_MS`; reconciled against a
+        book without them it would close what they opened or moved.
+        """
         self.counters.snapshots += 1
         if await self.store.followers_of(account):
-            await self._master_snapshot(account, snapshot, round_id)
+            if entry_id is not None and await self._ahead(account, entry_id):
+                raise SnapshotAhead(f"snapshot {round_id} of {account} waits for its intents")
+            await self._master_snapshot(account, snapshot, round_id, taken_ms)
         subs = await self.store.subscriptions_of(account)
         if not subs:
             return
@@ -523,10 +552,17 @@ class CopierPump:
                 return
         raise CommitConflict(f"snapshot {round_id}: follower record kept changing")
 
+    async def _ahead(self, master: str, entry_id: str) -> bool:
+        age_ms = self._clock() - int(entry_id.split("-", 1)[0])
+        return age_ms < SNAPSHOT_WAIT_MS and await self.store.intents_behind(master, entry_id)
+
     async def _master_snapshot(
-        self, master: str, snapshot: SyncSnapshotPayload, round_id: str
+        self, master: str, snapshot: SyncSnapshotPayload, round_id: str, taken_ms: int
     ) -> None:
         book = await self.store.master_book(master)
+        if taken_ms < book.as_of_ms:
+            _log.info("master %s: snapshot %s predates the book, skipped", master, round_id)
+            return
         synthetic = reconcile_master(
             list(book.positions.values()),
             list(book.orders.values()),
@@ -547,6 +583,7 @@ class CopierPump:
                 positions={p.ticket: p for p in snapshot.positions},
                 orders={o.ticket: o for o in snapshot.orders},
                 applied=applied,
+                as_of_ms=max(book.as_of_ms, taken_ms),
             ),
         )
 

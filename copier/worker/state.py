@@ -152,6 +152,9 @@ class MasterBook:
     positions: Mapping[int, Position] = field(default_factory=dict)  # ticket -> position
     orders: Mapping[int, PendingOrder] = field(default_factory=dict)  # ticket -> pending order
     applied: tuple[str, ...] = ()  # recently applied intent ids (newest last)
+    #: the EA's time (envelope `ts`) of the newest intent or snapshot the book reflects:
+    #: a SyncSnapshot taken before it is out of date and reconciles nothing
+    as_of_ms: int = 0
 
 
 def _position(intent: OrderIntentPayload, **overrides: object) -> Position:
@@ -185,13 +188,16 @@ def _close(book: MasterBook, intent: OrderIntentPayload) -> MasterBook:
     return replace(book, positions=positions)
 
 
-def apply_master_intent(book: MasterBook, intent_id: str, intent: OrderIntentPayload) -> MasterBook:
+def apply_master_intent(
+    book: MasterBook, intent_id: str, intent: OrderIntentPayload, sent_ms: int = 0
+) -> MasterBook:
     """The master book after one of the master's intents (idempotent by intent id).
 
     Args:
         book: the book before.
         intent_id: the intent's id (a repeated id changes nothing).
         intent: what the master did.
+        sent_ms: the intent envelope's `ts` (the EA's clock), for `as_of_ms`.
 
     Returns:
         The book after.
@@ -226,4 +232,8 @@ def apply_master_intent(book: MasterBook, intent_id: str, intent: OrderIntentPay
         book = replace(book, positions=positions, orders=orders)
     else:  # close, cancel_pending
         book = _close(book, intent)
-    return replace(book, applied=(*book.applied, intent_id)[-MAX_MASTER_INTENT_IDS:])
+    return replace(
+        book,
+        applied=(*book.applied, intent_id)[-MAX_MASTER_INTENT_IDS:],
+        as_of_ms=max(book.as_of_ms, sent_ms),
+    )

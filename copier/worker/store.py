@@ -99,6 +99,14 @@ def _equity(raw: bytes | None) -> Decimal | None:
     return None
 
 
+#: Entries read per XRANGE when looking for a master's unprocessed intents.
+_BEHIND_SCAN = 500
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class FollowerStore:
     """Follower records, copy records, master books and the outbox over one Redis client."""
 
@@ -465,6 +473,25 @@ class FollowerStore:
             (None if q is None else int(q), None if d is None else int(d))
             for q, d in zip(values[::2], values[1::2], strict=True)
         ]
+
+    @translates_redis_errors
+    async def intents_behind(self, master_id: str, before_entry_id: str) -> bool:
+        """Whether the intent stream holds an entry of `master_id` up to
+        `before_entry_id` (an id of another stream: the same id is "no later") that
+        the copier has not processed yet (above the master's mark)."""
+        stream = self._keys.intent_stream()
+        mark: Any = await self._redis.hget(self.ckeys.marks(stream), master_id)
+        start = "-" if mark is None else "(" + _text(mark)
+        account = master_id.encode()
+        while True:
+            entries: Any = await self._redis.xrange(
+                stream, min=start, max=before_entry_id, count=_BEHIND_SCAN
+            )
+            if any(fields.get(b"account_id") == account for _id, fields in entries):
+                return True
+            if len(entries) < _BEHIND_SCAN:
+                return False
+            start = "(" + _text(entries[-1][0])
 
     @translates_redis_errors
     async def master_book(self, master_id: str) -> MasterBook:

@@ -15,7 +15,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Protocol
 
 from gateway.client.sim.broker import SimAccount
-from gateway.client.sim.faults import TradeError
+from gateway.client.sim.faults import ERR, TradeError
 from gateway.client.sim.orders import SimOrder
 from schemas.codes import Action, OrderType, Side
 
@@ -133,7 +133,9 @@ class ScriptedPolicy:
                 tp=tp,
             )
         elif step.action is Action.MODIFY:
-            order = account.orders[self._ticket(account, step.ref)]
+            order = account.orders.get(self._ticket(account, step.ref))
+            if order is None:  # closed meanwhile (SL/TP): the broker refuses, as MT4's does
+                raise TradeError(ERR.INVALID_TICKET, f"order of step {step.ref} is gone")
             sl, tp = _stops(
                 account, order.symbol, order.side, order.open_price, step.sl_points, step.tp_points
             )

@@ -217,6 +217,24 @@ def test_duplicate_close_intent_is_not_sent_twice() -> None:
     assert skip_reason(again.outcome) is SkipReason.DUPLICATE_INTENT
 
 
+@pytest.mark.parametrize("first", ["c-7", "reconcile:snap:partial_close:100"])
+def test_one_partial_close_told_twice_under_two_ids_is_applied_once(first: str) -> None:
+    """Found by the fault suite: a master's SyncSnapshot reconciled while the master's
+    replayed partial close was still on its way produced a synthetic partial close
+    of the same change (ticket 100 became 101); the follower closed twice its share."""
+    copier = Copier()
+    opened(copier, volume="0.5")
+    partial = intent(Action.CLOSE, volume=D("0.2"), new_ticket=101)
+    command = sent(copier.plan(partial, intent_id=first))
+    copier.report(command, ExecutionStatus.CLOSED, volume=command.volume, new_ticket=5001)
+    second = "c-7" if first != "c-7" else "reconcile:snap:partial_close:100"
+    assert skip_reason(copier.plan(partial, intent_id=second).outcome) is (
+        SkipReason.DUPLICATE_INTENT
+    )
+    rest = sent(copier.plan(intent(Action.CLOSE, ticket=101, volume=D("0.3"))))
+    assert (rest.ticket, rest.volume) == (5001, D("0.3"))
+
+
 # -- pending orders ------------------------------------------------------------------------
 
 
@@ -246,6 +264,22 @@ def test_master_partial_close_while_the_follower_copy_is_still_pending_is_skippe
     placed(copier)
     plan = copier.plan(intent(Action.CLOSE, volume=D("0.5"), new_ticket=101))
     assert skip_reason(plan.outcome) is SkipReason.PENDING_NOT_FILLED
+
+
+def test_a_pending_copy_filled_at_placement_is_closed_as_a_market_position() -> None:
+    """Found by the fault suite: a pending copy placed late, after the price had passed
+    its level, filled at once (report `filled`); the master's close then went out with
+    the pending order type and the follower refused it (not a pending order)."""
+    copier = Copier()
+    place = sent(copier.plan(intent(Action.PLACE_PENDING, order_type=OrderType.STOP)))
+    copier.report(place, ExecutionStatus.FILLED, ticket=7000, volume=D(1))
+    copier.plan(intent(Action.OPEN))  # the master's order filled too: nothing to send
+    command = sent(copier.plan(intent(Action.CLOSE)))
+    assert (command.action, command.order_type, command.ticket) == (
+        Action.CLOSE,
+        OrderType.MARKET,
+        7000,
+    )
 
 
 def test_master_cancel_after_the_follower_order_filled_closes_the_position() -> None:

@@ -24,7 +24,7 @@ from copier.worker.decide import (
     decide_signal,
 )
 from copier.worker.state import CopyStatus, FollowerRecord, MasterBook, apply_master_intent
-from schemas.codes import Action, ExecutionStatus
+from schemas.codes import Action, ExecutionStatus, OrderType
 from schemas.messages import ExecutionReportPayload
 from tests.copier.core.builders import MASTER, NOW, intent, settings, signal, spec
 
@@ -131,6 +131,154 @@ def test_worker_replays_parked_intents_in_order_once_the_fill_is_reported() -> N
     actions = [orjson.loads(i.body)["payload"]["action"] for i in write.outbox]
     assert actions == ["modify", "close"]
     assert write.after.parked == {}
+
+
+def test_a_partial_close_parked_behind_others_still_aliases_the_remainder_ticket() -> None:
+    """Found by the fault suite: open, modify, partial close (remainder ticket 101) and
+    the close of 101 arrive together (a master replaying after an outage). The partial
+    close is parked behind the modify without being planned; the close of 101 must
+    find the link through the alias and wait behind it, not be skipped as not copied."""
+    record, open_id = opened()
+    partial = intent(Action.CLOSE, volume=Decimal("0.5"), new_ticket=101)
+    rest = intent(Action.CLOSE, ticket=101, volume=Decimal("0.5"))
+    for n, payload in ((2, intent(Action.MODIFY, sl=Decimal("1.08"))), (3, partial), (4, rest)):
+        write = decide_signal(signal(payload, intent_id=f"i-{n}"), settings(), record, CTX, NOW)
+        assert [c.status for c in write.copies] == [CopyStatus.WAITING]
+        record = write.after
+    assert [s.intent_id for s in record.parked_for((MASTER, 100))] == ["i-2", "i-3", "i-4"]
+    filled = decide_report(
+        record,
+        report(open_id, ExecutionStatus.FILLED, ticket=9, volume=1),
+        None,
+        {MASTER: settings()},
+        CTX,
+        NOW,
+    )
+    assert filled is not None
+    sent = [orjson.loads(i.body)["payload"] for i in filled.outbox]
+    assert [(c["action"], c["volume"]) for c in sent] == [("modify", 1.0), ("close", 0.5)]
+    assert [s.intent_id for s in filled.after.parked_for((MASTER, 100))] == ["i-4"]
+    closed = decide_report(
+        filled.after,
+        report(sent[1]["command_id"], ExecutionStatus.CLOSED, volume=0.5, new_ticket=10),
+        None,
+        {MASTER: settings()},
+        CTX,
+        NOW,
+    )
+    assert closed is not None
+    (last,) = [orjson.loads(i.body)["payload"] for i in closed.outbox]
+    assert (last["action"], last["ticket"], last["volume"]) == ("close", 10, 0.5)
+
+
+@pytest.mark.parametrize("fill_first", [True, False])
+def test_a_pending_copy_that_filled_while_its_cancel_was_refused_is_closed(
+    fill_first: bool,
+) -> None:
+    """Found by the fault suite: the master's pending order filled and closed while the
+    copier was behind; its cancel reached the follower after the follower's copy had
+    filled too ("not a pending order"), leaving an open position the master no longer
+    holds. Whichever report comes last, the copier closes it."""
+    record = FollowerRecord(FOLLOWER)
+    placing = intent(Action.PLACE_PENDING, order_type=OrderType.LIMIT)
+    write = decide_signal(signal(placing, intent_id="i-1"), settings(), record, CTX, NOW)
+    place_id = derive_command_id(MASTER, "i-1", FOLLOWER)
+    placed = decide_report(
+        write.after,
+        report(place_id, ExecutionStatus.PLACED, ticket=7000),
+        None,
+        {MASTER: settings()},
+        CTX,
+        NOW,
+    )
+    assert placed is not None
+    record = placed.after
+    for n, action in ((2, Action.OPEN), (3, Action.CLOSE)):  # filled and closed at the master
+        record = decide_signal(
+            signal(intent(action), intent_id=f"i-{n}"), settings(), record, CTX, NOW
+        ).after
+    cancel_id = derive_command_id(MASTER, "i-3", FOLLOWER)
+    fill = report(place_id, ExecutionStatus.FILLED, ticket=7000, volume=1)
+    refusal = report(cancel_id, ExecutionStatus.REJECTED, error_code=4108)
+    writes = []
+    for payload in (fill, refusal) if fill_first else (refusal, fill):
+        written = decide_report(record, payload, None, {MASTER: settings()}, CTX, NOW)
+        assert written is not None
+        writes.append(written)
+        record = written.after
+    assert writes[0].outbox == ()
+    (item,) = writes[1].outbox
+    close = orjson.loads(item.body)["payload"]
+    assert (close["action"], close["ticket"], close["order_type"], close["volume"]) == (
+        "close",
+        7000,
+        "market",
+        1.0,
+    )
+
+
+def test_a_partial_close_skipped_while_the_copy_was_pending_is_closed_at_its_fill() -> None:
+    """Found by the fault suite: the follower's pending copy had filled, its fill report
+    was late; the master's partial close came first and was skipped ("still a pending
+    order"), so the follower kept twice its share. The share is now owed and closed
+    when the fill is reported."""
+    record = FollowerRecord(FOLLOWER)
+    placing = intent(Action.PLACE_PENDING, order_type=OrderType.LIMIT)
+    write = decide_signal(signal(placing, intent_id="i-1"), settings(), record, CTX, NOW)
+    place_id = derive_command_id(MASTER, "i-1", FOLLOWER)
+    placed = decide_report(
+        write.after,
+        report(place_id, ExecutionStatus.PLACED, ticket=7000),
+        None,
+        {MASTER: settings()},
+        CTX,
+        NOW,
+    )
+    assert placed is not None
+    record = placed.after
+    partial = intent(Action.CLOSE, volume=Decimal("0.5"), new_ticket=101)
+    for n, payload in ((2, intent(Action.OPEN)), (3, partial)):
+        step = decide_signal(signal(payload, intent_id=f"i-{n}"), settings(), record, CTX, NOW)
+        assert step.outbox == ()
+        record = step.after
+    filled = decide_report(
+        record,
+        report(place_id, ExecutionStatus.FILLED, ticket=7000, volume=1),
+        None,
+        {MASTER: settings()},
+        CTX,
+        NOW,
+    )
+    assert filled is not None
+    (item,) = filled.outbox
+    owed = orjson.loads(item.body)["payload"]
+    assert (owed["action"], owed["ticket"], owed["volume"]) == ("close", 7000, 0.5)
+
+
+def test_a_close_the_follower_refuses_for_good_is_not_sent_again() -> None:
+    record, open_id = opened()
+    filled = decide_report(
+        record,
+        report(open_id, ExecutionStatus.FILLED, ticket=9, volume=1),
+        None,
+        {MASTER: settings()},
+        CTX,
+        NOW,
+    )
+    assert filled is not None
+    closing = decide_signal(
+        signal(intent(Action.CLOSE), intent_id="i-2"), settings(), filled.after, CTX, NOW
+    )
+    close_id = derive_command_id(MASTER, "i-2", FOLLOWER)
+    refused = decide_report(
+        closing.after,
+        report(close_id, ExecutionStatus.REJECTED, error_code=4108),
+        None,
+        {MASTER: settings()},
+        CTX,
+        NOW,
+    )
+    assert refused is not None and refused.outbox == ()
 
 
 def test_worker_schedules_a_retry_with_backoff_for_a_requote() -> None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from copier.errors import SnapshotAhead
+from copier.worker.streams import StreamEntry
 from tests.copier.worker.world import MASTER, World
 
 
@@ -70,6 +74,46 @@ async def test_master_snapshot_propagates_a_close_made_while_it_was_offline(
     await world.snapshot(MASTER, positions=[])  # a second snapshot finds nothing new
     await world.run()
     assert await world.commands("f1") == []
+
+
+async def test_a_master_snapshot_older_than_an_applied_intent_closes_nothing(
+    world: World,
+) -> None:
+    """Found by the fault suite: a master's SyncSnapshot, held up in a killed worker's
+    pending list, was reconciled after a newer intent (an open) and closed its copy."""
+    await world.follower("f1")
+    await _copied(world, "f1", 100, 555)
+    taken = world.clock()
+    world.clock.advance(1000)
+    await _copied(world, "f1", 200, 556)  # opened after the snapshot below was taken
+    await world.snapshot(MASTER, positions=[position(100)], taken_ms=taken)
+    await world.run()
+    assert await world.commands("f1") == []
+    await world.snapshot(MASTER, positions=[position(100)])  # a fresh one still reconciles
+    await world.run()
+    (closed,) = await world.commands("f1")
+    assert (closed["action"], closed["ticket"]) == ("close", 556)
+
+
+async def test_a_master_snapshot_waits_for_the_intents_sent_ahead_of_it(
+    world: World,
+) -> None:
+    """Found by the fault suite: a master's partial close (100 -> remainder 101) was in
+    the intent stream, not yet processed, when its next SyncSnapshot (holding 101) was
+    reconciled: against a book still holding 100, the snapshot read as "100 closed",
+    the follower closed everything, and the remainder's copy was lost."""
+    await world.follower("f1")
+    await _copied(world, "f1", 100, 555)
+    await world.intent("close", 100, volume=0.5, new_ticket=101)
+    await world.snapshot(MASTER, positions=[position(101, volume=0.5)])
+    stream = world.keys.ea_inbox_stream()
+    ((entry_id, fields),) = await world.client.xrevrange(stream, count=1)
+    snapshot = StreamEntry(stream, entry_id.decode(), fields)
+    with pytest.raises(SnapshotAhead):  # the partial close is not processed yet
+        await world.worker.pump.on_inbox_entry(snapshot)
+    await world.run()  # the intent, then the snapshot
+    (partial,) = await world.commands("f1")
+    assert (partial["action"], partial["ticket"], partial["volume"]) == ("close", 555, 0.5)
 
 
 async def test_drawdown_breach_switches_to_close_only_alerts_and_is_audited(

@@ -144,11 +144,11 @@ class World:
         kind: str,
         payload: dict[str, Any],
         envelope_id: str | None = None,
+        ts: int | None = None,
     ) -> str:
         envelope_id = envelope_id or f"ea-{next(_ids)}"
-        body = orjson.dumps(
-            {"type": kind, "id": envelope_id, "ts": self.clock(), "payload": payload}
-        )
+        ts = self.clock() if ts is None else ts
+        body = orjson.dumps({"type": kind, "id": envelope_id, "ts": ts, "payload": payload})
         await self.client.xadd(stream, {"account_id": account, "session_id": "s", "body": body})
         return envelope_id
 
@@ -186,9 +186,12 @@ class World:
         account: str,
         positions: list[dict[str, Any]] | None = None,
         orders: list[dict[str, Any]] | None = None,
+        *,
+        taken_ms: int | None = None,
     ) -> None:
+        """A SyncSnapshot (envelope `ts`: when the EA took it; default now)."""
         payload = {"positions": positions or [], "orders": orders or []}
-        await self._xadd(self.keys.ea_inbox_stream(), account, "SyncSnapshot", payload)
+        await self._xadd(self.keys.ea_inbox_stream(), account, "SyncSnapshot", payload, ts=taken_ms)
 
     # ---- running ---------------------------------------------------------------------
     async def run(self, worker: CopierWorker | None = None) -> None:

@@ -42,6 +42,26 @@ def test_scripted_master_reports_every_kind_of_intent_in_order() -> None:
     ]
 
 
+def test_a_scripted_step_on_an_order_already_gone_is_refused_not_raised() -> None:
+    """Found by the fault suite: a script's modify came after its order had been closed
+    (the trader paused with its EA's takeover); the broker refuses it (4108), as MT4's
+    would, instead of the simulation crashing."""
+    steps = [
+        ScriptStep(0, Action.OPEN, 0, side=Side.BUY, volume=D("0.5")),
+        ScriptStep(10, Action.CLOSE, 0),
+        ScriptStep(20, Action.MODIFY, 0, sl_points=80),
+        ScriptStep(30, Action.CLOSE, 0),
+    ]
+    policy = ScriptedPolicy(steps, NOW)
+    m = SimTerminal("m", account(), role=Role.MASTER, policy=policy)
+    for at in range(0, 40, 10):
+        m.on_ticks([], NOW + at)
+    assert [(step.action, code) for step, code in policy.failed] == [
+        (Action.MODIFY, 4108),
+        (Action.CLOSE, 4108),
+    ]
+
+
 def test_scripted_master_hands_over_to_its_next_policy_when_the_script_ends() -> None:
     then = RandomPolicy(random.Random(1), ["EURUSD"], act_probability=1.0)
     policy = ScriptedPolicy([ScriptStep(0, Action.OPEN, 0)], NOW, then=then)
