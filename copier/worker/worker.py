@@ -30,6 +30,7 @@ from copier.worker.pump import CopierPump
 from copier.worker.store import FollowerStore
 from copier.worker.streams import BatchHandler, OrderedStreams, StreamEntry
 from gateway.clock import Clock, system_clock_ms
+from gateway.errors import UnsupportedStore
 from gateway.store.factory import StoreBundle
 
 __all__ = ["CopierWorker"]
@@ -53,6 +54,11 @@ class CopierWorker:
         metrics: CopyMetrics | None = None,
         tracer: Tracer | None = None,
     ) -> None:
+        if store.keys.cluster:
+            raise UnsupportedStore(
+                "the copier does not run on Redis Cluster yet (COPYGATE_REDIS_CLUSTER); "
+                "set COPYGATE_COPIER_IN_PROCESS=false to run the gateway alone"
+            )
         settings = settings or CopierSettings()
         self.settings = settings  #: worker settings
         self.name = name or f"copier-{secrets.token_hex(4)}"  #: consumer name in the group

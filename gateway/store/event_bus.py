@@ -35,6 +35,7 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from gateway.store.connections import subscriber_client
 from gateway.store.keys import RedisKeys
 from gateway.store.redis_errors import translates_redis_errors
 
@@ -294,9 +295,13 @@ class RedisEventBus:
     async def _supervise(self) -> None:
         delay = self._backoff_initial_s
         connected_before = False
+        attempt = 0
         while not self._closed:
-            pubsub = self._redis.pubsub()
+            client, pubsub = self._redis, None
             try:
+                client = await subscriber_client(self._redis, attempt)
+                attempt += 1
+                pubsub = client.pubsub()
                 await pubsub.connect()  # type: ignore[no-untyped-call]
                 resync, connected_before = connected_before, True
                 if resync:
@@ -310,7 +315,10 @@ class RedisEventBus:
             finally:
                 with contextlib.suppress(Exception):
                     closer: Any = pubsub  # `aclose` is untyped before redis-py 8.2
-                    await closer.aclose()
+                    if closer is not None:
+                        await closer.aclose()
+                    if client is not self._redis:
+                        await client.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff_max_s)
 

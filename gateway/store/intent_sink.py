@@ -68,6 +68,7 @@ class RedisIntentSink:
             session_id,
             body,
             self._max_held,
+            partition=self._keys.partition_of(account_id),
         )
         if reply[0] == b"full":
             raise LimitExceeded(
@@ -104,6 +105,7 @@ class RedisIntentSink:
             stream,
             self._stream_maxlen,
             current_traceparent() or "",
+            partition=self._keys.partition_of(account_id),
         )
         if reply[0] != b"ok":
             raise FencingError(session_id, reply[1].decode() or None)

@@ -10,6 +10,7 @@ from typing import Any
 import fakeredis
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from gateway.store.event_bus import RESYNC, RedisEventBus, Subscription
 from gateway.store.keys import RedisKeys
@@ -150,9 +151,15 @@ async def kill_pubsub_connection(
             server.connected = True
 
         return restore
-    for client in await redis_client.client_list():
-        if client.get("name") == client_name and int(client.get("sub", 0)) > 0:
-            await redis_client.client_kill_filter(_id=client["id"])
+    servers = [redis_client]
+    if isinstance(redis_client, RedisCluster):  # the bus subscribes on one of the nodes
+        servers = [aioredis.Redis(host=n.host, port=n.port) for n in redis_client.get_nodes()]
+    for server in servers:
+        for client in await server.client_list():
+            if client.get("name") == client_name and int(client.get("sub", 0)) > 0:
+                await server.client_kill_filter(_id=client["id"])
+        if server is not redis_client:
+            await server.aclose()
 
     async def nothing() -> None:
         return None
@@ -161,15 +168,10 @@ async def kill_pubsub_connection(
 
 
 async def test_subscribers_get_resync_after_the_connection_drops(
-    redis_client: aioredis.Redis, keys: RedisKeys, real_redis_url: str
+    redis_client: aioredis.Redis, keys: RedisKeys, named_client: Callable[[str], aioredis.Redis]
 ) -> None:
     name = f"cgtest-bus-{secrets.token_hex(3)}"
-    if isinstance(redis_client, fakeredis.FakeAsyncRedis):
-        bus_client: aioredis.Redis = fakeredis.FakeAsyncRedis(
-            server=redis_client.connection_pool.connection_kwargs["server"]
-        )
-    else:
-        bus_client = aioredis.Redis.from_url(real_redis_url, client_name=name)
+    bus_client = named_client(name)
     bus = RedisEventBus(
         bus_client, keys, ping_interval_s=0.1, backoff_initial_s=0.01, backoff_max_s=0.05
     )
@@ -277,15 +279,10 @@ async def test_a_failing_listener_does_not_keep_events_from_the_others(
 
 
 async def test_listeners_get_resync_after_the_connection_drops(
-    redis_client: aioredis.Redis, keys: RedisKeys, real_redis_url: str
+    redis_client: aioredis.Redis, keys: RedisKeys, named_client: Callable[[str], aioredis.Redis]
 ) -> None:
     name = f"cgtest-bus-{secrets.token_hex(3)}"
-    if isinstance(redis_client, fakeredis.FakeAsyncRedis):
-        bus_client: aioredis.Redis = fakeredis.FakeAsyncRedis(
-            server=redis_client.connection_pool.connection_kwargs["server"]
-        )
-    else:
-        bus_client = aioredis.Redis.from_url(real_redis_url, client_name=name)
+    bus_client = named_client(name)
     bus = RedisEventBus(
         bus_client, keys, ping_interval_s=0.1, backoff_initial_s=0.01, backoff_max_s=0.05
     )
