@@ -1,12 +1,14 @@
 """Every Redis key name the copier uses, in one place.
 
 The copier keeps its keys out of `gateway/store/keys.py` (which the gateway team
-owns) but under the **same prefix** and the same hash-tag convention: keys about
-one account carry ``{account_id}`` so that a follower's state, outbox and copy
-records share one Redis Cluster slot. Global keys (stream bookkeeping, the
-outbox index, dead letters, the global audit stream) are untagged; like the
-gateway's scripts, the copier therefore needs one Redis instance (or Sentinel),
-not Redis Cluster.
+owns) but under the **same prefix** and the same layout (`RedisKeys.partitions`):
+keys about one account carry the account's hash tag (``{account_id}`` on a
+single Redis, the account's partition tag on Redis Cluster) so that a follower's
+state, outbox and copy records share one slot. Stream bookkeeping follows the
+stream: a stream's marks and failure counts (and, per partition, the outbox
+index) carry the stream's partition tag on a cluster, so they share the slot of
+the stream and of the accounts whose entries it holds. Dead letters and the
+global audit stream stay global (never written in a script with account keys).
 
 Build it from the gateway's `RedisKeys` so both always agree on the prefix::
 
@@ -16,6 +18,8 @@ Build it from the gateway's `RedisKeys` so both always agree on the prefix::
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from redis.crc import key_slot
 
 from gateway.store.keys import RedisKeys
 
@@ -30,14 +34,42 @@ class CopierKeys:
     """Copier key names under one prefix (the gateway's `RedisKeys.prefix`)."""
 
     prefix: str = "cg"  #: namespace for every key (same as the gateway's)
+    #: the gateway's layout (partitions on Redis Cluster); built from the prefix if None
+    layout: RedisKeys | None = None
 
     @classmethod
     def of(cls, keys: RedisKeys) -> CopierKeys:
-        """The copier keys under the gateway's prefix."""
-        return cls(prefix=keys.prefix)
+        """The copier keys under the gateway's prefix and layout."""
+        return cls(prefix=keys.prefix, layout=keys if keys.cluster else None)
+
+    @property
+    def cluster(self) -> bool:
+        """True for the Redis Cluster layout."""
+        return self.layout is not None
+
+    def pinned(self, partition: int) -> CopierKeys:
+        """These keys with every account placed in `partition` (key templates)."""
+        if self.layout is None:
+            return self
+        return CopierKeys(self.prefix, self.layout.pinned(partition))
+
+    def split_by_slot(
+        self, account_id: str, ops: list[list[str]]
+    ) -> tuple[list[list[str]], list[list[str]]]:
+        """Redis commands (key second) split into (in the account's slot, the others).
+
+        On a single Redis every command is in the account's "slot".
+        """
+        if self.layout is None:
+            return ops, []
+        home = key_slot(self.follower_state(account_id).encode())
+        local = [op for op in ops if key_slot(op[1].encode()) == home]
+        return local, [op for op in ops if key_slot(op[1].encode()) != home]
 
     def _tagged(self, account_id: str, name: str) -> str:
-        return f"{self.prefix}:{{{account_id}}}:{name}"
+        if self.layout is None:
+            return f"{self.prefix}:{{{account_id}}}:{name}"
+        return self.layout.account_scoped(account_id, name)
 
     # ---- per account (hash-tagged) ---------------------------------------------
     def follower_state(self, account_id: str) -> str:
@@ -90,19 +122,31 @@ class CopierKeys:
         """STREAM: subscription changes that involve this account."""
         return self._tagged(account_id, "audit")
 
-    # ---- global ----------------------------------------------------------------
+    # ---- per stream / per partition ------------------------------------------
     def marks(self, stream: str) -> str:
-        """HASH: account id -> last stream entry id fully processed for it."""
+        """HASH: account id -> last stream entry id fully processed for it.
+
+        On a cluster the stream's name carries its partition tag, so this key (whose
+        first ``{...}`` is that tag) lies in the stream's slot.
+        """
         return f"{self.prefix}:copier:marks:{stream}"
 
-    def failures(self) -> str:
-        """HASH: ``<stream> <entry id>`` -> failed processing attempts."""
-        return f"{self.prefix}:copier:failures"
+    def failures(self, stream: str) -> str:
+        """HASH: ``<stream> <entry id>`` -> failed processing attempts.
 
-    def outbox_index(self) -> str:
-        """ZSET: account ids with outbox entries, scored by the earliest due ms."""
-        return f"{self.prefix}:copier:outbox"
+        One hash on a single Redis; one per stream (in its slot) on a cluster.
+        """
+        if self.layout is None:
+            return f"{self.prefix}:copier:failures"
+        return f"{self.prefix}:copier:failures:{stream}"
 
+    def outbox_index(self, partition: int = 0) -> str:
+        """ZSET: account ids with outbox entries, scored by the earliest due ms (per partition)."""
+        if self.layout is None:
+            return f"{self.prefix}:copier:outbox"
+        return self.layout.partition_scoped(partition, "copier:outbox")
+
+    # ---- global ----------------------------------------------------------------
     def dead_letters(self) -> str:
         """STREAM: entries that kept failing, with the error (see the dead-letters endpoint)."""
         return f"{self.prefix}:copier:dead-letters"

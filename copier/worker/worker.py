@@ -30,7 +30,6 @@ from copier.worker.pump import CopierPump
 from copier.worker.store import FollowerStore
 from copier.worker.streams import BatchHandler, OrderedStreams, StreamEntry
 from gateway.clock import Clock, system_clock_ms
-from gateway.errors import UnsupportedStore
 from gateway.store.factory import StoreBundle
 
 __all__ = ["CopierWorker"]
@@ -54,11 +53,6 @@ class CopierWorker:
         metrics: CopyMetrics | None = None,
         tracer: Tracer | None = None,
     ) -> None:
-        if store.keys.cluster:
-            raise UnsupportedStore(
-                "the copier does not run on Redis Cluster yet (COPYGATE_REDIS_CLUSTER); "
-                "set COPYGATE_COPIER_IN_PROCESS=false to run the gateway alone"
-            )
         settings = settings or CopierSettings()
         self.settings = settings  #: worker settings
         self.name = name or f"copier-{secrets.token_hex(4)}"  #: consumer name in the group
@@ -85,8 +79,12 @@ class CopierWorker:
             store.redis,
             CopierKeys.of(store.keys),
             {
-                store.keys.intent_stream(): self.pump.on_intent_entry,
-                store.keys.ea_inbox_stream(): self.pump.on_inbox_entry,
+                stream: handler
+                for n in settings.partitions_of(store.keys.partition_count)
+                for stream, handler in (
+                    (store.keys.intent_stream(n), self.pump.on_intent_entry),
+                    (store.keys.ea_inbox_stream(n), self.pump.on_inbox_entry),
+                )
             },
             consumer=self.name,
             clock=clock,
@@ -98,8 +96,12 @@ class CopierWorker:
         )  #: ordered stream consumption
         #: stream -> the handler of a batch of its entries (`OrderedStreams.process_together`)
         self._together: dict[str, BatchHandler] = {
-            store.keys.intent_stream(): self.pump.on_intent_entries,
-            store.keys.ea_inbox_stream(): self.pump.on_inbox_entries,
+            stream: handler
+            for n in settings.partitions_of(store.keys.partition_count)
+            for stream, handler in (
+                (store.keys.intent_stream(n), self.pump.on_intent_entries),
+                (store.keys.ea_inbox_stream(n), self.pump.on_inbox_entries),
+            )
         }
         self._task: asyncio.Task[None] | None = None  #: the running loop
         self._stopping = asyncio.Event()  #: set by `stop`

@@ -77,6 +77,14 @@ class RedisKeys:
             return 0
         return key_slot(account_id.encode()) * self.partitions // REDIS_CLUSTER_HASH_SLOTS
 
+    def account_scoped(self, account_id: str, name: str) -> str:
+        """The key `name` of an account, in this layout (for the copier's own keys)."""
+        return self._account_key(account_id, name)
+
+    def partition_scoped(self, partition: int, name: str) -> str:
+        """The key `name` of a partition, in this layout (for the copier's own keys)."""
+        return self._partition_key(partition, name)
+
     def _account_key(self, account_id: str, name: str) -> str:
         if self.partitions is None:
             return f"{self.prefix}:{{{account_id}}}:{name}"
