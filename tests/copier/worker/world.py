@@ -174,12 +174,25 @@ class World:
             **fields,
         }
         return await self._xadd(
-            self.keys.intent_stream(), master, "OrderIntent", payload, intent_id
+            self.keys.intent_stream(self.keys.partition_of(master)),
+            master,
+            "OrderIntent",
+            payload,
+            intent_id,
         )
+
+    def partitions(self, *accounts: str) -> int:
+        """How many stream partitions these accounts' entries go to (1 on a single Redis)."""
+        return len({self.keys.partition_of(account) for account in accounts})
 
     async def report(self, follower: str, command_id: str, status: str, **fields: Any) -> None:
         payload = {"command_id": command_id, "status": status, **fields}
-        await self._xadd(self.keys.ea_inbox_stream(), follower, "ExecutionReport", payload)
+        await self._xadd(
+            self.keys.ea_inbox_stream(self.keys.partition_of(follower)),
+            follower,
+            "ExecutionReport",
+            payload,
+        )
 
     async def snapshot(
         self,
@@ -188,7 +201,12 @@ class World:
         orders: list[dict[str, Any]] | None = None,
     ) -> None:
         payload = {"positions": positions or [], "orders": orders or []}
-        await self._xadd(self.keys.ea_inbox_stream(), account, "SyncSnapshot", payload)
+        await self._xadd(
+            self.keys.ea_inbox_stream(self.keys.partition_of(account)),
+            account,
+            "SyncSnapshot",
+            payload,
+        )
 
     # ---- running ---------------------------------------------------------------------
     async def run(self, worker: CopierWorker | None = None) -> None:
