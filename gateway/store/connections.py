@@ -124,19 +124,28 @@ def is_cluster_client(redis: aioredis.Redis) -> bool:
     return isinstance(redis, RedisCluster)
 
 
-async def subscriber_client(redis: aioredis.Redis, attempt: int) -> aioredis.Redis:
+async def subscriber_client(
+    redis: aioredis.Redis, attempt: int, shard_key: str | None = None
+) -> aioredis.Redis:
     """The client whose connection carries the event bus's subscriptions.
 
     `redis` itself, except on Redis Cluster: there, a single-node client of one of
     the cluster's nodes (the next one at each `attempt`, so a dead node is left
     behind). Classic pub/sub messages reach every node of a cluster, so any node
-    will do; close that client after use (`redis` is returned as is otherwise).
+    will do; with `shard_key` (sharded pub/sub), the primary that owns that key's
+    slot, looked up again (slot map refreshed) after a failed attempt. Close that
+    client after use (`redis` is returned as is otherwise).
     """
     if not isinstance(redis, RedisCluster):
         return redis
     await redis.initialize()  # learns the nodes, if no command did yet
-    nodes = redis.get_nodes()
-    node = nodes[attempt % len(nodes)]
+    if shard_key is not None:
+        if attempt:
+            await redis.nodes_manager.initialize()  # a failover or slot move: ask again
+        node = redis.get_node_from_key(shard_key)
+    else:
+        nodes = redis.get_nodes()
+        node = nodes[attempt % len(nodes)]
     kwargs = node.connection_kwargs
     return aioredis.Redis(
         host=node.host,

@@ -12,6 +12,10 @@ synchronously (no queue, no task: what a long-lived connection uses, so that an
 idle subscriber costs a few hundred bytes). Channels are reference counted, so the
 thousandth subscriber of an account costs no Redis command.
 
+On Redis Cluster the bus of one partition (`partition`, see `sharded_bus`) uses
+sharded pub/sub instead: ``SPUBLISH``, ``SSUBSCRIBE``, one connection to the node
+that owns the partition's slot.
+
 When the connection drops, the supervisor reconnects with exponential backoff,
 resubscribes every channel and, once Redis confirms a channel again, hands its
 subscribers a synthetic ``{"kind": "resync"}``: events may have been missed, so
@@ -175,6 +179,7 @@ class RedisEventBus:
         ping_interval_s: float = 5.0,
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 5.0,
+        partition: int | None = None,
     ) -> None:
         #: bytes-mode client (the pub/sub connection comes from its pool)
         self._redis = redis
@@ -208,11 +213,17 @@ class RedisEventBus:
         self._task: asyncio.Task[None] | None = None
         #: whether aclose() was called
         self._closed = False
+        #: Redis Cluster: the partition whose channels this bus carries (sharded pub/sub)
+        self._partition = partition
 
     @translates_redis_errors
     async def publish(self, account_id: str, event: dict[str, Any]) -> None:
         """Announce an event (`{"kind": "deliver" | "closed" | "promoted", ...}`)."""
-        await self._redis.publish(self._keys.account_events(account_id), orjson.dumps(event))
+        channel, data = self._keys.account_events(account_id), orjson.dumps(event)
+        if self._partition is None:
+            await self._redis.publish(channel, data)
+        else:
+            await self._redis.spublish(channel, data)
 
     def subscribe(self, account_id: str) -> Subscription:
         """Events of one account from now on, until the subscription is closed.
@@ -299,7 +310,10 @@ class RedisEventBus:
         while not self._closed:
             client, pubsub = self._redis, None
             try:
-                client = await subscriber_client(self._redis, attempt)
+                shard = (
+                    None if self._partition is None else self._keys.session_counts(self._partition)
+                )
+                client = await subscriber_client(self._redis, attempt, shard)
                 attempt += 1
                 pubsub = client.pubsub()
                 await pubsub.connect()  # type: ignore[no-untyped-call]
@@ -367,12 +381,13 @@ class RedisEventBus:
         drop = self._sent - wanted
         add = wanted - self._sent
         self._sent = wanted
+        sharded = self._partition is not None
         if drop:
-            await pubsub.unsubscribe(*drop)
+            await (pubsub.sunsubscribe(*drop) if sharded else pubsub.unsubscribe(*drop))
         if add:
             for channel in add:
                 self._inflight[channel] = self._inflight.get(channel, 0) + 1
-            await pubsub.subscribe(*add)
+            await (pubsub.ssubscribe(*add) if sharded else pubsub.subscribe(*add))
 
     async def _read(self, pubsub: PubSub) -> None:
         try:
@@ -387,7 +402,7 @@ class RedisEventBus:
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         channel = message["channel"]
-        if kind == "message":
+        if kind in ("message", "smessage"):
             try:
                 event = orjson.loads(message["data"])
             except orjson.JSONDecodeError:
@@ -395,7 +410,7 @@ class RedisEventBus:
                 return
             for sub in list(self._subs.get(channel, ())):
                 sub._deliver(event, self._queue_size)
-        elif kind == "subscribe":
+        elif kind in ("subscribe", "ssubscribe"):
             left = self._inflight.get(channel, 0) - 1
             if left > 0:
                 self._inflight[channel] = left

@@ -40,6 +40,7 @@ from gateway.store.redis_errors import map_redis_errors
 from gateway.store.replica_wait import ReplicaWait
 from gateway.store.scripts import Scripts
 from gateway.store.session_store import RedisSessionStore
+from gateway.store.sharded_bus import PartitionedEventBus, event_bus
 
 __all__ = [
     "CLUSTER_UNSUPPORTED",
@@ -83,7 +84,7 @@ class StoreBundle:
 
     async def aclose(self) -> None:
         """Stop the event bus and close the Redis client."""
-        if isinstance(self.bus, RedisEventBus):
+        if isinstance(self.bus, RedisEventBus | PartitionedEventBus):
             await self.bus.aclose()
         await aclose_client(self.redis)
 
@@ -131,7 +132,7 @@ async def open_store(settings: Settings) -> StoreBundle:
             redis, keys, max_log_entries=settings.max_log_entries_per_account, scripts=scripts
         ),
         intents=RedisIntentSink(redis, keys, scripts=scripts),
-        bus=RedisEventBus(redis, keys),
+        bus=event_bus(redis, keys),
         key_store=RedisKeyStore(redis, keys),
         accounts=RedisAccountStore(redis, keys),
         admin_tokens=RedisAdminTokenStore(redis, keys),

@@ -59,8 +59,11 @@ local function split(m)
   return string.sub(m, 1, i - 1), string.sub(m, i + 1)
 end
 
+-- Redis Cluster (index '-'): sharded pub/sub, the message stays on the account's shard
+local PUBLISH = T.index == '-' and 'SPUBLISH' or 'PUBLISH'
+
 local function publish(a, event)
-  redis.call('PUBLISH', k(T.events, a), cjson.encode(event))
+  redis.call(PUBLISH, k(T.events, a), cjson.encode(event))
 end
 
 local function is_active(a, sid)

@@ -22,13 +22,13 @@ from copier.worker import CopierWorker
 from gateway.store.account_store import RedisAccountStore
 from gateway.store.admin_token_store import RedisAdminTokenStore
 from gateway.store.delivery_log import RedisDeliveryLog
-from gateway.store.event_bus import RedisEventBus
 from gateway.store.factory import StoreBundle
 from gateway.store.intent_sink import RedisIntentSink
 from gateway.store.key_store import RedisKeyStore
 from gateway.store.keys import RedisKeys
 from gateway.store.rate_limiter import RedisRateLimiter
 from gateway.store.session_store import RedisSessionStore
+from gateway.store.sharded_bus import event_bus
 from schemas.subscriptions import SubscriptionSettings
 
 MASTER = "master-1"
@@ -251,7 +251,7 @@ def bundle(client: aioredis.Redis, keys: RedisKeys, clock: FakeClock) -> StoreBu
             delivery, client, CopierKeys.of(keys), clock, keys.ea_inbox_stream()
         ),
         intents=RedisIntentSink(client, keys),
-        bus=RedisEventBus(client, keys),
+        bus=event_bus(client, keys),
         key_store=RedisKeyStore(client, keys),
         accounts=RedisAccountStore(client, keys),
         admin_tokens=RedisAdminTokenStore(client, keys),

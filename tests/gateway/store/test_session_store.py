@@ -9,8 +9,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.errors import FencingError, TooManyPendingSessions
-from gateway.store.event_bus import RedisEventBus
 from gateway.store.keys import RedisKeys
+from gateway.store.sharded_bus import event_bus
 from schemas.codes import SessionState
 from tests.gateway.store.world import HEARTBEAT_TIMEOUT_MS, Node
 
@@ -184,7 +184,7 @@ async def test_close_session_returns_none_when_it_was_not_live(node: Node) -> No
 async def test_closing_is_announced_on_the_account_channel(
     node: Node, redis_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
-    bus = RedisEventBus(redis_client, keys)
+    bus = event_bus(redis_client, keys)
     try:
         async with bus.subscribe("demo-1") as events:
             await events.ready()
