@@ -17,6 +17,7 @@ from redis.asyncio.cluster import RedisCluster
 from gateway.errors import UnsupportedStore
 from gateway.settings import Settings
 from gateway.store.factory import open_store
+from gateway.store.sharded_bus import PartitionedEventBus
 from tests.redis_topologies import ClusterNodes, RedisProcess, cli, free_redis_ports
 
 
@@ -85,6 +86,7 @@ async def test_open_store_on_a_cluster_uses_the_cluster_client_and_partitioned_k
         assert isinstance(bundle.redis, RedisCluster)
         assert not bundle.embedded
         assert bundle.keys.partition_count == 16
+        assert isinstance(bundle.bus, PartitionedEventBus)  # sharded pub/sub
         created = await bundle.sessions.create_session(
             account_id="acme-1",
             session_id="s-open",
