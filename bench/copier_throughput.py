@@ -163,6 +163,8 @@ async def run_worker(redis_url: str, prefix: str, intents: int) -> None:
                 "commands": counters.commands,
                 "intents": counters.intents,
                 "conflicts": counters.conflicts,
+                "decisions": counters.decisions,
+                "shard_entries_written": counters.splits,
                 "busy_s": round(busy, 3),
                 "cpu_s": round(cpu, 3),
             }

@@ -20,7 +20,7 @@ With `--standalone-copier` the gateway runs without its in-process copier and a
 costs.
 
 Usage: python bench/fanout.py [--quick] [--followers 10,100,1000] [--intents K]
-       [--standalone-copier] [--redis-url URL] [--out FILE]
+       [--standalone-copier] [--gateway-env NAME=VALUE ...] [--redis-url URL] [--out FILE]
 """
 
 from __future__ import annotations
@@ -170,7 +170,9 @@ async def run_one(args: argparse.Namespace, n: int) -> dict[str, Any]:
     processes = 1 if n < 100 else 2
     followers = [f"f{i:05d}" for i in range(n)]
     warm = 2
-    env = {"COPYGATE_COPIER_IN_PROCESS": "false"} if args.standalone_copier else {}
+    env = dict(args.gateway_env)
+    if args.standalone_copier:
+        env["COPYGATE_COPIER_IN_PROCESS"] = "false"
     env.update(getattr(args, "sentinel_env", {}))
     with gateway_server(args.redis_url, **env) as server, contextlib.ExitStack() as stack:
         if args.standalone_copier:
@@ -256,6 +258,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--followers", default="10,100,1000", help="comma-separated N values")
     parser.add_argument("--intents", type=int, default=0, help="measured intents per N")
+    parser.add_argument(
+        "--gateway-env",
+        action="append",
+        default=[],
+        type=lambda text: tuple(text.split("=", 1)),
+        help="NAME=VALUE for the gateway (and copier) process, e.g. COPYGATE_COPIER_FAN_OUT_READ=4",
+    )
     add_server_arguments(parser, "fanout")
     parser.add_argument(
         "--sentinel",

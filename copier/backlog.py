@@ -20,7 +20,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from copier.keys import CONSUMER_GROUP
+from copier.keys import CONSUMER_GROUP, CopierKeys
 from gateway.store.keys import RedisKeys
 
 __all__ = ["CopierBacklog", "StreamBacklog", "read_backlog"]
@@ -43,15 +43,17 @@ class StreamBacklog:
 
 @dataclass(frozen=True, slots=True)
 class CopierBacklog:
-    """The backlog of both copier streams."""
+    """The backlog of the copier streams."""
 
     intents: StreamBacklog  #: master OrderIntents
     ea_events: StreamBacklog  #: ExecutionReports and SyncSnapshots
+    #: big masters' intents split into follower shards (`copier.worker.shards`)
+    fan_out: StreamBacklog = StreamBacklog(0, 0, 0, None)
 
     @property
     def waiting(self) -> int:
-        """Entries not finished in either stream."""
-        return self.intents.waiting + self.ea_events.waiting
+        """Entries not finished in any of the streams."""
+        return self.intents.waiting + self.ea_events.waiting + self.fan_out.waiting
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (the admin API's answer)."""
@@ -59,6 +61,7 @@ class CopierBacklog:
             "waiting": self.waiting,
             "intents": {**asdict(self.intents), "waiting": self.intents.waiting},
             "ea_events": {**asdict(self.ea_events), "waiting": self.ea_events.waiting},
+            "fan_out": {**asdict(self.fan_out), "waiting": self.fan_out.waiting},
         }
 
 
@@ -106,9 +109,11 @@ async def read_backlog(redis: aioredis.Redis, keys: RedisKeys, now_ms: int) -> C
         now_ms: the current time (epoch ms, the Redis clock's scale).
     """
     parts = range(keys.partition_count)  # the streams' partitions (one on a single Redis)
+    ckeys = CopierKeys.of(keys)
     return CopierBacklog(
         _merged([await _stream(redis, keys.intent_stream(n), now_ms) for n in parts]),
         _merged([await _stream(redis, keys.ea_inbox_stream(n), now_ms) for n in parts]),
+        _merged([await _stream(redis, ckeys.fan_out_stream(n), now_ms) for n in parts]),
     )
 
 

@@ -7,7 +7,9 @@ single Redis, the account's partition tag on Redis Cluster) so that a follower's
 state, outbox and copy records share one slot. Stream bookkeeping follows the
 stream: a stream's marks and failure counts (and, per partition, the outbox
 index) carry the stream's partition tag on a cluster, so they share the slot of
-the stream and of the accounts whose entries it holds. Dead letters and the
+the stream and of the accounts whose entries it holds. The fan-out stream and its
+last-ids hash are per partition too (a master's shard entries go to its
+partition's), and a shard partition's lock is in its master's partition. Dead letters and the
 global audit stream stay global (never written in a script with account keys).
 
 Build it from the gateway's `RedisKeys` so both always agree on the prefix::
@@ -23,10 +25,14 @@ from redis.crc import key_slot
 
 from gateway.store.keys import RedisKeys
 
-__all__ = ["CONSUMER_GROUP", "CopierKeys"]
+__all__ = ["CONSUMER_GROUP", "FAN_OUT_SEPARATOR", "CopierKeys"]
 
 #: Consumer group of the copier workers on the intent and EA event streams.
 CONSUMER_GROUP = "copiers"
+
+#: Between master and shard in a fan-out shard partition ``<master>#<shard>``
+#: (never part of an account id; see `copier.worker.shards`).
+FAN_OUT_SEPARATOR = "#"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,16 @@ class CopierKeys:
         if self.layout is None:
             return self
         return CopierKeys(self.prefix, self.layout.pinned(partition))
+
+    def partition_of(self, account_id: str) -> int:
+        """The partition of an account (0 on a single Redis).
+
+        A fan-out shard partition ``<master>#<shard>`` is in its master's partition.
+        """
+        if self.layout is None:
+            return 0
+        master, separator, _ = account_id.rpartition(FAN_OUT_SEPARATOR)
+        return self.layout.partition_of(master if separator else account_id)
 
     def split_by_slot(
         self, account_id: str, ops: list[list[str]]
@@ -115,7 +131,14 @@ class CopierKeys:
         return self._tagged(account_id, "copier-master")
 
     def partition_lock(self, account_id: str) -> str:
-        """STRING: lock token of the worker processing this account's stream entries."""
+        """STRING: lock token of the worker processing this account's stream entries.
+
+        On a cluster, the lock of a fan-out shard partition ``<master>#<shard>`` is in
+        its master's partition, the slot of the fan-out stream its entries are on.
+        """
+        if self.layout is not None and self.layout.pinned_partition is None:
+            home = self.layout.pinned(self.partition_of(account_id))
+            return home.account_scoped(account_id, "copier-lock")
         return self._tagged(account_id, "copier-lock")
 
     def audit(self, account_id: str) -> str:
@@ -154,3 +177,22 @@ class CopierKeys:
     def global_audit(self) -> str:
         """STREAM: every subscription change."""
         return f"{self.prefix}:audit"
+
+    def fan_out_stream(self, partition: int = 0) -> str:
+        """STREAM: masters' intents split into follower shards (`copier.worker.shards`).
+
+        One on a single Redis; on a cluster one per partition, for the masters of that
+        partition (in its slot, with the masters' streams and the shards' locks).
+        """
+        if self.layout is None:
+            return f"{self.prefix}:copier:fan-out"
+        return self.layout.partition_scoped(partition, "copier:fan-out")
+
+    def fan_out_last(self, partition: int = 0) -> str:
+        """HASH: ``<master>#<shard>`` -> id of the last fan-out entry written for that shard.
+
+        In the slot of the fan-out stream of the same partition.
+        """
+        if self.layout is None:
+            return f"{self.prefix}:copier:fan-out-last"
+        return self.layout.partition_scoped(partition, "copier:fan-out-last")

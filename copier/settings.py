@@ -21,6 +21,12 @@ class CopierSettings(BaseSettings):
     #: Run one worker inside `copygate serve` (turn off when only standalone
     #: `copygate copier` processes should copy).
     in_process: bool = True
+    #: Masters with at least this many followers are fanned out in follower shards
+    #: that any worker plans (`copier.worker.shards`); 0 = never (one worker per master).
+    fan_out_shard_followers: int = Field(default=500, ge=0)
+    #: Shard entries one read takes (fewer: shared by more workers; more: fewer rounds
+    #: for a lone worker).
+    fan_out_read: int = Field(default=2, ge=1, le=64)
     #: Stream entries read per XREADGROUP call.
     batch: int = Field(default=64, ge=1, le=10_000)
     #: How long one XREADGROUP call blocks waiting for entries (ms).

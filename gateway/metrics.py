@@ -88,6 +88,7 @@ class GatewayMetrics:
             for name, stream_of in (
                 ("intents", keys.intent_stream),
                 ("ea_events", keys.ea_inbox_stream),
+                ("fan_out", self._keys.fan_out_stream),
             ):  # summed over the streams' partitions (one on a single Redis)
                 lag = pending = 0
                 for n in range(keys.partition_count):

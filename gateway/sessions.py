@@ -16,6 +16,7 @@ from gateway.clock import Clock
 from gateway.errors import FencingError
 from gateway.protocol import (
     Acknowledge,
+    BufferSnapshotPart,
     CheckPromotion,
     CloseSession,
     Effect,
@@ -28,6 +29,7 @@ from gateway.protocol import (
     RememberAck,
     Send,
     SessionProtocol,
+    assemble_snapshot,
 )
 from gateway.session_opening import SessionOpening, new_envelope_id
 from gateway.settings import Settings
@@ -36,6 +38,7 @@ from gateway.store.records import AccountRecord, LogEntry, LogRead, SessionRecor
 from gateway.telemetry import Telemetry
 from schemas.codes import CloseReason, KeyStatus, Role, SessionState
 from schemas.envelope import Envelope, encode_envelope
+from schemas.errors import EnvelopeError
 
 __all__ = ["Applied", "Outbound", "SessionService", "new_envelope_id"]
 
@@ -158,8 +161,45 @@ class SessionService(SessionOpening):
             case CloseSession(reason=reason):
                 await self.close(sid, reason)
                 applied.close = effect
+            case BufferSnapshotPart():
+                await self._snapshot_part(proto, effect, applied)
             case _:
                 await self._record(proto, effect)
+
+    async def _snapshot_part(
+        self, proto: SessionProtocol, part: BufferSnapshotPart, applied: Applied
+    ) -> None:
+        """Keep a snapshot part; once the set is complete, the copier gets the whole."""
+        account, sid = proto.account_id, proto.session_id
+        kept = await self.store.intents.buffer_snapshot_part(
+            account,
+            sid,
+            snapshot_id=part.snapshot_id,
+            part=part.part,
+            parts=part.parts,
+            body=part.body,
+            now_ms=self.clock(),
+        )
+        if kept.superseded is not None:
+            _log.info(
+                "snapshot %s of %s superseded by %s before it was complete",
+                kept.superseded,
+                account,
+                part.snapshot_id,
+            )
+        if kept.status != "complete":
+            return
+        try:
+            whole = assemble_snapshot(kept.bodies)
+        except EnvelopeError as exc:
+            # its parts stay until they expire; a new snapshot supersedes them
+            _log.warning("snapshot %s of %s refused: %s", part.snapshot_id, account, exc.message)
+            for effect in proto.refuse(exc, self.clock()):
+                await self._apply_one(proto, effect, applied)
+            return
+        await self.store.intents.publish_snapshot(
+            account, sid, snapshot_id=part.snapshot_id, body=whole
+        )
 
     async def _record(self, proto: SessionProtocol, effect: Effect) -> None:
         """Effects that only write to the store (or the log)."""

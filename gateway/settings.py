@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     max_log_entries_per_account: int = Field(default=5000, ge=10)
     #: How long closed sessions are remembered (so their tokens get 410, not 401).
     closed_session_ttl_s: int = Field(default=24 * 3600, ge=60)
+    #: How long the parts of a SyncSnapshot sent in parts are kept after the last
+    #: one arrived; an incomplete set is then dropped (the copier never sees it).
+    snapshot_parts_ttl_s: int = Field(default=300, ge=1)
 
     # ---- argon2id (OWASP: m=19 MiB, t=2, p=1) --------------------------------
     argon2_memory_kib: int = Field(default=19 * 1024, ge=8)

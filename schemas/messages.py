@@ -34,6 +34,7 @@ from schemas.types import (
 
 __all__ = [
     "MAX_ALERT_DETAILS",
+    "MAX_SNAPSHOT_PARTS",
     "AccountInfo",
     "ErrorAlertPayload",
     "ErrorDetail",
@@ -108,6 +109,9 @@ class InitAckPayload(WireModel):
     heartbeat_timeout_s: float | None = None
     account_id: AccountId | None = None
     server_time_ms: EpochMs | None = None
+    #: The gateway assembles a SyncSnapshot sent in parts (`snapshot_id`, `part`,
+    #: `parts`) of at most this many parts; absent: send every snapshot whole.
+    max_snapshot_parts: int | None = Field(default=None, ge=1)
 
 
 class SessionStateChangePayload(WireModel):
@@ -228,14 +232,44 @@ class PendingOrder(WireModel):
     comment: str | None = Field(default=None, max_length=64)
 
 
+#: Most parts one SyncSnapshot may be split into (announced in InitAck).
+MAX_SNAPSHOT_PARTS = 64
+
+
 class SyncSnapshotPayload(WireModel):
-    """EA -> server: everything open on the account right now."""
+    """EA -> server: everything open on the account right now.
+
+    A snapshot too large for one message is sent in parts: each part carries the
+    same `snapshot_id`, its number `part` (1-based) and the count `parts`, and some
+    of the positions and orders. The gateway hands the copier one snapshot made of
+    all of them once every part arrived. A snapshot without these fields is whole.
+    """
 
     positions: list[Position] = Field(max_length=5000)
     orders: list[PendingOrder] = Field(max_length=5000)
     balance: NonNegativeDecimal | None = None
     equity: NonNegativeDecimal | None = None
     request_id: str | None = Field(default=None, max_length=128)
+    #: Identifies one snapshot sent in parts (the same in every part).
+    snapshot_id: str | None = Field(default=None, min_length=1, max_length=128)
+    #: This part's number, 1 to `parts`.
+    part: int | None = Field(default=None, ge=1, le=MAX_SNAPSHOT_PARTS)
+    #: How many parts the snapshot has.
+    parts: int | None = Field(default=None, ge=1, le=MAX_SNAPSHOT_PARTS)
+
+    @model_validator(mode="after")
+    def _parts_come_together(self) -> Self:
+        given = (self.snapshot_id is not None, self.part is not None, self.parts is not None)
+        if any(given) and not all(given):
+            raise ValueError("snapshot_id, part and parts are given together or not at all")
+        if self.part is not None and self.parts is not None and self.part > self.parts:
+            raise ValueError("part must not exceed parts")
+        return self
+
+    @property
+    def is_part(self) -> bool:
+        """True for one part of a snapshot sent in parts."""
+        return self.snapshot_id is not None
 
 
 class SyncSnapshotRequestPayload(WireModel):

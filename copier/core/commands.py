@@ -27,6 +27,7 @@ __all__ = [
     "losing_stop",
     "order_command",
     "retry_command_id",
+    "with_command_id",
 ]
 
 #: Every derived command id starts with this.
@@ -197,6 +198,17 @@ def order_command(
         master_account_id,
     )
     return _with_id(shape, command_id)
+
+
+def with_command_id(command: OrderCommandPayload, command_id: str) -> OrderCommandPayload:
+    """`command` with another id (equal to validating it with that id).
+
+    Raises:
+        ValueError: the id is empty or too long.
+    """
+    if not 0 < len(command_id) <= _MAX_COMMAND_ID:
+        raise ValueError(f"command_id must have 1 to {_MAX_COMMAND_ID} characters")
+    return _with_id(command, command_id)
 
 
 def _with_id(shape: OrderCommandPayload, command_id: str) -> OrderCommandPayload:

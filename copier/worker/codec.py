@@ -12,7 +12,7 @@ field per ticket link. A commit writes ``s`` and only the links that changed
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -34,12 +34,14 @@ __all__ = [
     "decode_copy",
     "decode_follower",
     "decode_master_book",
+    "decode_signals",
     "dumps",
     "encode_changes",
     "encode_copy",
     "encode_follower",
     "encode_link",
     "encode_master_book",
+    "encode_signals",
     "encode_state",
     "link_field",
     "parked_field",
@@ -225,6 +227,16 @@ def _signal_bytes(signal: MasterSignal) -> bytes:
     encoded = dumps(_signal_json(signal))
     _last_signal[:] = [(signal, encoded)]
     return encoded
+
+
+def encode_signals(signals: Sequence[MasterSignal]) -> bytes:
+    """Master signals as a JSON list (a fan-out shard entry's body)."""
+    return b"[" + b",".join(_signal_bytes(s) for s in signals) + b"]"
+
+
+def decode_signals(raw: bytes) -> tuple[MasterSignal, ...]:
+    """The inverse of `encode_signals`."""
+    return tuple(map(_signal, orjson.loads(raw)))
 
 
 def encode_parked(key: LinkKey, signals: tuple[MasterSignal, ...]) -> bytes:

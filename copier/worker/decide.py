@@ -31,6 +31,7 @@ from copier.core import (
     reconcile_follower,
     retry_command_id,
 )
+from copier.core.shared_plans import SharedPlans
 from copier.worker.draft import (
     Draft,
     FollowerContext,
@@ -73,6 +74,7 @@ def decide_signal(
     now_ms: int,
     *,
     grace_ms: int = 2_000,
+    shared: SharedPlans | None = None,
 ) -> FollowerWrite:
     """Decide what one follower does about one master intent.
 
@@ -86,11 +88,13 @@ def decide_signal(
         ctx: the follower's equity and symbols.
         now_ms: the current time.
         grace_ms: how long a sweeper leaves an immediate outbox item to its writer.
+        shared: plans shared by the followers decided at `now_ms` (the same result,
+            planned once per distinct set of inputs; see `copier.core.shared_plans`).
 
     Returns:
         The write: new record, copy record, outbox items, status changes.
     """
-    draft = Draft(follower, ctx, now_ms, grace_ms)
+    draft = Draft(follower, ctx, now_ms, grace_ms, shared)
     link = follower.links.find(signal.master_account_id, signal.intent.ticket)
     if link is not None and follower.parked_for(link.key):
         base = derive_command_id(signal.master_account_id, signal.intent_id, follower.account_id)

@@ -27,6 +27,7 @@ from copier.core import (
     update_peak,
 )
 from copier.core.links import LinkKey
+from copier.core.shared_plans import SharedPlans
 from copier.worker.codec import ID_SLOT, plain_json_text, split_at_id_slot
 from copier.worker.state import CopyRecord, CopyStatus, FollowerRecord
 from schemas.codes import Action, Severity
@@ -97,7 +98,15 @@ def attempt_of(command_id: str) -> int:
 class Draft:
     """Accumulates one `FollowerWrite` (local mutation only; inputs stay untouched)."""
 
-    def __init__(self, record: FollowerRecord, ctx: FollowerContext, now_ms: int, grace_ms: int):
+    def __init__(
+        self,
+        record: FollowerRecord,
+        ctx: FollowerContext,
+        now_ms: int,
+        grace_ms: int,
+        shared: SharedPlans | None = None,
+    ):
+        self.shared = shared  # plans shared with other followers of this round (or none)
         self.before = record  # the record as loaded
         peak = update_peak(record.peak, ctx.equity)
         self.record = record if peak == record.peak else replace(record, peak=peak)  # working copy
@@ -150,16 +159,24 @@ class Draft:
         """Plan one intent; returns the link key when it must wait (not parked yet)."""
         master = signal.master_account_id
         record = self.record
+        # order times are kept only while the rate guard is set, and only as many as it
+        # can count (its limit): at hundreds of opens a second a full minute of times
+        # was re-read and re-written on every commit
+        limit = settings.risk.max_orders_per_minute
         state = FollowerState(
             account_id=record.account_id,
             equity=self.ctx.equity,
             equity_peak=record.peak,
             symbols=self.ctx.symbols,
             links=record.links,
-            recent_order_ms=record.recent_for(master, self.now),
+            recent_order_ms=() if limit is None else record.recent_for(master, self.now),
             breaker=record.breaker,
         )
-        plan = plan_intent(signal, settings, state, self.now)
+        shared = self.shared
+        if shared is not None and shared.now_ms == self.now:
+            plan = shared.plan(signal, settings, state)
+        else:
+            plan = plan_intent(signal, settings, state, self.now)
         base = derive_command_id(master, signal.intent_id, record.account_id)
         for effect in plan.effects:
             if isinstance(effect, SwitchStatus):
@@ -171,17 +188,21 @@ class Draft:
         if isinstance(outcome, Send):
             command = outcome.command
             if command.action in _ENTRIES:
-                times = (*state.recent_order_ms, self.now)
+                recent = {m: t for m, t in record.recent.items() if m != master}
+                if limit:
+                    recent[master] = (*state.recent_order_ms, self.now)[-limit:]
                 self.record = record.with_links(
                     plan.links,
-                    recent={**record.recent, master: times},
+                    recent=recent if recent or record.recent else record.recent,
                     breaker=record.breaker.on_open_sent(self.now),
                 )
             else:
                 self.record = record.with_links(plan.links)
             json_form = self.send(command)
-            notes = "; ".join(
-                f"{a.reason.value}: {a.before} -> {a.after}" for a in outcome.adjustments
+            notes = (
+                "; ".join(f"{a.reason.value}: {a.before} -> {a.after}" for a in outcome.adjustments)
+                if outcome.adjustments
+                else None
             )
             self.copies[base] = new_copy(
                 base,

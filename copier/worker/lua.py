@@ -37,6 +37,7 @@ __all__ = [
     "COMMIT_MANY",
     "COMMIT_OPS",
     "ENTER",
+    "FAN_OUT_SPLIT",
     "LOAD_MANY",
     "OUTBOX_DONE",
     "RECORD_DELIVERED",
@@ -125,6 +126,18 @@ local function list(width)
   end
   return out
 end
+-- cmd(k, <pairs>) for the triples of `items` (i, i+1, i+2, ...): the pair is
+-- items[i + first - 1], items[i + second - 1]; 200 pairs per call
+local function variadic(cmd, k, items, first, second)
+  for start = 1, #items, 600 do
+    local args = {}
+    for i = start, math.min(start + 599, #items), 3 do
+      args[#args + 1] = items[i + first - 1]
+      args[#args + 1] = items[i + second - 1]
+    end
+    redis.call(cmd, k, unpack(args))
+  end
+end
 local decisions = {}
 while pos <= #blob do
   local d = {a = nxt(), v = tonumber(nxt()), epoch = nxt(), state = nxt()}
@@ -160,19 +173,19 @@ for _, d in ipairs(decisions) do
       redis.call('HDEL', rkey, unpack(d.drop))
     end
     local index = key(t[3], a)
-    if #d.copies > 0 then
-      local copies = key(t[2], a)
-      for i = 1, #d.copies, 3 do
-        redis.call('HSET', copies, d.copies[i], d.copies[i + 2])
-        redis.call('ZADD', index, d.copies[i + 1], d.copies[i])
-      end
+    if #d.copies > 0 then  -- one HSET and one ZADD per 200 copies (not one each)
+      variadic('HSET', key(t[2], a), d.copies, 1, 3)
+      variadic('ZADD', index, d.copies, 2, 1)
     end
     if #d.outbox > 0 then
-      local outbox = key(t[6], a)
-      for i = 1, #d.outbox, 3 do
-        redis.call('HSET', outbox, d.outbox[i], d.outbox[i + 2])
-        redis.call('ZADD', t[7], 'LT', d.outbox[i + 1], a)
+      variadic('HSET', key(t[6], a), d.outbox, 1, 3)
+      local due = d.outbox[2]  -- the index holds the earliest due time (as ZADD LT each would)
+      for i = 5, #d.outbox, 3 do
+        if tonumber(d.outbox[i]) < tonumber(due) then
+          due = d.outbox[i]
+        end
       end
+      redis.call('ZADD', t[7], 'LT', due, a)
     end
     for _, op in ipairs(d.ops) do
       redis.call(unpack(op))
@@ -303,3 +316,23 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+#: KEYS: fan-out stream, last-ids hash; ARGV[1] approximate MAXLEN, [2] netstrings, per
+#: shard entry: partition (``<master>#<shard>``), master, body. Appends every entry and
+#: records its id as its partition's last one, atomically (a worker deciding whether a
+#: master's shards are all done relies on the pair). Returns the ids.
+FAN_OUT_SPLIT = (
+    _KEY_FROM_TEMPLATE
+    + """
+blob = ARGV[2]
+local ids = {}
+while pos <= #blob do
+  local partition, master, body = nxt(), nxt(), nxt()
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+    'account_id', partition, 'master', master, 'body', body)
+  redis.call('HSET', KEYS[2], partition, id)
+  ids[#ids + 1] = id
+end
+return ids
+"""
+)

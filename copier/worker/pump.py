@@ -27,7 +27,9 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanKind, Tracer
 
 from copier.core import MasterSignal, derive_command_id, reconcile_master, retry_command_id
+from copier.core.shared_plans import SharedPlans
 from copier.metrics import CopyMetrics
+from copier.worker.codec import decode_signals
 from copier.worker.decide import (
     FollowerWrite,
     OutboxItem,
@@ -37,6 +39,7 @@ from copier.worker.decide import (
     decide_signal,
     merge_writes,
 )
+from copier.worker.shards import FanOutShards, shard_of, split_partition
 from copier.worker.state import DELIVERY_CHECK_SESSION, CopyRecord, MasterBook, apply_master_intent
 from copier.worker.store import FollowerStore
 from copier.worker.streams import StreamEntry
@@ -84,6 +87,7 @@ class PumpCounters:
     report_steps: int = 0  #: load/decide/commit steps that applied them (a batch is one)
     snapshots: int = 0  #: SyncSnapshots reconciled
     conflicts: int = 0  #: commits retried on fresh state
+    splits: int = 0  #: fan-out shard entries written (a big master's intents split)
 
 
 class CopierPump:
@@ -97,8 +101,10 @@ class CopierPump:
         grace_ms: int = 2_000,
         metrics: CopyMetrics | None = None,
         tracer: Tracer | None = None,
+        shards: FanOutShards | None = None,
     ) -> None:
         self.store = store  #: Redis I/O
+        self.shards = shards  #: splits big masters' fan-outs into shard entries (or none)
         self._clock = clock  #: epoch ms
         self._grace = grace_ms  #: outbox grace for immediate items
         self.counters = PumpCounters()  #: what happened
@@ -143,8 +149,10 @@ class CopierPump:
                 )
         if not intents:
             return
-        equity, views = await asyncio.gather(
-            self.store.equity(master), self.store.followers_of(master)
+        equity, views, unfinished = await asyncio.gather(
+            self.store.equity(master),
+            self.store.followers_of(master),
+            self.shards.unfinished(master) if self.shards is not None else _false(),
         )
         # one `copier.intent` span per intent, continuing the trace its entry carries;
         # the copies it makes keep its traceparent for their report spans
@@ -172,7 +180,7 @@ class CopierPump:
                 )
             )
         try:
-            await self.fan_out_many(signals, views)
+            await self._fan_out_or_split(signals, views, unfinished)
         finally:
             for span in spans:
                 span.end()
@@ -180,6 +188,27 @@ class CopierPump:
         for _, envelope in intents:
             book = apply_master_intent(book, envelope.id, envelope.payload)
         await self.store.put_master_book(master, book)
+
+    async def _fan_out_or_split(
+        self,
+        signals: Sequence[MasterSignal],
+        views: Mapping[str, SubscriptionView] | None = None,
+        unfinished: bool | None = None,
+    ) -> None:
+        """Fan one master's intents out here, or split them into shard entries: a big
+        master, or one whose earlier shard entries are not all finished (so that no
+        follower gets an intent before the earlier ones of its shard)."""
+        master = signals[0].master_account_id
+        if views is None:
+            views = await self.store.followers_of(master)
+        if self.shards is not None:
+            if unfinished is None:
+                unfinished = await self.shards.unfinished(master)
+            if self.shards.wanted(len(views), unfinished):
+                self.counters.intents += len(signals)
+                self.counters.splits += await self.shards.split(signals, views)
+                return
+        await self.fan_out_many(signals, views)
 
     async def on_inbox_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
         """Batch handler of the EA event stream: several accounts' entries, each in order.
@@ -205,6 +234,26 @@ class CopierPump:
         for entry in others:
             await self.on_inbox_entry(entry)
 
+    async def on_fan_out_entry(self, entry: StreamEntry) -> None:
+        """Handler of the fan-out stream: one shard entry (`copier.worker.shards`)."""
+        await self.on_fan_out_entries({entry.account_id: [entry]})
+
+    async def on_fan_out_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
+        """Batch handler of the fan-out stream: per partition (master, shard), its entries'
+        intents, in order, for the master's followers in that shard (`fan_out_many`)."""
+        masters = sorted({split_partition(p)[0] for p in groups})
+        followers = dict(
+            zip(masters, await asyncio.gather(*map(self.store.followers_of, masters)), strict=True)
+        )
+        calls = []
+        for partition, entries in groups.items():
+            master, shard = split_partition(partition)
+            signals = [s for e in entries for s in decode_signals(bytes(e.fields[b"body"]))]
+            views = {f: v for f, v in followers[master].items() if shard_of(f) == shard}
+            if signals and views:
+                calls.append(self._fan_out(signals, views))
+        await _all(calls)
+
     # ---- intents ---------------------------------------------------------------------
     async def fan_out(
         self, signal: MasterSignal, views: Mapping[str, SubscriptionView] | None = None
@@ -226,11 +275,15 @@ class CopierPump:
         only what was not committed). `views` (follower -> subscription) is read
         here unless the caller already has it.
         """
-        master = signals[0].master_account_id
         if views is None:
-            views = await self.store.followers_of(master)
-        followers = sorted(views)
+            views = await self.store.followers_of(signals[0].master_account_id)
         self.counters.intents += len(signals)
+        await self._fan_out(signals, views)
+
+    async def _fan_out(
+        self, signals: Sequence[MasterSignal], views: Mapping[str, SubscriptionView]
+    ) -> None:
+        followers = sorted(views)
         await _all(
             self._fan_out_part(signals, views, followers[start : start + FAN_OUT_PART])
             for start in range(0, len(followers), FAN_OUT_PART)
@@ -254,8 +307,10 @@ class CopierPump:
                 self.store.copy_records({f: ids[1:] for f, ids in wanted.items()}),
             )
             now = self._clock()
+            shared = SharedPlans(now)  # followers with identical inputs: planned once
             writes: list[FollowerWrite] = []
             for follower, item in loaded.items():
+                settings = self.store.shared_settings(master, follower, views[follower])
                 decided = set(more.get(follower, ()))  # decided before: a re-processed entry
                 if item.copy is not None:
                     decided.add(item.copy.command_id)
@@ -264,7 +319,7 @@ class CopierPump:
                     if command_id in decided:
                         continue
                     write = decide_signal(
-                        signal, views[follower], record, item.ctx, now, grace_ms=self._grace
+                        signal, settings, record, item.ctx, now, grace_ms=self._grace, shared=shared
                     )
                     parts.append(write)
                     record = write.after
@@ -483,9 +538,8 @@ class CopierPump:
             if found.intent_id in book.applied:
                 continue
             _log.info("master %s reconciled: %s", master, found.intent_id)
-            await self.fan_out(
-                MasterSignal(master, found.intent_id, found.intent, self._clock(), equity)
-            )
+            signal = MasterSignal(master, found.intent_id, found.intent, self._clock(), equity)
+            await self._fan_out_or_split([signal])
         applied = (*book.applied, *(s.intent_id for s in synthetic))[-256:]
         await self.store.put_master_book(
             master,
@@ -533,6 +587,10 @@ async def _all(calls: Iterable[Awaitable[None]]) -> None:
     for outcome in await asyncio.gather(*calls, return_exceptions=True):
         if isinstance(outcome, BaseException):
             raise outcome
+
+
+async def _false() -> bool:
+    return False
 
 
 def _is_delivery_check(entry: StreamEntry) -> bool:

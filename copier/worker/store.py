@@ -59,7 +59,7 @@ from gateway.store.keys import RedisKeys
 from gateway.store.ports import DeliveryLog
 from gateway.store.redis_errors import translates_redis_errors
 from schemas.messages import InitRequestPayload, SymbolSpec
-from schemas.subscriptions import SubscriptionView
+from schemas.subscriptions import SubscriptionSettings, SubscriptionView
 
 __all__ = ["FlushResult", "FollowerStore", "Loaded"]
 
@@ -67,6 +67,9 @@ _log = logging.getLogger("copygate.copier")
 
 #: Followers per `LOAD_MANY` / `COMMIT_MANY` call (bounds how long one call holds Redis).
 _CHUNK = 250
+
+#: Distinct settings (and symbol specs) pooled before the pool starts over.
+_POOL_LIMIT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +129,12 @@ class FollowerStore:
         self._commit_templates = [commit_templates(self.ckeys.pinned(n), n) for n in parts]
         self._done = redis.register_script(OUTBOX_DONE)  #: outbox acknowledgement
         self._templates = [outbox_templates(self.ckeys.pinned(n), n) for n in parts]
-        self._subs: dict[tuple[str, str], tuple[bytes, SubscriptionView]] = {}  #: parse cache
+        #: parse cache: (owner, other) -> (raw, view, the settings shared by equal views)
+        self._subs: dict[tuple[str, str], tuple[bytes, SubscriptionView, SubscriptionSettings]] = {}
+        #: one settings object per distinct settings JSON, one spec per distinct spec JSON:
+        #: followers with identical inputs hand the planner the same objects (`SharedPlans`)
+        self._settings_pool: dict[str, SubscriptionSettings] = {}
+        self._spec_pool: dict[str, SymbolSpec] = {}
         #: decoded records by (version, epoch)
         self._records: DecodeCache[FollowerRecord] = DecodeCache()
         #: follower -> (StatusHeartbeat payload, its equity): the last one parsed
@@ -140,8 +148,36 @@ class FollowerStore:
         if cached is not None and cached[0] == raw:
             return cached[1]
         view = SubscriptionView.model_validate_json(raw)
-        self._subs[(owner, other)] = (raw, view)
+        self._subs[(owner, other)] = (raw, view, self._pooled_settings(view))
         return view
+
+    def _pooled_settings(self, view: SubscriptionView) -> SubscriptionSettings:
+        names = set(SubscriptionSettings.model_fields)
+        key = view.model_dump_json(include=names)
+        pooled = self._settings_pool.get(key)
+        if pooled is None:
+            if len(self._settings_pool) >= _POOL_LIMIT:
+                self._settings_pool.clear()
+            pooled = SubscriptionSettings.model_construct(**{n: getattr(view, n) for n in names})
+            self._settings_pool[key] = pooled
+        return pooled
+
+    def shared_settings(
+        self, master_id: str, follower_id: str, view: SubscriptionView
+    ) -> SubscriptionSettings:
+        """The settings of `view` as one object shared by every follower whose settings
+        are the same (`view` itself when it is not the one this store last read)."""
+        cached = self._subs.get((master_id, follower_id))
+        return cached[2] if cached is not None and cached[1] is view else view
+
+    def _pooled_spec(self, spec: SymbolSpec) -> SymbolSpec:
+        key = spec.model_dump_json()
+        pooled = self._spec_pool.get(key)
+        if pooled is None:
+            if len(self._spec_pool) >= _POOL_LIMIT:
+                self._spec_pool.clear()
+            pooled = self._spec_pool[key] = spec
+        return pooled
 
     @translates_redis_errors
     async def followers_of(self, master_id: str) -> dict[str, SubscriptionView]:
@@ -260,7 +296,8 @@ class FollowerStore:
                 continue
             init = InitRequestPayload.model_validate_json(raw)
             equity = None if init.account is None else init.account.equity
-            self._specs[follower] = (init_ms, {s.symbol: s for s in init.symbols or ()}, equity)
+            symbols = {s.symbol: self._pooled_spec(s) for s in init.symbols or ()}
+            self._specs[follower] = (init_ms, symbols, equity)
 
     @translates_redis_errors
     async def equity(self, account_id: str) -> Decimal | None:

@@ -47,6 +47,12 @@ __all__ = ["BatchHandler", "Handler", "OrderedStreams", "StreamEntry", "entry_ke
 
 _log = logging.getLogger("copygate.copier.streams")
 
+#: Longest wait for new entries while busy partitions wait to be tried again (ms).
+DEFERRED_RETRY_MS = 2
+
+#: Stream entries one forward read scans (`OrderedStreams._read_forward`).
+FORWARD_SCAN = 2_000
+
 #: Poll interval when the store does not block on XREADGROUP (the embedded store).
 NON_BLOCKING_POLL_S = 0.01
 
@@ -100,6 +106,7 @@ class OrderedStreams:
         claim_idle_ms: int = 5_000,
         batch: int = 64,
         pause_after_read_ms: int = 0,
+        narrow: Mapping[str, int] | None = None,
     ) -> None:
         self._redis = redis  #: bytes-mode client
         self._keys = keys  #: copier key names
@@ -110,6 +117,11 @@ class OrderedStreams:
         self._max_failures = max_failures  #: claims before a failing entry is dead-lettered
         self._claim_idle = claim_idle_ms  #: idle time before an entry is claimed
         self._batch = batch  #: entries per read
+        #: streams read a few entries at a time (stream -> count), so that one consumer
+        #: does not take all of them while others are free (the fan-out stream)
+        self._narrow = dict(narrow or {})
+        #: narrow-stream entries whose partition was busy: retried with the next read
+        self._deferred: dict[str, list[StreamEntry]] = {s: [] for s in self._narrow}
         self._pause = pause_after_read_ms  #: TEST HOOK: sleep between read and processing
         self._enter = redis.register_script(ENTER)  #: lock + mark + oldest pending id
         self._release = redis.register_script(RELEASE)  #: compare-and-delete of a lock
@@ -137,9 +149,12 @@ class OrderedStreams:
         if self._keys.cluster:  # one XREADGROUP per stream (slot), pipelined per node
             async with self._redis.pipeline(transaction=False) as pipe:
                 for stream in self._handlers:
-                    pipe.xreadgroup(CONSUMER_GROUP, self.consumer, {stream: ">"}, count=self._batch)
+                    count = self._narrow.get(stream, self._batch)
+                    pipe.xreadgroup(CONSUMER_GROUP, self.consumer, {stream: ">"}, count=count)
                 replies: list[Any] = await pipe.execute()
             reply = [row for each in replies for row in each or ()]
+        elif self._narrow:
+            reply = await self._read_narrow(block_ms)
         else:
             reply = await self._redis.xreadgroup(
                 CONSUMER_GROUP,
@@ -153,6 +168,11 @@ class OrderedStreams:
             for stream, rows in reply or ()
             for entry_id, fields in rows
         ]
+        for stream, deferred in self._deferred.items():
+            if deferred:
+                self._deferred[stream] = []
+                entries += deferred
+                entries.sort(key=lambda e: (e.stream, entry_key(e.entry_id)))
         if not entries and not self._blocking:
             await asyncio.sleep(min(block_ms / 1000, NON_BLOCKING_POLL_S))
         if entries and self._pause:
@@ -161,6 +181,31 @@ class OrderedStreams:
             )
             await asyncio.sleep(self._pause / 1000)
         return entries
+
+    async def _read_narrow(self, block_ms: int) -> Any:
+        """Read the wide streams `batch` and each narrow stream its own count at a time
+        (one pipelined round trip, not blocking); when all are empty, block on every
+        stream for at most one entry each (woken by the first entry to arrive)."""
+        wide = [s for s in self._handlers if s not in self._narrow]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xreadgroup(
+                CONSUMER_GROUP, self.consumer, dict.fromkeys(wide, ">"), count=self._batch
+            )
+            for stream, count in self._narrow.items():
+                pipe.xreadgroup(CONSUMER_GROUP, self.consumer, {stream: ">"}, count=count)
+            replies: list[Any] = await pipe.execute()
+        rows = [row for reply in replies for row in reply or ()]
+        if rows or not self._blocking:
+            return rows
+        if any(self._deferred.values()):  # busy partitions to try again soon
+            block_ms = min(block_ms, DEFERRED_RETRY_MS)
+        return await self._redis.xreadgroup(
+            CONSUMER_GROUP,
+            self.consumer,
+            dict.fromkeys(self._handlers, ">"),
+            count=1,
+            block=block_ms,
+        )
 
     async def claim(self) -> list[tuple[StreamEntry, int]]:
         """Entries idle too long in any consumer, now ours, with their claim counts."""
@@ -232,21 +277,34 @@ class OrderedStreams:
             keyed=True,
         )
         held = {a: (_text(r[1]), _text(r[2])) for a, r in zip(groups, tries, strict=True) if r[0]}
-        left = [e for a, g in groups.items() if a not in held for e in g]
+        busy = [e for a, g in groups.items() if a not in held for e in g]
+        left: list[StreamEntry] = []
+        if stream in self._narrow:
+            # busy partitions of a narrow stream are tried again with the next read
+            # instead of waited for: their holder may well process them (`_read_forward`)
+            self._deferred[stream] = busy
+        else:
+            left += busy
         try:
             behind = await self._accounts_behind(groups, held)
             ready: dict[str, list[StreamEntry]] = {}
+            done: list[StreamEntry] = []  # processed already (a forward read): ack only
             for account, (mark, _) in held.items():
                 group = groups[account]
-                if account in behind or (
+                if mark is not None and entry_key(group[-1].entry_id) <= entry_key(mark):
+                    done += group
+                elif account in behind or (
                     mark is not None and entry_key(group[0].entry_id) <= entry_key(mark)
                 ):
                     left += group
                 else:
                     ready[account] = group
+            if ready and stream in self._narrow:
+                await self._read_forward(stream, ready)
             if ready:
                 await handler(ready)
-                await self._done_many(ready)
+            if ready or done:
+                await self._done_many(ready, done)
         finally:
             if held:
                 await evalsha_many(
@@ -296,15 +354,36 @@ class OrderedStreams:
                 behind.add(account)
         return behind
 
-    async def _done_many(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
+    async def _read_forward(self, stream: str, ready: dict[str, list[StreamEntry]]) -> None:
+        """Append to each held partition's entries its later ones already in the stream
+        (up to `batch` per partition), read or not by anyone: processed now, under the
+        lock and in order, they are folded into one step; whoever reads them later
+        finds them at or below the partition's mark and only acks them."""
+        start = min((g[-1].entry_id for g in ready.values()), key=entry_key)
+        rows: Any = await self._redis.xrange(stream, min=start, max="+", count=FORWARD_SCAN)
+        for raw_id, fields in rows:
+            group = ready.get(fields.get(b"account_id", b"").decode())
+            entry_id = raw_id.decode()
+            if (
+                group is not None
+                and len(group) < self._batch
+                and entry_key(entry_id) > entry_key(group[-1].entry_id)
+            ):
+                group.append(StreamEntry(stream, entry_id, fields))
+
+    async def _done_many(
+        self, groups: Mapping[str, Sequence[StreamEntry]], done: Sequence[StreamEntry] = ()
+    ) -> None:
         entries = [e for group in groups.values() for e in group]
-        stream = entries[0].stream
+        stream = (entries or done)[0].stream
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                self._keys.marks(stream), mapping={a: g[-1].entry_id for a, g in groups.items()}
-            )
-            pipe.xack(stream, CONSUMER_GROUP, *(e.entry_id for e in entries))
-            pipe.hdel(self._keys.failures(stream), *(_fkey(e) for e in entries))
+            if groups:
+                pipe.hset(
+                    self._keys.marks(stream), mapping={a: g[-1].entry_id for a, g in groups.items()}
+                )
+            every = [*entries, *done]
+            pipe.xack(stream, CONSUMER_GROUP, *(e.entry_id for e in every))
+            pipe.hdel(self._keys.failures(stream), *(_fkey(e) for e in every))
             await pipe.execute()
 
     async def _handle(self, entry: StreamEntry, claims: int) -> None:

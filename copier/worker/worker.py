@@ -27,6 +27,7 @@ from copier.keys import CopierKeys
 from copier.metrics import CopyMetrics
 from copier.settings import CopierSettings
 from copier.worker.pump import CopierPump
+from copier.worker.shards import FanOutShards
 from copier.worker.store import FollowerStore
 from copier.worker.streams import BatchHandler, OrderedStreams, StreamEntry
 from gateway.clock import Clock, system_clock_ms
@@ -68,22 +69,31 @@ class CopierWorker:
             max_copies=settings.max_copies_per_follower,
             enqueue_concurrency=settings.enqueue_concurrency,
         )  #: Redis I/O of follower state
+        ckeys = CopierKeys.of(store.keys)
+        #: big masters' fan-outs as shard entries any worker plans
+        self.shards = FanOutShards(
+            store.redis, ckeys, min_followers=settings.fan_out_shard_followers
+        )
         self.pump = CopierPump(
             self.follower_store,
             clock,
             grace_ms=settings.outbox_grace_ms,
             metrics=metrics,
             tracer=tracer,
+            shards=self.shards,
         )  #: load -> decide -> write
+        #: the partitions whose streams this worker consumes (every one by default)
+        partitions = settings.partitions_of(store.keys.partition_count)
         self.streams = OrderedStreams(
             store.redis,
-            CopierKeys.of(store.keys),
+            ckeys,
             {
                 stream: handler
-                for n in settings.partitions_of(store.keys.partition_count)
+                for n in partitions
                 for stream, handler in (
                     (store.keys.intent_stream(n), self.pump.on_intent_entry),
                     (store.keys.ea_inbox_stream(n), self.pump.on_inbox_entry),
+                    (ckeys.fan_out_stream(n), self.pump.on_fan_out_entry),
                 )
             },
             consumer=self.name,
@@ -93,14 +103,16 @@ class CopierWorker:
             claim_idle_ms=settings.claim_idle_ms,
             batch=settings.batch,
             pause_after_read_ms=settings.test_pause_after_read_ms,
+            narrow={ckeys.fan_out_stream(n): settings.fan_out_read for n in partitions},
         )  #: ordered stream consumption
         #: stream -> the handler of a batch of its entries (`OrderedStreams.process_together`)
         self._together: dict[str, BatchHandler] = {
             stream: handler
-            for n in settings.partitions_of(store.keys.partition_count)
+            for n in partitions
             for stream, handler in (
                 (store.keys.intent_stream(n), self.pump.on_intent_entries),
                 (store.keys.ea_inbox_stream(n), self.pump.on_inbox_entries),
+                (ckeys.fan_out_stream(n), self.pump.on_fan_out_entries),
             )
         }
         self._task: asyncio.Task[None] | None = None  #: the running loop

@@ -84,6 +84,7 @@ def expect_lines(env: Envelope) -> list[str]:
             f"role={quoted(str(p.role))}",
             f"heartbeat_interval_s={num(p.heartbeat_interval_s)}",
             f"heartbeat_timeout_s={num(p.heartbeat_timeout_s or 0)}",
+            f"max_snapshot_parts={p.max_snapshot_parts or 0}",
         ]
     elif isinstance(env, SessionStateChange):
         lines += [f"state={quoted(p.state.value)}", f"reason={quoted(p.reason)}"]
@@ -159,6 +160,7 @@ def server_envelopes() -> dict[str, Envelope]:
                 "heartbeat_timeout_s": 4.5,
                 "account_id": "demo-1001",
                 "server_time_ms": TS,
+                "max_snapshot_parts": 64,
             },
         ),
         "state_change_authenticated": SessionStateChange(

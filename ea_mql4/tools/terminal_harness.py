@@ -146,6 +146,13 @@ class Terminal:
             self._log_file.close()
             self._log_file = None
 
+    def kill(self) -> None:
+        """End the process at once (SIGKILL), as a crash or power cut would: no OnDeinit."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(5)
+        self.stop()
+
     def __enter__(self) -> Terminal:
         return self.start()
 

@@ -2,6 +2,7 @@
 
 from gateway.protocol.effects import (
     Acknowledge,
+    BufferSnapshotPart,
     CheckPromotion,
     CloseSession,
     Effect,
@@ -15,9 +16,11 @@ from gateway.protocol.effects import (
     Send,
 )
 from gateway.protocol.session import SessionProtocol, heartbeat_deadline_ms
+from gateway.protocol.snapshot_parts import assemble_snapshot
 
 __all__ = [
     "Acknowledge",
+    "BufferSnapshotPart",
     "CheckPromotion",
     "CloseSession",
     "Effect",
@@ -30,5 +33,6 @@ __all__ = [
     "RememberAck",
     "Send",
     "SessionProtocol",
+    "assemble_snapshot",
     "heartbeat_deadline_ms",
 ]

@@ -13,6 +13,7 @@ from schemas.envelope import Envelope, ErrorAlert
 
 __all__ = [
     "Acknowledge",
+    "BufferSnapshotPart",
     "CheckPromotion",
     "CloseSession",
     "Effect",
@@ -93,6 +94,17 @@ class PublishEaEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class BufferSnapshotPart:
+    """Keep one part of a SyncSnapshot sent in parts; once the account holds every
+    part of it, hand the copier the snapshot assembled from them (`assemble_snapshot`)."""
+
+    snapshot_id: str  #: the snapshot the part belongs to
+    part: int  #: its number, 1..parts
+    parts: int  #: how many parts the snapshot has
+    body: bytes  #: the normalised part envelope JSON
+
+
+@dataclass(frozen=True, slots=True)
 class LogAlert:
     """Log an alert server-side only (pending sessions never see ErrorAlerts)."""
 
@@ -118,6 +130,7 @@ Effect = (
     | HoldIntent
     | PublishIntent
     | PublishEaEvent
+    | BufferSnapshotPart
     | LogAlert
     | CloseSession
 )

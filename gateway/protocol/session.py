@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.protocol.effects import (
     Acknowledge,
+    BufferSnapshotPart,
     CheckPromotion,
     CloseSession,
     Effect,
@@ -45,6 +46,7 @@ from schemas.envelope import (
 from schemas.errors import EnvelopeError
 from schemas.messages import (
     MAX_ALERT_DETAILS,
+    MAX_SNAPSHOT_PARTS,
     ErrorAlertPayload,
     ErrorDetail,
     InitAckPayload,
@@ -215,7 +217,7 @@ class SessionProtocol:
             case ExecutionReport():
                 return [PublishEaEvent(_normalised(envelope)), *self._receipt(envelope, now_ms)]
             case SyncSnapshot():
-                return [PublishEaEvent(_normalised(envelope))]
+                return [_snapshot_effect(envelope)]
             case ErrorAlert():
                 return [LogAlert(envelope, from_ea=True)]
             case ShutdownNotice():
@@ -227,6 +229,11 @@ class SessionProtocol:
         if self.state is SessionState.AUTHENTICATED:
             return [Send(alert)]
         return [LogAlert(alert)]
+
+    def refuse(self, exc: EnvelopeError, now_ms: int) -> list[Effect]:
+        """A message found invalid after parsing (e.g. a snapshot assembled from
+        parts): dropped and reported like a bad frame (rule 5)."""
+        return self._reject(exc, now_ms)
 
     def _receipt(self, envelope: ClientEnvelope, now_ms: int) -> list[Effect]:
         # effects apply in order: the Send is written after the publish is durable
@@ -302,6 +309,7 @@ class SessionProtocol:
                 heartbeat_timeout_s=self.heartbeat_timeout_s,
                 account_id=self.account_id,
                 server_time_ms=now_ms,
+                max_snapshot_parts=MAX_SNAPSHOT_PARTS,
             ),
         )
 
@@ -342,6 +350,16 @@ def _alert_details(details: list[dict[str, Any]] | None) -> list[ErrorDetail] | 
 
 def _payload(envelope: ClientEnvelope) -> bytes:
     return envelope.payload.model_dump_json(exclude_none=True).encode()
+
+
+def _snapshot_effect(envelope: SyncSnapshot) -> PublishEaEvent | BufferSnapshotPart:
+    """A whole snapshot goes to the copier; a part waits for the rest of its set."""
+    payload = envelope.payload
+    if payload.snapshot_id is None or payload.part is None or payload.parts is None:
+        return PublishEaEvent(_normalised(envelope))
+    return BufferSnapshotPart(
+        payload.snapshot_id, payload.part, payload.parts, _normalised(envelope)
+    )
 
 
 def _normalised(envelope: ClientEnvelope) -> bytes:

@@ -131,7 +131,12 @@ async def open_store(settings: Settings) -> StoreBundle:
         delivery=RedisDeliveryLog(
             redis, keys, max_log_entries=settings.max_log_entries_per_account, scripts=scripts
         ),
-        intents=RedisIntentSink(redis, keys, scripts=scripts),
+        intents=RedisIntentSink(
+            redis,
+            keys,
+            scripts=scripts,
+            snapshot_parts_ttl_ms=settings.snapshot_parts_ttl_s * 1000,
+        ),
         bus=event_bus(redis, keys),
         key_store=RedisKeyStore(redis, keys),
         accounts=RedisAccountStore(redis, keys),

@@ -144,6 +144,15 @@ class RedisKeys:
         """HASH: last InitRequest and StatusHeartbeat payloads (JSON) and their times."""
         return self._account_key(account_id, "ea-state")
 
+    def snapshot_parts(self, account_id: str) -> str:
+        """HASH: the parts of a SyncSnapshot sent in parts, until the set is complete.
+
+        Fields ``id``, ``parts``, ``started_ms``, ``have`` and ``p:<n>`` (part n's
+        envelope JSON); ``done`` names the last snapshot handed to the copier. The
+        hash expires a while after its last write (an incomplete set is dropped).
+        """
+        return self._account_key(account_id, "snapshot-parts")
+
     def account_keys(self, account_id: str) -> str:
         """HASH: key_id -> key record JSON."""
         return self._account_key(account_id, "keys")

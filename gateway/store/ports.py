@@ -20,6 +20,7 @@ from gateway.store.records import (
     LogBatch,
     LogEntry,
     LogRead,
+    SnapshotPartResult,
 )
 from gateway.store.session_port import SessionStore
 from schemas.codes import KeyStatus
@@ -115,6 +116,27 @@ class IntentSink(Protocol):
 
     async def publish_ea_event(self, account_id: str, session_id: str, body: bytes) -> str:
         """Append an ExecutionReport or SyncSnapshot to the EA event stream (fenced)."""
+        ...
+
+    async def buffer_snapshot_part(
+        self,
+        account_id: str,
+        session_id: str,
+        *,
+        snapshot_id: str,
+        part: int,
+        parts: int,
+        body: bytes,
+        now_ms: int,
+    ) -> SnapshotPartResult:
+        """Keep one part of a SyncSnapshot sent in parts (fenced); all of them once complete."""
+        ...
+
+    async def publish_snapshot(
+        self, account_id: str, session_id: str, *, snapshot_id: str, body: bytes
+    ) -> str | None:
+        """Append the snapshot assembled from `snapshot_id`'s parts to the EA event
+        stream and forget the parts (fenced); None if the set is no longer buffered."""
         ...
 
     async def record_ea_state(

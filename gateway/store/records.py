@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from schemas.codes import AdminRole, KeyStatus, Role, SessionState
 
@@ -19,6 +19,7 @@ __all__ = [
     "LogEntry",
     "LogRead",
     "SessionRecord",
+    "SnapshotPartResult",
 ]
 
 
@@ -143,3 +144,15 @@ class AdminTokenRecord:
     label: str | None = None  #: free text
     created_ms: int = 0  #: issue time
     extra: dict[str, Any] = field(default_factory=dict)  #: reserved
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPartResult:
+    """What keeping one part of a SyncSnapshot sent in parts found."""
+
+    #: ``partial`` (parts missing), ``complete`` (every part is here: `bodies`) or
+    #: ``duplicate`` (a part of the snapshot last handed to the copier: dropped)
+    status: Literal["partial", "complete", "duplicate"]
+    have: int = 0  #: distinct parts kept of this snapshot
+    superseded: str | None = None  #: the incomplete snapshot this part's one replaced
+    bodies: tuple[bytes, ...] = ()  #: every part envelope, in part order (when complete)

@@ -71,11 +71,13 @@ SCRIPT_NAMES: tuple[str, ...] = (
     "hold_intent",
     "log_for_session",
     "promote",
+    "publish_snapshot",
     "publish_stream",
     "rate_hit",
     "read",
     "record_init",
     "remember_ack",
+    "snapshot_part",
     "touch",
 )
 

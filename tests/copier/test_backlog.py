@@ -45,3 +45,19 @@ async def test_backlog_counts_unread_then_pending_entries_until_the_worker_finis
     done = await read_backlog(redis_client, keys, now_ms=now)
     assert done.waiting == 0 and done.intents.oldest_ms is None
     assert done.intents.length == 3
+
+
+async def test_backlog_counts_a_big_masters_shard_entries_until_they_are_planned(
+    redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    world = await World.create(redis_client, keys, fan_out_shard_followers=2)
+    for follower in ("f1", "f2", "f3"):
+        await world.follower(follower)
+    await world.intent("open", 100)
+    await world.worker.process_batch(1)  # the intent is split into shard entries
+    split = await read_backlog(redis_client, keys, now_ms=world.clock())
+    assert split.intents.waiting == 0 and split.fan_out.waiting > 0
+    assert split.waiting == split.fan_out.waiting
+    await world.run()
+    done = await read_backlog(redis_client, keys, now_ms=world.clock())
+    assert done.waiting == 0 and done.as_dict()["fan_out"]["length"] > 0

@@ -63,3 +63,34 @@ def test_a_decision_s_writes_to_other_accounts_are_set_apart_on_a_cluster() -> N
         else:
             assert split == (local + master + audit, [])
     assert CopierKeys("cg").split_by_slot("f1", ops) == (ops, [])
+
+
+def test_a_masters_fan_out_stream_last_ids_and_shard_locks_share_the_masters_slot() -> None:
+    gateway = RedisKeys("cg", partitions=16)
+    keys = CopierKeys.of(gateway)
+    for master in ("m1", "master-77", "a:b"):
+        n = gateway.partition_of(master)
+        stream = keys.fan_out_stream(n)
+        shard_partitions = [f"{master}#{shard}" for shard in range(8)]
+        slots = {
+            key_slot(name.encode())
+            for name in (
+                gateway.intent_stream(n),
+                stream,
+                keys.fan_out_last(n),
+                keys.marks(stream),
+                keys.failures(stream),
+                keys.partition_lock(master),
+                *(keys.partition_lock(p) for p in shard_partitions),
+            )
+        }
+        assert len(slots) == 1
+        assert {keys.partition_of(p) for p in shard_partitions} == {n}
+
+
+def test_the_fan_out_keys_keep_their_names_on_a_single_redis() -> None:
+    keys = CopierKeys("cg")
+    assert keys.fan_out_stream() == "cg:copier:fan-out"
+    assert keys.fan_out_last() == "cg:copier:fan-out-last"
+    assert keys.partition_lock("m1#3") == "cg:{m1#3}:copier-lock"
+    assert keys.partition_of("m1#3") == 0

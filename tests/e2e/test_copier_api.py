@@ -85,7 +85,7 @@ async def test_operators_see_the_copier_backlog_in_the_admin_api_and_the_metrics
     backlog = await admin.request("GET", "/admin/v1/copier/backlog")
     assert backlog.status_code == 200
     assert backlog.json()["waiting"] == 0
-    assert set(backlog.json()) == {"waiting", "intents", "ea_events"}
+    assert set(backlog.json()) == {"waiting", "intents", "ea_events", "fan_out"}
     metrics = await admin.request("GET", "/metrics.json")
     assert metrics.json()["copier_backlog"]["intents"]["unread"] == 0
     exposition = (await admin.request("GET", "/metrics")).text

@@ -18,7 +18,7 @@ if str(EA_TOOLS) not in sys.path:
 
 from terminal_harness import Terminal  # noqa: E402
 
-from .fake_gateway import FakeGateway  # noqa: E402
+from .fake_gateway import FakeGateway, FakeStream  # noqa: E402
 
 
 def _require_gxx() -> None:
@@ -59,6 +59,13 @@ def gateway() -> Iterator[FakeGateway]:
     with FakeGateway() as fake:
         yield fake
     assert not fake.invalid, f"the EA sent envelopes the models reject: {fake.invalid}"
+
+
+@pytest.fixture
+def stream(gateway: FakeGateway) -> Iterator[FakeStream]:
+    """The fake gateway's WebSocket endpoint (the EA's WebSocket transport)."""
+    with FakeStream(gateway) as fake:
+        yield fake
 
 
 @pytest.fixture

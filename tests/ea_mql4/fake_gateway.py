@@ -51,6 +51,7 @@ class _Account:
     outbox: list[dict[str, Any]] = field(default_factory=list)  # envelopes with seq
     held: list[dict[str, Any]] = field(default_factory=list)  # waiting for promotion
     received: list[dict[str, Any]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() per received entry
     acked: int = 0
 
 
@@ -64,6 +65,9 @@ class FakeGateway:
         self.sessions: list[FakeSession] = []
         self.invalid: list[str] = []  #: EA messages the models rejected
         self.requests: list[tuple[str, str]] = []  #: (method, path)
+        #: exchange bodies larger than this are answered 413 (None: no limit)
+        self.max_body_bytes: int | None = None
+        self.exchanges: list[tuple[int, int]] = []  #: (HTTP status, messages in the body)
         self._accounts: dict[str, _Account] = {}
         self._cond = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -145,6 +149,13 @@ class FakeGateway:
         with self._cond:
             got = list(self._accounts.setdefault(account_id, _Account()).received)
         return [e for e in got if env_type is None or e["type"] == env_type]
+
+    def arrived(self, account_id: str, env_type: str) -> list[tuple[float, dict[str, Any]]]:
+        """``(time.monotonic() of arrival, envelope)`` of every ``env_type`` received."""
+        with self._cond:
+            acc = self._accounts.setdefault(account_id, _Account())
+            pairs = list(zip(acc.arrivals, acc.received, strict=True))
+        return [(at, e) for at, e in pairs if e["type"] == env_type]
 
     def wait_for(
         self,
@@ -248,6 +259,7 @@ class FakeGateway:
                     self.invalid.append(f"{exc}: {json.dumps(raw)[:300]}")
                     continue
                 acc.received.append(json.loads(env.model_dump_json(exclude_none=True)))
+                acc.arrivals.append(time.monotonic())
                 if env.type == "InitRequest" and session.state == "authenticated":
                     self._append(acc, self._init_ack(session))
             acc.acked = max(acc.acked, req.ack_seq)
@@ -298,7 +310,16 @@ class FakeGateway:
                     if session is None:
                         self._reply(401, {"error": {"code": "invalid_token", "message": "no"}})
                         return
-                    self._reply(*gateway._exchange(session, body))
+                    count = len(json.loads(body).get("messages", []))
+                    limit = gateway.max_body_bytes
+                    if limit is not None and len(body) > limit:
+                        gateway.exchanges.append((413, count))
+                        too_large = {"code": "payload_too_large", "message": "body too large"}
+                        self._reply(413, {"error": too_large})
+                        return
+                    status, answer = gateway._exchange(session, body)
+                    gateway.exchanges.append((status, count))
+                    self._reply(status, answer)
                     return
                 if len(parts) == 5 and parts[-1] == "close":
                     self._close(parts[3])
@@ -340,6 +361,8 @@ class FakeStream:
         self._conns: dict[str, Any] = {}  # account -> live connection
         #: accounts whose next ExecutionReport is lost with the connection (dropped unread)
         self.drop_next_report: set[str] = set()
+        #: accounts whose reports/intents are recorded but never confirmed with a Receipt
+        self.withhold_receipts: set[str] = set()
         self.receipts_sent: list[str] = []  #: EA envelope ids confirmed with a Receipt
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -417,15 +440,21 @@ class FakeStream:
                 with gateway._cond:
                     acc = gateway._accounts[session.account_id]
                     acc.received.append(json.loads(env.model_dump_json(exclude_none=True)))
+                    acc.arrivals.append(time.monotonic())
                     gateway._cond.notify_all()
+                    backlog = []
                     if env.type == "InitRequest":
+                        # a new connection gets what the EA has not acknowledged yet
+                        ack_seq = env.payload.ack_seq  # type: ignore[union-attr]
+                        backlog = [e for e in acc.outbox if e["seq"] > ack_seq]
                         replies.append(gateway._init_ack(session))
-                    if receipts and env.type in ("ExecutionReport", "OrderIntent"):
+                    withheld = session.account_id in self.withhold_receipts
+                    if receipts and not withheld and env.type in ("ExecutionReport", "OrderIntent"):
                         replies.append(gateway._env("Receipt", {"ids": [env.id]}))
                         self.receipts_sent.append(env.id)
                     for reply in replies:
                         gateway._append(acc, reply)
-                    replies = acc.outbox[len(acc.outbox) - len(replies) :]
+                    replies = backlog + acc.outbox[len(acc.outbox) - len(replies) :]
                 for reply in replies:
                     await connection.send(json.dumps(reply))
 

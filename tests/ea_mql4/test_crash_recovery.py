@@ -5,7 +5,9 @@ process ends with ``_exit`` at a named point (``MQL_CRASH_AT``), as a crash or a
 power cut would: no OnDeinit, nothing flushed. After a restart the gateway
 delivers the unacknowledged command again; the EA must find the order it
 already opened (magic + the command tag in the comment, open orders and
-history) instead of opening a second one, and report it.
+history) instead of opening a second one, and report it. The same holds on
+the WebSocket transport (DLL build), where a written report waits for its
+Receipt in outbox.json.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 from terminal_harness import Terminal
 
-from .fake_gateway import FakeGateway
+from .fake_gateway import FakeGateway, FakeStream
 from .test_ea_terminal import command, ours, report_for
 
 StartTerminal = Callable[..., Terminal]
@@ -31,8 +33,34 @@ CRASH_POINTS = [
     "FileMove:tickets.json:1",  # link saved, report not journaled
     "FileMove:journal.json:2",  # report journaled, not sent
     "FileMove:outbox.json:1",  # report in the persistent outbox, not sent
-    "FileMove:outbox.json:2",  # report delivered (poll 200), the ack not saved
+    "FileMove:outbox.json:2",  # poll: delivered (200), the ack not saved; ws: written, no Receipt
 ]
+POLL_CRASH_POINTS = [*CRASH_POINTS, "WebRequest:ExecutionReport:1"]  # 200 back, not yet seen
+WS_CRASH_POINTS = [
+    *CRASH_POINTS,
+    "send:ExecutionReport:1",  # the frame written, nothing saved after it
+    "FileMove:outbox.json:3",  # the Receipt confirmed it
+]
+
+
+def start_follower(
+    start_terminal: StartTerminal,
+    gateway: FakeGateway,
+    stream: FakeStream | None,
+    env: dict[str, str],
+) -> Terminal:
+    """A follower on the poll transport, or on the WebSocket when `stream` is given."""
+    if stream is None:
+        return start_terminal("f", gateway.base_url, role="follower", account_id="f-1", env=env)
+    return start_terminal(
+        "f",
+        gateway.base_url,
+        role="follower",
+        account_id="f-1",
+        inputs={"InpTransport": 1, "InpWsUrl": stream.url},
+        env={"MQL_DLLS_ALLOWED": "1", **env},
+        dll=True,
+    )
 
 
 def wait_dead(terminal: Terminal, timeout: float = 10) -> None:
@@ -43,42 +71,67 @@ def wait_dead(terminal: Terminal, timeout: float = 10) -> None:
 
 
 def crash_while_executing(
-    gateway: FakeGateway, start_terminal: StartTerminal, book: str, point: str, cmd: dict[str, Any]
+    gateway: FakeGateway,
+    start_terminal: StartTerminal,
+    book: str,
+    point: str,
+    cmd: dict[str, Any],
+    stream: FakeStream | None = None,
 ) -> None:
     """A follower whose broker book is `book` gets `cmd` and crashes at `point`."""
-    crashing = start_terminal(
-        "f",
-        gateway.base_url,
-        role="follower",
-        account_id="f-1",
-        env={"MQL_SIM_BOOK": book, "MQL_CRASH_AT": point},
-    )
-    gateway.wait_for("f-1", "SyncSnapshot")
-    gateway.queue("f-1", "OrderCommand", cmd)
+    env = {"MQL_SIM_BOOK": book, "MQL_CRASH_AT": point}
+    synced = len(gateway.received("f-1", "SyncSnapshot"))
+    crashing = start_follower(start_terminal, gateway, stream, env)
+    gateway.wait_for("f-1", "SyncSnapshot", count=synced + 1)  # this terminal's session
+    if stream is None:
+        gateway.queue("f-1", "OrderCommand", cmd)
+    else:
+        stream.send("f-1", "OrderCommand", cmd)
     wait_dead(crashing)
     crashing.stop()
 
 
-@pytest.mark.parametrize("point", CRASH_POINTS)
+def assert_opened_once(gateway: FakeGateway, f: Terminal, cmd: dict[str, Any]) -> None:
+    gateway.wait_for("f-1", "ExecutionReport", lambda p: p["command_id"] == cmd["command_id"])
+    time.sleep(0.3)  # a second execution would show up by now
+    reports = gateway.received("f-1", "ExecutionReport")
+    [order] = ours(f.book())
+    assert {r["payload"]["ticket"] for r in reports} == {order["ticket"]}
+    assert {r["payload"]["status"] for r in reports} == {"filled"}
+    assert (order["lots"], order["sl"], order["tp"]) == (0.3, 1.05, 1.2)
+    assert order["comment"].startswith("cg#501 ")
+    # a report sent again (unconfirmed before the crash) is the same report: same envelope id
+    assert {(r["id"], r["payload"]["command_id"]) for r in reports} == {
+        (reports[0]["id"], cmd["command_id"])
+    }
+
+
+@pytest.mark.parametrize("point", POLL_CRASH_POINTS)
 def test_follower_opens_once_when_the_terminal_crashes_after_order_send(
     gateway: FakeGateway, start_terminal: StartTerminal, tmp_path: Path, point: str
 ) -> None:
     book = str(tmp_path / "broker-book.txt")
     cmd = command("open", volume=0.3, sl=1.05, tp=1.2)
     crash_while_executing(gateway, start_terminal, book, point, cmd)
+    f = start_follower(start_terminal, gateway, None, {"MQL_SIM_BOOK": book})
+    assert_opened_once(gateway, f, cmd)
 
-    f = start_terminal(
-        "f", gateway.base_url, role="follower", account_id="f-1", env={"MQL_SIM_BOOK": book}
-    )
-    reports = gateway.wait_for(
-        "f-1", "ExecutionReport", lambda p: p["command_id"] == cmd["command_id"]
-    )
-    time.sleep(0.3)  # a second execution would show up by now
-    [order] = ours(f.book())
-    assert {r["payload"]["ticket"] for r in reports} == {order["ticket"]}
-    assert {r["payload"]["status"] for r in reports} == {"filled"}
-    assert (order["lots"], order["sl"], order["tp"]) == (0.3, 1.05, 1.2)
-    assert order["comment"].startswith("cg#501 ")
+
+@pytest.mark.parametrize("point", WS_CRASH_POINTS)
+def test_ws_follower_opens_once_when_the_terminal_crashes_after_order_send(
+    gateway: FakeGateway,
+    stream: FakeStream,
+    start_terminal: StartTerminal,
+    tmp_path: Path,
+    point: str,
+) -> None:
+    book = str(tmp_path / "broker-book.txt")
+    cmd = command("open", volume=0.3, sl=1.05, tp=1.2)
+    crash_while_executing(gateway, start_terminal, book, point, cmd, stream)
+    f = start_follower(start_terminal, gateway, stream, {"MQL_SIM_BOOK": book})
+    assert_opened_once(gateway, f, cmd)
+    gateway.wait_for("f-1", "InitRequest", count=2)
+    assert [r for r in gateway.requests if "exchange" in r[1]] == []  # WebSocket only
 
 
 def test_follower_finds_a_crashed_open_in_the_history_when_it_was_closed_meanwhile(
@@ -110,23 +163,34 @@ def test_follower_finds_a_crashed_open_in_the_history_when_it_was_closed_meanwhi
     assert report["status"] == "filled"
 
 
+@pytest.mark.parametrize("transport", ["poll", "websocket"])
 def test_follower_reports_a_crashed_partial_close_with_its_remainder(
-    gateway: FakeGateway, start_terminal: StartTerminal, tmp_path: Path
+    gateway: FakeGateway,
+    start_terminal: StartTerminal,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    transport: str,
 ) -> None:
-    book = str(tmp_path / "broker-book.txt")
-    f = start_terminal(
-        "f", gateway.base_url, role="follower", account_id="f-1", env={"MQL_SIM_BOOK": book}
+    book = {"MQL_SIM_BOOK": str(tmp_path / "broker-book.txt")}
+    stream: FakeStream | None = (
+        request.getfixturevalue("stream") if transport == "websocket" else None
     )
+    f = start_follower(start_terminal, gateway, stream, book)
+    gateway.wait_for("f-1", "SyncSnapshot")
     opened = command("open", volume=0.5)
-    gateway.queue("f-1", "OrderCommand", opened)
+    if stream is None:
+        gateway.queue("f-1", "OrderCommand", opened)
+    else:
+        stream.send("f-1", "OrderCommand", opened)
     ticket = report_for(gateway, "f-1", opened["command_id"])["ticket"]
     f.stop()
     part = command("close", volume=0.2, ticket=ticket)
-    crash_while_executing(gateway, start_terminal, book, "OrderClose:1", part)
-    f = start_terminal(
-        "f", gateway.base_url, role="follower", account_id="f-1", env={"MQL_SIM_BOOK": book}
+    crash_while_executing(
+        gateway, start_terminal, book["MQL_SIM_BOOK"], "OrderClose:1", part, stream
     )
+    f = start_follower(start_terminal, gateway, stream, book)
     report = report_for(gateway, "f-1", part["command_id"])
+    time.sleep(0.3)
     [rest] = ours(f.book())
-    assert rest["lots"] == 0.3
+    assert rest["lots"] == 0.3  # closed once
     assert (report["status"], report["new_ticket"]) == ("closed", rest["ticket"])

@@ -22,12 +22,6 @@ from .test_ea_terminal import command
 StartTerminal = Callable[..., Terminal]
 
 
-@pytest.fixture
-def stream(gateway: FakeGateway) -> Iterator[FakeStream]:
-    with FakeStream(gateway) as fake:
-        yield fake
-
-
 def start_ws_follower(start: StartTerminal, gateway: FakeGateway, stream: FakeStream) -> Terminal:
     return start(
         "f",

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from terminal_harness import Terminal, account_folder
+from terminal_harness import Terminal, TerminalError, account_folder
 
 from .fake_gateway import FakeGateway
 from .test_ea_terminal import command, ours, report_for
@@ -106,9 +106,7 @@ def test_follower_keeps_its_state_when_the_account_id_has_characters_windows_for
     gateway.queue(account, "OrderCommand", cmd)
     assert report_for(gateway, account, cmd["command_id"])["status"] == "filled"
     folder = f.files_dir / "CopyGateway" / "~_broker~_live!7"
-    assert {"session.key", "journal.json", "tickets.json"} <= {
-        p.name for p in folder.iterdir()
-    }
+    assert {"session.key", "journal.json", "tickets.json"} <= {p.name for p in folder.iterdir()}
     f.stop()
     again = start_terminal("f", gateway.base_url, role="follower", account_id=account)
     gateway.wait_for(account, "InitRequest", count=2)
@@ -149,3 +147,30 @@ def test_follower_saves_its_state_then_closes_the_session_with_a_post(
     assert session.state == "closed"
     journal = json.loads(f.file("journal.json").read_text())
     assert cmd["command_id"] in json.dumps(journal)
+
+
+# ---------------------------------------------------------------- the broker's freeze level
+@pytest.mark.parametrize(
+    ("order", "change"),
+    [
+        ("open EURUSD 0 0.1 0 1.0990 0", "close {t}"),  # buy, SL 4 pips below bid
+        ("open EURUSD 0 0.1 0 1.0990 0", "modify {t} 1.0980 0"),
+        ("open EURUSD 1 0.1 0 0 1.0990", "close {t}"),  # sell, TP 4 pips below ask
+        ("open EURUSD 5 0.1 1.0990 0 0", "delete {t}"),  # sell stop 4 pips below bid
+        ("open EURUSD 2 0.1 1.0991 0 0", "modify {t} 0 0 1.0985"),  # buy limit 4 pips below ask
+    ],
+    ids=["close-buy", "modify-buy", "close-sell", "delete-sell-stop", "modify-buy-limit"],
+)
+def test_broker_refuses_to_change_an_order_within_the_freeze_level(
+    gateway: FakeGateway, start_terminal: StartTerminal, order: str, change: str
+) -> None:
+    terminal = start_terminal(
+        "m", gateway.base_url, role="master", account_id="m-1", env={"MQL_SIM_FREEZE_LEVEL": "50"}
+    )
+    terminal.price("EURUSD", 1.1050, 1.1051)  # far from every level: the order is accepted
+    ticket = terminal.command(order)["ticket"]
+    terminal.price("EURUSD", 1.0994, 1.0995)  # within 50 points of its SL/TP/price
+    with pytest.raises(TerminalError, match="145"):
+        terminal.command(change.format(t=ticket))
+    terminal.price("EURUSD", 1.1050, 1.1051)  # beyond the freeze level again
+    terminal.command(change.format(t=ticket))

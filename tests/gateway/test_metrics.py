@@ -60,7 +60,7 @@ async def test_metrics_show_sessions_messages_copies_and_latency_after_a_copied_
     assert samples[("copygate_copies_total", (("status", "queued"),))] == 1
     for stage in ("received_to_queued", "queued_to_delivered", "delivered_to_reported", "total"):
         assert samples[("copygate_copy_latency_seconds_count", (("stage", stage),))] == 1
-    for stream in ("intents", "ea_events"):
+    for stream in ("intents", "ea_events", "fan_out"):
         for measure in ("lag", "pending"):
             assert (
                 "copygate_copier_backlog",

@@ -32,6 +32,7 @@ input bool              InpUseOsRandom=true;                           // Mix Wi
 input int               InpMagic=20251122;                             // Magic number of copied orders
 input double            InpSlippagePips=3.0;                           // Default slippage, pips (x10 points on 5-digit quotes)
 input int               InpMaxRetries=3;                               // Retries on requote/busy errors
+input int               InpFreezeWaitS=10;                             // Wait for an order to leave the freeze level, s
 //--- safety (follower)
 input double            InpMaxLotsPerOrder=5.0;                        // Max lots per order (0 = no limit)
 input int               InpMaxOpenOrders=50;                           // Max open + pending orders (0 = no limit)
@@ -59,6 +60,7 @@ int OnInit()
    cfg.magic=InpMagic;
    cfg.slippage_pips=InpSlippagePips;
    cfg.max_retries=InpMaxRetries;
+   cfg.freeze_wait_s=InpFreezeWaitS;
    cfg.max_lots=InpMaxLotsPerOrder;
    cfg.max_open=InpMaxOpenOrders;
    cfg.allowed_symbols=InpAllowedSymbols;

@@ -16,13 +16,20 @@
 //  * the event loop: OnInit, OnTimer at EventSetMillisecondTimer's period,
 //    OnTick on quote changes, OnDeinit; control commands on stdin (see
 //    handle_command), replies on stdout as lines starting with "@@ ";
+//  * the broker's STOPLEVEL ($MQL_SIM_STOP_LEVEL, error 130) and FREEZELEVEL
+//    ($MQL_SIM_FREEZE_LEVEL, points: no modify/close/delete of an order whose
+//    SL/TP or pending price is that close to the market, error 145);
 //  * a broker that outlives the terminal: with $MQL_SIM_BOOK the book (open
 //    orders, history, next ticket, balance) is saved after every trade and
 //    loaded at start;
 //  * crash injection: $MQL_CRASH_AT="<point>:<n>" ends the process with
 //    _exit(86) right after the n-th occurrence of <point> -- "OrderSend",
-//    "OrderClose", "OrderModify", "OrderDelete" (after the broker executed it)
-//    or "FileMove:<file name>" (after a state file was saved) -- as a
+//    "OrderClose", "OrderModify", "OrderDelete" (after the broker executed it),
+//    "FileMove:<file name>" (after a state file was saved) or
+//    "WebRequest:<OrderIntent|ExecutionReport>" (a 200 to a body carrying one
+//    came back, before the EA could record the confirmation) or, in the DLL
+//    build, "send:<OrderIntent|ExecutionReport>" (a WebSocket frame carrying
+//    one was written, no Receipt yet) -- as a
 //    terminal crash or power cut would, without OnDeinit.
 #include "mql4_shim.h"
 
@@ -51,6 +58,7 @@ struct SimSymbol {
   std::string name;
   int digits;
   double point, bid, ask, lot_step, min_lot, max_lot, contract, stop_level;
+  double freeze_level = 0;  // MODE_FREEZELEVEL, points
   bool selected = true;  // shown in Market Watch (MarketInfo fails with 4106 otherwise)
 };
 struct SimOrder {
@@ -141,7 +149,8 @@ static void init_market() {
     g_symbols.push_back(s);
   }
   double stop_level = std::atof(env("MQL_SIM_STOP_LEVEL", "0").c_str());
-  for (auto &s : g_symbols) s.stop_level = stop_level;
+  double freeze_level = std::atof(env("MQL_SIM_FREEZE_LEVEL", "0").c_str());
+  for (auto &s : g_symbols) s.stop_level = stop_level, s.freeze_level = freeze_level;
   // Comma list of symbols the broker has but Market Watch does not show.
   std::string hidden = "," + env("MQL_SIM_HIDDEN_SYMBOLS", "") + ",";
   for (auto &s : g_symbols)
@@ -214,6 +223,8 @@ static void crash_point(const std::string &point) {
   std::fflush(stderr);
   std::_Exit(86);
 }
+
+void mql_crash_point(const std::string &point) { crash_point(point); }  // ws2_32.cpp
 
 // ---------------------------------------------------------------- trading
 static void move_to_history(SimOrder o, double price, datetime when) {
@@ -295,10 +306,29 @@ static int do_send(const std::string &symbol, int cmd, double volume, double pri
   return o.ticket;
 }
 
+// FREEZELEVEL (MQL4 book, "Requirements and Limitations in Making Trades"): a
+// position whose SL or TP, or a pending order whose open price, is not farther
+// than the freeze level from the market cannot be modified, closed or deleted.
+static bool frozen(const SimOrder &o) {
+  SimSymbol *s = find_symbol(o.symbol);
+  if (!s || s->freeze_level <= 0) return false;
+  double limit = s->freeze_level * s->point + s->point / 2;  // distance must exceed the level
+  switch (o.type) {
+    case OP_BUY: return (o.sl > 0 && s->bid - o.sl < limit) || (o.tp > 0 && o.tp - s->bid < limit);
+    case OP_SELL: return (o.sl > 0 && o.sl - s->ask < limit) || (o.tp > 0 && s->ask - o.tp < limit);
+    case OP_BUYLIMIT: return s->ask - o.open_price < limit;
+    case OP_SELLLIMIT: return o.open_price - s->bid < limit;
+    case OP_BUYSTOP: return o.open_price - s->ask < limit;
+    case OP_SELLSTOP: return s->bid - o.open_price < limit;
+  }
+  return false;
+}
+
 static bool do_close(int ticket, double lots, double price, int slippage, bool check_price) {
   SimOrder *o = find_open(ticket);
   if (!o) return fail(ERR_INVALID_TICKET);
   if (is_pending(o->type)) return fail(ERR_INVALID_TICKET);
+  if (frozen(*o)) return fail(ERR_TRADE_MODIFY_DENIED);
   SimSymbol *s = find_symbol(o->symbol);
   if (!lots_ok(*s, lots) || lots > o->lots + 1e-9) return fail(ERR_INVALID_TRADE_VOLUME);
   double market = o->type == OP_BUY ? s->bid : s->ask;
@@ -329,6 +359,7 @@ static bool do_modify(int ticket, double price, double sl, double tp, datetime e
   bool same = std::fabs(o->sl - sl) < eps && std::fabs(o->tp - tp) < eps &&
               (!is_pending(o->type) || std::fabs(o->open_price - price) < eps);
   if (same) return fail(ERR_NO_RESULT);
+  if (frozen(*o)) return fail(ERR_TRADE_MODIFY_DENIED);
   double ref = is_pending(o->type) ? price : (o->type == OP_BUY ? s->bid : s->ask);
   bool buy = is_buy(o->type);
   double gap = s->stop_level * s->point - 1e-9;  // STOPLEVEL: the broker's minimum distance
@@ -344,6 +375,7 @@ static bool do_modify(int ticket, double price, double sl, double tp, datetime e
 static bool do_delete(int ticket) {
   SimOrder *o = find_open(ticket);
   if (!o || !is_pending(o->type)) return fail(ERR_INVALID_TICKET);
+  if (frozen(*o)) return fail(ERR_TRADE_MODIFY_DENIED);
   SimOrder gone = *o;
   g_open.erase(g_open.begin() + (o - g_open.data()));
   move_to_history(gone, gone.open_price, TimeCurrent());
@@ -456,7 +488,7 @@ double MarketInfo(const string &symbol, int type) {
     case MODE_MINLOT: return s->min_lot;
     case MODE_LOTSTEP: return s->lot_step;
     case MODE_MAXLOT: return s->max_lot;
-    case MODE_FREEZELEVEL: return 0;
+    case MODE_FREEZELEVEL: return s->freeze_level;
   }
   return 0;
 }
@@ -823,6 +855,11 @@ int WebRequest(const string &method, const string &url_s, const string &headers,
   size_t first_eol = head.find("\r\n");
   result_headers = string((first_eol == std::string::npos ? std::string() : head.substr(first_eol + 2) + "\r\n").c_str());
   result.items().assign(body.begin(), body.end());
+  // the server answered (a 200 confirmed the body) but the EA has not seen it yet
+  for (const char *type : {"OrderIntent", "ExecutionReport"})
+    if (status == 200 && std::string(data.items().begin(), data.items().end()).find(
+                             std::string("\"type\":\"") + type + "\"") != std::string::npos)
+      crash_point(std::string("WebRequest:") + type);
   return status;
 }
 

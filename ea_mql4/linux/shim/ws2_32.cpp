@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -22,6 +23,8 @@ int wsa_error_from_errno() {
   return 10000 + errno;
 }
 }  // namespace
+
+void mql_crash_point(const std::string &point);  // terminal.cpp
 
 namespace mql_import_ws2_32 {
 
@@ -48,10 +51,44 @@ int connect(int s, MqlArray<uchar> &name, int namelen) {
   if (rc != 0) g_wsa_error = wsa_error_from_errno();
   return rc;
 }
+// the text of one whole (client-masked) WebSocket frame, "" otherwise
+static std::string frame_text(const unsigned char *p, size_t n) {
+  if (n < 2) return "";
+  size_t len = p[1] & 0x7f, pos = 2;
+  if (len == 126) {
+    if (n < 4) return "";
+    len = (size_t)(p[2] << 8 | p[3]);
+    pos = 4;
+  } else if (len == 127) {
+    if (n < 10) return "";
+    len = 0;
+    for (size_t i = 0; i < 8; i++) len = len << 8 | p[2 + i];
+    pos = 10;
+  }
+  unsigned char key[4] = {0, 0, 0, 0};
+  if (p[1] & 0x80) {
+    if (n < pos + 4) return "";
+    std::memcpy(key, p + pos, 4);
+    pos += 4;
+  }
+  if (n < pos + len) return "";
+  std::string text(len, '\0');
+  for (size_t i = 0; i < len; i++) text[i] = (char)(p[pos + i] ^ key[i % 4]);
+  return text;
+}
+
 int send(int s, MqlArray<uchar> &buf, int len, int flags) {
   (void)flags;
   int n = (int)::send(s, buf.items().data(), (size_t)len, MSG_NOSIGNAL);
   if (n < 0) g_wsa_error = wsa_error_from_errno();
+  if (n == len) {
+    // crash point "send:<type>": a frame carrying that envelope was written
+    // (it may reach the server), before any Receipt could come back
+    std::string text = frame_text(buf.items().data(), (size_t)len);
+    for (const char *type : {"OrderIntent", "ExecutionReport"})
+      if (text.find(std::string("\"type\":\"") + type + "\"") != std::string::npos)
+        mql_crash_point(std::string("send:") + type);
+  }
   return n;
 }
 int recv(int s, MqlArray<uchar> &buf, int len, int flags) {

@@ -381,6 +381,35 @@ TEST(test_inbox_drops_duplicate_ids_and_acks_only_processed_seq) {
   CHECK_EQ(in.Route(d, d.Find(d.Root(), "messages"), again), 0);  // ids seen before
 }
 
+TEST(test_backlog_keeps_order_and_holds_everything_behind_a_waiting_message) {
+  CInbox in;
+  in.Init(0);
+  CJsonDoc d;
+  CHECK(d.Parse(kBatch));
+  MqlArray<SServerMessage> out;
+  in.Route(d, d.Find(d.Root(), "messages"), out);
+  CMessageBacklog backlog;
+  CHECK(!backlog.Ready(0));
+  CHECK_EQ(backlog.Add(out), 3);
+  CHECK_EQ(backlog.Add(out), 0);  // re-delivered while they wait: not twice
+  SServerMessage m;
+  backlog.First(m);
+  CHECK_EQ(m.id, string("s-1"));
+  backlog.RemoveFirst();
+  backlog.WaitUntil(1000);  // s-2 must be handled again at t=1000
+  CHECK(!backlog.Ready(999));
+  CHECK(backlog.Ready(1000));
+  backlog.First(m);
+  CHECK_EQ(m.id, string("s-2"));
+  backlog.RemoveFirst();  // handled: the next one is ready at once
+  CHECK(backlog.Ready(0));
+  backlog.First(m);
+  CHECK_EQ(m.id, string("s-3"));
+  backlog.RemoveFirst();
+  CHECK_EQ(backlog.Count(), 0);
+  CHECK(!backlog.Ready(5000));
+}
+
 // ---------------------------------------------------------------- journal, ticket map
 TEST(test_journal_answers_duplicate_command_with_stored_report) {
   CCommandJournal j;
@@ -588,6 +617,41 @@ TEST(test_trade_retry_policy_matches_mt4_error_classes) {
   CHECK_EQ(CgRetryClass(2), CG_RETRY_FINAL);
 }
 
+TEST(test_trade_retry_delays_back_off_and_are_capped) {
+  CHECK_EQ(CgRetryClass(145), CG_RETRY_FREEZE);
+  CHECK_EQ(CgRetryDelayMs(CG_RETRY_REFRESH, 1), 50);
+  CHECK_EQ(CgRetryDelayMs(CG_RETRY_CHECK, 3), 1000);
+  CHECK_EQ(CgRetryDelayMs(CG_RETRY_WAIT, 1), 500);
+  CHECK_EQ(CgRetryDelayMs(CG_RETRY_WAIT, 2), 1000);
+  CHECK_EQ(CgRetryDelayMs(CG_RETRY_WAIT, 3), 2000);
+  CHECK_EQ(CgRetryDelayMs(CG_RETRY_WAIT, 10), 8000);
+}
+
+TEST(test_trade_orders_within_the_freeze_level_are_frozen) {
+  // bid 1.1000 / ask 1.1002, freeze level 0.0005 (50 points of 0.00001)
+  const double bid = 1.1, ask = 1.1002, fl = 0.0005, pt = 0.00001;
+  struct Row { int type; double open, sl, tp; bool frozen; };
+  const Row rows[] = {
+      {OP_BUY, 1.09, 1.0996, 0, true},     // bid - SL = 4 pips
+      {OP_BUY, 1.09, 1.0995, 0, true},     // exactly the level: not beyond it
+      {OP_BUY, 1.09, 1.0994, 0, false},
+      {OP_BUY, 1.09, 0, 1.1004, true},     // TP - bid
+      {OP_BUY, 1.09, 0, 0, false},         // no stops: never frozen
+      {OP_SELL, 1.11, 1.1006, 0, true},    // SL - ask
+      {OP_SELL, 1.11, 0, 1.0990, false},   // ask - TP = 12 pips
+      {OP_BUYLIMIT, 1.0999, 0, 0, true},   // ask - open
+      {OP_BUYLIMIT, 1.0990, 0, 0, false},
+      {OP_SELLLIMIT, 1.1004, 0, 0, true},  // open - bid
+      {OP_BUYSTOP, 1.1006, 0, 0, true},    // open - ask
+      {OP_BUYSTOP, 1.1010, 0, 0, false},
+      {OP_SELLSTOP, 1.0996, 0, 0, true},   // bid - open
+      {OP_SELLSTOP, 1.0990, 0, 0, false},
+  };
+  for (const Row &r : rows)
+    CHECK(CgWithinFreezeLevel(r.type, r.open, r.sl, r.tp, bid, ask, fl, pt) == r.frozen);
+  CHECK(!CgWithinFreezeLevel(OP_BUY, 1.09, 1.0999, 0, bid, ask, 0, pt));  // no freeze level
+}
+
 TEST(test_trade_prices_snap_to_the_tick_size) {
   CHECK(CgNormalizePrice(2300.12, 0.05, 2) == 2300.10);
   CHECK(CgNormalizePrice(2300.13, 0.05, 2) == 2300.15);
@@ -750,6 +814,59 @@ TEST(test_ws_message_text_is_decoded_after_the_last_fragment) {
   CgWsAppendBytes(message, length, second);
   CHECK_EQ(length, 4);
   CHECK_EQ(CgWsMessageText(message, length), string("x\xc3\xa9y"));
+}
+
+// ---------------------------------------------------------------- snapshot parts
+static MqlArray<SOrderRow> many_rows(int n) {
+  MqlArray<SOrderRow> rows;
+  for (int i = 0; i < n; i++)
+    push(rows, row(5000 + i, "SYM10042", i % 3 == 0 ? OP_BUYLIMIT : OP_SELL, 0.01 * (1 + i % 7), 1.23456,
+                   1.2, 1.3, "copied from the master #123456789", 20251122));
+  return rows;
+}
+
+TEST(test_snapshot_wire_order_puts_positions_before_pending_orders) {
+  MqlArray<SOrderRow> rows, ordered;
+  push(rows, row(1, "EURUSD", OP_BUYLIMIT, 0.1, 1.1));
+  push(rows, row(2, "EURUSD", OP_SELL, 0.1, 1.1));
+  push(rows, row(3, "EURUSD", OP_SELLSTOP, 0.1, 1.1));
+  push(rows, row(4, "EURUSD", OP_BUY, 0.1, 1.1));
+  CgSnapshotWireOrder(rows, ordered);
+  CHECK_EQ(ArraySize(ordered), 4);
+  CHECK(ordered[0].ticket == 2 && ordered[1].ticket == 4 && ordered[2].ticket == 1 && ordered[3].ticket == 3);
+}
+
+TEST(test_snapshot_of_500_orders_splits_into_parts_far_below_the_message_cap) {
+  MqlArray<SOrderRow> rows = many_rows(500), ordered;
+  CgSnapshotWireOrder(rows, ordered);
+  MqlArray<int> starts;
+  int parts = CgPlanSnapshotParts(ordered, CG_SNAPSHOT_PART_BYTES, starts);
+  SAccountInfo a;
+  a.balance = 10000;
+  a.equity = 10000;
+  a.currency = "USD";
+  a.leverage = 100;
+  CHECK(CgUtf8Bytes(CgEncodeSyncSnapshot("ea-1", 1, rows, a, "")) > 60000);
+  CHECK(parts > 1);
+  CHECK_EQ(starts[0], 0);
+  int covered = 0;
+  for (int k = 0; k < parts; k++) {
+    int to = k + 1 < parts ? starts[k + 1] : ArraySize(ordered);
+    CHECK(to > starts[k]);  // no empty part
+    covered += to - starts[k];
+    string json = CgEncodeSnapshotRange("ea-p", 1, ordered, starts[k], to, a, "rq", "ea-s", k + 1, parts);
+    CHECK(CgUtf8Bytes(json) <= CG_SNAPSHOT_PART_BYTES + 1000);
+    CHECK(StringFind(json, "\"snapshot_id\":\"ea-s\"") > 0);
+    CHECK(StringFind(json, "\"part\":" + IntegerToString(k + 1) + ",\"parts\":" + IntegerToString(parts)) > 0);
+  }
+  CHECK_EQ(covered, 500);
+}
+
+TEST(test_snapshot_plan_of_no_rows_is_one_empty_part) {
+  MqlArray<SOrderRow> rows;
+  MqlArray<int> starts;
+  CHECK_EQ(CgPlanSnapshotParts(rows, CG_SNAPSHOT_PART_BYTES, starts), 1);
+  CHECK_EQ(starts[0], 0);
 }
 
 // ---------------------------------------------------------------- runner

@@ -45,6 +45,7 @@ static void dump_message(const SServerMessage &m) {
       out("role=" + q(m.role));
       out("heartbeat_interval_s=" + n(m.heartbeat_interval_s));
       out("heartbeat_timeout_s=" + n(m.heartbeat_timeout_s));
+      out("max_snapshot_parts=" + i(m.max_snapshot_parts));
       break;
     case CG_MSG_STATE_CHANGE:
       out("state=" + q(m.state));

@@ -18,8 +18,8 @@ from redis.exceptions import ResponseError
 
 from copier.core import MasterSignal, derive_command_id
 from copier.worker import CopierWorker
-from copier.worker.codec import decode_follower
-from copier.worker.decide import FollowerWrite, decide_signal
+from copier.worker.codec import decode_follower, encode_copy
+from copier.worker.decide import FollowerWrite, decide_signal, merge_writes
 from copier.worker.lua import COMMIT_MANY, commit_templates
 from copier.worker.ops import commit_decision, netstrings
 from copier.worker.pump import FAN_OUT_PART
@@ -249,3 +249,32 @@ async def test_records_created_by_one_commit_call_each_get_their_own_epoch(world
     epochs = [await world.client.hget(store.ckeys.follower_state(f), "e") for f in followers]
     assert None not in epochs
     assert len(set(epochs)) == len(followers)
+
+
+async def test_a_decision_with_many_copies_and_outbox_entries_stores_each_and_the_earliest_due(
+    world: World,
+) -> None:
+    await world.follower("f1")
+    store = world.worker.follower_store
+    loaded = (await store.load({"f1": None}))["f1"]
+    now = world.clock()
+    record, parts = loaded.record, []
+    for ticket in range(100, 103):
+        signal = MasterSignal(MASTER, f"i-{ticket}", intent(ticket=ticket), now, None)
+        write = decide_signal(signal, SETTINGS, record, loaded.ctx, now)
+        parts.append(write)
+        record = write.after
+    merged = merge_writes(parts)
+    # the outbox entries due latest first: the index must still hold the earliest
+    dues = (now + 9_000, now + 7_000, now + 8_000)
+    outbox = tuple(replace(i, due_ms=d) for i, d in zip(merged.outbox, dues, strict=True))
+    assert await store.commit([replace(merged, outbox=outbox)], now_ms=now) == [True]
+    ids = [c.command_id for c in merged.copies]
+    assert await world.client.hmget(store.ckeys.copies("f1"), ids) == [
+        encode_copy(c) for c in merged.copies
+    ]
+    index = await world.client.zrange(store.ckeys.copies_index("f1"), 0, -1, withscores=True)
+    assert sorted(index) == sorted((i.encode(), float(now)) for i in ids)
+    outboxed = await world.client.hgetall(store.ckeys.outbox("f1"))
+    assert outboxed == {i.envelope_id.encode(): b"%d|%s" % (i.due_ms, i.body) for i in outbox}
+    assert await world.client.zscore(store.ckeys.outbox_index(), "f1") == now + 7_000

@@ -61,7 +61,39 @@ def test_worker_sends_an_open_as_an_immediate_outbox_envelope_keyed_by_command_i
         1,
         Decimal(1),
     )
-    assert write.after.recent_for(MASTER, NOW) == (NOW,)
+    assert write.after.recent_for(MASTER, NOW) == ()  # no rate guard: no order times kept
+
+
+@pytest.mark.parametrize(
+    ("limit", "before", "kept"),
+    [
+        (None, (NOW - 2, NOW - 1), ()),  # no guard: nothing to count
+        (3, (), (NOW,)),
+        (3, (NOW - 2, NOW - 1), (NOW - 2, NOW - 1, NOW)),
+        (2, (NOW - 70_000, NOW - 1), (NOW - 1, NOW)),  # the first is outside the 60 s window
+    ],
+)
+def test_an_open_keeps_only_the_order_times_the_rate_guard_can_count(
+    limit: int | None, before: tuple[int, ...], kept: tuple[int, ...]
+) -> None:
+    sub = settings(risk={"max_orders_per_minute": limit}) if limit else settings()
+    record = FollowerRecord(FOLLOWER, recent={MASTER: before, "other": (NOW,)})
+    write = decide_signal(signal(), sub, record, CTX, NOW)
+    assert write.outbox  # sent
+    assert write.after.recent.get(MASTER, ()) == kept
+    assert write.after.recent["other"] == (NOW,)  # other masters' times untouched
+
+
+def test_the_rate_guard_counts_the_orders_made_while_it_is_set() -> None:
+    sub = settings(risk={"max_orders_per_minute": 2})
+    record = FollowerRecord(FOLLOWER)
+    for n in range(3):
+        write = decide_signal(
+            signal(intent(Action.OPEN, 100 + n), intent_id=f"i-{n}"), sub, record, CTX, NOW + n
+        )
+        record = write.after
+    (copy,) = write.copies
+    assert (copy.status, copy.reason) == (CopyStatus.SKIPPED, "max_orders_per_minute")
 
 
 def test_worker_parks_a_close_behind_an_opening_link_and_a_later_modify_behind_it() -> None:

@@ -32,6 +32,8 @@ enum ENUM_CG_TRANSPORT
 #define CG_MAX_BODY_BYTES 524288    // one exchange body; the gateway answers 413 beyond 1 MiB
 #define CG_MAX_OUTBOX    5000   // queued envelopes kept while offline
 #define CG_STATUS_MS     1000   // chart status refresh
+#define CG_TICK_SLEEP_MS 500    // trade retries sleep at most this long per timer tick
+                                // (and at most a quarter of the heartbeat interval)
 
 struct SEaConfig
   {
@@ -53,6 +55,7 @@ struct SEaConfig
    string            allowed_symbols;   // comma list, "" = all
    bool              kill_switch;       // follower: no new openings
    int               max_retries;       // trade retries
+   int               freeze_wait_s;     // how long a close/modify/cancel waits out FREEZELEVEL
    bool              use_os_random;     // mix RtlGenRandom into a generated key (DLL)
   };
 
@@ -82,8 +85,11 @@ private:
    long              m_next_status_ms;  // next chart status refresh
    long              m_saved_ack;       // ack_seq stored in state.json
    bool              m_snapshot_due;    // send a SyncSnapshot once InitAck arrived
+   int               m_snapshot_parts;  // parts the gateway assembles (InitAck), 0 = whole only
    bool              m_stop_notified;   // the stop alert was shown
    bool              m_ws_was_open;     // WebSocket connected at least once this session
+   CMessageBacklog   m_backlog;         // routed server messages not yet handled, in order
+   string            m_saved_master;    // master.json as last written
 
    bool              IsMaster(void) const { return(m_cfg.role==CG_ROLE_MASTER); }
    string            NextId(void)
@@ -171,16 +177,37 @@ private:
          doc.GetLong(doc.Root(),"ack_seq",ack);
       return(ack);
      }
-   //--- ExecutionReports not yet confirmed (queued, or written without a Receipt):
-   //--- outbox.json, loaded at start, so a crash or a dropped socket loses none
+   //--- ExecutionReports / OrderIntents not yet confirmed (queued, or written
+   //--- without a Receipt), loaded at start, so a crash or a dropped socket loses
+   //--- none: a follower's outbox.json; a master keeps them in master.json with
+   //--- the order view they came from (one atomic write: a restart neither loses
+   //--- an intent nor derives it again under a new id)
    void              SaveOutbox(void)
      {
-      if(m_account!="" && !IsMaster())
+      if(m_account=="")
+         return;
+      if(IsMaster())
+         SaveMaster();
+      else
          m_store.Write("outbox.json",m_outbox.Serialize());
+     }
+   void              SaveMaster(void)
+     {
+      string text=m_master.Serialize(m_outbox.Serialize());
+      if(text!=m_saved_master && m_store.Write("master.json",text))
+         m_saved_master=text;
      }
    void              LoadOutbox(void)
      {
       string text;
+      if(IsMaster())
+        {
+         CJsonDoc doc;
+         if(m_store.Read("master.json",text) && doc.Parse(text) && doc.Kind(doc.Find(doc.Root(),"outbox"))==JSON_OBJECT &&
+            !m_outbox.Load(doc.RawText(doc.Find(doc.Root(),"outbox"))))
+            Print("CopyGateway: the unconfirmed intents in master.json are unreadable");
+         return;
+        }
       if(m_store.Read("outbox.json",text) && !m_outbox.Load(text))
          Print("CopyGateway: outbox.json is unreadable; unconfirmed reports come again with their commands");
      }
@@ -191,13 +218,11 @@ private:
       m_store.Write("tickets.json",m_tickets.Serialize());
       m_store.Write("journal.json",m_journal.Serialize());
      }
-   //--- everything up to `ack` and every message sent so far was delivered
+   //--- everything up to `ack` was delivered
    void              OnDelivered(const long ack)
      {
       if(ack!=m_saved_ack)
          SaveState(ack);
-      if(IsMaster() && m_outbox.Count()==0)
-         m_store.Write("master.json",m_master.Serialize());
      }
 
    //--- messages ---------------------------------------------------
@@ -210,6 +235,9 @@ private:
       QueueFront(CgEncodeInitRequest(NextId(),m_clock.NowMs(),m_inbox.AckSeq(),a,symbols,
                                      m_cfg.transport==CG_TRANSPORT_WS));
      }
+   //--- a snapshot that fits one message goes whole (as to any gateway); a larger
+   //--- one in parts of CG_SNAPSHOT_PART_BYTES when the gateway assembles parts
+   //--- (InitAck.max_snapshot_parts), else it is dropped with an alert (FitsTheWire)
    void              QueueSnapshot(const string request_id)
      {
       SAccountInfo a;
@@ -219,7 +247,33 @@ private:
          CgReadRows(rows,m_cfg.master_magic_filter,m_safety);
       else
          CgReadRows(rows,m_cfg.magic,m_safety);
-      Queue(CgEncodeSyncSnapshot(NextId(),m_clock.NowMs(),rows,a,request_id));
+      long now=m_clock.NowMs();
+      string whole=CgEncodeSyncSnapshot(NextId(),now,rows,a,request_id);
+      if(m_snapshot_parts<=0 || CgUtf8Bytes(whole)<=CG_MAX_MESSAGE_BYTES)
+        {
+         Queue(whole);
+         return;
+        }
+      SOrderRow ordered[];
+      int starts[];
+      CgSnapshotWireOrder(rows,ordered);
+      int parts=CgPlanSnapshotParts(ordered,CG_SNAPSHOT_PART_BYTES,starts);
+      if(parts>m_snapshot_parts)
+        {
+         string text="CopyGateway: a SyncSnapshot of "+IntegerToString(ArraySize(rows))+" orders needs "+
+                     IntegerToString(parts)+" parts, the gateway takes at most "+IntegerToString(m_snapshot_parts)+"; dropped";
+         Alert(text);
+         Comment(text);
+         QueueAlert("payload_too_large","error","SyncSnapshot of "+IntegerToString(parts)+" parts dropped","");
+         return;
+        }
+      string snapshot_id=NextId();
+      for(int k=0;k<parts;k++)
+        {
+         int to=(k+1<parts ? starts[k+1] : ArraySize(ordered));
+         Queue(CgEncodeSnapshotRange(NextId(),now,ordered,starts[k],to,a,request_id,snapshot_id,k+1,parts));
+        }
+      Print("CopyGateway: SyncSnapshot of ",ArraySize(rows)," orders sent in ",parts," parts (",snapshot_id,")");
      }
    void              QueueHeartbeat(void)
      {
@@ -232,37 +286,56 @@ private:
       Queue(CgEncodeErrorAlert(NextId(),m_clock.NowMs(),code,severity,message,ref_id));
      }
 
-   void              HandleCommand(const SServerMessage &m,const long now)
+   //--- false when the command waits for a later tick (a deferred retry)
+   bool              HandleCommand(const SServerMessage &m,const long now)
      {
       if(IsMaster())
         {
          QueueAlert("not_a_follower","error","this EA runs in master mode; OrderCommand "+m.command.command_id+" ignored",m.id);
-         return;
+         return(true);
         }
       string stored;
       if(m_journal.Find(m.command.command_id,stored) && stored!="")
         {
          Queue(stored);  // duplicate delivery: answer again, never trade twice
-         return;
+         return(true);
         }
       SExecutionReport r;
+      bool resumed=(m.command.command_id==m_exec.Command());
+      m_exec.BeginCommand(m.command.command_id);
       bool in_flight=(m_journal.Find(m.command.command_id,stored) && stored=="");
       bool opening=(m.command.action=="open" || m.command.action=="place_pending");
       int done=(in_flight && opening ? m_exec.FindCommandOrder(m.command) : 0);
+      bool finished=false;
       if(done>0)
         {
-         // we crashed after OrderSend but before journaling the report: the
-         // command tag in the comment finds the order in open orders or history
-         Print("CopyGateway: command ",m.command.command_id," was already executed as #",done," before a restart");
-         m_exec.Recover(m.command,done,now,r);
+         // OrderSend went through before a crash (or before a deferred retry, e.g.
+         // after a timeout): the command tag in the comment finds the order
+         if(!resumed)
+            Print("CopyGateway: command ",m.command.command_id," was already executed as #",done," before a restart");
+         finished=m_exec.Recover(m.command,done,now,r);
          m_tickets.Set(m.command.master_account_id,m.command.master_ticket,done,m.command.symbol);
         }
       else
         {
-         m_journal.Add(m.command.command_id,"");  // in-flight marker
-         if(!m_store.Write("journal.json",m_journal.Serialize()))
-            return;  // never trade what could not be marked: OnTimer stops the EA
-         m_exec.Execute(m.command,now,m_safety,m_tickets,r);
+         if(!in_flight)
+           {
+            m_journal.Add(m.command.command_id,"");  // in-flight marker
+            if(!m_store.Write("journal.json",m_journal.Serialize()))
+               return(false);  // never trade what could not be marked: OnTimer stops the EA
+           }
+         finished=m_exec.Execute(m.command,now,m_safety,m_tickets,r);
+        }
+      if(!finished)
+        {
+         // a retry waits for a later tick: heartbeats and transport go on meanwhile
+         m_backlog.WaitUntil(now+m_exec.RetryAfterMs());
+         m_store.Write("tickets.json",m_tickets.Serialize());
+         if(!resumed)
+            Print("CopyGateway: ",m.command.action," ",m.command.symbol," (master #",m.command.master_ticket,") waits: error ",
+                  m_exec.LastError(),(m_exec.LastError()==ERR_TRADE_MODIFY_DENIED ? " (within the freeze level)" : ""),
+                  ", retrying on a later tick");
+         return(false);
         }
       string report=CgEncodeExecutionReport(NextId(),m_clock.NowMs(),r);
       m_journal.Add(m.command.command_id,report);
@@ -271,8 +344,10 @@ private:
       Print("CopyGateway: ",m.command.action," ",m.command.symbol," (master #",m.command.master_ticket,") -> ",r.status,
             (r.has_error_code ? " error "+IntegerToString(r.error_code) : ""),
             (r.error_message!="" ? " ("+r.error_message+")" : ""));
+      return(true);
      }
-   void              Handle(const SServerMessage &m,const long now)
+   //--- false when `m` must be handled again later (a deferred trade)
+   bool              Handle(const SServerMessage &m,const long now)
      {
       switch(m.kind)
         {
@@ -291,6 +366,7 @@ private:
                QueueAlert("role_mismatch","error","EA runs as "+mine+" but the account is a "+m.role,m.id);
                Alert("CopyGateway: the gateway says this account is a ",m.role,", but InpRole is ",mine,". Fix InpRole.");
               }
+            m_snapshot_parts=(m.max_snapshot_parts>1000 ? 1000 : (int)m.max_snapshot_parts);
             m_snapshot_due=true;
             break;
            }
@@ -301,8 +377,7 @@ private:
                m_session.OnStateChange(m.state);
             break;
          case CG_MSG_ORDER_COMMAND:
-            HandleCommand(m,now);
-            break;
+            return(HandleCommand(m,now));
          case CG_MSG_SNAPSHOT_REQUEST:
             QueueSnapshot(m.request_id);
             break;
@@ -320,15 +395,32 @@ private:
             m_session.OnClosed(m.reason,m.reconnect_after_s,now);
             break;
         }
+      return(true);
      }
-   void              HandleMessages(SServerMessage &msgs[],const long now)
+   //--- new server messages join the backlog behind the ones still waiting
+   void              Enqueue(const SServerMessage &msgs[])
      {
+      // a Receipt takes effect at once, also behind a deferred trade (confirming
+      // twice is harmless); it is acknowledged in order like every message
       for(int i=0;i<ArraySize(msgs);i++)
+         if(msgs[i].kind==CG_MSG_RECEIPT && m_outbox.Confirm(msgs[i].receipt_ids))
+            SaveOutbox();
+      m_backlog.Add(msgs);
+     }
+   //--- handle waiting messages in order; a deferred trade holds the rest (and
+   //--- ack_seq) back until its retry on a later tick
+   void              ProcessPending(const long now)
+     {
+      while(m_backlog.Ready(now))
         {
          if(!m_session.IsOpen() || m_store.Failure()!="")
-            break;  // closed/stopped, or state no longer saved: the rest is not ours to act on
-         Handle(msgs[i],now);
-         m_inbox.MarkProcessed(msgs[i]);
+            break;  // closed/stopped, or state no longer saved: not ours to act on now
+         SServerMessage m;
+         m_backlog.First(m);
+         if(!Handle(m,now))
+            break;
+         m_inbox.MarkProcessed(m);
+         m_backlog.RemoveFirst();
         }
      }
 
@@ -382,7 +474,10 @@ private:
       int n=BatchSize();
       if(n==0 && now<m_next_poll_ms)
          return;
-      int wait=(n==0 && !IsMaster() ? m_cfg.poll_wait_ms : 0);
+      // while a deferred trade holds the queue the server re-sends what is above
+      // ack_seq at once: poll at the idle period then, without a hold
+      bool waiting=(m_backlog.Count()>0);
+      int wait=(n==0 && !IsMaster() && !waiting ? m_cfg.poll_wait_ms : 0);
       long ack=m_inbox.AckSeq();
       string url=Url("/ea-gateway/v1/sessions/"+m_session.SessionId()+"/exchange");
       string response;
@@ -406,7 +501,7 @@ private:
       m_batch_limit=CG_MAX_BATCH;
       RemoveFront(n);
       OnDelivered(ack);
-      m_next_poll_ms=now+(IsMaster() ? m_cfg.idle_poll_ms : 0);
+      m_next_poll_ms=now+(IsMaster() || waiting ? m_cfg.idle_poll_ms : 0);
       CJsonDoc doc;
       if(!doc.Parse(response))
         {
@@ -418,7 +513,7 @@ private:
          m_session.OnStateChange(state);
       SServerMessage msgs[];
       m_inbox.Route(doc,doc.Find(doc.Root(),"messages"),msgs);
-      HandleMessages(msgs,now);
+      Enqueue(msgs);
      }
 
    //--- WebSocket transport ----------------------------------------
@@ -464,7 +559,7 @@ private:
             continue;
            }
          m_inbox.RouteOne(doc,doc.Root(),msgs);
-         HandleMessages(msgs,now);
+         Enqueue(msgs);
         }
      }
 
@@ -495,8 +590,9 @@ private:
       if(m_store.Read("tickets.json",text))
          m_tickets.Load(text);
       m_master.Reset();
-      if(IsMaster() && m_store.Read("master.json",text))
-         m_master.Load(text);
+      m_saved_master="";
+      if(IsMaster() && m_store.Read("master.json",text) && m_master.Load(text))
+         m_saved_master=text;
       LoadOutbox();
       Print("CopyGateway: account ",m_account,", last seq ",ack);
      }
@@ -547,7 +643,7 @@ private:
 
 public:
                      CCopyGatewayEa(void) : m_counter(0),m_next_poll_ms(0),m_batch_limit(CG_MAX_BATCH),m_next_status_ms(0),m_saved_ack(-1),
-                     m_snapshot_due(false),m_stop_notified(false),m_ws_was_open(false) {}
+                     m_snapshot_due(false),m_snapshot_parts(0),m_stop_notified(false),m_ws_was_open(false) {}
 
    int               Init(const SEaConfig &cfg)
      {
@@ -573,7 +669,7 @@ public:
          return(INIT_PARAMETERS_INCORRECT);
         }
       m_safety.Configure(m_cfg.max_lots,m_cfg.max_open,m_cfg.allowed_symbols,m_cfg.kill_switch);
-      m_exec.Init(m_cfg.magic,m_cfg.slippage_pips,m_cfg.max_retries);
+      m_exec.Init(m_cfg.magic,m_cfg.slippage_pips,m_cfg.max_retries,m_cfg.freeze_wait_s*1000);
       m_master.Init(m_cfg.master_magic_filter);
       m_stop_notified=false;
       m_snapshot_due=false;
@@ -583,6 +679,7 @@ public:
       m_session.Reset(0);
       m_outbox.Clear();
       m_outbox.SetCapacity(CG_MAX_OUTBOX);
+      m_backlog.Clear();
       if(m_cfg.account_id!="" || AccountNumber()!=0)
          AttachAccount();
       else
@@ -643,6 +740,11 @@ public:
          AttachAccount();
         }
       ShowStatus(now);
+      // trade retries may sleep this long in this tick, no more (the rest waits for later ticks)
+      long budget=m_session.HeartbeatIntervalMs()/4;
+      if(budget<=0 || budget>CG_TICK_SLEEP_MS)
+         budget=CG_TICK_SLEEP_MS;
+      m_exec.BeginTick((int)budget);
       HaltIfStateNotSaved(now);
       if(m_session.IsStopped())
         {
@@ -658,7 +760,13 @@ public:
          SOrderIntent intents[];
          int n=m_master.Scan(m_safety,intents);
          for(int i=0;i<n;i++)
-            Queue(CgEncodeOrderIntent(NextId(),now,intents[i]));
+           {
+            string json=CgEncodeOrderIntent(NextId(),now,intents[i]);
+            if(FitsTheWire(json))
+               m_outbox.Add(json);
+           }
+         if(n>0 || m_master.Changed())
+            SaveMaster();  // the new view and its intents, in one write
         }
       if(m_session.TakeInitRequest() && m_cfg.transport==CG_TRANSPORT_POLL)
          QueueInitRequest();
@@ -676,6 +784,7 @@ public:
          PumpWs(now);
       else
          PumpPoll(now);
+      ProcessPending(m_clock.NowMs());
       HaltIfStateNotSaved(now);
       if(m_session.IsStopped())
          NotifyStop();

@@ -1,11 +1,11 @@
 //+------------------------------------------------------------------+
 //| Follower.mqh -- follower mode: execute one OrderCommand with the |
-//| MT4 trade functions and describe the outcome as an               |
-//| ExecutionReport.                                                 |
-//|                                                                  |
-//| Retries: 135/136/138 -> RefreshRates() and retry at the new      |
-//| price; 146 -> wait for the trade context and retry; 128 -> first |
-//| check whether the request went through; anything else is final. |
+//| MT4 trade functions (TradeOps.mqh: retries, freeze level, the    |
+//| per-tick wait budget) and describe the outcome as an             |
+//| ExecutionReport. A command whose retry must wait for a later     |
+//| tick is *deferred* (Execute/Recover return false); running it    |
+//| again resumes where it stopped: an opening is first looked up by |
+//| its command tag, a close/modify/cancel is idempotent.            |
 //| The EA only ever touches orders carrying its own magic number.   |
 //+------------------------------------------------------------------+
 #property strict
@@ -13,66 +13,11 @@
 #ifndef COPYGATEWAY_FOLLOWER_MQH
 #define COPYGATEWAY_FOLLOWER_MQH
 
-#include <CopyGateway/Platform.mqh>
+#include <CopyGateway/TradeOps.mqh>
 
-class CTradeExecutor
+class CTradeExecutor : public CTradeOps
   {
 private:
-   int               m_magic;           // magic number of every order we place
-   double            m_slippage_pips;   // default when the command has none
-   int               m_max_retries;     // retries after a retryable error
-   int               m_last_error;      // MT4 error of the last failed step
-
-   //--- before every trade operation: connected, trading allowed, context free
-   //--- (false with m_last_error set otherwise)
-   bool              WaitTradeContext(void)
-     {
-      if(!IsConnected())
-        {
-         m_last_error=ERR_NO_CONNECTION;
-         return(false);
-        }
-      if(!IsTradeAllowed())
-        {
-         m_last_error=ERR_TRADE_NOT_ALLOWED;
-         return(false);
-        }
-      uint deadline=GetTickCount()+5000;
-      while(IsTradeContextBusy())
-        {
-         if(GetTickCount()>deadline || IsStopped())
-           {
-            m_last_error=ERR_TRADE_CONTEXT_BUSY;
-            return(false);
-           }
-         Sleep(50);
-        }
-      return(true);
-     }
-   //--- "cg#<master ticket> <command tag>" (at most 25 of the comment's 31 characters)
-   string            Comment(const SOrderCommand &c) const
-     {
-      return("cg#"+IntegerToString(c.master_ticket)+" "+CgCommandTag(c.command_id));
-     }
-   //--- the order `c` opened, in `pool` (MODE_TRADES/MODE_HISTORY), 0 = none
-   int               FindInPool(const SOrderCommand &c,const int pool)
-     {
-      string tag=CgCommandTag(c.command_id);
-      int total=(pool==MODE_TRADES ? OrdersTotal() : OrdersHistoryTotal());
-      for(int i=total-1;i>=0;i--)
-        {
-         if(!OrderSelect(i,SELECT_BY_POS,pool))
-            continue;
-         if(OrderMagicNumber()==m_magic && OrderSymbol()==c.symbol && StringFind(OrderComment(),tag)>=0)
-            return(OrderTicket());
-        }
-      return(0);
-     }
-   //--- our order opened for `c` (after an error 128)
-   int               FindOurOrder(const SOrderCommand &c)
-     {
-      return(FindInPool(c,MODE_TRADES));
-     }
    //--- our open order whose comment says it was split from `ticket`, 0 = none
    int               FindSplitRemainder(const int ticket,const string symbol)
      {
@@ -110,147 +55,6 @@ private:
       r.has_error_code=true;
       r.error_message=message;
      }
-   int               SymbolDigits(const string symbol) const { return((int)MarketInfo(symbol,MODE_DIGITS)); }
-   //--- `price` on the tick grid of `symbol`
-   double            Tick(const string symbol,const double price,const int digits) const
-     {
-      return(CgNormalizePrice(price,MarketInfo(symbol,MODE_TICKSIZE),digits));
-     }
-   int               Slippage(const SOrderCommand &c) const
-     {
-      if(c.max_slippage_points>=0)
-         return(c.max_slippage_points);
-      return(CgSlippagePoints(m_slippage_pips,SymbolDigits(c.symbol)));
-     }
-   //--- OrderSend with the retry policy; 0 on failure (m_last_error)
-   int               Send(const SOrderCommand &c,const int type,const double lots,const double pending_price)
-     {
-      int digits=SymbolDigits(c.symbol);
-      bool buy=(c.side=="buy");
-      for(int attempt=0;attempt<=m_max_retries;attempt++)
-        {
-         if(!WaitTradeContext())
-            return(0);
-         RefreshRates();
-         double price=pending_price;
-         if(!CgIsPending(type))
-            price=CgMarketPrice(buy,true,MarketInfo(c.symbol,MODE_BID),MarketInfo(c.symbol,MODE_ASK));
-         price=Tick(c.symbol,price,digits);
-         // market orders go out naked (ECN-safe); SL/TP are set by Modify afterwards
-         double gap=MarketInfo(c.symbol,MODE_STOPLEVEL)*MarketInfo(c.symbol,MODE_POINT);
-         double sl=(CgIsPending(type) ? Tick(c.symbol,CgRespectStopLevel(c.sl,price,buy,true,gap),digits) : 0);
-         double tp=(CgIsPending(type) ? Tick(c.symbol,CgRespectStopLevel(c.tp,price,buy,false,gap),digits) : 0);
-         ResetLastError();
-         int ticket=OrderSend(c.symbol,type,lots,price,Slippage(c),sl,tp,Comment(c),m_magic,0,clrNONE);
-         if(ticket>0)
-            return(ticket);
-         m_last_error=GetLastError();
-         int cls=CgRetryClass(m_last_error);
-         if(cls==CG_RETRY_FINAL)
-            return(0);
-         if(cls==CG_RETRY_CHECK)
-           {
-            Sleep(1000);
-            int found=FindOurOrder(c);
-            if(found>0)
-               return(found);
-           }
-         else if(cls==CG_RETRY_WAIT)
-            Sleep(100*(attempt+1));
-         else
-            Sleep(50);
-        }
-      return(0);
-     }
-   bool              Modify(const int ticket,const double price,const double sl,const double tp,const int digits)
-     {
-      for(int attempt=0;attempt<=m_max_retries;attempt++)
-        {
-         if(!OrderSelect(ticket,SELECT_BY_TICKET) || OrderCloseTime()>0)
-           {
-            m_last_error=ERR_INVALID_TICKET;
-            return(false);
-           }
-         string symbol=OrderSymbol();
-         bool buy=(OrderType()==OP_BUY || OrderType()==OP_BUYLIMIT || OrderType()==OP_BUYSTOP);
-         double nprice=Tick(symbol,price,digits);
-         double ref=(CgIsPending(OrderType()) ? nprice : (buy ? MarketInfo(symbol,MODE_BID) : MarketInfo(symbol,MODE_ASK)));
-         double gap=MarketInfo(symbol,MODE_STOPLEVEL)*MarketInfo(symbol,MODE_POINT);
-         double nsl=Tick(symbol,CgRespectStopLevel(sl,ref,buy,true,gap),digits);
-         double ntp=Tick(symbol,CgRespectStopLevel(tp,ref,buy,false,gap),digits);
-         if(!CgPriceChanged(OrderStopLoss(),nsl,MathPow(10,-digits)) &&
-            !CgPriceChanged(OrderTakeProfit(),ntp,MathPow(10,-digits)) &&
-            !CgPriceChanged(OrderOpenPrice(),nprice,MathPow(10,-digits)))
-            return(true);  // nothing to change (MT4 would answer error 1)
-         if(!WaitTradeContext())
-            return(false);
-         ResetLastError();
-         if(OrderModify(ticket,nprice,nsl,ntp,OrderExpiration(),clrNONE))
-            return(true);
-         m_last_error=GetLastError();
-         if(m_last_error==ERR_NO_RESULT)
-            return(true);
-         int cls=CgRetryClass(m_last_error);
-         if(cls==CG_RETRY_FINAL)
-            return(false);
-         Sleep(cls==CG_RETRY_WAIT ? 100*(attempt+1) : (cls==CG_RETRY_CHECK ? 1000 : 50));
-         RefreshRates();
-        }
-      return(false);
-     }
-   bool              CloseOrder(const int ticket,const double lots,const string symbol,const bool buy)
-     {
-      int digits=SymbolDigits(symbol);
-      for(int attempt=0;attempt<=m_max_retries;attempt++)
-        {
-         if(!WaitTradeContext())
-            return(false);
-         RefreshRates();
-         double price=NormalizeDouble(CgMarketPrice(buy,false,MarketInfo(symbol,MODE_BID),MarketInfo(symbol,MODE_ASK)),digits);
-         ResetLastError();
-         if(OrderClose(ticket,lots,price,CgSlippagePoints(m_slippage_pips,digits),clrNONE))
-            return(true);
-         m_last_error=GetLastError();
-         int cls=CgRetryClass(m_last_error);
-         if(cls==CG_RETRY_FINAL)
-            return(false);
-         if(cls==CG_RETRY_CHECK)
-           {
-            Sleep(1000);
-            if(OrderSelect(ticket,SELECT_BY_TICKET) && OrderCloseTime()>0)
-               return(true);
-           }
-         else if(cls==CG_RETRY_WAIT)
-            Sleep(100*(attempt+1));
-         else
-            Sleep(50);
-        }
-      return(false);
-     }
-   bool              Delete(const int ticket)
-     {
-      for(int attempt=0;attempt<=m_max_retries;attempt++)
-        {
-         if(!WaitTradeContext())
-            return(false);
-         ResetLastError();
-         if(OrderDelete(ticket,clrNONE))
-            return(true);
-         m_last_error=GetLastError();
-         int cls=CgRetryClass(m_last_error);
-         if(cls==CG_RETRY_FINAL)
-            return(false);
-         if(cls==CG_RETRY_CHECK)
-           {
-            Sleep(1000);
-            if(OrderSelect(ticket,SELECT_BY_TICKET) && OrderCloseTime()>0)
-               return(true);
-           }
-         else
-            Sleep(100*(attempt+1));
-        }
-      return(false);
-     }
    //--- select our open order `ticket`; rejects into `r` when it is not usable
    bool              SelectOurs(const int ticket,SExecutionReport &r)
      {
@@ -267,38 +71,48 @@ private:
       return(true);
      }
 
-   void              OpenOrder(const SOrderCommand &c,const int type,const CSafetyPolicy &safety,CTicketMap &map,SExecutionReport &r)
+   //--- a failed step: false when it only waits for a later tick, else the rejection
+   bool              Failed(SExecutionReport &r,const string what)
+     {
+      if(m_deferred)
+         return(false);
+      if(m_last_error==ERR_TRADE_MODIFY_DENIED)
+         Reject(r,m_last_error,what+": the order stayed within the broker's freeze level of the market for "+
+                IntegerToString(m_freeze_wait_ms/1000)+" s");
+      else
+         Reject(r,m_last_error,what);
+      return(true);
+     }
+   //--- false when deferred
+   bool              OpenOrder(const SOrderCommand &c,const int type,const CSafetyPolicy &safety,CTicketMap &map,SExecutionReport &r)
      {
       string why;
       int code=safety.CheckOpen(c.symbol,c.volume,CgCountOrders(m_magic),why);
       if(code!=0)
         {
          Reject(r,code,why);
-         return;
+         return(true);
         }
       if(!IsTradeAllowed())
         {
          Reject(r,ERR_TRADE_NOT_ALLOWED,"trading is not allowed (AutoTrading off or EA not allowed to trade)");
-         return;
+         return(true);
         }
       double lots=CgNormalizeLots(c.volume,MarketInfo(c.symbol,MODE_LOTSTEP),MarketInfo(c.symbol,MODE_MINLOT),MarketInfo(c.symbol,MODE_MAXLOT));
       if(lots<=0)
         {
          Reject(r,ERR_INVALID_TRADE_VOLUME,"volume "+DoubleToString(c.volume,2)+" is below the symbol's minimum lot");
-         return;
+         return(true);
         }
       bool pending=CgIsPending(type);
       if(pending && c.price<=0)
         {
          Reject(r,CG_ERR_BAD_COMMAND,"a pending order needs a price");
-         return;
+         return(true);
         }
       int ticket=Send(c,type,lots,c.price);
       if(ticket<=0)
-        {
-         Reject(r,m_last_error,"OrderSend failed");
-         return;
-        }
+         return(Failed(r,"OrderSend failed"));
       map.Set(c.master_account_id,c.master_ticket,ticket,c.symbol);
       r.status=(pending ? "placed" : "filled");
       r.ticket=ticket;
@@ -313,11 +127,14 @@ private:
          int digits=SymbolDigits(c.symbol);
          if(!Modify(ticket,OrderOpenPrice(),c.sl,c.tp,digits))
            {
+            if(m_deferred)
+               return(false);  // resumed through FindCommandOrder + Recover
             r.error_code=m_last_error;
             r.has_error_code=true;
             r.error_message="filled, but SL/TP could not be set";
            }
         }
+      return(true);
      }
 
 public:
@@ -331,9 +148,10 @@ public:
          ticket=FindInPool(c,MODE_HISTORY);
       return(ticket);
      }
-   //--- The report of `c` that opened `ticket` before a restart; SL/TP are
-   //--- set again when the crash came between OrderSend and OrderModify.
-   void              Recover(const SOrderCommand &c,const int ticket,const long now_ms,SExecutionReport &r)
+   //--- The report of `c` that opened `ticket` before a restart (or before a
+   //--- deferral); SL/TP are set again when the crash came between OrderSend
+   //--- and OrderModify. False when setting them is deferred.
+   bool              Recover(const SOrderCommand &c,const int ticket,const long now_ms,SExecutionReport &r)
      {
       CgResetReport(r);
       r.command_id=c.command_id;
@@ -342,7 +160,7 @@ public:
       r.symbol=c.symbol;
       r.executed_at_ms=now_ms;
       if(!OrderSelect(ticket,SELECT_BY_TICKET))
-         return;
+         return(true);
       r.price=OrderOpenPrice();
       r.volume=OrderLots();
       bool open=(OrderCloseTime()==0);
@@ -351,21 +169,18 @@ public:
         {
          if(!Modify(ticket,OrderOpenPrice(),c.sl,c.tp,SymbolDigits(c.symbol)))
            {
+            if(m_deferred)
+               return(false);
             r.error_code=m_last_error;
             r.has_error_code=true;
             r.error_message="filled, but SL/TP could not be set";
            }
         }
+      return(true);
      }
-                     CTradeExecutor(void) : m_magic(0),m_slippage_pips(3),m_max_retries(3),m_last_error(0) {}
-   void              Init(const int magic,const double slippage_pips,const int max_retries)
-     {
-      m_magic=magic;
-      m_slippage_pips=slippage_pips;
-      m_max_retries=max_retries;
-     }
-   //--- Execute `c`; the outcome is written to `r` (command_id and status always set).
-   void              Execute(const SOrderCommand &c,const long now_ms,const CSafetyPolicy &safety,CTicketMap &map,SExecutionReport &r)
+   //--- Execute `c`; the outcome is written to `r` (command_id and status always
+   //--- set). False when it is deferred: run it again after RetryAfterMs().
+   bool              Execute(const SOrderCommand &c,const long now_ms,const CSafetyPolicy &safety,CTicketMap &map,SExecutionReport &r)
      {
       CgResetReport(r);
       r.command_id=c.command_id;
@@ -379,42 +194,40 @@ public:
          r.error_code=CG_ERR_EXPIRED;
          r.has_error_code=true;
          r.error_message="command expired "+IntegerToString(now_ms-c.expires_at)+" ms before execution";
-         return;
+         return(true);
         }
       SymbolSelect(c.symbol,true);  // MarketInfo fails (4106) for symbols not in Market Watch
       if(MarketInfo(c.symbol,MODE_POINT)<=0)
         {
          Reject(r,4106,"unknown symbol "+c.symbol);
-         return;
+         return(true);
         }
       int type=CgMt4Type(c.side,c.order_type);
       if(c.action=="open")
         {
-         OpenOrder(c,(c.side=="buy" ? OP_BUY : OP_SELL),safety,map,r);
-         return;
+         return(OpenOrder(c,(c.side=="buy" ? OP_BUY : OP_SELL),safety,map,r));
         }
       if(c.action=="place_pending")
         {
          if(!CgIsPending(type))
            {
             Reject(r,CG_ERR_BAD_COMMAND,"place_pending needs order_type limit or stop");
-            return;
+            return(true);
            }
-         OpenOrder(c,type,safety,map,r);
-         return;
+         return(OpenOrder(c,type,safety,map,r));
         }
       int ticket=c.ticket;
       if(ticket<=0)
          ticket=map.Find(c.master_account_id,c.master_ticket);
       r.ticket=ticket;
       if(!SelectOurs(ticket,r))
-         return;
+         return(true);
       if(c.action=="modify")
         {
          if(OrderCloseTime()>0)
            {
             Reject(r,CG_ERR_UNKNOWN_TICKET,"ticket "+IntegerToString(ticket)+" is already closed");
-            return;
+            return(true);
            }
          double price=OrderOpenPrice();
          if(CgIsPending(OrderType()) && c.price>0)
@@ -423,17 +236,14 @@ public:
          double sl=(c.has_sl ? c.sl : OrderStopLoss());
          double tp=(c.has_tp ? c.tp : OrderTakeProfit());
          if(!Modify(ticket,price,sl,tp,SymbolDigits(OrderSymbol())))
-           {
-            Reject(r,m_last_error,"OrderModify failed");
-            return;
-           }
+            return(Failed(r,"OrderModify failed"));
          r.status="modified";
          if(OrderSelect(ticket,SELECT_BY_TICKET))
            {
             r.price=OrderOpenPrice();
             r.volume=OrderLots();
            }
-         return;
+         return(true);
         }
       if(c.action=="cancel_pending")
         {
@@ -442,21 +252,18 @@ public:
             r.status="cancelled";
             r.error_message="already deleted";
             map.RemoveFollower(ticket);
-            return;
+            return(true);
            }
          if(!CgIsPending(OrderType()))
            {
             Reject(r,CG_ERR_BAD_COMMAND,"ticket "+IntegerToString(ticket)+" is not a pending order");
-            return;
+            return(true);
            }
          if(!Delete(ticket))
-           {
-            Reject(r,m_last_error,"OrderDelete failed");
-            return;
-           }
+            return(Failed(r,"OrderDelete failed"));
          r.status="cancelled";
          map.RemoveFollower(ticket);
-         return;
+         return(true);
         }
       //--- close (full or partial)
       if(OrderCloseTime()>0)
@@ -473,12 +280,12 @@ public:
             map.Renumber(ticket,rest);
          else
             map.RemoveFollower(ticket);
-         return;
+         return(true);
         }
       if(CgIsPending(OrderType()))
         {
          Reject(r,CG_ERR_BAD_COMMAND,"ticket "+IntegerToString(ticket)+" is a pending order; use cancel_pending");
-         return;
+         return(true);
         }
       SOrderRow before;
       CgRowFromSelected(before);
@@ -489,10 +296,7 @@ public:
       if(lots<=0 || before.lots-lots<min_lot-1e-9)
          lots=before.lots;  // too small to split: close it all
       if(!CloseOrder(ticket,lots,symbol,before.type==OP_BUY))
-        {
-         Reject(r,m_last_error,"OrderClose failed");
-         return;
-        }
+         return(Failed(r,"OrderClose failed"));
       r.status="closed";
       r.volume=lots;
       if(OrderSelect(ticket,SELECT_BY_TICKET))
@@ -509,6 +313,7 @@ public:
         }
       else
          map.RemoveFollower(ticket);
+      return(true);
      }
   };
 

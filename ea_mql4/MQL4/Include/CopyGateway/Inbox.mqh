@@ -1,7 +1,8 @@
 //+------------------------------------------------------------------+
 //| Inbox.mqh -- routing of server->EA envelopes: decode, drop what  |
 //| was already processed (seq <= ack_seq) or already seen (id), and |
-//| track the highest processed seq for ack_seq. Pure code.          |
+//| track the highest processed seq for ack_seq; CMessageBacklog     |
+//| keeps routed messages in order until they are handled. Pure code.|
 //+------------------------------------------------------------------+
 #property strict
 
@@ -91,6 +92,55 @@ public:
       if(m.seq>m_ack_seq)
          m_ack_seq=m.seq;
      }
+  };
+
+//--- Routed server messages not yet handled, in order. Handling one may have to
+//--- wait (a trade retry deferred to a later tick): it stays first and holds
+//--- the rest (so ack_seq stays below it) until WaitUntil's time has come.
+class CMessageBacklog
+  {
+private:
+   SServerMessage    m_items[];       // in arrival (seq) order
+   long              m_ready_ms;      // the first item waits until then
+
+public:
+                     CMessageBacklog(void) : m_ready_ms(0) {}
+   void              Clear(void) { ArrayResize(m_items,0); m_ready_ms=0; }
+   int               Count(void) const { return(ArraySize(m_items)); }
+   //--- append `msgs`, except ids already waiting (re-delivered meanwhile); how many were added
+   int               Add(const SServerMessage &msgs[])
+     {
+      int added=0;
+      for(int i=0;i<ArraySize(msgs);i++)
+        {
+         bool known=false;
+         for(int k=0;k<ArraySize(m_items) && !known;k++)
+            known=(msgs[i].id!="" && m_items[k].id==msgs[i].id);
+         if(known)
+            continue;
+         int n=ArraySize(m_items);
+         ArrayResize(m_items,n+1,16);
+         m_items[n]=msgs[i];
+         added++;
+        }
+      return(added);
+     }
+   //--- a first item exists and its time has come
+   bool              Ready(const long now_ms) const { return(ArraySize(m_items)>0 && now_ms>=m_ready_ms); }
+   void              First(SServerMessage &m) const { m=m_items[0]; }
+   //--- the first item was handled
+   void              RemoveFirst(void)
+     {
+      int n=ArraySize(m_items);
+      if(n==0)
+         return;
+      for(int i=1;i<n;i++)
+         m_items[i-1]=m_items[i];
+      ArrayResize(m_items,n-1);
+      m_ready_ms=0;
+     }
+   //--- the first item must be handled again at `ready_ms`, not before
+   void              WaitUntil(const long ready_ms) { m_ready_ms=ready_ms; }
   };
 
 #endif

@@ -2,11 +2,13 @@
 //| Outbox.mqh -- COutbox: EA->server envelopes waiting for delivery  |
 //| and, among them, the ExecutionReports not yet confirmed.          |
 //|                                                                  |
-//| A report is confirmed by the poll exchange's 200 (RemoveFront)   |
-//| or, on the WebSocket, by a Receipt naming its id (Confirm); a    |
-//| written one waits in the unconfirmed list and goes again first   |
-//| on the next connection (RequeueUnconfirmed). Serialize() is what |
-//| the EA keeps in outbox.json: every report not yet confirmed.     |
+//| Reports and intents (a follower's ExecutionReports, a master's   |
+//| OrderIntents: what the gateway confirms) are confirmed by the    |
+//| poll exchange's 200 (RemoveFront) or, on the WebSocket, by a     |
+//| Receipt naming their id (Confirm); a written one waits in the    |
+//| unconfirmed list and goes again first on the next connection     |
+//| (RequeueUnconfirmed), with the same envelope id. Serialize() is  |
+//| what the EA persists: every one not yet confirmed.               |
 //+------------------------------------------------------------------+
 #property strict
 
@@ -15,12 +17,26 @@
 
 #include <CopyGateway/Protocol.mqh>
 
+//--- the envelope id of an ExecutionReport or OrderIntent (a Receipt confirms
+//--- those), "" for every other message
+string CgConfirmableId(const string json)
+  {
+   if(StringFind(json,"\"ExecutionReport\"")<0 && StringFind(json,"\"OrderIntent\"")<0)
+      return("");
+   CJsonDoc doc;
+   string type,id;
+   if(!doc.Parse(json) || !doc.GetString(doc.Root(),"type",type) || (type!="ExecutionReport" && type!="OrderIntent"))
+      return("");
+   doc.GetString(doc.Root(),"id",id);
+   return(id);
+  }
+
 class COutbox
   {
 private:
    string            m_items[];         // encoded envelopes, in sending order
-   string            m_ids[];           // per item: its id if it is an ExecutionReport, else ""
-   string            m_unconfirmed[];   // reports written on a WebSocket, no Receipt yet
+   string            m_ids[];           // per item: its id if a Receipt confirms it, else ""
+   string            m_unconfirmed[];   // reports/intents written on a WebSocket, no Receipt yet
    string            m_unconfirmed_ids[]; // their envelope ids
    int               m_capacity;        // oldest items are dropped beyond this
 
@@ -35,7 +51,7 @@ private:
          m_ids[i]=m_ids[i-1];
         }
       m_items[at]=json;
-      m_ids[at]=CgReportId(json);
+      m_ids[at]=CgConfirmableId(json);
      }
 
 public:

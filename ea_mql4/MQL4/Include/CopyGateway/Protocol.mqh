@@ -13,6 +13,7 @@
 
 #define CG_EA_VERSION "1.0.0"
 #define CG_NUM_DIGITS 8       // decimals written for prices/lots (trailing zeros trimmed)
+#define CG_SNAPSHOT_PART_BYTES 30000  // rows per SyncSnapshot part (bytes); a part stays far below 60000
 
 //--- server->EA message kinds
 #define CG_MSG_INVALID          0
@@ -168,6 +169,7 @@ struct SServerMessage
    string            role;           // master, follower, unassigned ("" when null)
    double            heartbeat_interval_s;
    double            heartbeat_timeout_s;  // 0 = absent
+   long              max_snapshot_parts;   // 0 = absent: the gateway takes whole snapshots only
    //--- SessionStateChange
    string            state;
    string            reason;         // also ShutdownNotice.reason
@@ -382,20 +384,32 @@ void CgWriteRow(CJsonWriter &w,const SOrderRow &r,const bool pending)
    w.EndObject();
   }
 
-string CgEncodeSyncSnapshot(const string id,const long ts,const SOrderRow &rows[],
-                            const SAccountInfo &account,const string request_id)
+//--- The size of `s` in UTF-8 bytes, as the gateway measures a message
+int CgUtf8Bytes(const string s)
+  {
+   uchar bytes[];
+   int n=StringToCharArray(s,bytes,0,WHOLE_ARRAY,CP_UTF8);
+   return(n>0 ? n-1 : 0);
+  }
+
+//--- A SyncSnapshot of rows[from..to): positions, then pending orders. With a
+//--- `snapshot_id` it is part `part` of `parts` of one snapshot sent in parts.
+string CgEncodeSnapshotRange(const string id,const long ts,const SOrderRow &rows[],
+                             const int from,const int to,const SAccountInfo &account,
+                             const string request_id,const string snapshot_id,
+                             const int part,const int parts)
   {
    CJsonWriter w;
    CgBeginEnvelope(w,"SyncSnapshot",id,ts);
    w.Key("positions");
    w.BeginArray();
-   for(int i=0;i<ArraySize(rows);i++)
+   for(int i=from;i<to;i++)
       if(!CgIsPending(rows[i].type))
          CgWriteRow(w,rows[i],false);
    w.EndArray();
    w.Key("orders");
    w.BeginArray();
-   for(int i=0;i<ArraySize(rows);i++)
+   for(int i=from;i<to;i++)
       if(CgIsPending(rows[i].type))
          CgWriteRow(w,rows[i],true);
    w.EndArray();
@@ -403,7 +417,65 @@ string CgEncodeSyncSnapshot(const string id,const long ts,const SOrderRow &rows[
    w.KeyNum("equity",MathMax(account.equity,0.0),2);
    if(request_id!="")
       w.KeyStr("request_id",request_id);
+   if(snapshot_id!="")
+     {
+      w.KeyStr("snapshot_id",snapshot_id);
+      w.KeyInt("part",part);
+      w.KeyInt("parts",parts);
+     }
    return(CgEndEnvelope(w));
+  }
+
+string CgEncodeSyncSnapshot(const string id,const long ts,const SOrderRow &rows[],
+                            const SAccountInfo &account,const string request_id)
+  {
+   return(CgEncodeSnapshotRange(id,ts,rows,0,ArraySize(rows),account,request_id,"",0,0));
+  }
+
+//--- The rows in wire order (positions first, then pending orders), so that each
+//--- part of a snapshot is one contiguous range of them.
+void CgSnapshotWireOrder(const SOrderRow &rows[],SOrderRow &ordered[])
+  {
+   int n=ArraySize(rows);
+   ArrayResize(ordered,n);
+   int k=0;
+   for(int i=0;i<n;i++)
+      if(!CgIsPending(rows[i].type))
+         ordered[k++]=rows[i];
+   for(int i=0;i<n;i++)
+      if(CgIsPending(rows[i].type))
+         ordered[k++]=rows[i];
+  }
+
+//--- Bytes one row takes in a snapshot (its JSON and a comma).
+int CgSnapshotRowBytes(const SOrderRow &r)
+  {
+   CJsonWriter w;
+   CgWriteRow(w,r,CgIsPending(r.type));
+   return(CgUtf8Bytes(w.Text())+1);
+  }
+
+//--- Splits rows (in wire order) into parts whose rows take at most `budget`
+//--- bytes each (a row is never split): starts[k] is the first row of part k.
+//--- Returns the number of parts (1 for no rows).
+int CgPlanSnapshotParts(const SOrderRow &rows[],const int budget,int &starts[])
+  {
+   ArrayResize(starts,1);
+   starts[0]=0;
+   int used=0;
+   for(int i=0;i<ArraySize(rows);i++)
+     {
+      int bytes=CgSnapshotRowBytes(rows[i]);
+      if(used>0 && used+bytes>budget)
+        {
+         int k=ArraySize(starts);
+         ArrayResize(starts,k+1,16);
+         starts[k]=i;
+         used=0;
+        }
+      used+=bytes;
+     }
+   return(ArraySize(starts));
   }
 
 string CgEncodeErrorAlert(const string id,const long ts,const string code,const string severity,
@@ -481,6 +553,7 @@ void CgResetMessage(SServerMessage &m)
    m.role="";
    m.heartbeat_interval_s=0;
    m.heartbeat_timeout_s=0;
+   m.max_snapshot_parts=0;
    m.state="";
    m.reason="";
    m.request_id="";
@@ -632,13 +705,6 @@ string CgEnvelopeType(const string json)
    return(end<0 ? "" : StringSubstr(json,at,end-at));
   }
 
-//--- The size of `s` in UTF-8 bytes, as the gateway measures a message
-int CgUtf8Bytes(const string s)
-  {
-   uchar bytes[];
-   int n=StringToCharArray(s,bytes,0,WHOLE_ARRAY,CP_UTF8);
-   return(n>0 ? n-1 : 0);
-  }
 
 //--- The envelope id of an encoded ExecutionReport, "" for any other message
 string CgReportId(const string json)
@@ -693,6 +759,8 @@ bool CgDecodeServerMessage(const CJsonDoc &doc,const int env,SServerMessage &m)
          return(CgInvalid(m,"InitAck.heartbeat_interval_s"));
       if(!CgOptNumber(doc,p,"heartbeat_timeout_s",m.heartbeat_timeout_s))
          return(CgInvalid(m,"InitAck.heartbeat_timeout_s"));
+      if(!CgOptLong(doc,p,"max_snapshot_parts",m.max_snapshot_parts) || m.max_snapshot_parts<0)
+         return(CgInvalid(m,"InitAck.max_snapshot_parts"));
       m.kind=CG_MSG_INIT_ACK;
      }
    else if(m.type=="SessionStateChange")

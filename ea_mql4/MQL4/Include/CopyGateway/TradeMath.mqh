@@ -12,6 +12,12 @@
 #define CG_RETRY_REFRESH 1  // RefreshRates() and retry with the new price (135, 136, 138)
 #define CG_RETRY_WAIT    2  // trade context busy: wait, then retry (146)
 #define CG_RETRY_CHECK   3  // timeout: check whether it went through first (128)
+#define CG_RETRY_FREEZE  4  // order within FREEZELEVEL of the market (145): wait for the market to move
+
+#define CG_REFRESH_DELAY_MS 50    // requote/price changed: a fresh price at once
+#define CG_CHECK_DELAY_MS   1000  // after a timeout (128), before looking for the order
+#define CG_BUSY_DELAY_MS    500   // busy/no connection/too many requests: first backoff (doubles)
+#define CG_BUSY_DELAY_MAX_MS 8000 // backoff cap
 
 int CgRetryClass(const int error)
   {
@@ -23,7 +29,47 @@ int CgRetryClass(const int error)
       return(CG_RETRY_WAIT);
    if(error==128)
       return(CG_RETRY_CHECK);
+   if(error==145)
+      return(CG_RETRY_FREEZE);
    return(CG_RETRY_FINAL);
+  }
+
+//--- How long to wait before retry number `retry` (1, 2, ...) of an error of class `cls`.
+int CgRetryDelayMs(const int cls,const int retry)
+  {
+   if(cls==CG_RETRY_REFRESH)
+      return(CG_REFRESH_DELAY_MS);
+   if(cls==CG_RETRY_CHECK)
+      return(CG_CHECK_DELAY_MS);
+   int delay=CG_BUSY_DELAY_MS;
+   for(int i=1;i<retry && delay<CG_BUSY_DELAY_MAX_MS;i++)
+      delay*=2;
+   return(delay<CG_BUSY_DELAY_MAX_MS ? delay : CG_BUSY_DELAY_MAX_MS);
+  }
+
+//--- True when MT4 refuses to modify, close or delete an order of `type` now
+//--- (error 145): a position whose SL or TP, or a pending order whose open
+//--- price, lies within `freeze` (MODE_FREEZELEVEL x point) of the market.
+//--- Prices sit on the point grid, so half a point separates "at" from "beyond".
+bool CgWithinFreezeLevel(const int type,const double open_price,const double sl,const double tp,
+                         const double bid,const double ask,const double freeze,const double point)
+  {
+   if(freeze<=0)
+      return(false);
+   double limit=freeze+point/2.0;  // a distance must be greater than the freeze level
+   if(type==OP_BUY)
+      return((sl>0 && bid-sl<limit) || (tp>0 && tp-bid<limit));
+   if(type==OP_SELL)
+      return((sl>0 && sl-ask<limit) || (tp>0 && ask-tp<limit));
+   if(type==OP_BUYLIMIT)
+      return(ask-open_price<limit);
+   if(type==OP_SELLLIMIT)
+      return(open_price-bid<limit);
+   if(type==OP_BUYSTOP)
+      return(open_price-ask<limit);
+   if(type==OP_SELLSTOP)
+      return(bid-open_price<limit);
+   return(false);
   }
 
 //--- A price on the symbol's tick grid (some symbols tick in 0.05 or 0.25 while
