@@ -1,6 +1,7 @@
 """Redis Cluster end to end: `copygate serve` and a standalone `copygate copier` on a real
 3-primary/3-replica cluster (``COPYGATE_REDIS_CLUSTER=true``); a master's trade reaches
-followers whose accounts live on every primary, and their fills and the close follow.
+followers whose accounts live on every primary, and their fills and the close follow,
+planned directly or (a master with many followers) in fan-out shards.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
+from copier.keys import CopierKeys
 from gateway.store.keys import RedisKeys
 from tests.e2e.copier_harness import Terminal, copies, setup, wait_for
 from tests.e2e.harness import Server, free_port, server_env
@@ -23,9 +25,15 @@ ROOT = Path(__file__).resolve().parents[2]
 MASTER, FOLLOWERS = "m1", ("f1", "f2", "f3")
 
 
+@pytest.fixture(params=["direct", "shards"])
+def fan_out(request: pytest.FixtureRequest) -> str:
+    """How the copier plans the master's followers: directly, or in fan-out shards."""
+    return str(request.param)
+
+
 @pytest.fixture
 async def cluster_env(
-    redis_cluster_nodes: ClusterNodes, prefix: str
+    redis_cluster_nodes: ClusterNodes, prefix: str, fan_out: str
 ) -> AsyncIterator[dict[str, str]]:
     """The environment of every process of the deployment; its keys are deleted after."""
     yield server_env(
@@ -33,6 +41,8 @@ async def cluster_env(
         prefix,
         COPYGATE_REDIS_CLUSTER="true",
         COPYGATE_COPIER_IN_PROCESS="false",
+        # three followers make a big master when fanning out in shards
+        COPYGATE_COPIER_FAN_OUT_SHARD_FOLLOWERS="2" if fan_out == "shards" else "0",
     )
     client = RedisCluster.from_url(redis_cluster_nodes.url)
     async for name in client.scan_iter(match=f"{prefix}:*", count=1000):
@@ -86,6 +96,9 @@ async def test_a_trade_is_copied_to_followers_on_every_primary_of_a_cluster(
     cluster_server: Server,
     copier_process: subprocess.Popen[bytes],
     terminals: list[Terminal],
+    redis_cluster_nodes: ClusterNodes,
+    prefix: str,
+    fan_out: str,
 ) -> None:
     admin, master, followers = await setup(
         cluster_server, {f: {} for f in FOLLOWERS}, master=MASTER
@@ -107,3 +120,10 @@ async def test_a_trade_is_copied_to_followers_on_every_primary_of_a_cluster(
         rows = await wait_for(lambda f=f: copies(admin, f), within=10)
         assert [row["master_ticket"] for row in rows] == [10, 10]  # the open and the close
     assert copier_process.poll() is None
+    keys = RedisKeys(prefix, partitions=16)
+    client = RedisCluster.from_url(redis_cluster_nodes.url)
+    try:  # the shard entries went to the master's partition's fan-out stream
+        stream = CopierKeys.of(keys).fan_out_stream(keys.partition_of(MASTER))
+        assert (await client.xlen(stream) > 0) == (fan_out == "shards")
+    finally:
+        await client.aclose()
