@@ -121,6 +121,8 @@ class CopierRoutes:
     ) -> None:
         self._redis = redis  #: bytes-mode client (dead letters)
         self._keys = keys  #: copier key names
+        #: the gateway's key names (the streams), in the same layout
+        self._gateway_keys = keys.layout or RedisKeys(keys.prefix)
         self.subscriptions = SubscriptionStore(redis, keys)  #: subscriptions + audit
         self.followers = followers  #: copy records
         self.accounts = accounts  #: tenants and roles
@@ -267,7 +269,7 @@ class CopierRoutes:
         """`GET /admin/v1/copier/backlog` (backoffice only): what waits in the copier streams."""
         await self._backoffice(request)
         with map_redis_errors("reading the copier backlog"):
-            backlog = await read_backlog(self._redis, RedisKeys(self._keys.prefix), self.clock())
+            backlog = await read_backlog(self._redis, self._gateway_keys, self.clock())
         return json_response(backlog.as_dict())
 
     async def dead_letters(self, request: Request) -> Response:

@@ -108,8 +108,23 @@ async def read_backlog(redis: aioredis.Redis, keys: RedisKeys, now_ms: int) -> C
         keys: the deployment's key names.
         now_ms: the current time (epoch ms, the Redis clock's scale).
     """
+    parts = range(keys.partition_count)  # the streams' partitions (one on a single Redis)
+    ckeys = CopierKeys.of(keys)
     return CopierBacklog(
-        await _stream(redis, keys.intent_stream(), now_ms),
-        await _stream(redis, keys.ea_inbox_stream(), now_ms),
-        await _stream(redis, CopierKeys.of(keys).fan_out_stream(), now_ms),
+        _merged([await _stream(redis, keys.intent_stream(n), now_ms) for n in parts]),
+        _merged([await _stream(redis, keys.ea_inbox_stream(n), now_ms) for n in parts]),
+        _merged([await _stream(redis, ckeys.fan_out_stream(n), now_ms) for n in parts]),
+    )
+
+
+def _merged(parts: list[StreamBacklog]) -> StreamBacklog:
+    """The backlog of a partitioned stream: sums, and the oldest age of any partition."""
+    if len(parts) == 1:
+        return parts[0]
+    ages = [p.oldest_ms for p in parts if p.oldest_ms is not None]
+    return StreamBacklog(
+        sum(p.length for p in parts),
+        sum(p.unread for p in parts),
+        sum(p.pending for p in parts),
+        max(ages) if ages else None,
     )

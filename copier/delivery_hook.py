@@ -46,6 +46,7 @@ from copier.keys import CopierKeys
 from copier.worker.evalsha import evalsha_many
 from copier.worker.lua import RECORD_DELIVERED
 from copier.worker.ops import netstrings
+from copier.worker.partitions import chunks, keyed_call
 from copier.worker.state import DELIVERY_CHECK_SESSION
 from gateway.clock import Clock
 from gateway.store.ports import DeliveryLog
@@ -94,7 +95,11 @@ class DeliveryTimestamps:
         self._clock = clock  #: epoch ms
         self._recording: set[asyncio.Task[None]] = set()  #: delivery-time writes in flight
         self._record = redis.register_script(RECORD_DELIVERED)  #: HSETNX + EXPIRE per account
-        self._template = keys.delivered_times("\x01").encode()  #: its key template
+        #: its key template, by partition (one on a single Redis)
+        self._templates = [
+            keys.pinned(n).delivered_times("\x01").encode()
+            for n in range(keys.layout.partition_count if keys.layout else 1)
+        ]
         self._inbox = inbox_stream  #: the EA event stream (expiry reports go there)
 
     async def enqueue(self, account_id: str, envelope_id: str, body: bytes) -> EnqueueResult:
@@ -202,8 +207,11 @@ class DeliveryTimestamps:
         """Write the expiry reports to the EA event stream, as the copier reads it."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for account_id, body in reports:
+                layout = self._keys.layout  # on a cluster: the account's partition's stream
                 pipe.xadd(
-                    self._inbox,
+                    layout.ea_inbox_stream(layout.partition_of(account_id))
+                    if layout
+                    else self._inbox,
                     {"account_id": account_id, "session_id": DELIVERY_CHECK_SESSION, "body": body},
                     maxlen=DEFAULT_STREAM_MAXLEN,
                     approximate=True,
@@ -236,11 +244,16 @@ class DeliveryTimestamps:
 
     @translates_redis_errors
     async def _record_many(self, envelope_ids: dict[str, list[str]], now: int) -> None:
-        values: list[bytes] = []
-        for account_id, ids in envelope_ids.items():
-            values += (account_id.encode(), b"%d" % len(ids), *(i.encode() for i in ids))
-        args: list[bytes | int] = [self._template, now, DELIVERED_TTL_S, netstrings(values)]
-        await evalsha_many(self._redis, self._record, [args])
+        accounts = list(envelope_ids)
+        calls: list[list[bytes | str | int]] = []
+        for partition, indexes in chunks(self._keys, accounts, len(accounts)):
+            values: list[bytes] = []
+            for account_id in (accounts[i] for i in indexes):
+                ids = envelope_ids[account_id]
+                values += (account_id.encode(), b"%d" % len(ids), *(i.encode() for i in ids))
+            args = (self._templates[partition], now, DELIVERED_TTL_S, netstrings(values))
+            calls.append(keyed_call(self._keys, accounts[indexes[0]], *args))
+        await evalsha_many(self._redis, self._record, calls, keyed=True)
 
     async def ack(self, account_id: str, session_id: str, ack_seq: int) -> int:
         """See `DeliveryLog.ack`."""

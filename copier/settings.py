@@ -59,6 +59,29 @@ class CopierSettings(BaseSettings):
     #: in memory. 0 leaves the interpreter's setting alone. `copygate serve` (the
     #: gateway's process, copier included) uses ``COPYGATE_GC_GEN0_THRESHOLD``.
     standalone_gc_threshold: int = Field(default=50_000, ge=0)
+    #: Redis Cluster: the stream partitions this process consumes, e.g. ``0-7,12``
+    #: (unset: all; every partition must be consumed by some process). On a single
+    #: Redis there is one partition, 0.
+    partitions: str | None = None
     #: TEST HOOK: sleep this long after a read returned new entries, before
     #: processing them (lets a test SIGKILL a worker between read and ack). 0 = off.
     test_pause_after_read_ms: int = Field(default=0, ge=0)
+
+    def partitions_of(self, count: int) -> list[int]:
+        """The partitions to consume out of `count` (all of them unless `partitions` says).
+
+        Raises:
+            ValueError: `partitions` is malformed or names a partition >= `count`.
+        """
+        if not self.partitions or count == 1:
+            return list(range(count))
+        chosen: set[int] = set()
+        for part in self.partitions.split(","):
+            low, _, high = part.strip().partition("-")
+            first, last = int(low), int(high or low)
+            if not 0 <= first <= last < count:
+                raise ValueError(
+                    f"COPYGATE_COPIER_PARTITIONS: {part!r} is not within 0-{count - 1}"
+                )
+            chosen.update(range(first, last + 1))
+        return sorted(chosen)

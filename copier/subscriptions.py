@@ -106,12 +106,37 @@ def _audit_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
     }
 
 
+#: Redis Cluster's subscription change: KEYS[1] the follower's subscriptions hash;
+#: ARGV master id, the value read ('' = none), netstrings of ops (n, n arguments).
+#: Applies the ops (all in KEYS[1]'s slot) only if the value is unchanged: 1, else 0.
+_CAS_OPS = """
+local now = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if now ~= ARGV[2] then return 0 end
+local blob, pos = ARGV[3], 1
+local function nxt()
+  local colon = string.find(blob, ':', pos, true)
+  local n = tonumber(string.sub(blob, pos, colon - 1))
+  pos = colon + n + 1
+  return string.sub(blob, colon + 1, colon + n)
+end
+local allowed = {HSET = true, HDEL = true, XADD = true}
+while pos <= #blob do
+  local op = {}
+  for i = 1, tonumber(nxt()) do op[i] = nxt() end
+  if not allowed[op[1]] then return redis.error_reply('op not allowed: ' .. op[1]) end
+  redis.call(unpack(op))
+end
+return 1
+"""
+
+
 class SubscriptionStore:
     """Subscriptions (both directions) and the audit streams."""
 
     def __init__(self, redis: aioredis.Redis, keys: CopierKeys) -> None:
         self._redis = redis  #: bytes-mode client
         self._keys = keys  #: copier key names
+        self._cas = redis.register_script(_CAS_OPS)  #: `_transact` on Redis Cluster
 
     @translates_redis_errors
     async def get(self, follower_id: str, master_id: str) -> SubscriptionView | None:
@@ -202,6 +227,8 @@ class SubscriptionStore:
         the audited `before` is always exactly what the change replaced.
         """
         key = self._keys.subscriptions(follower_id)
+        if self._keys.cluster:
+            return await self._transact_on_cluster(key, master_id, follower_id, change)
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -216,3 +243,32 @@ class SubscriptionStore:
                     return before
                 except WatchError:
                     continue
+
+    async def _transact_on_cluster(
+        self,
+        key: str,
+        master_id: str,
+        follower_id: str,
+        change: Callable[[SubscriptionView | None], list[list[str]]],
+    ) -> SubscriptionView | None:
+        """`_transact` on Redis Cluster (whose client has no WATCH on a pipeline).
+
+        The follower's writes are applied by a compare-and-set script (only if the
+        subscription is still what was read); the writes to other slots (the
+        master's followers hash, the master's and the global audit streams)
+        follow right after, on their own.
+        """
+        while True:
+            raw = await self._redis.hget(key, master_id)
+            before = None if raw is None else SubscriptionView.model_validate_json(raw)
+            local, foreign = self._keys.split_by_slot(follower_id, change(before))
+            values = [arg.encode() for op in local for arg in (str(len(op)), *op)]
+            blob = b"".join(b"%d:%s" % (len(value), value) for value in values)
+            applied = await self._cas(keys=[key], args=[master_id, raw or b"", blob])
+            if not applied:
+                continue
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for op in foreign:
+                    pipe.execute_command(*op)
+                await pipe.execute()
+            return before

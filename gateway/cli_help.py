@@ -18,7 +18,14 @@ from gateway.settings import Settings
 __all__ = ["HelpFormatter", "PortBusy", "check_port_free", "environment_epilog"]
 
 #: Settings of `Settings` a standalone copier process reads.
-_COPIER_PROCESS_FIELDS = ("redis_url", "key_prefix", "log_level", "otel_exporter")
+_COPIER_PROCESS_FIELDS = (
+    "redis_url",
+    "redis_cluster",
+    "redis_partitions",
+    "key_prefix",
+    "log_level",
+    "otel_exporter",
+)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

@@ -84,12 +84,16 @@ class GatewayMetrics:
             counts = await self._store.sessions.count_by_state()
             for state, count in counts.items():
                 self.sessions.labels(state.value).set(count)
-            for name, stream in (
-                ("intents", self._store.keys.intent_stream()),
-                ("ea_events", self._store.keys.ea_inbox_stream()),
-                ("fan_out", self._keys.fan_out_stream()),
-            ):
-                lag, pending = await self._group_backlog(stream)
+            keys = self._store.keys
+            for name, stream_of in (
+                ("intents", keys.intent_stream),
+                ("ea_events", keys.ea_inbox_stream),
+                ("fan_out", self._keys.fan_out_stream),
+            ):  # summed over the streams' partitions (one on a single Redis)
+                lag = pending = 0
+                for n in range(keys.partition_count):
+                    part_lag, part_pending = await self._group_backlog(stream_of(n))
+                    lag, pending = lag + part_lag, pending + part_pending
                 self.backlog.labels(name, "lag").set(lag)
                 self.backlog.labels(name, "pending").set(pending)
             self.dead_letters.set(await self._store.redis.xlen(self._keys.dead_letters()))

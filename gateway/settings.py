@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "parse_host_ports"]
@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     redis_sentinels: str | None = None
     #: The master name the sentinels monitor (``sentinel monitor <name> ...``).
     redis_sentinel_master: str = "mymaster"
+    #: Redis Cluster: `redis_url` names any node (its password and TLS apply to
+    #: all); every process uses redis-py's cluster client and the partitioned key
+    #: layout (docs/redis-layout.md, "Redis Cluster").
+    redis_cluster: bool = False
+    #: Redis Cluster only: partitions of the cross-account indexes and streams
+    #: (their slots spread evenly over the slot space). Every process of one
+    #: deployment must use the same number, and it must not change while data exists.
+    redis_partitions: int = Field(default=16, ge=1, le=1024)
     #: Replicas that must hold the writes of each pipeline of store scripts before
     #: its replies are used (``WAIT n``), so before a transport sends a message it
     #: read; 0 never waits. See docs/redis-layout.md, "What a failover can lose".
@@ -104,8 +112,8 @@ class Settings(BaseSettings):
         scheme = value.partition("://")[0].lower()
         if "cluster" in scheme:
             raise ValueError(
-                f"{scheme}:// asks for Redis Cluster, which copygate does not support; "
-                "use one primary (redis://), with Sentinel for failover (COPYGATE_REDIS_SENTINELS)"
+                f"{scheme}:// asks for Redis Cluster: give any node's redis:// (or rediss://) "
+                "URL and set COPYGATE_REDIS_CLUSTER=true"
             )
         if scheme not in ("redis", "rediss", "unix"):
             raise ValueError(f"expected a redis://, rediss:// or unix:// URL, got {scheme}://")
@@ -118,6 +126,22 @@ class Settings(BaseSettings):
             parse_host_ports(value)
             return value
         return None
+
+    @model_validator(mode="after")
+    def _cluster_excludes_sentinel_and_wait(self) -> Settings:
+        if self.redis_cluster:
+            if self.redis_url is None:
+                raise ValueError("COPYGATE_REDIS_CLUSTER needs COPYGATE_REDIS_URL (any node)")
+            if self.redis_sentinels:
+                raise ValueError(
+                    "COPYGATE_REDIS_CLUSTER and COPYGATE_REDIS_SENTINELS exclude each other"
+                )
+            if self.redis_wait_replicas:
+                raise ValueError(
+                    "COPYGATE_REDIS_WAIT_REPLICAS is not supported on Redis Cluster "
+                    "(WAIT is per node, a pipeline spans nodes)"
+                )
+        return self
 
     @property
     def sentinel_addresses(self) -> list[tuple[str, int]]:

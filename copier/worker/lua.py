@@ -278,7 +278,7 @@ def load_templates(keys: CopierKeys, gateway: RedisKeys) -> bytes:
     return "\n".join((keys.follower_state(a), gateway.ea_state(a), keys.copies(a))).encode()
 
 
-def commit_templates(keys: CopierKeys) -> bytes:
+def commit_templates(keys: CopierKeys, partition: int = 0) -> bytes:
     """ARGV[1] of `COMMIT_MANY`: record, copies, index, queued, delivered, outbox templates."""
     a = "\x01"
     names = (
@@ -288,15 +288,15 @@ def commit_templates(keys: CopierKeys) -> bytes:
         keys.queued_times(a),
         keys.delivered_times(a),
         keys.outbox(a),
-        keys.outbox_index(),
+        keys.outbox_index(partition),
     )
     return "\n".join(names).encode()
 
 
-def outbox_templates(keys: CopierKeys) -> bytes:
+def outbox_templates(keys: CopierKeys, partition: int = 0) -> bytes:
     """ARGV[1] of `OUTBOX_DONE`: outbox, outbox index and queued-times key templates."""
     a = "\x01"
-    return "\n".join((keys.outbox(a), keys.outbox_index(), keys.queued_times(a))).encode()
+    return "\n".join((keys.outbox(a), keys.outbox_index(partition), keys.queued_times(a))).encode()
 
 
 #: KEYS: lock, marks hash, stream; ARGV: token, lock ttl (ms), account, group.

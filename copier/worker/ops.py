@@ -68,6 +68,7 @@ def commit_decision(
     *,
     epoch: str,
     out: list[bytes],
+    foreign: list[list[str]] | None = None,
 ) -> None:
     """Append one decision of a `COMMIT_MANY` call to `out` (join it for ARGV[3]).
 
@@ -78,6 +79,8 @@ def commit_decision(
         now_ms: the current time.
         epoch: a fresh random token: the record's epoch if the decision creates it.
         out: the netstrings of the call so far (this decision's are appended as one).
+        foreign: Redis Cluster: where the decision's writes outside the follower's
+            slot go instead (`CopierKeys.split_by_slot`; applied after the call).
     """
     changes = encode_changes(write.before, write.after)
     values = [
@@ -99,6 +102,9 @@ def commit_decision(
         due = b"%d" % item.due_ms
         values += (item.envelope_id.encode(), due, due + b"|" + item.body)
     ops = commit_ops(keys, write, views, now_ms)
+    if foreign is not None:
+        ops, elsewhere = keys.split_by_slot(write.after.account_id, ops)
+        foreign += elsewhere
     values.append(b"%d" % len(ops))
     for op in ops:
         values.append(b"%d" % len(op))

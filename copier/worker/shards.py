@@ -19,6 +19,12 @@ letters), so:
 - **nothing is lost**: the split (`FAN_OUT_SPLIT`: every shard entry and its
   partition's last id, atomically) happens before the intents are acknowledged.
 
+On Redis Cluster the fan-out stream and its last-ids hash are per partition: a
+master's shard entries go to its partition's (`CopierKeys.fan_out_stream`), so the
+split touches one slot, and the shard partitions' locks and marks share that slot
+(`CopierKeys.partition_lock`); a worker consumes the fan-out streams of the
+partitions it consumes.
+
 Switching a master between the direct path and shards must not reorder a
 follower's intents: a master is planned directly only when every shard entry
 written for it is finished (each partition's mark has reached its last id),
@@ -38,7 +44,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from copier.core import MasterSignal
-from copier.keys import CopierKeys
+from copier.keys import FAN_OUT_SEPARATOR, CopierKeys
 from copier.worker.codec import encode_signals
 from copier.worker.lua import FAN_OUT_SPLIT
 from copier.worker.ops import netstrings
@@ -58,7 +64,7 @@ __all__ = [
 FAN_OUT_SHARDS = 8
 
 #: Between master and shard in a partition name (never part of an account id).
-_SEPARATOR = "#"
+_SEPARATOR = FAN_OUT_SEPARATOR
 
 
 def shard_of(follower_id: str) -> int:
@@ -102,9 +108,10 @@ class FanOutShards:
     async def unfinished(self, master_id: str) -> bool:
         """True while a shard entry written for `master_id` is not finished (marked)."""
         fields = [partition_of(master_id, s) for s in range(FAN_OUT_SHARDS)]
+        n = self._keys.partition_of(master_id)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(self._keys.fan_out_last(), fields)
-            pipe.hmget(self._keys.marks(self._keys.fan_out_stream()), fields)
+            pipe.hmget(self._keys.fan_out_last(n), fields)
+            pipe.hmget(self._keys.marks(self._keys.fan_out_stream(n)), fields)
             lasts, marks = await pipe.execute()
         return any(
             last is not None and (mark is None or _key(mark) < _key(last))
@@ -130,6 +137,7 @@ class FanOutShards:
             for value in (partition_of(master, shard).encode(), master.encode(), body)
         ]
         if values:
-            keys = [self._keys.fan_out_stream(), self._keys.fan_out_last()]
+            n = self._keys.partition_of(master)  # the master's partition: one slot
+            keys = [self._keys.fan_out_stream(n), self._keys.fan_out_last(n)]
             await self._split(keys=keys, args=[self._maxlen, netstrings(values)])
         return len(shards)

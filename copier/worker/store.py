@@ -53,6 +53,7 @@ from copier.worker.lua import (
     outbox_templates,
 )
 from copier.worker.ops import commit_decision, netstrings
+from copier.worker.partitions import chunks, keyed_call
 from copier.worker.state import CopyRecord, FollowerRecord, MasterBook
 from gateway.store.keys import RedisKeys
 from gateway.store.ports import DeliveryLog
@@ -130,11 +131,12 @@ class FollowerStore:
         #: `enqueue_many` call
         self._enqueue_concurrency = enqueue_concurrency
         self._load = redis.register_script(LOAD_MANY)  #: versions, EA state, copy records
-        self._load_templates = load_templates(self.ckeys, keys)  #: key templates of LOAD_MANY
+        parts = range(keys.partition_count)  # key templates by partition (one on one Redis)
+        self._load_templates = [load_templates(self.ckeys.pinned(n), keys.pinned(n)) for n in parts]
         self._commit = redis.register_script(COMMIT_MANY)  #: the CAS commits
-        self._commit_templates = commit_templates(self.ckeys)  #: key templates of COMMIT_MANY
+        self._commit_templates = [commit_templates(self.ckeys.pinned(n), n) for n in parts]
         self._done = redis.register_script(OUTBOX_DONE)  #: outbox acknowledgement
-        self._templates = outbox_templates(self.ckeys)  #: key templates of OUTBOX_DONE
+        self._templates = [outbox_templates(self.ckeys.pinned(n), n) for n in parts]
         #: parse cache: (owner, other) -> (raw, view, the settings shared by equal views)
         self._subs: dict[tuple[str, str], tuple[bytes, SubscriptionView, SubscriptionSettings]] = {}
         #: one settings object per distinct settings JSON, one spec per distinct spec JSON:
@@ -218,16 +220,20 @@ class FollowerStore:
         EA state and copy records; only records whose (version, epoch) is not the
         one last decoded (or committed) by this store are read in full.
         """
-        followers = list(copy_ids)
-        calls: list[list[bytes]] = []
-        for start in range(0, len(followers), _CHUNK):
+        given = list(copy_ids)
+        calls: list[list[bytes | str | int]] = []
+        followers: list[str] = []  # in the order of the calls (grouped by partition)
+        for partition, indexes in chunks(self.ckeys, given, _CHUNK):
+            part = [given[i] for i in indexes]
+            followers += part
             pairs = [
                 value
-                for follower in followers[start : start + _CHUNK]
+                for follower in part
                 for value in (follower.encode(), (copy_ids[follower] or "").encode())
             ]
-            calls.append([self._load_templates, netstrings(pairs)])
-        replies = await evalsha_many(self._redis, self._load, calls)
+            templates = self._load_templates[partition]
+            calls.append(keyed_call(self.ckeys, part[0], templates, netstrings(pairs)))
+        replies = await evalsha_many(self._redis, self._load, calls, keyed=True)
         flat = [value for reply in replies for value in reply]
         stale = [
             f
@@ -333,10 +339,16 @@ class FollowerStore:
         # One random token per call; each decision's epoch is the token and its
         # index, so every record created by this call gets a distinct fresh epoch.
         token = secrets.token_hex(8)
-        calls: list[list[bytes | int]] = []
-        for start in range(0, len(writes), _CHUNK):
+        calls: list[list[bytes | str | int]] = []
+        order: list[int] = []  # indexes into `writes` in the order of the calls
+        # Redis Cluster: each decision's writes outside its follower's slot
+        foreign: list[list[list[str]]] | None = [] if self.ckeys.cluster else None
+        accounts = [w.after.account_id for w in writes]
+        for partition, indexes in chunks(self.ckeys, accounts, _CHUNK):
             blob: list[bytes] = []
-            for i, w in enumerate(writes[start : start + _CHUNK], start):
+            for i in indexes:
+                w = writes[i]
+                elsewhere: list[list[str]] | None = None if foreign is None else []
                 commit_decision(
                     self.ckeys,
                     w,
@@ -344,18 +356,33 @@ class FollowerStore:
                     now_ms,
                     epoch=f"{token}-{i}",
                     out=blob,
+                    foreign=elsewhere,
                 )
-            calls.append([self._commit_templates, self._max_copies, b"".join(blob)])
-        replies = await evalsha_many(self._redis, self._commit, calls)
+                if foreign is not None and elsewhere is not None:
+                    foreign.append(elsewhere)
+            order += indexes
+            templates = self._commit_templates[partition]
+            args = (templates, self._max_copies, b"".join(blob))
+            calls.append(keyed_call(self.ckeys, accounts[indexes[0]], *args))
+        replies = await evalsha_many(self._redis, self._commit, calls, keyed=True)
         flat = [value for reply in replies for value in reply]
-        results: list[bool] = []
-        for i, write in enumerate(writes):
-            outcome, version, epoch = flat[3 * i : 3 * i + 3]
+        results = [False] * len(writes)
+        after_ops: list[list[str]] = []
+        for n, i in enumerate(order):
+            write = writes[i]
+            outcome, version, epoch = flat[3 * n : 3 * n + 3]
             ok = outcome == b"ok"
             if ok:  # what Redis now holds, already decoded
                 after = write.after.with_version(int(version))
                 self._records.put(after.account_id, (str(version).encode(), epoch), after)
-            results.append(ok)
+                if foreign is not None:
+                    after_ops += foreign[n]
+            results[i] = ok
+        if after_ops:  # Redis Cluster: the winners' writes to other accounts' slots
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for op in after_ops:
+                    pipe.execute_command(*op)
+                await pipe.execute()
         return results
 
     # ---- outbox ----------------------------------------------------------------
@@ -381,19 +408,27 @@ class FollowerStore:
             if result.full:
                 _log.warning("delivery log of %s is full: %s not queued", account, item.envelope_id)
             done.setdefault(account, ([], []))[1 if result.full else 0].append(item.envelope_id)
-        values: list[bytes] = []
-        for account, (queued, refused) in done.items():
-            values += (account.encode(), b"%d" % len(queued), b"%d" % len(refused))
-            values += (envelope_id.encode() for envelope_id in (*queued, *refused))
-        await self._done(keys=[], args=[self._templates, now_ms, netstrings(values)])
+        accounts = list(done)
+        calls: list[list[bytes | str | int]] = []
+        for partition, indexes in chunks(self.ckeys, accounts, len(accounts)):
+            values: list[bytes] = []
+            for account in (accounts[i] for i in indexes):
+                queued, refused = done[account]
+                values += (account.encode(), b"%d" % len(queued), b"%d" % len(refused))
+                values += (envelope_id.encode() for envelope_id in (*queued, *refused))
+            args = (self._templates[partition], now_ms, netstrings(values))
+            calls.append(keyed_call(self.ckeys, accounts[indexes[0]], *args))
+        await evalsha_many(self._redis, self._done, calls, keyed=True)
         return {a: FlushResult(tuple(q), tuple(r)) for a, (q, r) in done.items()}
 
     @translates_redis_errors
     async def due_outbox(self, now_ms: int, *, limit: int = 100) -> list[tuple[str, OutboxItem]]:
         """Outbox items whose due time has passed (retries, and orphans of dead writers)."""
-        accounts: Any = await self._redis.zrangebyscore(
-            self.ckeys.outbox_index(), "-inf", now_ms, start=0, num=limit
-        )
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for n in range(self._keys.partition_count):
+                pipe.zrangebyscore(self.ckeys.outbox_index(n), "-inf", now_ms, start=0, num=limit)
+            parts: list[Any] = await pipe.execute()
+        accounts = [account for part in parts for account in part]
         if not accounts:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -479,7 +514,7 @@ class FollowerStore:
         """Whether the intent stream holds an entry of `master_id` up to
         `before_entry_id` (an id of another stream: the same id is "no later") that
         the copier has not processed yet (above the master's mark)."""
-        stream = self._keys.intent_stream()
+        stream = self._keys.intent_stream(self._keys.partition_of(master_id))
         mark: Any = await self._redis.hget(self.ckeys.marks(stream), master_id)
         start = "-" if mark is None else "(" + _text(mark)
         account = master_id.encode()

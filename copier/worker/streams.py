@@ -126,8 +126,9 @@ class OrderedStreams:
         self._enter = redis.register_script(ENTER)  #: lock + mark + oldest pending id
         self._release = redis.register_script(RELEASE)  #: compare-and-delete of a lock
         self._cursors = dict.fromkeys(self._handlers, "0-0")  #: XAUTOCLAIM cursors
-        #: False over the in-process store (fakeredis), which is polled instead
-        self._blocking = not isinstance(redis, fakeredis.FakeAsyncRedis)
+        #: False over the in-process store (fakeredis) and on Redis Cluster, which
+        #: are polled instead (a cluster reads each partition's stream on its own)
+        self._blocking = not isinstance(redis, fakeredis.FakeAsyncRedis) and not keys.cluster
 
     async def ensure_groups(self) -> None:
         """Create the consumer group on every stream (from the start) if missing."""
@@ -145,7 +146,14 @@ class OrderedStreams:
         answer is followed by a short sleep, so an idle worker does not spin a core.
         """
         reply: Any
-        if self._narrow:
+        if self._keys.cluster:  # one XREADGROUP per stream (slot), pipelined per node
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for stream in self._handlers:
+                    count = self._narrow.get(stream, self._batch)
+                    pipe.xreadgroup(CONSUMER_GROUP, self.consumer, {stream: ">"}, count=count)
+                replies: list[Any] = await pipe.execute()
+            reply = [row for each in replies for row in each or ()]
+        elif self._narrow:
             reply = await self._read_narrow(block_ms)
         else:
             reply = await self._redis.xreadgroup(
@@ -218,7 +226,9 @@ class OrderedStreams:
                     await self._redis.xack(stream, CONSUMER_GROUP, entry_id)
                     continue
                 entry = StreamEntry(stream, entry_id.decode(), fields)
-                count = int(await self._redis.hincrby(self._keys.failures(), _fkey(entry), 1))
+                count = int(
+                    await self._redis.hincrby(self._keys.failures(entry.stream), _fkey(entry), 1)
+                )
                 claimed.append((entry, count))
         return claimed
 
@@ -373,7 +383,7 @@ class OrderedStreams:
                 )
             every = [*entries, *done]
             pipe.xack(stream, CONSUMER_GROUP, *(e.entry_id for e in every))
-            pipe.hdel(self._keys.failures(), *(_fkey(e) for e in every))
+            pipe.hdel(self._keys.failures(stream), *(_fkey(e) for e in every))
             await pipe.execute()
 
     async def _handle(self, entry: StreamEntry, claims: int) -> None:
@@ -390,32 +400,33 @@ class OrderedStreams:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._keys.marks(entry.stream), entry.account_id, entry.entry_id)
             pipe.xack(entry.stream, CONSUMER_GROUP, entry.entry_id)
-            pipe.hdel(self._keys.failures(), _fkey(entry))
+            pipe.hdel(self._keys.failures(entry.stream), _fkey(entry))
             await pipe.execute()
 
     async def _dead_letter(self, entry: StreamEntry, error: str) -> None:
         _log.error("dead-lettering %s %s: %s", entry.stream, entry.entry_id, error)
         claims = await self._claims(entry)
         mark = await self._mark(entry)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(
-                self._keys.dead_letters(),
-                {
-                    "stream": entry.stream,
-                    "entry_id": entry.entry_id,
-                    "account_id": entry.account_id,
-                    "error": error[:2000],
-                    "claims": str(claims),
-                    "dead_ms": str(self._clock()),
-                    "body": entry.fields.get(b"body", b""),
-                },
-                maxlen=10_000,
-                approximate=True,
+        letter: dict[Any, Any] = {
+            "stream": entry.stream,
+            "entry_id": entry.entry_id,
+            "account_id": entry.account_id,
+            "error": error[:2000],
+            "claims": str(claims),
+            "dead_ms": str(self._clock()),
+            "body": entry.fields.get(b"body", b""),
+        }
+        if self._keys.cluster:  # the dead-letter stream is in another slot: first, alone
+            await self._redis.xadd(
+                self._keys.dead_letters(), letter, maxlen=10_000, approximate=True
             )
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if not self._keys.cluster:
+                pipe.xadd(self._keys.dead_letters(), letter, maxlen=10_000, approximate=True)
             if mark is None or entry_key(mark) < entry_key(entry.entry_id):
                 pipe.hset(self._keys.marks(entry.stream), entry.account_id, entry.entry_id)
             pipe.xack(entry.stream, CONSUMER_GROUP, entry.entry_id)
-            pipe.hdel(self._keys.failures(), _fkey(entry))
+            pipe.hdel(self._keys.failures(entry.stream), _fkey(entry))
             await pipe.execute()
 
     async def _mark(self, entry: StreamEntry) -> str | None:
@@ -423,7 +434,7 @@ class OrderedStreams:
         return None if raw is None else raw.decode()
 
     async def _claims(self, entry: StreamEntry) -> int:
-        raw = await self._redis.hget(self._keys.failures(), _fkey(entry))
+        raw = await self._redis.hget(self._keys.failures(entry.stream), _fkey(entry))
         return int(raw or 0)
 
     async def _earlier(

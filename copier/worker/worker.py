@@ -82,13 +82,19 @@ class CopierWorker:
             tracer=tracer,
             shards=self.shards,
         )  #: load -> decide -> write
+        #: the partitions whose streams this worker consumes (every one by default)
+        partitions = settings.partitions_of(store.keys.partition_count)
         self.streams = OrderedStreams(
             store.redis,
             ckeys,
             {
-                store.keys.intent_stream(): self.pump.on_intent_entry,
-                store.keys.ea_inbox_stream(): self.pump.on_inbox_entry,
-                ckeys.fan_out_stream(): self.pump.on_fan_out_entry,
+                stream: handler
+                for n in partitions
+                for stream, handler in (
+                    (store.keys.intent_stream(n), self.pump.on_intent_entry),
+                    (store.keys.ea_inbox_stream(n), self.pump.on_inbox_entry),
+                    (ckeys.fan_out_stream(n), self.pump.on_fan_out_entry),
+                )
             },
             consumer=self.name,
             clock=clock,
@@ -97,13 +103,17 @@ class CopierWorker:
             claim_idle_ms=settings.claim_idle_ms,
             batch=settings.batch,
             pause_after_read_ms=settings.test_pause_after_read_ms,
-            narrow={ckeys.fan_out_stream(): settings.fan_out_read},
+            narrow={ckeys.fan_out_stream(n): settings.fan_out_read for n in partitions},
         )  #: ordered stream consumption
         #: stream -> the handler of a batch of its entries (`OrderedStreams.process_together`)
         self._together: dict[str, BatchHandler] = {
-            store.keys.intent_stream(): self.pump.on_intent_entries,
-            store.keys.ea_inbox_stream(): self.pump.on_inbox_entries,
-            ckeys.fan_out_stream(): self.pump.on_fan_out_entries,
+            stream: handler
+            for n in partitions
+            for stream, handler in (
+                (store.keys.intent_stream(n), self.pump.on_intent_entries),
+                (store.keys.ea_inbox_stream(n), self.pump.on_inbox_entries),
+                (ckeys.fan_out_stream(n), self.pump.on_fan_out_entries),
+            )
         }
         self._task: asyncio.Task[None] | None = None  #: the running loop
         self._stopping = asyncio.Event()  #: set by `stop`

@@ -51,6 +51,15 @@ def account_from_fields(account_id: str, values: list[Any]) -> AccountRecord | N
     )
 
 
+#: Redis Cluster's `create_account` (its client has no WATCH on a pipeline): KEYS the
+#: account's traces (one slot), ARGV field/value pairs. 1 if created, 0 if it existed.
+_CREATE_IF_ABSENT = """
+if redis.call('EXISTS', unpack(KEYS)) > 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+
 class RedisAccountStore:
     """The `AccountStore` port on a bytes-mode `redis.asyncio.Redis` (or fakeredis)."""
 
@@ -59,6 +68,8 @@ class RedisAccountStore:
         self._redis = redis
         #: key names under the configured prefix
         self._keys = keys
+        #: `create_account` on Redis Cluster
+        self._create_if_absent = redis.register_script(_CREATE_IF_ABSENT)
 
     async def put_account(self, record: AccountRecord) -> AccountRecord:
         """Create or replace the configuration (one transaction); returns what is stored.
@@ -78,11 +89,14 @@ class RedisAccountStore:
             else:
                 fields[field] = value
         with map_redis_errors("RedisAccountStore.put_account"):
+            if self._keys.cluster:  # the accounts set is in another slot: index it first
+                await self._redis.sadd(self._keys.accounts(), record.account_id)
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.hset(name, mapping=fields)
                 if cleared:
                     pipe.hdel(name, *cleared)
-                pipe.sadd(self._keys.accounts(), record.account_id)
+                if not self._keys.cluster:
+                    pipe.sadd(self._keys.accounts(), record.account_id)
                 await pipe.execute()
         return record
 
@@ -117,6 +131,11 @@ class RedisAccountStore:
             if value is not None:
                 fields[field] = value
         with map_redis_errors("RedisAccountStore.create_account"):
+            if self._keys.cluster:  # another slot: index first (`list_accounts` skips ids
+                # without a record, so an id indexed for a creation that fails is harmless)
+                await self._redis.sadd(self._keys.accounts(), record.account_id)
+                pairs = [part for item in fields.items() for part in item]
+                return bool(await self._create_if_absent(keys=traces, args=pairs))
             async with self._redis.pipeline(transaction=True) as pipe:
                 while True:
                     try:

@@ -7,19 +7,25 @@
   ``COPYGATE_REDIS_SENTINEL_MASTER``: redis-py's Sentinel client, which asks the
   sentinels for the current primary before each new connection and drops the
   connections of a demoted one, so a failover is survived with a reconnect.
-  ``COPYGATE_REDIS_URL`` then only contributes its password and database number.
+  ``COPYGATE_REDIS_URL`` then only contributes its password and database number;
+* ``COPYGATE_REDIS_CLUSTER=true``: redis-py's cluster client
+  (`redis.asyncio.cluster.RedisCluster`), ``COPYGATE_REDIS_URL`` naming any node;
+  it discovers the others and follows slot moves and failovers (MOVED/ASK).
+  The stores type it as `redis.asyncio.Redis`: they only use commands and
+  pipelines both clients have (and transactions within one slot).
 
-Both pools queue callers at their connection cap instead of failing
+Both single-server pools queue callers at their connection cap instead of failing
 (`QueuedConnectionPool`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
 from gateway.settings import Settings
@@ -30,6 +36,8 @@ __all__ = [
     "QueuedSentinelConnectionPool",
     "aclose_client",
     "connect",
+    "is_cluster_client",
+    "subscriber_client",
 ]
 
 #: Redis connections one process opens at most (the event bus's pub/sub one included).
@@ -90,6 +98,8 @@ def connect(settings: Settings) -> aioredis.Redis:
     Raises:
         ValueError: neither ``redis_url`` nor ``redis_sentinels`` is set.
     """
+    if settings.redis_cluster and settings.redis_url is not None:
+        return _cluster_client(settings.redis_url)
     sentinels = settings.sentinel_addresses
     if sentinels:
         return _sentinel_client(settings, sentinels)
@@ -97,6 +107,53 @@ def connect(settings: Settings) -> aioredis.Redis:
         raise ValueError("no Redis configured (COPYGATE_REDIS_URL or COPYGATE_REDIS_SENTINELS)")
     return aioredis.Redis.from_pool(
         QueuedConnectionPool.from_url(settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS)
+    )
+
+
+def _cluster_client(url: str) -> aioredis.Redis:
+    client = RedisCluster.from_url(
+        url,
+        max_connections=REDIS_MAX_CONNECTIONS,  # per node
+        socket_connect_timeout=2.0,
+    )
+    return cast(aioredis.Redis, client)
+
+
+def is_cluster_client(redis: aioredis.Redis) -> bool:
+    """True for a client of `connect` with ``COPYGATE_REDIS_CLUSTER``."""
+    return isinstance(redis, RedisCluster)
+
+
+async def subscriber_client(
+    redis: aioredis.Redis, attempt: int, shard_key: str | None = None
+) -> aioredis.Redis:
+    """The client whose connection carries the event bus's subscriptions.
+
+    `redis` itself, except on Redis Cluster: there, a single-node client of one of
+    the cluster's nodes (the next one at each `attempt`, so a dead node is left
+    behind). Classic pub/sub messages reach every node of a cluster, so any node
+    will do; with `shard_key` (sharded pub/sub), the primary that owns that key's
+    slot, looked up again (slot map refreshed) after a failed attempt. Close that
+    client after use (`redis` is returned as is otherwise).
+    """
+    if not isinstance(redis, RedisCluster):
+        return redis
+    await redis.initialize()  # learns the nodes, if no command did yet
+    if shard_key is not None:
+        if attempt:
+            await redis.nodes_manager.initialize()  # a failover or slot move: ask again
+        node = redis.get_node_from_key(shard_key)
+    else:
+        nodes = redis.get_nodes()
+        node = nodes[attempt % len(nodes)]
+    kwargs = node.connection_kwargs
+    return aioredis.Redis(
+        host=node.host,
+        port=node.port,
+        username=kwargs.get("username"),
+        password=kwargs.get("password"),
+        client_name=kwargs.get("client_name"),
+        socket_connect_timeout=2.0,
     )
 
 
@@ -122,6 +179,9 @@ def _sentinel_client(settings: Settings, sentinels: list[tuple[str, int]]) -> ai
 
 async def aclose_client(redis: aioredis.Redis) -> None:
     """Close a client of `connect`, and its connections to the sentinels if any."""
+    if isinstance(redis, RedisCluster):
+        await redis.aclose()
+        return
     pool = redis.connection_pool
     await redis.aclose()
     if isinstance(pool, SentinelConnectionPool):

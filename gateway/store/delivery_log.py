@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 
 from gateway.errors import DeliveryLogFull, FencingError
 from gateway.store.keys import RedisKeys
+from gateway.store.partitions import by_partition
 from gateway.store.records import EnqueueResult, LogBatch, LogEntry, LogRead
 from gateway.store.redis_errors import translates_redis_errors
 from gateway.store.scripts import Scripts
@@ -81,6 +82,7 @@ class RedisDeliveryLog:
             envelope_id,
             body,
             self._max_entries,
+            partition=self._keys.partition_of(account_id),
         )
         if reply[0] == b"full":
             raise DeliveryLogFull(
@@ -98,12 +100,21 @@ class RedisDeliveryLog:
         full comes back with ``full=True`` (nothing is raised). Items go in chunks of
         `ENQUEUE_CHUNK`, so one call never blocks Redis for long.
         """
+        if self._keys.cluster:
+            return await by_partition(self._keys, items, lambda i: i[0], self._enqueue_chunks)
+        return await self._enqueue_chunks(items, 0)
+
+    async def _enqueue_chunks(
+        self, items: Sequence[tuple[str, str, bytes]], partition: int
+    ) -> list[EnqueueResult]:
+        """`enqueue_many` of items of one partition (all items on a single Redis)."""
         results: list[EnqueueResult] = []
+        routing = [self._keys.account(items[0][0])] if self._keys.cluster and items else []
         for start in range(0, len(items), ENQUEUE_CHUNK):
             args: list[str | bytes | int] = [self._max_entries]
             for account_id, envelope_id, body in items[start : start + ENQUEUE_CHUNK]:
                 args += [account_id, envelope_id, body]
-            reply = await self._scripts.run("enqueue_many", [], *args)
+            reply = await self._scripts.run("enqueue_many", routing, *args, partition=partition)
             for status, seq in zip(reply[::2], reply[1::2], strict=True):
                 number = int(seq)
                 results.append(
@@ -124,7 +135,12 @@ class RedisDeliveryLog:
                 session receives nothing; its opening messages go through `promote`).
         """
         reply = await self._scripts.run(
-            "log_for_session", [self._keys.account(account_id)], account_id, session_id, body
+            "log_for_session",
+            [self._keys.account(account_id)],
+            account_id,
+            session_id,
+            body,
+            partition=self._keys.partition_of(account_id),
         )
         if reply[0] != b"ok":
             raise FencingError(session_id, reply[1].decode() or None)
@@ -145,7 +161,12 @@ class RedisDeliveryLog:
         seq returned, the ceiling of later acknowledgements.
         """
         read = LogRead(account_id, session_id, after_seq, limit=limit)
-        flat = await self._scripts.run("read", [self._keys.account(account_id)], *_read_args(read))
+        flat = await self._scripts.run(
+            "read",
+            [self._keys.account(account_id)],
+            *_read_args(read),
+            partition=self._keys.partition_of(account_id),
+        )
         return _batches(flat, [read])[0].entries
 
     @translates_redis_errors
@@ -156,9 +177,18 @@ class RedisDeliveryLog:
         `next_seq` then `read`); results come back in the order of `reads`. Chunks
         of `READ_CHUNK` run concurrently.
         """
+        if self._keys.cluster:
+            return await by_partition(self._keys, reads, lambda r: r.account_id, self._read_chunks)
+        return await self._read_chunks(reads, 0)
+
+    async def _read_chunks(self, reads: Sequence[LogRead], partition: int) -> list[LogBatch]:
+        """`read_many` of reads of one partition (all reads on a single Redis)."""
+        routing = [self._keys.account(reads[0].account_id)] if self._keys.cluster and reads else []
         chunks = [reads[i : i + READ_CHUNK] for i in range(0, len(reads), READ_CHUNK)]
         calls = [
-            self._scripts.run("read", [], *(arg for r in chunk for arg in _read_args(r)))
+            self._scripts.run(
+                "read", routing, *(arg for r in chunk for arg in _read_args(r)), partition=partition
+            )
             for chunk in chunks
         ]
         replies = [await calls[0]] if len(calls) == 1 else await asyncio.gather(*calls)
@@ -182,7 +212,12 @@ class RedisDeliveryLog:
             The account's acknowledged seq afterwards (never decreases).
         """
         reply = await self._scripts.run(
-            "ack", [self._keys.account(account_id)], account_id, session_id, ack_seq
+            "ack",
+            [self._keys.account(account_id)],
+            account_id,
+            session_id,
+            ack_seq,
+            partition=self._keys.partition_of(account_id),
         )
         if reply[0] != b"ok":
             raise FencingError(session_id, reply[1].decode() or None)

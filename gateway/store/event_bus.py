@@ -12,6 +12,10 @@ synchronously (no queue, no task: what a long-lived connection uses, so that an
 idle subscriber costs a few hundred bytes). Channels are reference counted, so the
 thousandth subscriber of an account costs no Redis command.
 
+On Redis Cluster the bus of one partition (`partition`, see `sharded_bus`) uses
+sharded pub/sub instead: ``SPUBLISH``, ``SSUBSCRIBE``, one connection to the node
+that owns the partition's slot.
+
 When the connection drops, the supervisor reconnects with exponential backoff,
 resubscribes every channel and, once Redis confirms a channel again, hands its
 subscribers a synthetic ``{"kind": "resync"}``: events may have been missed, so
@@ -26,7 +30,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -35,6 +38,8 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from gateway.store.bus_subscribers import RESYNC, Listener, Subscription
+from gateway.store.connections import subscriber_client
 from gateway.store.keys import RedisKeys
 from gateway.store.redis_errors import translates_redis_errors
 
@@ -42,124 +47,9 @@ __all__ = ["RESYNC", "Listener", "RedisEventBus", "Subscription"]
 
 logger = logging.getLogger("copygate.store.event_bus")
 
-#: Kind of the synthetic event that tells a subscriber to re-read its state.
-RESYNC = "resync"
-
 
 class _ConnectionStale(Exception):
     """The pub/sub connection stopped answering PINGs."""
-
-
-class Listener:
-    """The events of one account, handed to a callback as they arrive; close it when done.
-
-    Created by `RedisEventBus.listen`. The callback runs synchronously in the bus's
-    reader: it must not block (set a flag, schedule work). An exception it raises
-    is logged and does not reach other subscribers.
-    """
-
-    __slots__ = ("_bus", "_callback", "_channel", "_closed", "account_id")
-
-    def __init__(
-        self,
-        bus: RedisEventBus,
-        account_id: str,
-        channel: bytes,
-        callback: Callable[[dict[str, Any]], None],
-    ) -> None:
-        self.account_id = account_id  #: the account whose events these are
-        self._bus = bus  #: the bus that feeds this listener
-        self._channel = channel  #: the Redis channel
-        self._callback = callback  #: called with each event
-        self._closed = False  #: whether close() was called
-
-    async def ready(self) -> None:
-        """Wait until Redis confirmed the channel subscription (see `Subscription.ready`)."""
-        await self._bus._wait_ready(self._channel)
-
-    def close(self) -> None:
-        """Stop receiving; the callback is not called any more."""
-        if not self._closed:
-            self._closed = True
-            self._bus._remove(self)
-
-    def _deliver(self, event: dict[str, Any], limit: int) -> None:
-        if self._closed:
-            return
-        try:
-            self._callback(event)
-        except Exception:
-            logger.exception("event listener of %s failed", self.account_id)
-
-
-class Subscription:
-    """The events of one account, as an async iterator; close it when done.
-
-    Created by `RedisEventBus.subscribe`. Iteration ends after `close` (or when the
-    bus closes). Use ``async with bus.subscribe(a) as events:`` to close it surely.
-    """
-
-    def __init__(self, bus: RedisEventBus, account_id: str, channel: bytes) -> None:
-        #: the account whose events these are
-        self.account_id = account_id
-        #: the bus that feeds this subscription
-        self._bus = bus
-        #: the Redis channel
-        self._channel = channel
-        #: events not yet consumed; None marks the end
-        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-        #: whether close() was called
-        self._closed = False
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> dict[str, Any]:
-        if self._closed and self._queue.empty():
-            raise StopAsyncIteration
-        event = await self._queue.get()
-        if event is None:
-            raise StopAsyncIteration
-        return event
-
-    async def __aenter__(self) -> Subscription:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def ready(self) -> None:
-        """Wait until Redis confirmed the channel subscription.
-
-        Events published after this returns are delivered. Subscribe, await
-        `ready`, then read the state: nothing published in between is missed.
-        """
-        await self._bus._wait_ready(self._channel)
-
-    def close(self) -> None:
-        """Stop receiving; a pending or later `__anext__` ends the iteration."""
-        if not self._closed:
-            self._closed = True
-            self._bus._remove(self)
-            self._queue.put_nowait(None)
-
-    async def aclose(self) -> None:
-        """Same as `close` (for `contextlib.aclosing`)."""
-        self.close()
-
-    def _deliver(self, event: dict[str, Any], limit: int) -> None:
-        if self._closed:
-            return
-        if self._queue.qsize() >= limit:
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            event = {"kind": RESYNC}
-        self._queue.put_nowait(event)
 
 
 class RedisEventBus:
@@ -174,6 +64,7 @@ class RedisEventBus:
         ping_interval_s: float = 5.0,
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 5.0,
+        partition: int | None = None,
     ) -> None:
         #: bytes-mode client (the pub/sub connection comes from its pool)
         self._redis = redis
@@ -207,11 +98,17 @@ class RedisEventBus:
         self._task: asyncio.Task[None] | None = None
         #: whether aclose() was called
         self._closed = False
+        #: Redis Cluster: the partition whose channels this bus carries (sharded pub/sub)
+        self._partition = partition
 
     @translates_redis_errors
     async def publish(self, account_id: str, event: dict[str, Any]) -> None:
         """Announce an event (`{"kind": "deliver" | "closed" | "promoted", ...}`)."""
-        await self._redis.publish(self._keys.account_events(account_id), orjson.dumps(event))
+        channel, data = self._keys.account_events(account_id), orjson.dumps(event)
+        if self._partition is None:
+            await self._redis.publish(channel, data)
+        else:
+            await self._redis.spublish(channel, data)
 
     def subscribe(self, account_id: str) -> Subscription:
         """Events of one account from now on, until the subscription is closed.
@@ -294,9 +191,16 @@ class RedisEventBus:
     async def _supervise(self) -> None:
         delay = self._backoff_initial_s
         connected_before = False
+        attempt = 0
         while not self._closed:
-            pubsub = self._redis.pubsub()
+            client, pubsub = self._redis, None
             try:
+                shard = (
+                    None if self._partition is None else self._keys.session_counts(self._partition)
+                )
+                client = await subscriber_client(self._redis, attempt, shard)
+                attempt += 1
+                pubsub = client.pubsub()
                 await pubsub.connect()  # type: ignore[no-untyped-call]
                 resync, connected_before = connected_before, True
                 if resync:
@@ -310,7 +214,10 @@ class RedisEventBus:
             finally:
                 with contextlib.suppress(Exception):
                     closer: Any = pubsub  # `aclose` is untyped before redis-py 8.2
-                    await closer.aclose()
+                    if closer is not None:
+                        await closer.aclose()
+                    if client is not self._redis:
+                        await client.aclose()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff_max_s)
 
@@ -359,12 +266,13 @@ class RedisEventBus:
         drop = self._sent - wanted
         add = wanted - self._sent
         self._sent = wanted
+        sharded = self._partition is not None
         if drop:
-            await pubsub.unsubscribe(*drop)
+            await (pubsub.sunsubscribe(*drop) if sharded else pubsub.unsubscribe(*drop))
         if add:
             for channel in add:
                 self._inflight[channel] = self._inflight.get(channel, 0) + 1
-            await pubsub.subscribe(*add)
+            await (pubsub.ssubscribe(*add) if sharded else pubsub.subscribe(*add))
 
     async def _read(self, pubsub: PubSub) -> None:
         try:
@@ -379,7 +287,7 @@ class RedisEventBus:
     def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]
         channel = message["channel"]
-        if kind == "message":
+        if kind in ("message", "smessage"):
             try:
                 event = orjson.loads(message["data"])
             except orjson.JSONDecodeError:
@@ -387,7 +295,7 @@ class RedisEventBus:
                 return
             for sub in list(self._subs.get(channel, ())):
                 sub._deliver(event, self._queue_size)
-        elif kind == "subscribe":
+        elif kind in ("subscribe", "ssubscribe"):
             left = self._inflight.get(channel, 0) - 1
             if left > 0:
                 self._inflight[channel] = left

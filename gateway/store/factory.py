@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import fakeredis
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisClusterException, ResponseError
 
 from gateway.errors import UnsupportedStore
 from gateway.settings import Settings
@@ -40,9 +40,11 @@ from gateway.store.redis_errors import map_redis_errors
 from gateway.store.replica_wait import ReplicaWait
 from gateway.store.scripts import Scripts
 from gateway.store.session_store import RedisSessionStore
+from gateway.store.sharded_bus import PartitionedEventBus, event_bus
 
 __all__ = [
     "CLUSTER_UNSUPPORTED",
+    "NOT_A_CLUSTER",
     "REDIS_MAX_CONNECTIONS",
     "QueuedConnectionPool",
     "StoreBundle",
@@ -51,11 +53,16 @@ __all__ = [
 
 logger = logging.getLogger("copygate.store")
 
-#: Why a Redis Cluster node is refused (docs/redis-layout.md has the details).
+#: Why a Redis Cluster node given as a single server is refused (docs/redis-layout.md).
 CLUSTER_UNSUPPORTED = (
-    "COPYGATE_REDIS_URL points at a Redis Cluster node: Redis Cluster is not supported "
-    "(scripts touch global indexes that a cluster would spread over several nodes). "
-    "Use one primary, with replicas and Sentinel for failover (COPYGATE_REDIS_SENTINELS)."
+    "COPYGATE_REDIS_URL points at a Redis Cluster node, but COPYGATE_REDIS_CLUSTER is not "
+    "set: a single-server client would fail with MOVED/CROSSSLOT errors. Set "
+    "COPYGATE_REDIS_CLUSTER=true (the URL may name any node of the cluster)."
+)
+#: Why COPYGATE_REDIS_CLUSTER with a server that is not a cluster node is refused.
+NOT_A_CLUSTER = (
+    "COPYGATE_REDIS_CLUSTER is set but COPYGATE_REDIS_URL names a Redis without "
+    "cluster mode: unset COPYGATE_REDIS_CLUSTER for a single primary."
 )
 
 
@@ -77,7 +84,7 @@ class StoreBundle:
 
     async def aclose(self) -> None:
         """Stop the event bus and close the Redis client."""
-        if isinstance(self.bus, RedisEventBus):
+        if isinstance(self.bus, RedisEventBus | PartitionedEventBus):
             await self.bus.aclose()
         await aclose_client(self.redis)
 
@@ -87,7 +94,8 @@ async def open_store(settings: Settings) -> StoreBundle:
 
     Raises:
         StoreUnavailable: a Redis is configured and does not answer PING.
-        UnsupportedStore: the Redis is a Redis Cluster node.
+        UnsupportedStore: the Redis is a Redis Cluster node and ``COPYGATE_REDIS_CLUSTER``
+            is not set, or the other way round.
     """
     # Imported here: these modules belong to the other half of the store package.
     from gateway.store.account_store import RedisAccountStore
@@ -105,16 +113,11 @@ async def open_store(settings: Settings) -> StoreBundle:
         )
         redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer())
     else:
-        redis = connect(settings)
-        try:
-            with map_redis_errors("connecting to Redis"):
-                await redis.ping()
-                if await _is_cluster_node(redis):
-                    raise UnsupportedStore(CLUSTER_UNSUPPORTED)
-        except BaseException:
-            await aclose_client(redis)
-            raise
-    keys = RedisKeys(prefix=settings.key_prefix)
+        redis = await _connected(settings)
+    keys = RedisKeys(
+        prefix=settings.key_prefix,
+        partitions=settings.redis_partitions if settings.redis_cluster else None,
+    )
     wait = None
     if not embedded and settings.redis_wait_replicas > 0:
         wait = ReplicaWait(settings.redis_wait_replicas, settings.redis_wait_timeout_ms)
@@ -134,13 +137,43 @@ async def open_store(settings: Settings) -> StoreBundle:
             scripts=scripts,
             snapshot_parts_ttl_ms=settings.snapshot_parts_ttl_s * 1000,
         ),
-        bus=RedisEventBus(redis, keys),
+        bus=event_bus(redis, keys),
         key_store=RedisKeyStore(redis, keys),
         accounts=RedisAccountStore(redis, keys),
         admin_tokens=RedisAdminTokenStore(redis, keys),
         rate_limiter=RedisRateLimiter(redis, keys, scripts),
         embedded=embedded,
     )
+
+
+async def _connected(settings: Settings) -> aioredis.Redis:
+    """`connect`, then check that the server is the kind the settings say it is."""
+    if settings.redis_cluster:
+        redis = connect(settings)
+        try:
+            try:
+                await redis.initialize()
+            except RedisClusterException as exc:
+                if "not enabled" in str(exc):  # "Cluster mode is not enabled on this node"
+                    raise UnsupportedStore(f"{NOT_A_CLUSTER} ({exc})") from exc
+                with map_redis_errors("connecting to Redis Cluster"):
+                    raise
+            with map_redis_errors("connecting to Redis Cluster"):
+                await redis.ping()
+        except BaseException:
+            await aclose_client(redis)
+            raise
+        return redis
+    redis = connect(settings)
+    try:
+        with map_redis_errors("connecting to Redis"):
+            await redis.ping()
+            if await _is_cluster_node(redis):
+                raise UnsupportedStore(CLUSTER_UNSUPPORTED)
+    except BaseException:
+        await aclose_client(redis)
+        raise
+    return redis
 
 
 async def _is_cluster_node(redis: aioredis.Redis) -> bool:

@@ -1,16 +1,17 @@
 """`IntentSink` over Redis: where a session's inbound trade events go.
 
-An authenticated (active) session's OrderIntents go to the global intent stream and
-its ExecutionReports / SyncSnapshots to the EA event stream, each entry with the
-fields ``account_id``, ``session_id`` and ``body``. Both appends are fenced in Lua:
-a session that is no longer active cannot write. A pending session's OrderIntents
-are held per account (bound to the session) and released by `promote`.
+An authenticated (active) session's OrderIntents go to the intent stream and its
+ExecutionReports / SyncSnapshots to the EA event stream (on Redis Cluster, those of
+the account's partition), each entry with the fields ``account_id``, ``session_id``
+and ``body``. Both appends are fenced in Lua: a session that is no longer active
+cannot write. A pending session's OrderIntents are held per account (bound to the
+session) and released by `promote`.
 
-The parts of a SyncSnapshot sent in parts are kept per account (a hash-tagged
-hash, `keys.snapshot_parts`) until every part arrived; the snapshot assembled from
-them is then appended like any other EA event and the parts are forgotten. A part
-of a different snapshot drops an incomplete set (superseded); an incomplete set
-also expires `snapshot_parts_ttl_ms` after its last part.
+The parts of a SyncSnapshot sent in parts are kept per account (a hash in the
+account's slot, `keys.snapshot_parts`) until every part arrived; the snapshot
+assembled from them is then appended like any other EA event and the parts are
+forgotten. A part of a different snapshot drops an incomplete set (superseded); an
+incomplete set also expires `snapshot_parts_ttl_ms` after its last part.
 
 Streams are trimmed with ``MAXLEN ~ stream_maxlen`` (approximate, so trimming is
 cheap); the bound is generous and only stops a stalled copier from growing Redis
@@ -85,6 +86,7 @@ class RedisIntentSink:
             session_id,
             body,
             self._max_held,
+            partition=self._keys.partition_of(account_id),
         )
         if reply[0] == b"full":
             raise LimitExceeded(
@@ -145,6 +147,7 @@ class RedisIntentSink:
             body,
             now_ms,
             self._parts_ttl_ms,
+            partition=self._keys.partition_of(account_id),
         )
         status = reply[0].decode()
         if status == "fenced":
@@ -179,6 +182,7 @@ class RedisIntentSink:
             self._stream_maxlen,
             current_traceparent() or "",
             self._parts_ttl_ms,
+            partition=self._keys.partition_of(account_id),
         )
         if reply[0] == b"gone":
             return None
@@ -196,6 +200,7 @@ class RedisIntentSink:
             stream,
             self._stream_maxlen,
             current_traceparent() or "",
+            partition=self._keys.partition_of(account_id),
         )
         if reply[0] != b"ok":
             raise FencingError(session_id, reply[1].decode() or None)

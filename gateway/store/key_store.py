@@ -51,7 +51,8 @@ PENDING_KEY_RETRY_AFTER_S = 60
 #: Attempts of a compare-and-set update before giving up (contention is rare).
 _CAS_ATTEMPTS = 16
 
-# KEYS: account keys, fingerprints, key index, pending zset.
+# KEYS: account keys, fingerprints, key index, pending zset (the last two absent on
+# Redis Cluster, where they are in other slots and the caller writes them first).
 # ARGV: key_id, account_id, record JSON, fingerprint, max pending, first_seen_ms.
 _REGISTER_PENDING = """
 local known = redis.call('HGET', KEYS[2], ARGV[4])
@@ -66,8 +67,10 @@ end
 if pending >= tonumber(ARGV[5]) then return {'limit', tostring(pending)} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[4], ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1])
+if KEYS[3] then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+  redis.call('ZADD', KEYS[4], ARGV[6], ARGV[1])
+end
 return {'created', ARGV[3]}
 """
 
@@ -85,7 +88,7 @@ local current = redis.call('HGET', KEYS[1], ARGV[1])
 if not current then return 'missing' end
 if current ~= ARGV[2] then return 'conflict' end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-if KEYS[2] ~= KEYS[3] then
+if KEYS[3] and KEYS[2] ~= KEYS[3] then
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 end
@@ -218,14 +221,15 @@ class RedisKeyStore:
         if record.status is not KeyStatus.PENDING:
             raise ValueError(f"register_pending needs a pending record, got {record.status}")
         account_id = record.account_id
+        keys = [self._keys.account_keys(account_id), self._keys.key_fingerprints(account_id)]
+        indexes = [self._keys.key_index(), self._keys.keys_by_status(KeyStatus.PENDING.value)]
         with map_redis_errors("RedisKeyStore.register_pending"):
+            if self._keys.cluster:  # the indexes are in other slots: write them first
+                await self._index_key(record)
+            else:
+                keys += indexes
             reply = await self._register_pending(
-                keys=[
-                    self._keys.account_keys(account_id),
-                    self._keys.key_fingerprints(account_id),
-                    self._keys.key_index(),
-                    self._keys.keys_by_status(KeyStatus.PENDING.value),
-                ],
+                keys=keys,
                 args=[
                     record.key_id,
                     account_id,
@@ -236,6 +240,9 @@ class RedisKeyStore:
                 ],
             )
         outcome, payload = _text(reply[0]), reply[1]
+        if self._keys.cluster and outcome != "created":
+            with map_redis_errors("RedisKeyStore.register_pending"):
+                await self._unindex_key(record.key_id, KeyStatus.PENDING)
         if outcome == "limit":
             raise TooManyPendingKeys(
                 f"account {account_id} already has {_text(payload)} pending keys "
@@ -248,16 +255,40 @@ class RedisKeyStore:
         """Store a back-office key with its fingerprint and indexes (one transaction)."""
         account_id = record.account_id
         with map_redis_errors("RedisKeyStore.provision"):
+            if self._keys.cluster:  # the indexes are in other slots: write them first
+                await self._index_key(record)
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.hset(self._keys.account_keys(account_id), record.key_id, encode_key(record))
                 pipe.hset(self._keys.key_fingerprints(account_id), fingerprint, record.key_id)
-                pipe.hset(self._keys.key_index(), record.key_id, account_id)
-                pipe.zadd(
-                    self._keys.keys_by_status(record.status.value),
-                    {record.key_id: record.first_seen_ms},
-                )
+                if not self._keys.cluster:
+                    pipe.hset(self._keys.key_index(), record.key_id, account_id)
+                    pipe.zadd(
+                        self._keys.keys_by_status(record.status.value),
+                        {record.key_id: record.first_seen_ms},
+                    )
                 await pipe.execute()
         return record
+
+    async def _index_key(self, record: KeyRecord) -> None:
+        """Redis Cluster: index a key (id -> account, its status) before storing it.
+
+        Readers skip index entries without a record, so an entry written for a key
+        that is then not stored is harmless (and removed when noticed at once).
+        """
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self._keys.key_index(), record.key_id, record.account_id)
+            pipe.zadd(
+                self._keys.keys_by_status(record.status.value),
+                {record.key_id: record.first_seen_ms},
+            )
+            await pipe.execute()
+
+    async def _unindex_key(self, key_id: str, status: KeyStatus) -> None:
+        """Redis Cluster: drop the index entries of a key that was not stored."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hdel(self._keys.key_index(), key_id)
+            pipe.zrem(self._keys.keys_by_status(status.value), key_id)
+            await pipe.execute()
 
     async def get(self, key_id: str) -> KeyRecord | None:
         """One key by id."""
@@ -352,13 +383,20 @@ class RedisKeyStore:
 
     async def _cas(self, current: KeyRecord, expected: bytes | str, updated: KeyRecord) -> str:
         """Write `updated` if the stored JSON is still `expected`: ok, conflict or missing."""
+        old_index = self._keys.keys_by_status(current.status.value)
+        new_index = self._keys.keys_by_status(updated.status.value)
+        keys = [self._keys.account_keys(current.account_id)]
         with map_redis_errors("RedisKeyStore.cas"):
+            moved = self._keys.cluster and old_index != new_index
+            if moved:  # other slots: list it under the new status first (listings check
+                # the record's status, so an entry of a write that loses is harmless)
+                await self._redis.zadd(new_index, {current.key_id: current.first_seen_ms})
+            elif not self._keys.cluster:
+                keys += [old_index, new_index]
             reply = await self._compare_and_set(
-                keys=[
-                    self._keys.account_keys(current.account_id),
-                    self._keys.keys_by_status(current.status.value),
-                    self._keys.keys_by_status(updated.status.value),
-                ],
+                keys=keys,
                 args=[current.key_id, expected, encode_key(updated), current.first_seen_ms],
             )
+            if moved and _text(reply) == "ok":
+                await self._redis.zrem(old_index, current.key_id)
         return _text(reply)

@@ -47,6 +47,7 @@ TRANSIENT_REDIS_ERRORS: tuple[type[BaseException], ...] = (
     rex.TryAgainError,
     rex.MasterDownError,
     rex.ClusterDownError,
+    rex.RedisClusterException,  # no node of the cluster answers (not a RedisError)
     OSError,
 )
 #: Redis failures translated in this process, by kind (transient / unexpected). Like

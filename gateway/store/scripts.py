@@ -9,10 +9,17 @@ Key names are never spelled in Lua. `ARGV[1]` of every call carries the template
 of the keys in `keys.RedisKeys`, one per line, with byte 0x01 standing for the
 account id and 0x02 for the session id; the helper ``k(T.<name>, account, sid)``
 fills them in. That keeps `keys.py` the single source of key names even for keys
-a script discovers while running (other sessions, other accounts).
+a script discovers while running (other sessions of the account).
 ``KEYS[1]`` is the account hash when a script is about one known account (its hash
-tag routes the call); the scripts also touch the untagged global indexes, so they
-need a single Redis instance (or Sentinel), not Redis Cluster.
+tag routes the call).
+
+On Redis Cluster (`RedisKeys.partitions`) every call names its partition: the
+templates are those of the partition (`keys.RedisKeys.pinned`), so every key a
+script builds carries the partition's hash tag and lies in the slot of
+``KEYS[1]``, which every call declares (Redis Cluster refuses a script that
+touches a key of another slot, so a mistake fails loudly instead of writing
+elsewhere). Calls about many accounts are split by partition by their callers.
+On a single Redis there is one partition and one set of templates.
 
 With a `ReplicaWait`, every pipeline ends with ``WAIT <replicas> <timeout>``: no
 caller hears its reply (so no transport sends a message it read) before that many
@@ -90,9 +97,15 @@ def script_source(name: str) -> str:
     return f"{lib}\n{body}"
 
 
-def key_templates(keys: RedisKeys) -> bytes:
-    """`ARGV[1]` of every script: key templates in the order ``_lib.lua`` reads them."""
+def key_templates(keys: RedisKeys, partition: int = 0) -> bytes:
+    """`ARGV[1]` of every script: key templates in the order ``_lib.lua`` reads them.
+
+    On Redis Cluster, those of `partition`; the session index is then ``-`` (it lives
+    in the session id's partition, so the callers keep it).
+    """
     a, s = _ACCOUNT, _SESSION
+    index = keys.session_index() if not keys.cluster else "-"
+    keys = keys.pinned(partition)
     templates = (
         keys.account(a),
         keys.account_seq(a),
@@ -103,13 +116,13 @@ def key_templates(keys: RedisKeys) -> bytes:
         keys.held_messages(a),
         keys.held_intents(a),
         keys.account_events(a),
-        keys.session_index(),
-        keys.heartbeat_deadlines(),
-        keys.closed_sessions(),
-        keys.intent_stream(),
-        keys.ea_inbox_stream(),
+        index,
+        keys.heartbeat_deadlines(partition),
+        keys.closed_sessions(partition),
+        keys.intent_stream(partition),
+        keys.ea_inbox_stream(partition),
         keys.ea_state(a),
-        keys.session_counts(),
+        keys.session_counts(partition),
     )
     return "\n".join(templates).encode()
 
@@ -134,8 +147,8 @@ class Scripts:
     ) -> None:
         self._redis = redis  #: the client whose pool runs the pipelines
         self._wait = wait  #: replication to wait for after each pipeline, if any
-        #: ARGV[1] of every call
-        self._templates = key_templates(keys)
+        #: ARGV[1] of every call, by partition
+        self._templates = [key_templates(keys, n) for n in range(keys.partition_count)]
         #: script name -> (sha1, source)
         self._scripts: dict[str, tuple[str, str]] = {
             name: (hashlib.sha1(script_source(name).encode()).hexdigest(), script_source(name))
@@ -147,14 +160,17 @@ class Scripts:
         self._flush_scheduled = False  #: a flush is due on the next loop iteration
         self._in_flight: set[asyncio.Task[None]] = set()  #: pipelines being run
 
-    async def run(self, name: str, keys: Sequence[str], *args: ScriptArg) -> Any:
-        """Run a script; `args` become ``ARGV[2:]``.
+    async def run(
+        self, name: str, keys: Sequence[str], *args: ScriptArg, partition: int = 0
+    ) -> Any:
+        """Run a script; `args` become ``ARGV[2:]``; on Redis Cluster in `partition`.
 
         Redis errors propagate; the stores translate them (see `redis_errors`).
         """
         sha, _ = self._scripts[name]
         loop = asyncio.get_running_loop()
-        call = _Call((sha, len(keys), *keys, self._templates, *args), loop.create_future())
+        command = (sha, len(keys), *keys, self._templates[partition], *args)
+        call = _Call(command, loop.create_future())
         self._pending.append(call)
         self._schedule_flush()
         return await call.reply

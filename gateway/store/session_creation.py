@@ -24,6 +24,7 @@ from gateway.store.rate_limiter import RateWindow, retry_after_s
 from gateway.store.records import CreatedSession, KeyedCreation, SessionRecord
 from gateway.store.redis_errors import translates_redis_errors
 from gateway.store.scripts import ScriptArg, Scripts
+from gateway.store.session_index import SessionIndex
 from schemas.codes import KeyStatus, SessionState
 
 __all__ = ["SessionCreation", "session_from_flat", "session_from_hash", "session_ids"]
@@ -89,6 +90,7 @@ class SessionCreation:
     _keys: RedisKeys  #: key names (set by the store's __init__)
     _scripts: Scripts  #: the Lua scripts (set by the store's __init__)
     _closed_ttl_s: int  #: closed-record TTL of preempted sessions (set by __init__)
+    _index: SessionIndex  #: the session index on Redis Cluster (set by __init__)
 
     @translates_redis_errors
     async def create_session(
@@ -158,13 +160,23 @@ class SessionCreation:
                 `max_pending_sessions` sessions of the account already.
         """
         rate = RateWindow.of(self._keys, rate_bucket, limit=rate_limit, window_s=rate_window_s)
+        keys = [
+            self._keys.account(account_id),
+            self._keys.account_keys(account_id),
+            self._keys.key_fingerprints(account_id),
+        ]
+        if self._keys.cluster:  # the hit log is in another slot: count it first, on its own
+            wait = await self._scripts.run(
+                "rate_hit", [rate.log], now_ms, rate.window_ms, rate.limit
+            )
+            if int(wait) > 0:
+                raise RateLimited(
+                    f"too many session creations ({rate_bucket})", retry_after_s(int(wait))
+                )
+        else:
+            keys.append(rate.log)
         reply = await self._create(
-            [
-                self._keys.account(account_id),
-                self._keys.account_keys(account_id),
-                self._keys.key_fingerprints(account_id),
-                rate.log,
-            ],
+            keys,
             _Creation(account_id, session_id, token_hash, now_ms, heartbeat_timeout_ms, client),
             "",
             "0",
@@ -196,8 +208,13 @@ class SessionCreation:
         max_pending_sessions: int,
         *fingerprint_check: ScriptArg,
     ) -> Any:
-        """Run create_session.lua (ARGV in its order; `fingerprint_check` is [12..14])."""
-        return await self._scripts.run(
+        """Run create_session.lua (ARGV in its order; `fingerprint_check` is [12..14]).
+
+        On Redis Cluster the session index entry is written first and dropped again
+        when nothing was created (see `SessionIndex`).
+        """
+        await self._index.add(creation.session_id, creation.account_id)
+        reply = await self._scripts.run(
             "create_session",
             keys,
             creation.account_id,
@@ -211,4 +228,8 @@ class SessionCreation:
             orjson.dumps(creation.client) if creation.client is not None else b"",
             self._closed_ttl_s,
             *fingerprint_check,
+            partition=self._keys.partition_of(creation.account_id),
         )
+        if reply[0] != b"ok":
+            await self._index.forget([creation.session_id])
+        return reply

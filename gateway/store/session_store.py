@@ -19,22 +19,24 @@ Closed sessions keep their record for ``closed_session_ttl_s`` (so their tokens 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
 from gateway.errors import FencingError
 from gateway.store.account_store import ACCOUNT_FIELDS, account_from_fields
 from gateway.store.keys import RedisKeys
+from gateway.store.partitions import by_partition
 from gateway.store.records import AccountRecord, ActivationResult, SessionRecord
 from gateway.store.redis_errors import translates_redis_errors
-from gateway.store.scripts import Scripts
+from gateway.store.scripts import ScriptArg, Scripts
 from gateway.store.session_creation import (
     SessionCreation,
     session_from_flat,
     session_from_hash,
     session_ids,
 )
+from gateway.store.session_index import Located, SessionIndex
 from schemas.codes import SessionState
 
 __all__ = [
@@ -84,6 +86,8 @@ class RedisSessionStore(SessionCreation):
         self._stream_maxlen = stream_maxlen
         #: the Lua scripts
         self._scripts = scripts or Scripts(redis, keys)
+        #: the session index where the scripts do not keep it (Redis Cluster)
+        self._index = SessionIndex(redis, keys)
 
     @translates_redis_errors
     async def promote(
@@ -116,6 +120,7 @@ class RedisSessionStore(SessionCreation):
             self._closed_ttl_s,
             self._stream_maxlen,
             *opening_messages,
+            partition=self._keys.partition_of(account_id),
         )
         if reply[0] != b"ok":
             return None
@@ -128,7 +133,10 @@ class RedisSessionStore(SessionCreation):
     @translates_redis_errors
     async def get_session(self, session_id: str) -> SessionRecord | None:
         """The session (live or recently closed), or None if unknown or expired."""
-        flat = await self._scripts.run("get_session", [], session_id)
+        where = await self._index.locate(session_id)
+        if where is None:
+            return None
+        flat = await self._run_located("get_session", where, session_id)
         return session_from_flat(flat) if flat else None
 
     @translates_redis_errors
@@ -136,7 +144,10 @@ class RedisSessionStore(SessionCreation):
         self, session_id: str
     ) -> tuple[SessionRecord, AccountRecord | None] | None:
         """`get_session` and the account's `AccountStore.get_account`, in one call."""
-        reply = await self._scripts.run("get_session_account", [], session_id, *ACCOUNT_FIELDS)
+        where = await self._index.locate(session_id)
+        if where is None:
+            return None
+        reply = await self._run_located("get_session_account", where, session_id, *ACCOUNT_FIELDS)
         if not reply:
             return None
         record = session_from_flat(reply[0])
@@ -153,17 +164,26 @@ class RedisSessionStore(SessionCreation):
             )
             pairs = [(account_id, sid.decode()) for sid in sids]
         else:
-            members = cast(
-                list[bytes], await self._redis.zrange(self._keys.heartbeat_deadlines(), 0, -1)
-            )
-            pairs = [_deadline_member(m) for m in members]
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for n in range(self._keys.partition_count):
+                    pipe.zrange(self._keys.heartbeat_deadlines(n), 0, -1)
+                parts: list[list[bytes]] = await pipe.execute()
+            pairs = [_deadline_member(m) for members in parts for m in members]
         return await self._load(pairs)
 
     @translates_redis_errors
     async def count_by_state(self) -> dict[SessionState, int]:
         """Live sessions of every account by state: one HGETALL of the counts hash."""
-        raw = cast(dict[bytes, bytes], await self._redis.hgetall(self._keys.session_counts()))
-        counts = {SessionState(k.decode()): max(0, int(v)) for k, v in raw.items()}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for n in range(self._keys.partition_count):
+                pipe.hgetall(self._keys.session_counts(n))
+            parts: list[dict[bytes, bytes]] = await pipe.execute()
+        counts: dict[SessionState, int] = {}
+        for raw in parts:
+            for k, v in raw.items():
+                state = SessionState(k.decode())
+                counts[state] = counts.get(state, 0) + int(v)
+        counts = {state: max(0, n) for state, n in counts.items()}
         return {
             state: counts.get(state, 0)
             for state in (SessionState.PENDING, SessionState.AUTHENTICATED)
@@ -196,8 +216,11 @@ class RedisSessionStore(SessionCreation):
         Returns:
             The closed record, or None if the session was not live.
         """
-        flat = await self._scripts.run(
-            "close_session", [], session_id, reason, now_ms, self._closed_ttl_s
+        where = await self._index.locate(session_id)
+        if where is None:
+            return None
+        flat = await self._run_located(
+            "close_session", where, session_id, reason, now_ms, self._closed_ttl_s
         )
         return session_from_flat(flat) if flat else None
 
@@ -211,14 +234,49 @@ class RedisSessionStore(SessionCreation):
             The records of the sessions closed here, in the order of `session_ids`
             (ids that were not live are skipped).
         """
+        if self._keys.cluster:
+            located = await self._index.accounts_of(session_ids)
+            parts = await by_partition(
+                self._keys,
+                located,
+                lambda pair: pair[0],
+                lambda part, n: self._close_chunks(part, n, reason, now_ms),
+            )
+            return [record for records in parts for record in records]
         closed: list[SessionRecord] = []
         for start in range(0, len(session_ids), CLOSE_MANY_CHUNK):
             chunk = session_ids[start : start + CLOSE_MANY_CHUNK]
+            args = [arg for sid in chunk for arg in ("", sid)]
             reply = await self._scripts.run(
-                "close_many", [], reason, now_ms, self._closed_ttl_s, *chunk
+                "close_many", [], reason, now_ms, self._closed_ttl_s, *args
             )
             closed.extend(session_from_flat(flat) for flat in reply)
         return closed
+
+    async def _close_chunks(
+        self, pairs: Sequence[tuple[str, str]], partition: int, reason: str, now_ms: int
+    ) -> list[list[SessionRecord]]:
+        """close_many.lua over (account id or '', session id) pairs of one partition.
+
+        Returns one list per pair: the closed record, or nothing (not live).
+        """
+        routing = [self._keys.account(pairs[0][0])] if self._keys.cluster and pairs else []
+        out: list[list[SessionRecord]] = []
+        for start in range(0, len(pairs), CLOSE_MANY_CHUNK):
+            chunk = pairs[start : start + CLOSE_MANY_CHUNK]
+            args = [arg for pair in chunk for arg in pair]
+            reply = await self._scripts.run(
+                "close_many",
+                routing,
+                reason,
+                now_ms,
+                self._closed_ttl_s,
+                *args,
+                partition=partition,
+            )
+            by_id = {record.session_id: record for record in map(session_from_flat, reply)}
+            out.extend([by_id[sid]] if sid in by_id else [] for _, sid in chunk)
+        return out
 
     @translates_redis_errors
     async def heartbeat(
@@ -248,6 +306,7 @@ class RedisSessionStore(SessionCreation):
             now_ms + heartbeat_timeout_ms,
             status,
             ack_seq,
+            partition=self._keys.partition_of(account_id),
         )
         if reply[0] != b"ok":
             raise FencingError(session_id, reply[1].decode() or None)
@@ -273,6 +332,7 @@ class RedisSessionStore(SessionCreation):
             now_ms,
             payload,
             ack_seq,
+            partition=self._keys.partition_of(account_id),
         )
         if reply[0] != b"ok":
             raise FencingError(session_id, reply[1].decode() or None)
@@ -286,7 +346,9 @@ class RedisSessionStore(SessionCreation):
         backlog, so the EA is not re-sent what it already processed. Ignored for
         sessions that are not live and pending.
         """
-        await self._scripts.run("remember_ack", [], session_id, ack_seq)
+        where = await self._index.locate(session_id)
+        if where is not None:
+            await self._run_located("remember_ack", where, session_id, ack_seq)
 
     @translates_redis_errors
     async def touch(self, session_id: str, *, now_ms: int, heartbeat_timeout_ms: int) -> None:
@@ -295,8 +357,11 @@ class RedisSessionStore(SessionCreation):
         Raises:
             FencingError: the session is closed or unknown.
         """
-        reply = await self._scripts.run(
-            "touch", [], session_id, now_ms, now_ms + heartbeat_timeout_ms
+        where = await self._index.locate(session_id)
+        if where is None:
+            raise FencingError(session_id, None)
+        reply = await self._run_located(
+            "touch", where, session_id, now_ms, now_ms + heartbeat_timeout_ms
         )
         if reply[0] != b"ok":
             raise FencingError(session_id, reply[1].decode() or None)
@@ -304,8 +369,12 @@ class RedisSessionStore(SessionCreation):
     @translates_redis_errors
     async def next_deadline_ms(self) -> int | None:
         """The earliest heartbeat deadline of any live session, or None."""
-        first = await self._redis.zrange(self._keys.heartbeat_deadlines(), 0, 0, withscores=True)
-        return int(first[0][1]) if first else None
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for n in range(self._keys.partition_count):
+                pipe.zrange(self._keys.heartbeat_deadlines(n), 0, 0, withscores=True)
+            firsts: list[list[tuple[bytes, float]]] = await pipe.execute()
+        deadlines = [int(first[0][1]) for first in firsts if first]
+        return min(deadlines) if deadlines else None
 
     @translates_redis_errors
     async def close_expired(self, *, now_ms: int, limit: int = 500) -> list[SessionRecord]:
@@ -315,5 +384,27 @@ class RedisSessionStore(SessionCreation):
         session is closed (and announced) exactly once. Also forgets the
         session-index entries of closed records that have expired.
         """
-        reply = await self._scripts.run("close_expired", [], now_ms, limit, self._closed_ttl_s)
-        return [session_from_flat(flat) for flat in reply]
+        if not self._keys.cluster:
+            reply = await self._scripts.run("close_expired", [], now_ms, limit, self._closed_ttl_s)
+            return [session_from_flat(flat) for flat in reply[0]]
+        closed: list[SessionRecord] = []
+        for n in range(self._keys.partition_count):  # each partition on its own primary
+            reply = await self._scripts.run(
+                "close_expired",
+                [self._keys.heartbeat_deadlines(n)],
+                now_ms,
+                limit,
+                self._closed_ttl_s,
+                partition=n,
+            )
+            closed.extend(session_from_flat(flat) for flat in reply[0])
+            await self._index.forget([sid.decode() for sid in reply[1]])
+        return closed
+
+    async def _run_located(
+        self, name: str, where: Located, session_id: str, *args: ScriptArg
+    ) -> Any:
+        """Run a script that starts from a session id (ARGV: account or '', session id, ...)."""
+        return await self._scripts.run(
+            name, where.keys, where.account, session_id, *args, partition=where.partition
+        )

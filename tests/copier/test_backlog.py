@@ -1,4 +1,5 @@
-"""The copier backlog reader: unread and pending entries, and the oldest one's age."""
+"""The copier backlog reader: unread and pending entries, and the oldest one's age (embedded
+store, real Redis and a real Redis Cluster, whose partitions' streams it sums)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import redis.asyncio as aioredis
 from copier.backlog import read_backlog
 from gateway.store.keys import RedisKeys
 from tests.copier.worker.world import World
+from tests.gateway.store.conftest import keys, redis_client
+
+__all__ = ["keys", "redis_client"]  # the store suite's fixtures (embedded, redis, cluster)
 
 
 async def test_backlog_is_empty_when_the_streams_do_not_exist_yet(

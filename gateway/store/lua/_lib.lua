@@ -1,7 +1,9 @@
 -- Shared helpers, prepended to every copygate script (see gateway/store/scripts.py).
 --
 -- ARGV[1]: key templates, one per line, in the order of `names` below; byte \1
--- stands for the account id and \2 for the session id.
+-- stands for the account id and \2 for the session id. On Redis Cluster they are
+-- the templates of the call's partition (every key in one slot, KEYS[1] among
+-- them), and `index` is '-': the session index is kept by the caller there.
 -- Data layout (see gateway/store/keys.py):
 --   account hash: gen, active_sid, acked_seq, read_seq (+ account config fields)
 --   session hash: the SessionRecord fields (client as JSON); ack_seq of a pending
@@ -26,6 +28,15 @@ do
   end
 end
 
+-- The account of session `sid`: `given` when the caller knows it (always on Redis
+-- Cluster, where the session index lives in the session id's own partition and
+-- T.index is '-'), else the session index's entry (nil if unknown).
+local function account_of(sid, given)
+  if given ~= '' then return given end
+  if T.index == '-' then return nil end
+  return redis.call('HGET', T.index, sid)
+end
+
 -- A key from a template: account id `a`, optionally session id `s`.
 local function k(tpl, a, s)
   local i = string.find(tpl, '\1', 1, true)
@@ -48,8 +59,11 @@ local function split(m)
   return string.sub(m, 1, i - 1), string.sub(m, i + 1)
 end
 
+-- Redis Cluster (index '-'): sharded pub/sub, the message stays on the account's shard
+local PUBLISH = T.index == '-' and 'SPUBLISH' or 'PUBLISH'
+
 local function publish(a, event)
-  redis.call('PUBLISH', k(T.events, a), cjson.encode(event))
+  redis.call(PUBLISH, k(T.events, a), cjson.encode(event))
 end
 
 local function is_active(a, sid)

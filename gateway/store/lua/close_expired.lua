@@ -1,10 +1,12 @@
 -- Close every live session whose heartbeat deadline is < now; each exactly once,
 -- however many nodes run this at the same time (the script is atomic and removes
--- what it closes). Also forgets session-index entries of expired closed records.
+-- what it closes). Also forgets session-index entries of expired closed records
+-- (on Redis Cluster, where the index is elsewhere, returns their ids instead).
+-- KEYS[1] the partition's deadlines zset (routes the call)
 -- ARGV[2] now ms, [3] limit, [4] closed ttl s
--- -> {session hash (flat) of each closed session}
+-- -> {{session hash (flat) of each closed session}, {expired ids to forget}}
 local now, limit, ttl = ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local out = {}
+local out, forget = {}, {}
 local due = redis.call('ZRANGEBYSCORE', T.deadlines, '-inf', '(' .. now, 'LIMIT', 0, limit)
 for _, m in ipairs(due) do
   local i = string.find(m, ' ', 1, true)
@@ -15,7 +17,11 @@ for _, m in ipairs(due) do
   end
 end
 for _, sid in ipairs(redis.call('ZRANGEBYSCORE', T.closed, '-inf', now, 'LIMIT', 0, limit)) do
-  redis.call('HDEL', T.index, sid)
+  if T.index == '-' then
+    forget[#forget + 1] = sid
+  else
+    redis.call('HDEL', T.index, sid)
+  end
   redis.call('ZREM', T.closed, sid)
 end
-return out
+return {out, forget}

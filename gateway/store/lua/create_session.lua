@@ -7,7 +7,7 @@
 -- forward), pending -> pending, rejected / revoked -> refused (nothing created);
 -- ARGV[5] and ARGV[6] are ignored then.
 -- KEYS[1] account hash; with a fingerprint also [2] the account's key records,
--- [3] its key fingerprints, [4] the rate-limit hit log
+-- [3] its key fingerprints, [4] the rate-limit hit log (absent: not counted here)
 -- ARGV[2] account id, [3] session id, [4] token hash, [5] key id ('' = none),
 -- [6] '1' authenticated / '0' pending, [7] now ms, [8] deadline ms,
 -- [9] max pending sessions, [10] client JSON ('' = none), [11] closed ttl s,
@@ -18,9 +18,11 @@ local a, sid, now = ARGV[2], ARGV[3], ARGV[7]
 local key_id = ARGV[5]
 local authenticated = ARGV[6] == '1'
 if (ARGV[12] or '') ~= '' then
-  local wait = rate_hit(KEYS[4], now, ARGV[14], ARGV[13])
-  if wait > 0 then
-    return {'limited', wait}
+  if KEYS[4] then  -- on Redis Cluster the caller counts the hit before (another slot)
+    local wait = rate_hit(KEYS[4], now, ARGV[14], ARGV[13])
+    if wait > 0 then
+      return {'limited', wait}
+    end
   end
   key_id = redis.call('HGET', KEYS[3], ARGV[12])
   local raw = key_id and redis.call('HGET', KEYS[2], key_id)
@@ -67,7 +69,7 @@ if key_id ~= '' then redis.call('HSET', skey, 'key_id', key_id) end
 if ARGV[10] ~= '' then redis.call('HSET', skey, 'client', ARGV[10]) end
 redis.call('ZADD', sessions, now, sid)
 redis.call('HINCRBY', T.counts, 'pending', 1)
-redis.call('HSET', T.index, sid, a)
+if T.index ~= '-' then redis.call('HSET', T.index, sid, a) end
 redis.call('ZADD', T.deadlines, ARGV[8], a .. ' ' .. sid)
 local preempted = {}
 if authenticated then

@@ -1,6 +1,7 @@
 -- Queue many durable server -> EA messages, of one or many accounts, in one call:
 -- each exactly as enqueue.lua would (dedup by envelope id, the size cap, numbered at
 -- once for an active session, else held). `deliver` is announced once per account.
+-- KEYS[1] an account hash of the call's partition, or nothing (single Redis)
 -- ARGV[2] max entries per account, then triples [account id, envelope id, body]
 -- -> flat {status, seq or -1, ...}: status 'ok' | 'dup' | 'full', in argument order
 local limit = tonumber(ARGV[2])

@@ -1,5 +1,5 @@
 -- Reads of one or more accounts' logs, each after handing out reply seqs.
--- KEYS[1] the account hash for one read, or nothing for many
+-- KEYS[1] the account hash for one read, or one of the call's partition, or nothing
 -- ARGV[2..] groups of six: account id, session id, after seq, limit, replies, read (0/1)
 -- For each group, in order: INCRBY the account's seq by `replies` (seqs for replies
 -- written directly, as next_seq), then, if read = 1 and the session is active, the

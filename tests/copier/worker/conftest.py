@@ -1,4 +1,5 @@
-"""Copier store-level tests run against the embedded store (fakeredis) and real Redis."""
+"""Copier store-level tests run against the embedded store (fakeredis), real Redis and
+a real Redis Cluster (the store contract suite's `redis_client` and `keys`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import redis.asyncio as aioredis
 
 from gateway.store.keys import RedisKeys
 from tests.copier.worker.world import World
+from tests.gateway.store.conftest import keys, redis_client
+
+__all__ = ["keys", "redis_client", "world"]  # the store suite's fixtures, used here
 
 
 @pytest.fixture

@@ -161,7 +161,7 @@ async def test_a_writer_dying_between_enqueue_and_outbox_done_is_delivered_once(
     assert copy["command_id"] == command["command_id"] and copy["status"] == "queued"
     store = world.worker.follower_store
     assert await world.client.hlen(store.ckeys.outbox("f1")) == 0
-    assert await world.client.zcard(store.ckeys.outbox_index()) == 0
+    assert await world.client.zcard(store.ckeys.outbox_index(store.ckeys.partition_of("f1"))) == 0
 
 
 async def test_each_load_sees_the_latest_heartbeat_equity(world: World) -> None:
@@ -277,4 +277,5 @@ async def test_a_decision_with_many_copies_and_outbox_entries_stores_each_and_th
     assert sorted(index) == sorted((i.encode(), float(now)) for i in ids)
     outboxed = await world.client.hgetall(store.ckeys.outbox("f1"))
     assert outboxed == {i.envelope_id.encode(): b"%d|%s" % (i.due_ms, i.body) for i in outbox}
-    assert await world.client.zscore(store.ckeys.outbox_index(), "f1") == now + 7_000
+    index_key = store.ckeys.outbox_index(store.ckeys.partition_of("f1"))  # f1's partition's
+    assert await world.client.zscore(index_key, "f1") == now + 7_000

@@ -1,4 +1,5 @@
-"""A big master's fan-out in follower shards that any worker plans (embedded and real Redis).
+"""A big master's fan-out in follower shards that any worker plans (embedded store, real
+Redis and a real Redis Cluster).
 
 Order per follower and exactly one command per (intent, follower) hold as on the
 direct path: a follower always falls in the same shard, a master's intents are
@@ -46,7 +47,8 @@ async def test_a_big_master_is_split_and_each_follower_gets_each_intent_once_in_
         await world.intent("open", ticket)
     await world.run()
     assert world.worker.pump.counters.splits >= 1
-    assert await world.client.xlen(world.worker.follower_store.ckeys.fan_out_stream()) > 0
+    ckeys = world.worker.follower_store.ckeys
+    assert await world.client.xlen(ckeys.fan_out_stream(ckeys.partition_of(MASTER))) > 0
     for follower in FOLLOWERS:
         assert await _opened_tickets(world, follower) == [100, 101, 102]
 
@@ -91,9 +93,9 @@ async def test_a_master_below_the_threshold_goes_through_shards_while_earlier_on
 async def test_a_split_repeated_after_a_crash_decides_nothing_twice(world: World) -> None:
     await _followers(world)
     await world.intent("open", 100)
-    rows = await world.client.xrange(world.keys.intent_stream())
-    (entry_id, fields) = rows[0]
-    entry = StreamEntry(world.keys.intent_stream(), entry_id.decode(), fields)
+    stream = world.keys.intent_stream(world.keys.partition_of(MASTER))
+    (entry_id, fields), *_ = await world.client.xrange(stream)
+    entry = StreamEntry(stream, entry_id.decode(), fields)
     await world.worker.pump.on_intent_entries({MASTER: [entry]})  # split, then "died"
     await world.run()  # the entry is processed again: split a second time
     assert world.worker.pump.counters.splits == 2 * len({shard_of(f) for f in FOLLOWERS})
@@ -133,7 +135,7 @@ async def test_a_busy_shard_is_tried_again_later_while_the_other_shards_are_plan
     await world.intent("open", 100)
     await world.worker.process_batch(1)  # split
     ckeys = world.worker.follower_store.ckeys
-    (first, *_rest) = await world.client.xrange(ckeys.fan_out_stream())
+    (first, *_rest) = await world.client.xrange(ckeys.fan_out_stream(ckeys.partition_of(MASTER)))
     busy = first[1][b"account_id"].decode()
     await world.client.set(ckeys.partition_lock(busy), "another worker", px=60_000)
     second: CopierWorker = world.another_worker("w2", fan_out_shard_followers=4)

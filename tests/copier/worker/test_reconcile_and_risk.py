@@ -106,7 +106,7 @@ async def test_a_master_snapshot_waits_for_the_intents_sent_ahead_of_it(
     await _copied(world, "f1", 100, 555)
     await world.intent("close", 100, volume=0.5, new_ticket=101)
     await world.snapshot(MASTER, positions=[position(101, volume=0.5)])
-    stream = world.keys.ea_inbox_stream()
+    stream = world.keys.ea_inbox_stream(world.keys.partition_of(MASTER))
     ((entry_id, fields),) = await world.client.xrevrange(stream, count=1)
     snapshot = StreamEntry(stream, entry_id.decode(), fields)
     with pytest.raises(SnapshotAhead):  # the partial close is not processed yet

@@ -163,7 +163,9 @@ async def test_a_killed_worker_s_entries_are_claimed_and_copied_once(world: Worl
     other = world.another_worker("w2")
     assert await other.recover() == 1
     assert len(await world.commands("f1")) == 1
-    pending = await world.client.xpending(world.keys.intent_stream(), CONSUMER_GROUP)
+    pending = await world.client.xpending(
+        world.keys.intent_stream(world.keys.partition_of(MASTER)), CONSUMER_GROUP
+    )
     assert pending["pending"] == 0
 
 
@@ -182,7 +184,9 @@ async def test_one_master_s_entries_keep_their_order_across_consumers(world: Wor
     await asyncio.sleep(0.1)
     await world.worker.recover()  # w1's entry: already processed -> only acked
     assert await world.commands("f1") == []
-    pending = await world.client.xpending(world.keys.intent_stream(), CONSUMER_GROUP)
+    pending = await world.client.xpending(
+        world.keys.intent_stream(world.keys.partition_of(MASTER)), CONSUMER_GROUP
+    )
     assert pending["pending"] == 0
 
 
@@ -192,7 +196,8 @@ async def test_an_entry_that_keeps_failing_goes_to_the_dead_letters(
     world = await World.create(redis_client, keys, max_failures=2)  # type: ignore[arg-type]
     await world.follower("f1")
     await world.client.xadd(
-        world.keys.intent_stream(), {"account_id": MASTER, "session_id": "s", "body": b"{not json"}
+        world.keys.intent_stream(world.keys.partition_of(MASTER)),
+        {"account_id": MASTER, "session_id": "s", "body": b"{not json"},
     )
     await world.run()
     for _ in range(3):

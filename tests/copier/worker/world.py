@@ -22,13 +22,13 @@ from copier.worker import CopierWorker
 from gateway.store.account_store import RedisAccountStore
 from gateway.store.admin_token_store import RedisAdminTokenStore
 from gateway.store.delivery_log import RedisDeliveryLog
-from gateway.store.event_bus import RedisEventBus
 from gateway.store.factory import StoreBundle
 from gateway.store.intent_sink import RedisIntentSink
 from gateway.store.key_store import RedisKeyStore
 from gateway.store.keys import RedisKeys
 from gateway.store.rate_limiter import RedisRateLimiter
 from gateway.store.session_store import RedisSessionStore
+from gateway.store.sharded_bus import event_bus
 from schemas.subscriptions import SubscriptionSettings
 
 MASTER = "master-1"
@@ -174,12 +174,25 @@ class World:
             **fields,
         }
         return await self._xadd(
-            self.keys.intent_stream(), master, "OrderIntent", payload, intent_id
+            self.keys.intent_stream(self.keys.partition_of(master)),
+            master,
+            "OrderIntent",
+            payload,
+            intent_id,
         )
+
+    def partitions(self, *accounts: str) -> int:
+        """How many stream partitions these accounts' entries go to (1 on a single Redis)."""
+        return len({self.keys.partition_of(account) for account in accounts})
 
     async def report(self, follower: str, command_id: str, status: str, **fields: Any) -> None:
         payload = {"command_id": command_id, "status": status, **fields}
-        await self._xadd(self.keys.ea_inbox_stream(), follower, "ExecutionReport", payload)
+        await self._xadd(
+            self.keys.ea_inbox_stream(self.keys.partition_of(follower)),
+            follower,
+            "ExecutionReport",
+            payload,
+        )
 
     async def snapshot(
         self,
@@ -191,7 +204,13 @@ class World:
     ) -> None:
         """A SyncSnapshot (envelope `ts`: when the EA took it; default now)."""
         payload = {"positions": positions or [], "orders": orders or []}
-        await self._xadd(self.keys.ea_inbox_stream(), account, "SyncSnapshot", payload, ts=taken_ms)
+        await self._xadd(
+            self.keys.ea_inbox_stream(self.keys.partition_of(account)),
+            account,
+            "SyncSnapshot",
+            payload,
+            ts=taken_ms,
+        )
 
     # ---- running ---------------------------------------------------------------------
     async def run(self, worker: CopierWorker | None = None) -> None:
@@ -236,7 +255,7 @@ def bundle(client: aioredis.Redis, keys: RedisKeys, clock: FakeClock) -> StoreBu
             delivery, client, CopierKeys.of(keys), clock, keys.ea_inbox_stream()
         ),
         intents=RedisIntentSink(client, keys),
-        bus=RedisEventBus(client, keys),
+        bus=event_bus(client, keys),
         key_store=RedisKeyStore(client, keys),
         accounts=RedisAccountStore(client, keys),
         admin_tokens=RedisAdminTokenStore(client, keys),

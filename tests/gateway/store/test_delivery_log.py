@@ -10,9 +10,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.errors import DeliveryLogFull, FencingError, LimitExceeded
-from gateway.store.event_bus import RedisEventBus
 from gateway.store.keys import RedisKeys
 from gateway.store.records import EnqueueResult, LogEntry
+from gateway.store.sharded_bus import event_bus
 from tests.gateway.store.world import Node, envelope
 
 
@@ -107,7 +107,7 @@ async def test_enqueue_announces_deliver(
     node: Node, redis_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
     await node.open("a1")
-    bus = RedisEventBus(redis_client, keys)
+    bus = event_bus(redis_client, keys)
     try:
         async with bus.subscribe("demo-1") as events:
             await events.ready()

@@ -10,9 +10,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.store.delivery_log import ENQUEUE_CHUNK
-from gateway.store.event_bus import RedisEventBus
 from gateway.store.keys import RedisKeys
 from gateway.store.records import EnqueueResult
+from gateway.store.sharded_bus import event_bus
 from tests.gateway.store.world import Node, envelope
 
 
@@ -122,7 +122,7 @@ async def test_enqueue_many_announces_deliver_once_per_account(
     node: Node, redis_client: aioredis.Redis, keys: RedisKeys, numbered: int
 ) -> None:
     await node.open("a1", account_id="acc-1")
-    bus = RedisEventBus(redis_client, keys)
+    bus = event_bus(redis_client, keys)
     try:
         async with bus.subscribe("acc-1") as events:
             await events.ready()

@@ -7,6 +7,7 @@ no unacknowledged durable message is ever lost.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass, field
 
@@ -124,7 +125,7 @@ async def test_random_histories_keep_seqs_unique_and_lose_no_unacked_message(
     redis_client: aioredis.Redis, keys: RedisKeys, ops: list[tuple[str, int]]
 ) -> None:
     # a fresh namespace per example, under the test's prefix (cleaned up by `keys`)
-    namespace = RedisKeys(prefix=f"{keys.prefix}:{secrets.token_hex(3)}")
+    namespace = dataclasses.replace(keys, prefix=f"{keys.prefix}:{secrets.token_hex(3)}")
     node = Node.over(redis_client, namespace, max_log_entries=10_000)
     model = Model()
     for op, arg in ops:

@@ -1,4 +1,7 @@
-"""Contract of `RedisEventBus`: one pub/sub connection, many subscribers, resync."""
+"""Contract of the event bus: one pub/sub connection, many subscribers, resync.
+
+On the cluster the bus is `PartitionedEventBus` (sharded pub/sub), same contract.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +13,18 @@ from typing import Any
 import fakeredis
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from gateway.store.event_bus import RESYNC, RedisEventBus, Subscription
 from gateway.store.keys import RedisKeys
+from gateway.store.sharded_bus import PartitionedEventBus, event_bus
+
+EventBusImpl = RedisEventBus | PartitionedEventBus
 
 
 @pytest.fixture
-async def bus(redis_client: aioredis.Redis, keys: RedisKeys) -> AsyncIterator[RedisEventBus]:
-    bus = RedisEventBus(redis_client, keys)
+async def bus(redis_client: aioredis.Redis, keys: RedisKeys) -> AsyncIterator[EventBusImpl]:
+    bus = event_bus(redis_client, keys)
     yield bus
     await bus.aclose()
 
@@ -27,7 +34,16 @@ async def next_event(events: Subscription, within_s: float = 2.0) -> dict[str, A
 
 
 async def numsub(client: aioredis.Redis, keys: RedisKeys, account_id: str) -> int:
-    [(_, count)] = await client.pubsub_numsub(keys.account_events(account_id))
+    channel = keys.account_events(account_id)
+    if isinstance(client, RedisCluster):  # sharded: count on the shard's primary
+        node = client.get_node_from_key(channel)
+        shard = aioredis.Redis(host=node.host, port=node.port)
+        try:
+            [(_, count)] = await shard.pubsub_shardnumsub(channel)
+        finally:
+            await shard.aclose()
+        return int(count)
+    [(_, count)] = await client.pubsub_numsub(channel)
     return int(count)
 
 
@@ -41,8 +57,8 @@ async def eventually(check: Callable[[], Any], within_s: float = 3.0) -> None:
 async def test_event_bus_delivers_across_two_clients(
     redis_client: aioredis.Redis, keys: RedisKeys, make_client: Callable[[], aioredis.Redis]
 ) -> None:
-    publisher = RedisEventBus(redis_client, keys)
-    listener = RedisEventBus(make_client(), keys)
+    publisher = event_bus(redis_client, keys)
+    listener = event_bus(make_client(), keys)
     try:
         async with listener.subscribe("demo-1") as events:
             await events.ready()
@@ -54,7 +70,7 @@ async def test_event_bus_delivers_across_two_clients(
 
 
 async def test_every_subscriber_of_the_account_gets_the_event_and_no_one_else(
-    bus: RedisEventBus,
+    bus: EventBusImpl,
 ) -> None:
     first, second, other = bus.subscribe("demo-1"), bus.subscribe("demo-1"), bus.subscribe("demo-2")
     for sub in (first, second, other):
@@ -70,7 +86,7 @@ async def test_every_subscriber_of_the_account_gets_the_event_and_no_one_else(
 
 
 async def test_many_subscribers_share_one_connection_and_one_channel_each(
-    bus: RedisEventBus, redis_client: aioredis.Redis, keys: RedisKeys
+    bus: EventBusImpl, redis_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
     subs = [bus.subscribe(f"acct-{i % 50}") for i in range(2_000)]
     await asyncio.gather(*(sub.ready() for sub in subs))
@@ -84,7 +100,7 @@ async def test_many_subscribers_share_one_connection_and_one_channel_each(
 
 
 async def test_closing_the_last_subscriber_unsubscribes_the_channel(
-    bus: RedisEventBus, redis_client: aioredis.Redis, keys: RedisKeys
+    bus: EventBusImpl, redis_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
     first, second = bus.subscribe("demo-1"), bus.subscribe("demo-1")
     await first.ready()
@@ -101,7 +117,7 @@ async def test_closing_the_last_subscriber_unsubscribes_the_channel(
     assert bus.channel_count == 0
 
 
-async def test_a_closed_subscription_ends_its_iteration(bus: RedisEventBus) -> None:
+async def test_a_closed_subscription_ends_its_iteration(bus: EventBusImpl) -> None:
     events = bus.subscribe("demo-1")
     await events.ready()
     waiter = asyncio.create_task(anext(events))
@@ -112,7 +128,7 @@ async def test_a_closed_subscription_ends_its_iteration(bus: RedisEventBus) -> N
     assert [e async for e in events] == []
 
 
-async def test_resubscribing_right_after_unsubscribing_still_receives(bus: RedisEventBus) -> None:
+async def test_resubscribing_right_after_unsubscribing_still_receives(bus: EventBusImpl) -> None:
     for _ in range(5):
         bus.subscribe("demo-1").close()
     events = bus.subscribe("demo-1")
@@ -124,7 +140,7 @@ async def test_resubscribing_right_after_unsubscribing_still_receives(bus: Redis
 async def test_slow_subscriber_gets_resync_instead_of_an_endless_backlog(
     redis_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
-    bus = RedisEventBus(redis_client, keys, queue_size=3)
+    bus = event_bus(redis_client, keys, queue_size=3)
     try:
         events = bus.subscribe("demo-1")
         await events.ready()
@@ -150,9 +166,16 @@ async def kill_pubsub_connection(
             server.connected = True
 
         return restore
-    for client in await redis_client.client_list():
-        if client.get("name") == client_name and int(client.get("sub", 0)) > 0:
-            await redis_client.client_kill_filter(_id=client["id"])
+    servers = [redis_client]
+    if isinstance(redis_client, RedisCluster):  # the bus subscribes on one of the nodes
+        servers = [aioredis.Redis(host=n.host, port=n.port) for n in redis_client.get_nodes()]
+    for server in servers:
+        for client in await server.client_list():
+            subscribed = int(client.get("sub", 0)) + int(client.get("ssub", 0))
+            if client.get("name") == client_name and subscribed > 0:
+                await server.client_kill_filter(_id=client["id"])
+        if server is not redis_client:
+            await server.aclose()
 
     async def nothing() -> None:
         return None
@@ -161,16 +184,11 @@ async def kill_pubsub_connection(
 
 
 async def test_subscribers_get_resync_after_the_connection_drops(
-    redis_client: aioredis.Redis, keys: RedisKeys, real_redis_url: str
+    redis_client: aioredis.Redis, keys: RedisKeys, named_client: Callable[[str], aioredis.Redis]
 ) -> None:
     name = f"cgtest-bus-{secrets.token_hex(3)}"
-    if isinstance(redis_client, fakeredis.FakeAsyncRedis):
-        bus_client: aioredis.Redis = fakeredis.FakeAsyncRedis(
-            server=redis_client.connection_pool.connection_kwargs["server"]
-        )
-    else:
-        bus_client = aioredis.Redis.from_url(real_redis_url, client_name=name)
-    bus = RedisEventBus(
+    bus_client = named_client(name)
+    bus = event_bus(
         bus_client, keys, ping_interval_s=0.1, backoff_initial_s=0.01, backoff_max_s=0.05
     )
     try:
@@ -193,7 +211,7 @@ async def test_subscribers_get_resync_after_the_connection_drops(
 
 
 async def test_a_listener_gets_its_accounts_events_through_its_callback(
-    bus: RedisEventBus,
+    bus: EventBusImpl,
 ) -> None:
     seen: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
@@ -214,7 +232,7 @@ async def test_a_listener_gets_its_accounts_events_through_its_callback(
 
 
 async def test_listeners_and_subscriptions_share_one_channel(
-    bus: RedisEventBus, redis_client: aioredis.Redis, keys: RedisKeys
+    bus: EventBusImpl, redis_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
     seen: list[dict[str, Any]] = []
     listener = bus.listen("demo-1", seen.append)
@@ -229,7 +247,7 @@ async def test_listeners_and_subscriptions_share_one_channel(
     assert bus.channel_count == 1 and await numsub(redis_client, keys, "demo-1") == 1
 
 
-async def test_a_closed_listener_is_not_called_any_more(bus: RedisEventBus) -> None:
+async def test_a_closed_listener_is_not_called_any_more(bus: EventBusImpl) -> None:
     closed_seen: list[dict[str, Any]] = []
     open_seen: list[dict[str, Any]] = []
     closed = bus.listen("demo-1", closed_seen.append)
@@ -245,7 +263,7 @@ async def test_a_closed_listener_is_not_called_any_more(bus: RedisEventBus) -> N
 
 
 async def test_closing_the_last_listener_unsubscribes_the_channel(
-    bus: RedisEventBus, redis_client: aioredis.Redis, keys: RedisKeys
+    bus: EventBusImpl, redis_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
     listener = bus.listen("demo-1", lambda event: None)
     await listener.ready()
@@ -261,7 +279,7 @@ async def test_closing_the_last_listener_unsubscribes_the_channel(
 
 
 async def test_a_failing_listener_does_not_keep_events_from_the_others(
-    bus: RedisEventBus,
+    bus: EventBusImpl,
 ) -> None:
     def broken(event: dict[str, Any]) -> None:
         raise RuntimeError("bug in a callback")
@@ -277,16 +295,11 @@ async def test_a_failing_listener_does_not_keep_events_from_the_others(
 
 
 async def test_listeners_get_resync_after_the_connection_drops(
-    redis_client: aioredis.Redis, keys: RedisKeys, real_redis_url: str
+    redis_client: aioredis.Redis, keys: RedisKeys, named_client: Callable[[str], aioredis.Redis]
 ) -> None:
     name = f"cgtest-bus-{secrets.token_hex(3)}"
-    if isinstance(redis_client, fakeredis.FakeAsyncRedis):
-        bus_client: aioredis.Redis = fakeredis.FakeAsyncRedis(
-            server=redis_client.connection_pool.connection_kwargs["server"]
-        )
-    else:
-        bus_client = aioredis.Redis.from_url(real_redis_url, client_name=name)
-    bus = RedisEventBus(
+    bus_client = named_client(name)
+    bus = event_bus(
         bus_client, keys, ping_interval_s=0.1, backoff_initial_s=0.01, backoff_max_s=0.05
     )
     seen: list[dict[str, Any]] = []

@@ -34,12 +34,12 @@ async def test_held_intents_reach_stream_in_order_on_promotion(
     await node.open("p1", authenticated=False)
     for ticket in (3, 1, 2):
         await node.sink.hold_intent("demo-1", "p1", intent(ticket))
-    assert await stream(redis_client, keys.intent_stream()) == []
+    assert await stream(redis_client, keys.intent_stream(keys.partition_of("demo-1"))) == []
 
     result = await node.sessions.promote("p1", now_ms=2_000, opening_messages=[])
 
     assert result is not None and result.released_intents == 3
-    assert await stream(redis_client, keys.intent_stream()) == [
+    assert await stream(redis_client, keys.intent_stream(keys.partition_of("demo-1"))) == [
         {"account_id": "demo-1", "session_id": "p1", "body": intent(t).decode()} for t in (3, 1, 2)
     ]
     assert await redis_client.llen(keys.held_intents("demo-1")) == 0
@@ -56,9 +56,10 @@ async def test_held_intents_of_a_preempted_session_are_never_released(
     result = await node.sessions.promote("p2", now_ms=2_000, opening_messages=[])
 
     assert result is not None and result.released_intents == 1
-    assert [e["body"] for e in await stream(redis_client, keys.intent_stream())] == [
-        intent(2).decode()
-    ]
+    assert [
+        e["body"]
+        for e in await stream(redis_client, keys.intent_stream(keys.partition_of("demo-1")))
+    ] == [intent(2).decode()]
     assert await redis_client.llen(keys.held_intents("demo-1")) == 0
 
 
@@ -99,9 +100,12 @@ async def test_publish_intent_appends_for_the_active_session(
     await node.open("a1")
     first = await node.sink.publish_intent("demo-1", "a1", intent(1))
     second = await node.sink.publish_intent("demo-1", "a1", intent(2))
-    entries = await redis_client.xrange(keys.intent_stream())
+    entries = await redis_client.xrange(keys.intent_stream(keys.partition_of("demo-1")))
     assert [entry_id.decode() for entry_id, _ in entries] == [first, second]
-    assert [e["body"] for e in await stream(redis_client, keys.intent_stream())] == [
+    assert [
+        e["body"]
+        for e in await stream(redis_client, keys.intent_stream(keys.partition_of("demo-1")))
+    ] == [
         intent(1).decode(),
         intent(2).decode(),
     ]
@@ -116,8 +120,8 @@ async def test_stream_append_by_preempted_session_is_fenced(
     with pytest.raises(FencingError) as info:
         await getattr(node.sink, method)("demo-1", "a1", intent(1))
     assert info.value.reason == "preempted"
-    assert await redis_client.xlen(keys.intent_stream()) == 0
-    assert await redis_client.xlen(keys.ea_inbox_stream()) == 0
+    assert await redis_client.xlen(keys.intent_stream(keys.partition_of("demo-1"))) == 0
+    assert await redis_client.xlen(keys.ea_inbox_stream(keys.partition_of("demo-1"))) == 0
 
 
 async def test_publish_intent_by_pending_session_is_fenced(node: Node) -> None:
@@ -132,10 +136,10 @@ async def test_publish_ea_event_goes_to_the_ea_inbox_stream(
     await node.open("a1")
     report = b'{"type":"ExecutionReport","id":"r1","ts":1,"payload":{"command_id":"c1"}}'
     await node.sink.publish_ea_event("demo-1", "a1", report)
-    assert await stream(redis_client, keys.ea_inbox_stream()) == [
+    assert await stream(redis_client, keys.ea_inbox_stream(keys.partition_of("demo-1"))) == [
         {"account_id": "demo-1", "session_id": "a1", "body": report.decode()}
     ]
-    assert await redis_client.xlen(keys.intent_stream()) == 0
+    assert await redis_client.xlen(keys.intent_stream(keys.partition_of("demo-1"))) == 0
 
 
 async def test_streams_are_trimmed_to_about_their_maxlen(
@@ -146,7 +150,7 @@ async def test_streams_are_trimmed_to_about_their_maxlen(
     for ticket in range(400):
         await node.sink.publish_intent("demo-1", "a1", intent(ticket))
     # approximate trimming drops whole macro nodes (100 entries on Redis 7)
-    assert await redis_client.xlen(keys.intent_stream()) <= 10 + 100
+    assert await redis_client.xlen(keys.intent_stream(keys.partition_of("demo-1"))) <= 10 + 100
 
 
 async def test_record_ea_state_keeps_the_last_payload_of_each_kind(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisClusterException, ResponseError
 
 from gateway.store.keys import RedisKeys
 from gateway.store.scripts import MAX_BATCH, MAX_PIPELINES_IN_FLIGHT, Scripts
@@ -80,10 +80,12 @@ def scripts(client: CountingClient, keys: RedisKeys) -> Scripts:
 async def test_calls_issued_in_one_tick_share_one_pipeline(
     scripts: Scripts, client: CountingClient
 ) -> None:
-    await scripts.run("get_session", [], "warm-up")  # loads the script if the server lacks it
+    await scripts.run("get_session", [], "", "warm-up")  # loads the script if the server lacks it
     before = client.pipelines
 
-    replies = await asyncio.gather(*(scripts.run("get_session", [], f"s{i}") for i in range(50)))
+    replies = await asyncio.gather(
+        *(scripts.run("get_session", [], "", f"s{i}") for i in range(50))
+    )
 
     assert replies == [[]] * 50
     assert client.pipelines - before == 1
@@ -91,8 +93,8 @@ async def test_calls_issued_in_one_tick_share_one_pipeline(
 
 async def test_each_caller_gets_the_reply_of_its_own_script(scripts: Scripts) -> None:
     session, touched = await asyncio.gather(
-        scripts.run("get_session", [], "unknown"),
-        scripts.run("touch", [], "unknown", 1_000, 2_000),
+        scripts.run("get_session", [], "", "unknown"),
+        scripts.run("touch", [], "", "unknown", 1_000, 2_000),
     )
 
     assert session == []
@@ -100,8 +102,8 @@ async def test_each_caller_gets_the_reply_of_its_own_script(scripts: Scripts) ->
 
 
 async def test_a_failing_call_fails_alone(scripts: Scripts) -> None:
-    broken = scripts.run("get_session", [])  # no session id: the script raises in Redis
-    fine = scripts.run("get_session", [], "unknown")
+    broken = scripts.run("ack", [])  # no account id: the script raises in Redis
+    fine = scripts.run("get_session", [], "", "unknown")
 
     results = await asyncio.gather(broken, fine, return_exceptions=True)
 
@@ -115,7 +117,7 @@ async def test_scripts_missing_from_the_server_are_loaded_and_run(
     await redis_client.script_flush()
     loads = client.loads
 
-    replies = await asyncio.gather(*(scripts.run("get_session", [], f"s{i}") for i in range(3)))
+    replies = await asyncio.gather(*(scripts.run("get_session", [], "", f"s{i}") for i in range(3)))
 
     assert replies == [[]] * 3
     assert client.loads - loads == 1
@@ -124,20 +126,22 @@ async def test_scripts_missing_from_the_server_are_loaded_and_run(
 async def test_more_calls_than_a_batch_holds_are_split_and_all_answered(
     scripts: Scripts, client: CountingClient
 ) -> None:
-    await scripts.run("get_session", [], "warm-up")
+    await scripts.run("get_session", [], "", "warm-up")
     before = client.pipelines
     count = MAX_BATCH + 10
 
-    replies = await asyncio.gather(*(scripts.run("get_session", [], f"s{i}") for i in range(count)))
+    replies = await asyncio.gather(
+        *(scripts.run("get_session", [], "", f"s{i}") for i in range(count))
+    )
 
     assert replies == [[]] * count
     assert client.pipelines - before == 2
 
 
 async def test_a_cancelled_caller_leaves_the_others_answered(scripts: Scripts) -> None:
-    await scripts.run("get_session", [], "warm-up")
-    doomed = asyncio.ensure_future(scripts.run("get_session", [], "a"))
-    kept = asyncio.ensure_future(scripts.run("get_session", [], "b"))
+    await scripts.run("get_session", [], "", "warm-up")
+    doomed = asyncio.ensure_future(scripts.run("get_session", [], "", "a"))
+    kept = asyncio.ensure_future(scripts.run("get_session", [], "", "b"))
     await asyncio.sleep(0)
     doomed.cancel()
 
@@ -151,10 +155,11 @@ async def test_an_unreachable_server_fails_every_call_of_the_batch(
     scripts = Scripts(down_client, keys)
 
     results = await asyncio.gather(
-        *(scripts.run("get_session", [], f"s{i}") for i in range(3)), return_exceptions=True
+        *(scripts.run("get_session", [], "", f"s{i}") for i in range(3)), return_exceptions=True
     )
 
-    assert all(isinstance(r, RedisConnectionError | OSError) for r in results), results
+    unreachable = RedisConnectionError | OSError | RedisClusterException
+    assert all(isinstance(r, unreachable) for r in results), results
 
 
 async def test_calls_made_while_the_pipes_are_full_go_together_when_one_returns(
@@ -163,18 +168,18 @@ async def test_calls_made_while_the_pipes_are_full_go_together_when_one_returns(
     client = GatedClient(redis_client)
     scripts = Scripts(client, keys)  # type: ignore[arg-type]
     client.gate.set()
-    await scripts.run("get_session", [], "warm-up")
+    await scripts.run("get_session", [], "", "warm-up")
     client.gate.clear()
     client.pipelines = 0
     first = []
     for i in range(2):  # loop iterations apart: each opens its own pipeline
-        first.append(asyncio.ensure_future(scripts.run("get_session", [], f"a{i}")))
+        first.append(asyncio.ensure_future(scripts.run("get_session", [], "", f"a{i}")))
         for _ in range(3):
             await asyncio.sleep(0)
     assert client.pipelines == MAX_PIPELINES_IN_FLIGHT == 2
     later = []
     for i in range(5):  # issued in separate iterations while both pipelines are out
-        later.append(asyncio.ensure_future(scripts.run("get_session", [], f"b{i}")))
+        later.append(asyncio.ensure_future(scripts.run("get_session", [], "", f"b{i}")))
         await asyncio.sleep(0)
     assert client.pipelines == 2
 

@@ -10,9 +10,9 @@ import redis.asyncio as aioredis
 
 from gateway.store import session_store
 from gateway.store.account_store import RedisAccountStore
-from gateway.store.event_bus import RedisEventBus
 from gateway.store.keys import RedisKeys
 from gateway.store.records import AccountRecord
+from gateway.store.sharded_bus import event_bus
 from schemas.codes import Role, SessionState
 from tests.gateway.store.world import Node
 
@@ -105,7 +105,7 @@ async def test_close_many_announces_each_close_on_its_account_channel(
 ) -> None:
     await node.open("a1", account_id="demo-1")
     await node.open("a2", account_id="demo-2")
-    bus = RedisEventBus(redis_client, keys)
+    bus = event_bus(redis_client, keys)
     try:
         async with bus.subscribe("demo-1") as one, bus.subscribe("demo-2") as two:
             await one.ready()

@@ -9,8 +9,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.errors import FencingError, TooManyPendingSessions
-from gateway.store.event_bus import RedisEventBus
 from gateway.store.keys import RedisKeys
+from gateway.store.sharded_bus import event_bus
 from schemas.codes import SessionState
 from tests.gateway.store.world import HEARTBEAT_TIMEOUT_MS, Node
 
@@ -184,7 +184,7 @@ async def test_close_session_returns_none_when_it_was_not_live(node: Node) -> No
 async def test_closing_is_announced_on_the_account_channel(
     node: Node, redis_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
-    bus = RedisEventBus(redis_client, keys)
+    bus = event_bus(redis_client, keys)
     try:
         async with bus.subscribe("demo-1") as events:
             await events.ready()
@@ -278,12 +278,13 @@ async def test_expired_closed_records_leave_the_session_index(
     await node.open("a1", now_ms=1_000)
     await node.sessions.close_session("a1", reason="client_shutdown", now_ms=2_000)
     await node.sessions.close_expired(now_ms=2_000 + 59_000)
-    assert await redis_client.hexists(keys.session_index(), "a1")
+    index = keys.session_index(keys.partition_of("a1"))  # one index on a single Redis
+    assert await redis_client.hexists(index, "a1")
 
     await node.sessions.close_expired(now_ms=2_000 + 60_000)
 
-    assert not await redis_client.hexists(keys.session_index(), "a1")
-    assert not await redis_client.exists(keys.closed_sessions())
+    assert not await redis_client.hexists(index, "a1")
+    assert not await redis_client.exists(keys.closed_sessions(keys.partition_of("demo-1")))
 
 
 # ---- live counts by state ---------------------------------------------------------
@@ -318,7 +319,8 @@ async def test_store_leaves_counts_alone_when_a_session_from_before_counting_cha
     await node.open("old-a", account_id="demo-2")
     for account, sid in (("demo-1", "old-p"), ("demo-2", "old-a")):  # as an older version wrote
         await redis_client.hdel(keys.session(account, sid), "counted")
-    await redis_client.delete(keys.session_counts())
+    for partition in range(keys.partition_count):
+        await redis_client.delete(keys.session_counts(partition))
     await node.open("new", account_id="demo-3")
 
     await node.sessions.promote("old-p", now_ms=2_000, opening_messages=[])

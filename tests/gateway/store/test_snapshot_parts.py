@@ -9,6 +9,7 @@ import dataclasses
 import orjson
 import pytest
 import redis.asyncio as aioredis
+from redis.crc import key_slot
 
 from gateway.errors import FencingError
 from gateway.store.intent_sink import RedisIntentSink
@@ -41,7 +42,8 @@ async def keep(
 
 
 async def events(redis_client: aioredis.Redis, keys: RedisKeys) -> list[bytes]:
-    return [fields[b"body"] for _, fields in await redis_client.xrange(keys.ea_inbox_stream())]
+    stream = keys.ea_inbox_stream(keys.partition_of(ACCOUNT))  # the account's partition's
+    return [fields[b"body"] for _, fields in await redis_client.xrange(stream)]
 
 
 @pytest.mark.parametrize("order", [(1, 2, 3), (3, 1, 2), (2, 3, 1)])
@@ -140,5 +142,12 @@ async def test_only_the_active_session_may_keep_or_publish_parts(
         await node.sink.publish_snapshot(ACCOUNT, sid, snapshot_id="s1", body=b"x")
 
 
-async def test_the_parts_key_is_hash_tagged_with_the_account(keys: RedisKeys) -> None:
-    assert "{demo-1}" in keys.snapshot_parts("demo-1")
+async def test_the_parts_key_is_in_the_slot_of_the_account_and_of_its_stream_on_a_cluster(
+    keys: RedisKeys,
+) -> None:
+    parts = key_slot(keys.snapshot_parts(ACCOUNT).encode())
+    assert parts == key_slot(keys.account(ACCOUNT).encode())
+    if keys.cluster:  # publish_snapshot appends to the partition's stream in the same script
+        assert parts == key_slot(keys.ea_inbox_stream(keys.partition_of(ACCOUNT)).encode())
+    else:
+        assert keys.snapshot_parts(ACCOUNT) == f"{keys.prefix}:{{{ACCOUNT}}}:snapshot-parts"

@@ -10,8 +10,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.errors import StoreUnavailable
-from gateway.store.event_bus import RedisEventBus
 from gateway.store.keys import RedisKeys
+from gateway.store.sharded_bus import event_bus
 from tests.gateway.store.world import Node
 
 CALLS: dict[str, Callable[[Node], Awaitable[Any]]] = {
@@ -70,7 +70,7 @@ async def test_redis_outage_raises_store_unavailable(
 async def test_event_bus_publish_during_outage_raises_store_unavailable(
     down_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
-    bus = RedisEventBus(down_client, keys)
+    bus = event_bus(down_client, keys)
     with pytest.raises(StoreUnavailable):
         await bus.publish("a", {"kind": "deliver"})
     await bus.aclose()
@@ -80,7 +80,7 @@ async def test_event_bus_subscription_waits_out_an_outage(
     down_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
     """Subscribing never raises; the bus keeps reconnecting in the background."""
-    bus = RedisEventBus(down_client, keys, backoff_initial_s=0.01, backoff_max_s=0.02)
+    bus = event_bus(down_client, keys, backoff_initial_s=0.01, backoff_max_s=0.02)
     events = bus.subscribe("a")
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(events.ready(), 0.2)  # several reconnection attempts
