@@ -19,7 +19,14 @@ from copier.worker.codec import encode_changes, encode_copy
 from copier.worker.decide import FollowerWrite
 from schemas.subscriptions import SubscriptionView
 
-__all__ = ["commit_decision", "commit_ops", "netstrings", "read_netstrings"]
+__all__ = [
+    "commit_decision",
+    "commit_ops",
+    "netstrings",
+    "outbox_value",
+    "read_netstrings",
+    "read_outbox_value",
+]
 
 
 def commit_ops(
@@ -98,9 +105,10 @@ def commit_decision(
     for copy in write.copies:
         values += (copy.command_id.encode(), b"%d" % copy.intent_received_ms, encode_copy(copy))
     values.append(b"%d" % len(write.outbox))
-    for item in write.outbox:
-        due = b"%d" % item.due_ms
-        values += (item.envelope_id.encode(), due, due + b"|" + item.body)
+    version = write.before.version + 1  # the record's version once this decision applies
+    for index, item in enumerate(write.outbox):
+        value = outbox_value(item.due_ms, (version, index), item.body)
+        values += (item.envelope_id.encode(), b"%d" % item.due_ms, value)
     ops = commit_ops(keys, write, views, now_ms)
     if foreign is not None:
         ops, elsewhere = keys.split_by_slot(write.after.account_id, ops)
@@ -122,3 +130,28 @@ def read_netstrings(blob: bytes) -> list[bytes]:
         values.append(blob[colon + 1 : colon + 1 + length])
         pos = colon + 1 + length
     return values
+
+
+def outbox_value(due_ms: int, order: tuple[int, int], body: bytes) -> bytes:
+    """An outbox entry's stored value: ``<due ms>|<version>.<index>|<envelope>``.
+
+    `order` is the decision order: the follower record's version the decision
+    wrote and the item's index in the decision. A sweeper enqueues an account's
+    due entries in that order (a hash has none of its own), so commands about
+    one copy reach the follower in the order they were decided.
+    """
+    return b"%d|%d.%d|%s" % (due_ms, order[0], order[1], body)
+
+
+def read_outbox_value(value: bytes) -> tuple[int, tuple[int, int], bytes]:
+    """(due ms, decision order, envelope) of a stored outbox value.
+
+    A value written before the order key (``<due ms>|<envelope>``) is ordered
+    first, as (0, 0): it was decided before any entry that carries one.
+    """
+    due, _, rest = value.partition(b"|")
+    if rest[:1].isdigit():
+        order, _, body = rest.partition(b"|")
+        version, _, index = order.partition(b".")
+        return int(due), (int(version), int(index)), body
+    return int(due), (0, 0), rest

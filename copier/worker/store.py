@@ -52,7 +52,7 @@ from copier.worker.lua import (
     load_templates,
     outbox_templates,
 )
-from copier.worker.ops import commit_decision, netstrings
+from copier.worker.ops import commit_decision, netstrings, read_outbox_value
 from copier.worker.partitions import chunks, keyed_call
 from copier.worker.state import CopyRecord, FollowerRecord, MasterBook
 from gateway.store.keys import RedisKeys
@@ -437,10 +437,14 @@ class FollowerStore:
             rows = await pipe.execute()
         due: list[tuple[str, OutboxItem]] = []
         for account, entries in zip(accounts, rows, strict=True):
-            for envelope_id, value in sorted(entries.items(), key=lambda kv: kv[1]):
-                when, _, body = value.partition(b"|")
-                if int(when) <= now_ms:
-                    item = OutboxItem(envelope_id.decode(), body, int(when), False)
+            # decision order, not the hash's: one copy's commands stay in order
+            items = []
+            for envelope_id, value in entries.items():
+                when, order, body = read_outbox_value(value)
+                items.append((order, when, body, envelope_id))
+            for _order, when, body, envelope_id in sorted(items):
+                if when <= now_ms:
+                    item = OutboxItem(envelope_id.decode(), body, when, False)
                     due.append((account.decode(), item))
         return due
 
