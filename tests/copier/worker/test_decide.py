@@ -7,6 +7,9 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from copier.core import CircuitBreaker, LinkState, MasterSignal, derive_command_id
 from copier.worker.codec import (
@@ -377,6 +380,37 @@ def test_a_follower_snapshot_older_than_an_applied_report_reconciles_nothing() -
     (link,) = fresh.after.links.links.values()
     assert link.state is LinkState.CLOSED
     assert fresh.after.as_of_ms == NOW + 15
+
+
+@settings_hypothesis(max_examples=40, deadline=None)
+@given(
+    executed=st.lists(st.integers(min_value=0, max_value=1_000), min_size=1, max_size=4),
+    taken=st.integers(min_value=0, max_value=1_000),
+)
+def test_a_follower_snapshot_marks_links_gone_only_when_taken_after_every_report(
+    executed: list[int], taken: int
+) -> None:
+    record = FollowerRecord(FOLLOWER)
+    for n, at in enumerate(executed):
+        record = decide_signal(
+            signal(intent(Action.OPEN, 100 + n), intent_id=f"i-{n}"), settings(), record, CTX, NOW
+        ).after
+        open_id = derive_command_id(MASTER, f"i-{n}", FOLLOWER)
+        filled = report(
+            open_id, ExecutionStatus.FILLED, ticket=900 + n, volume=1, executed_at_ms=NOW + at
+        )
+        write = decide_report(record, filled, None, {}, CTX, NOW + 2_000)
+        assert write is not None
+        record = write.after
+    empty = SyncSnapshotPayload(positions=[], orders=[])
+    write = decide_follower_snapshot(
+        record, empty, "r", {MASTER: settings()}, CTX, NOW + 3_000, taken_ms=NOW + taken
+    )
+    if taken < max(executed):
+        assert write is None
+    else:
+        assert write is not None
+        assert {link.state for link in write.after.links.links.values()} == {LinkState.CLOSED}
 
 
 def test_copy_record_survives_its_json_form() -> None:
