@@ -276,6 +276,7 @@ def encode_state(record: FollowerRecord) -> bytes:
             "parked": [],  # one field per link since (see `parked_field`)
             "aliases": [[m, t, root] for (m, t), root in sorted(book.aliases.items())],
             "commands": dict(book.commands),  # command id -> [master, root]
+            "as_of_ms": record.as_of_ms,
         }
     )
 
@@ -369,6 +370,7 @@ def decode_follower(
         recent={m: tuple(times) for m, times in data["recent"].items()},
         parked=parked,
         parked_in_state=bool(data["parked"]),
+        as_of_ms=int(data.get("as_of_ms", 0)),  # absent in records stored before it
     )
 
 

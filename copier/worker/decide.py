@@ -68,6 +68,7 @@ __all__ = [
     "decide_reports",
     "decide_signal",
     "merge_writes",
+    "snapshot_is_current",
 ]
 
 _FILL_STATUSES = frozenset({ExecutionStatus.FILLED, ExecutionStatus.CLOSED})
@@ -166,7 +167,12 @@ def decide_report(
     draft = Draft(follower, ctx, now_ms, grace_ms)
     before_state = follower.breaker.state(now_ms)
     if not (not_delivered or signal_expired):
-        draft.record = replace(draft.record, breaker=follower.breaker.on_report(report, now_ms))
+        draft.record = replace(
+            draft.record,
+            breaker=follower.breaker.on_report(report, now_ms),
+            # the EA's time of the newest report applied: older snapshots are out of date
+            as_of_ms=max(follower.as_of_ms, report.executed_at_ms or 0),
+        )
     give_up: str | None = None
     if report.status is ExecutionStatus.REJECTED and not not_delivered:
         expires = None if copy is None or copy.command is None else copy.command.get("expires_at")
@@ -419,6 +425,18 @@ def _reported(
     )
 
 
+def snapshot_is_current(taken_ms: int | None, as_of_ms: int) -> bool:
+    """Whether a follower snapshot taken at `taken_ms` (None: unknown) may reconcile a
+    record that reflects the EA's state up to `as_of_ms` (0: nothing known).
+
+    Both are the EA's clock, in milliseconds. A snapshot of the very millisecond
+    of the newest report is trusted, as on the master side (the EA sends a report
+    after executing, so one in the same millisecond as a later snapshot is
+    normally in it; and a snapshot sent again is still current).
+    """
+    return taken_ms is None or taken_ms >= as_of_ms
+
+
 def decide_follower_snapshot(
     follower: FollowerRecord,
     snapshot: SyncSnapshotPayload,
@@ -428,20 +446,34 @@ def decide_follower_snapshot(
     now_ms: int,
     *,
     grace_ms: int = 2_000,
-) -> FollowerWrite:
+    taken_ms: int | None = None,
+) -> FollowerWrite | None:
     """Reconcile a follower's links with its SyncSnapshot (see `reconcile_follower`).
 
     Closes planned for positions the master no longer holds become commands
     with copy records keyed by their (round-derived) command ids; every other
     change (closed, filled or resized at the broker) gets a copy record with
     that status under the same kind of key, so operators see it.
+
+    `taken_ms` is when the EA took the snapshot (its envelope `ts`). A snapshot
+    taken before the newest ExecutionReport (`executed_at_ms`) or snapshot the
+    record reflects (`FollowerRecord.as_of_ms`) is out of date and reconciles
+    nothing (returns None): the streams are read independently and a killed
+    worker's entries are claimed late, and such a snapshot lacks what that
+    report did (a position opened after it would be marked gone at the broker,
+    a partial close undone by the older volume). The record does not tell which
+    links changed after the snapshot, so none of it is trusted; the next
+    snapshot reconciles.
     """
+    if not snapshot_is_current(taken_ms, follower.as_of_ms):
+        return None
     paused = {m for m, s in subscriptions.items() if s.status is SubscriptionStatus.PAUSED}
     result = reconcile_follower(
         follower.account_id, follower.links, snapshot, round_id=round_id, paused_masters=paused
     )
     draft = Draft(follower, ctx, now_ms, grace_ms)
-    draft.record = replace(draft.record, links=result.links)
+    as_of_ms = follower.as_of_ms if taken_ms is None else max(follower.as_of_ms, taken_ms)
+    draft.record = replace(draft.record, links=result.links, as_of_ms=as_of_ms)
     for command in result.commands:
         json_form = draft.send(command)
         draft.copies[command.command_id] = CopyRecord(

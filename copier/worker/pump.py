@@ -530,7 +530,9 @@ class CopierPump:
         One that reached the streams after intents of the same master the copier has
         not processed yet waits for them (`SnapshotAhead`: the entry stays pending
         and is claimed again), for up to `SNAPSHOT_WAIT_MS`; reconciled against a
-        book without them it would close what they opened or moved.
+        book without them it would close what they opened or moved. As a follower, a
+        snapshot taken before the newest ExecutionReport applied (its
+        `executed_at_ms`) reconciles nothing either (`decide_follower_snapshot`).
         """
         self.counters.snapshots += 1
         if await self.store.followers_of(account):
@@ -546,8 +548,18 @@ class CopierPump:
                 return
             now = self._clock()
             write = decide_follower_snapshot(
-                item.record, snapshot, round_id, subs, item.ctx, now, grace_ms=self._grace
+                item.record,
+                snapshot,
+                round_id,
+                subs,
+                item.ctx,
+                now,
+                grace_ms=self._grace,
+                taken_ms=taken_ms,
             )
+            if write is None:
+                _log.info("follower %s: snapshot %s predates a report, skipped", account, round_id)
+                return
             if not await self._commit([write], {account: subs}, now):
                 return
         raise CommitConflict(f"snapshot {round_id}: follower record kept changing")

@@ -69,6 +69,10 @@ class FollowerRecord:
     #: decoded from a record that kept its parked intents inside the state field (written
     #: before they got a hash field per link): its next commit writes them all as fields
     parked_in_state: bool = False
+    #: the EA's time (`executed_at_ms`) of the newest ExecutionReport applied, or of the
+    #: newest SyncSnapshot reconciled: a follower snapshot taken before it is out of
+    #: date and reconciles nothing (it would mark links opened after it as gone)
+    as_of_ms: int = 0
 
     def recent_for(self, master_id: str, now_ms: int) -> tuple[int, ...]:
         """This subscription's order times inside the rate window."""
@@ -82,7 +86,14 @@ class FollowerRecord:
     def with_version(self, version: int) -> FollowerRecord:
         """This record as stored under `version` (cheaper than `replace` on the commit path)."""
         return FollowerRecord(
-            self.account_id, version, self.links, self.breaker, self.peak, self.recent, self.parked
+            self.account_id,
+            version,
+            self.links,
+            self.breaker,
+            self.peak,
+            self.recent,
+            self.parked,
+            as_of_ms=self.as_of_ms,
         )
 
     def with_links(
@@ -104,6 +115,7 @@ class FollowerRecord:
             self.peak,
             self.recent if recent is None else recent,
             self.parked,
+            as_of_ms=self.as_of_ms,
         )
 
     def parked_for(self, key: LinkKey) -> tuple[MasterSignal, ...]:

@@ -7,8 +7,11 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
-from copier.core import CircuitBreaker, MasterSignal, derive_command_id
+from copier.core import CircuitBreaker, LinkState, MasterSignal, derive_command_id
 from copier.worker.codec import (
     decode_copy,
     decode_follower,
@@ -20,12 +23,14 @@ from copier.worker.codec import (
 from copier.worker.decide import (
     FollowerContext,
     attempt_of,
+    decide_follower_snapshot,
     decide_report,
     decide_signal,
+    snapshot_is_current,
 )
 from copier.worker.state import CopyStatus, FollowerRecord, MasterBook, apply_master_intent
 from schemas.codes import Action, ExecutionStatus, OrderType
-from schemas.messages import ExecutionReportPayload
+from schemas.messages import ExecutionReportPayload, SyncSnapshotPayload
 from tests.copier.core.builders import MASTER, NOW, intent, settings, signal, spec
 
 FOLLOWER = "f1"
@@ -318,6 +323,94 @@ def test_follower_record_survives_its_json_form() -> None:
     record = replace(record, peak=Decimal("10500.5"), version=4)
     decoded = decode_follower(FOLLOWER, 4, encode_follower(record), CircuitBreaker())
     assert decoded == record
+
+
+def test_a_record_stored_before_as_of_ms_existed_reads_as_knowing_nothing() -> None:
+    record, _ = opened()
+    fields = encode_follower(replace(record, as_of_ms=NOW))
+    state = orjson.loads(fields[b"s"])
+    assert state.pop("as_of_ms") == NOW
+    fields[b"s"] = orjson.dumps(state)
+    assert decode_follower(FOLLOWER, 0, fields, CircuitBreaker()).as_of_ms == 0
+
+
+@pytest.mark.parametrize(
+    ("taken_ms", "as_of_ms", "current"),
+    [
+        (None, NOW, True),  # time unknown: reconciled as before
+        (NOW, 0, True),  # nothing applied yet
+        (NOW, NOW, True),  # the same millisecond as the newest report
+        (NOW + 1, NOW, True),
+        (NOW - 1, NOW, False),  # taken before the newest report applied
+        (0, NOW, False),
+    ],
+)
+def test_a_follower_snapshot_is_current_unless_taken_before_the_newest_report(
+    taken_ms: int | None, as_of_ms: int, current: bool
+) -> None:
+    assert snapshot_is_current(taken_ms, as_of_ms) is current
+
+
+def test_reports_move_the_record_as_of_to_their_newest_execution_time() -> None:
+    record, open_id = opened()
+    filled = report(open_id, ExecutionStatus.FILLED, ticket=9, volume=1, executed_at_ms=NOW + 5)
+    after = decide_report(record, filled, None, {}, CTX, NOW + 50)
+    assert after is not None
+    assert after.after.as_of_ms == NOW + 5
+    record, open_id = opened(101, "i-2")
+    untimed = report(open_id, ExecutionStatus.FILLED, ticket=10, volume=1)
+    write = decide_report(replace(record, as_of_ms=NOW + 5), untimed, None, {}, CTX, NOW + 60)
+    assert write is not None
+    assert write.after.as_of_ms == NOW + 5  # a report without a time moves nothing
+
+
+def test_a_follower_snapshot_older_than_an_applied_report_reconciles_nothing() -> None:
+    record, open_id = opened()
+    filled = report(open_id, ExecutionStatus.FILLED, ticket=9, volume=1, executed_at_ms=NOW + 10)
+    write = decide_report(record, filled, None, {MASTER: settings()}, CTX, NOW + 20)
+    assert write is not None
+    empty = SyncSnapshotPayload(positions=[], orders=[])
+    subs = {MASTER: settings()}
+    stale = decide_follower_snapshot(write.after, empty, "r1", subs, CTX, NOW + 30, taken_ms=NOW)
+    assert stale is None  # position 9 opened after it was taken: not "gone at the broker"
+    fresh = decide_follower_snapshot(
+        write.after, empty, "r2", subs, CTX, NOW + 40, taken_ms=NOW + 15
+    )
+    assert fresh is not None
+    (link,) = fresh.after.links.links.values()
+    assert link.state is LinkState.CLOSED
+    assert fresh.after.as_of_ms == NOW + 15
+
+
+@settings_hypothesis(max_examples=40, deadline=None)
+@given(
+    executed=st.lists(st.integers(min_value=0, max_value=1_000), min_size=1, max_size=4),
+    taken=st.integers(min_value=0, max_value=1_000),
+)
+def test_a_follower_snapshot_marks_links_gone_only_when_taken_after_every_report(
+    executed: list[int], taken: int
+) -> None:
+    record = FollowerRecord(FOLLOWER)
+    for n, at in enumerate(executed):
+        record = decide_signal(
+            signal(intent(Action.OPEN, 100 + n), intent_id=f"i-{n}"), settings(), record, CTX, NOW
+        ).after
+        open_id = derive_command_id(MASTER, f"i-{n}", FOLLOWER)
+        filled = report(
+            open_id, ExecutionStatus.FILLED, ticket=900 + n, volume=1, executed_at_ms=NOW + at
+        )
+        write = decide_report(record, filled, None, {}, CTX, NOW + 2_000)
+        assert write is not None
+        record = write.after
+    empty = SyncSnapshotPayload(positions=[], orders=[])
+    write = decide_follower_snapshot(
+        record, empty, "r", {MASTER: settings()}, CTX, NOW + 3_000, taken_ms=NOW + taken
+    )
+    if taken < max(executed):
+        assert write is None
+    else:
+        assert write is not None
+        assert {link.state for link in write.after.links.links.values()} == {LinkState.CLOSED}
 
 
 def test_copy_record_survives_its_json_form() -> None:

@@ -24,11 +24,15 @@ def position(ticket: int, volume: float = 1.0, **fields: Any) -> dict[str, Any]:
     }
 
 
-async def _copied(world: World, follower: str, ticket: int, follower_ticket: int) -> None:
+async def _copied(
+    world: World, follower: str, ticket: int, follower_ticket: int, **report: Any
+) -> None:
     await world.intent("open", ticket)
     await world.run()
     (opened,) = await world.commands(follower)
-    await world.report(follower, opened["command_id"], "filled", ticket=follower_ticket, volume=1.0)
+    await world.report(
+        follower, opened["command_id"], "filled", ticket=follower_ticket, volume=1.0, **report
+    )
     await world.run()
 
 
@@ -93,6 +97,31 @@ async def test_a_master_snapshot_older_than_an_applied_intent_closes_nothing(
     await world.run()
     (closed,) = await world.commands("f1")
     assert (closed["action"], closed["ticket"]) == ("close", 556)
+
+
+async def test_a_follower_snapshot_older_than_an_applied_report_marks_nothing_gone(
+    world: World,
+) -> None:
+    """Found by the fault suite (seed 1000025): a follower's SyncSnapshot, taken before
+    an open executed, was reconciled after the open's fill report; the new position was
+    marked gone at the broker and the master's close of it skipped (`link_closed`)."""
+    await world.follower("f1")
+    await _copied(world, "f1", 100, 555, executed_at_ms=world.clock())
+    taken = world.clock()
+    world.clock.advance(1000)
+    await _copied(world, "f1", 200, 556, executed_at_ms=world.clock())  # after the snapshot
+    await world.snapshot("f1", positions=[position(555)], taken_ms=taken)
+    await world.run()
+    await world.intent("close", 200)
+    await world.run()
+    (closed,) = await world.commands("f1")
+    assert (closed["action"], closed["ticket"]) == ("close", 556)
+    world.clock.advance(1000)
+    await world.snapshot("f1", positions=[position(556)])  # a fresh one still reconciles
+    await world.run()
+    await world.intent("close", 100)
+    await world.run()
+    assert await world.commands("f1") == []  # 555 was gone at the broker: nothing to close
 
 
 async def test_a_master_snapshot_waits_for_the_intents_sent_ahead_of_it(
