@@ -36,7 +36,7 @@ from copier.core import (
     reconcile_follower,
     retry_command_id,
 )
-from copier.core.links import InFlight, LinkKey
+from copier.core.links import InFlight, LinkKey, TicketLink
 from copier.core.reconcile import exit_command
 from copier.core.shared_plans import SharedPlans
 from copier.worker.draft import (
@@ -261,23 +261,12 @@ def _close_owed(
     )
     link = replace(link, in_flight=InFlight(command.command_id, Action.CLOSE, owed))
     draft.record = replace(draft.record, links=draft.record.links.track(command.command_id, link))
-    json_form = draft.send(command)
-    draft.copies[command.command_id] = CopyRecord(
-        command_id=command.command_id,
-        master_id=link.master_account_id,
-        intent_id=f"reconcile:{round_id}:{link.root_ticket}",
-        action=command.action,
-        master_ticket=command.master_ticket,
-        symbol=command.symbol,
-        status=CopyStatus.QUEUED,
-        intent_received_ms=draft.now,
-        decided_ms=draft.now,
-        reason="reconcile",
-        message="the share of a partial close made while the copy was pending",
-        requested_volume=command.volume,
-        current_command_id=command.command_id,
-        attempts=1,
-        command=json_form,
+    _send_reconcile_exit(
+        draft,
+        command,
+        link,
+        round_id,
+        "the share of a partial close made while the copy was pending",
     )
 
 
@@ -313,6 +302,13 @@ def _close_if_orphaned(
     round_id = f"orphan:{report.command_id}"
     command, link = exit_command(link, draft.record.account_id, round_id)
     draft.record = replace(draft.record, links=draft.record.links.track(command.command_id, link))
+    _send_reconcile_exit(draft, command, link, round_id, "the master no longer holds this position")
+
+
+def _send_reconcile_exit(
+    draft: Draft, command: OrderCommandPayload, link: TicketLink, round_id: str, why: str
+) -> None:
+    """Send an exit the copier decided on its own (not a master intent), with its copy record."""
     json_form = draft.send(command)
     draft.copies[command.command_id] = CopyRecord(
         command_id=command.command_id,
@@ -325,7 +321,7 @@ def _close_if_orphaned(
         intent_received_ms=draft.now,
         decided_ms=draft.now,
         reason="reconcile",
-        message="the master no longer holds this position",
+        message=why,
         requested_volume=command.volume,
         current_command_id=command.command_id,
         attempts=1,
