@@ -77,6 +77,7 @@ SUBSCRIPTION_BOUNDS: dict[str, tuple[Any, Any]] = {
     "max_total_lots": (Decimal("0.01"), MAX_LOT_CAP),
     "max_orders_per_minute": (0, MAX_ORDER_COUNT),
     "max_signal_age_ms": (1, MAX_SIGNAL_AGE_MS),
+    "pending_fill_grace_ms": (0, MAX_SIGNAL_AGE_MS),
     "symbol_map": (0, MAX_SYMBOL_MAP),
 }
 
@@ -206,6 +207,9 @@ class SubscriptionSettings(_SettingsModel):
     copy_pending: bool = True
     #: An open older than this (since the server received it) is not sent; null = no limit.
     max_signal_age_ms: Annotated[int, Field(ge=1, le=MAX_SIGNAL_AGE_MS)] | None = 30_000
+    #: After the master's pending order filled, how long the follower's pending copy may
+    #: stay unfilled before it is cancelled and opened at market; null = never convert.
+    pending_fill_grace_ms: Annotated[int, Field(ge=0, le=MAX_SIGNAL_AGE_MS)] | None = 3_000
     status: SubscriptionStatus = SubscriptionStatus.ACTIVE
     risk: RiskSettings = Field(default_factory=RiskSettings)
 

@@ -17,7 +17,8 @@ If the follower holds a copied pending order for it, that order fills on its own
 at the follower's broker: nothing is sent (`FILLS_AT_BROKER`). If the follower has
 none (``copy_pending`` was off, the placement was skipped or rejected), the fill
 is copied as a fresh market open, sized and guarded like any other open, with
-its age counted from the fill.
+its age counted from the fill. A copy still pending ``pending_fill_grace_ms``
+after the fill is cancelled and opened at market (`copier.core.conversion`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from copier.core.commands import (
     losing_stop,
     order_command,
 )
+from copier.core.conversion import schedule_conversion
 from copier.core.inputs import FollowerState, MasterSignal, Plan
 from copier.core.links import InFlight, LinkKind, LinkState, TicketLink
 from copier.core.outcomes import Send, Skip, SkipReason, WaitForLink
@@ -55,7 +57,13 @@ def _gate(signal: MasterSignal, settings: SubscriptionSettings) -> Skip | None:
     return None
 
 
-def _existing(signal: MasterSignal, link: TicketLink, follower: FollowerState) -> Plan:
+def _existing(
+    signal: MasterSignal,
+    link: TicketLink,
+    settings: SubscriptionSettings,
+    follower: FollowerState,
+    now_ms: int,
+) -> Plan:
     """An entry for a master ticket that already has a (non-failed) link."""
     book = follower.links
     intent = signal.intent
@@ -77,10 +85,24 @@ def _existing(signal: MasterSignal, link: TicketLink, follower: FollowerState) -
             book,
         )
     filled = replace(link, master_volume=intent.volume).with_intent(signal.intent_id)
+    sl, tp = follower_stops(settings, intent.sl, intent.tp)
+    scheduled = schedule_conversion(
+        filled,
+        settings,
+        intent_id=signal.intent_id,
+        follower_account_id=follower.account_id,
+        fill_received_ms=signal.received_ms,
+        sl=sl,
+        tp=tp,
+        now_ms=now_ms,
+    )
+    if not isinstance(scheduled, str):
+        send, converting = scheduled
+        return Plan(send, book.track(send.command.command_id, converting))
     skip = Skip(
         SkipReason.FILLS_AT_BROKER,
         f"master pending order {intent.ticket} filled; the follower's copy "
-        f"(ticket {link.follower_ticket}) fills at its own broker",
+        f"(ticket {link.follower_ticket}) fills at its own broker ({scheduled})",
     )
     return Plan(skip, book.put(filled))
 
@@ -159,7 +181,7 @@ def plan_entry(
         return Plan(gate, book)
     existing = book.find(signal.master_account_id, intent.ticket)
     if existing is not None and existing.state is not LinkState.FAILED:
-        return _existing(signal, existing, follower)
+        return _existing(signal, existing, settings, follower, now_ms)
     max_age = settings.max_signal_age_ms
     age = now_ms - signal.received_ms
     if max_age is not None and age > max_age:

@@ -31,6 +31,7 @@ from decimal import Decimal
 
 from copier.core.allocation import round_down
 from copier.core.commands import derive_command_id, follower_stops
+from copier.core.conversion import is_converting
 from copier.core.inputs import FollowerState, MasterSignal, Plan
 from copier.core.links import InFlight, LinkKind, LinkState, TicketLink
 from copier.core.outcomes import Send, Skip, SkipReason, WaitForLink
@@ -199,6 +200,15 @@ def plan_exit(
             message = f"master ticket {intent.ticket} already became {intent.new_ticket}"
             return Plan(Skip(SkipReason.DUPLICATE_INTENT, message), book)
         book = book.alias(signal.master_account_id, intent.new_ticket, link.root_ticket)
+    full_close = intent.action is Action.CANCEL_PENDING or (
+        intent.new_ticket is None and intent.volume >= link.master_volume
+    )
+    if full_close and is_converting(link):
+        # the conversion's cancel (copier.core.conversion) removes the copy; with the
+        # master side booked closed, no market open follows it
+        link, _ = _book_master_side(signal, link)
+        message = "the follower's pending copy is being cancelled (pending fill grace over)"
+        return Plan(Skip(SkipReason.PENDING_NOT_FILLED, message), book.put(link))
     wait = _waiting(signal, link)
     if wait is not None:
         return Plan(WaitForLink(signal.master_account_id, intent.ticket, wait), book)

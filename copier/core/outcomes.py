@@ -85,6 +85,7 @@ class Send:
 
     command: OrderCommandPayload  # the command, ready to be wrapped in an envelope
     adjustments: tuple[Adjustment, ...] = ()  # volume caps that applied, in order
+    not_before_ms: int | None = None  # a delayed command: not sent before this time
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from copier.core import (
     reconcile_follower,
     retry_command_id,
 )
+from copier.core.conversion import conversion_open, is_conversion_cancel
 from copier.core.links import InFlight, LinkKey, TicketLink
 from copier.core.reconcile import exit_command
 from copier.core.shared_plans import SharedPlans
@@ -209,9 +210,23 @@ def decide_report(
             give_up = SIGNAL_EXPIRED
         draft.copies[copy.command_id] = _reported(copy, report, now_ms, give_up, not_delivered)
     draft.breaker_alert(before_state)
+    if _open_converted(draft, link, report, copy, subscriptions):
+        return draft.finish()  # parked intents wait for the market open's report
     if applied.unblocked and applied.link is not None:
         draft.replay(applied.link.key, subscriptions)
-    flight = link.in_flight
+    _settle_pending_copy(draft, link, applied.link, report, subscriptions)
+    return draft.finish()
+
+
+def _settle_pending_copy(
+    draft: Draft,
+    before: TicketLink,
+    after: TicketLink | None,
+    report: ExecutionReportPayload,
+    subscriptions: Mapping[str, SubscriptionSettings],
+) -> None:
+    """After a pending copy's fill or a refused cancel: close an orphan, close an owed share."""
+    flight = before.in_flight
     cancel_refused = (
         flight is not None
         and flight.command_id == report.command_id
@@ -219,17 +234,64 @@ def decide_report(
         and report.status in _REFUSALS
     )
     pending_filled = (
-        link.kind is LinkKind.PENDING_ORDER
-        and applied.link is not None
-        and applied.link.kind is LinkKind.POSITION
+        before.kind is LinkKind.PENDING_ORDER
+        and after is not None
+        and after.kind is LinkKind.POSITION
     )
     if cancel_refused or pending_filled:
-        _close_if_orphaned(draft, link.key, report, subscriptions)
-    if pending_filled and applied.link is not None:
-        owed = applied.link.remaining_volume - link.remaining_volume
+        _close_if_orphaned(draft, before.key, report, subscriptions)
+    if pending_filled and after is not None:
+        owed = after.remaining_volume - before.remaining_volume
         if owed > 0:
-            _close_owed(draft, link.key, owed, report, subscriptions)
-    return draft.finish()
+            _close_owed(draft, before.key, owed, report, subscriptions)
+
+
+def _open_converted(
+    draft: Draft,
+    before: TicketLink,
+    report: ExecutionReportPayload,
+    copy: CopyRecord | None,
+    subscriptions: Mapping[str, SubscriptionSettings],
+) -> bool:
+    """Open at market the position whose pending copy a conversion cancel just removed.
+
+    See `copier.core.conversion`: sent once, only after the confirmed cancel.
+    """
+    if report.status is not ExecutionStatus.CANCELLED or not is_conversion_cancel(
+        before, report.command_id
+    ):
+        return False
+    link = draft.record.links.links.get(before.key)
+    settings = None if link is None else subscriptions.get(link.master_account_id)
+    if (
+        link is None
+        or settings is None
+        or settings.status is not SubscriptionStatus.ACTIVE
+        or copy is None
+        or copy.command is None
+    ):
+        return False
+    cancel = OrderCommandPayload.model_validate(copy.command)
+    opened = conversion_open(
+        before,
+        cancel,
+        follower_account_id=draft.record.account_id,
+        settings=settings,
+        now_ms=draft.now,
+    )
+    if opened is None:
+        return False
+    command, link = opened
+    draft.record = replace(draft.record, links=draft.record.links.track(command.command_id, link))
+    _send_reconcile_exit(
+        draft,
+        command,
+        link,
+        f"convert:{cancel.command_id}",
+        "the master's pending order filled and the follower's copy stayed pending "
+        f"{settings.pending_fill_grace_ms} ms: cancelled and opened at market",
+    )
+    return True
 
 
 def _close_owed(
@@ -308,7 +370,7 @@ def _close_if_orphaned(
 def _send_reconcile_exit(
     draft: Draft, command: OrderCommandPayload, link: TicketLink, round_id: str, why: str
 ) -> None:
-    """Send an exit the copier decided on its own (not a master intent), with its copy record."""
+    """Send a command the copier decided on its own (not a master intent), with its copy record."""
     json_form = draft.send(command)
     draft.copies[command.command_id] = CopyRecord(
         command_id=command.command_id,

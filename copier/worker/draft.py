@@ -198,7 +198,7 @@ class Draft:
                 )
             else:
                 self.record = record.with_links(plan.links)
-            json_form = self.send(command)
+            json_form = self.send(command, due_ms=outcome.not_before_ms)
             notes = (
                 "; ".join(f"{a.reason.value}: {a.before} -> {a.after}" for a in outcome.adjustments)
                 if outcome.adjustments

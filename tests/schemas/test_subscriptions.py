@@ -24,6 +24,7 @@ CONTRACT_EXAMPLE: dict[str, Any] = {
     "copy_sl_tp": True,
     "copy_pending": True,
     "max_signal_age_ms": 30000,
+    "pending_fill_grace_ms": 3000,
     "status": "active",
     "risk": {
         "max_drawdown_pct": None,

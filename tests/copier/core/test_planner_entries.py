@@ -228,10 +228,20 @@ def _placed_pending(copier: Copier) -> None:
 
 
 def test_master_pending_fill_leaves_the_follower_order_to_fill_at_its_broker() -> None:
-    copier = Copier()
+    copier = Copier(settings(pending_fill_grace_ms=None))
     _placed_pending(copier)
     plan = copier.plan(intent(Action.OPEN))
     assert skip_reason(plan.outcome) is SkipReason.FILLS_AT_BROKER
+
+
+def test_master_pending_fill_schedules_the_cancel_of_the_copy_after_the_grace() -> None:
+    copier = Copier(settings(pending_fill_grace_ms=3000))
+    _placed_pending(copier)
+    plan = copier.plan(intent(Action.OPEN))
+    assert isinstance(plan.outcome, Send)
+    assert plan.outcome.command.action is Action.CANCEL_PENDING
+    assert plan.outcome.command.ticket == 9001
+    assert plan.outcome.not_before_ms == NOW + 3000
 
 
 def test_master_pending_fill_waits_while_the_follower_order_is_being_placed() -> None:

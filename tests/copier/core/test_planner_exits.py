@@ -253,7 +253,7 @@ def test_cancel_pending_targets_the_follower_order() -> None:
 
 
 def test_master_close_while_the_follower_copy_is_still_pending_cancels_it() -> None:
-    copier = Copier()
+    copier = Copier(settings(pending_fill_grace_ms=None))
     placed(copier)
     copier.plan(intent(Action.OPEN))  # master filled; follower fills at its broker
     assert sent(copier.plan(intent(Action.CLOSE))).action is Action.CANCEL_PENDING

@@ -186,13 +186,15 @@ def test_a_pending_copy_that_filled_while_its_cancel_was_refused_is_closed(
     holds. Whichever report comes last, the copier closes it."""
     record = FollowerRecord(FOLLOWER)
     placing = intent(Action.PLACE_PENDING, order_type=OrderType.LIMIT)
-    write = decide_signal(signal(placing, intent_id="i-1"), settings(), record, CTX, NOW)
+    write = decide_signal(
+        signal(placing, intent_id="i-1"), settings(pending_fill_grace_ms=None), record, CTX, NOW
+    )
     place_id = derive_command_id(MASTER, "i-1", FOLLOWER)
     placed = decide_report(
         write.after,
         report(place_id, ExecutionStatus.PLACED, ticket=7000),
         None,
-        {MASTER: settings()},
+        {MASTER: settings(pending_fill_grace_ms=None)},
         CTX,
         NOW,
     )
@@ -200,14 +202,20 @@ def test_a_pending_copy_that_filled_while_its_cancel_was_refused_is_closed(
     record = placed.after
     for n, action in ((2, Action.OPEN), (3, Action.CLOSE)):  # filled and closed at the master
         record = decide_signal(
-            signal(intent(action), intent_id=f"i-{n}"), settings(), record, CTX, NOW
+            signal(intent(action), intent_id=f"i-{n}"),
+            settings(pending_fill_grace_ms=None),
+            record,
+            CTX,
+            NOW,
         ).after
     cancel_id = derive_command_id(MASTER, "i-3", FOLLOWER)
     fill = report(place_id, ExecutionStatus.FILLED, ticket=7000, volume=1)
     refusal = report(cancel_id, ExecutionStatus.REJECTED, error_code=4108)
     writes = []
     for payload in (fill, refusal) if fill_first else (refusal, fill):
-        written = decide_report(record, payload, None, {MASTER: settings()}, CTX, NOW)
+        written = decide_report(
+            record, payload, None, {MASTER: settings(pending_fill_grace_ms=None)}, CTX, NOW
+        )
         assert written is not None
         writes.append(written)
         record = written.after
@@ -229,13 +237,15 @@ def test_a_partial_close_skipped_while_the_copy_was_pending_is_closed_at_its_fil
     when the fill is reported."""
     record = FollowerRecord(FOLLOWER)
     placing = intent(Action.PLACE_PENDING, order_type=OrderType.LIMIT)
-    write = decide_signal(signal(placing, intent_id="i-1"), settings(), record, CTX, NOW)
+    write = decide_signal(
+        signal(placing, intent_id="i-1"), settings(pending_fill_grace_ms=None), record, CTX, NOW
+    )
     place_id = derive_command_id(MASTER, "i-1", FOLLOWER)
     placed = decide_report(
         write.after,
         report(place_id, ExecutionStatus.PLACED, ticket=7000),
         None,
-        {MASTER: settings()},
+        {MASTER: settings(pending_fill_grace_ms=None)},
         CTX,
         NOW,
     )
@@ -243,14 +253,20 @@ def test_a_partial_close_skipped_while_the_copy_was_pending_is_closed_at_its_fil
     record = placed.after
     partial = intent(Action.CLOSE, volume=Decimal("0.5"), new_ticket=101)
     for n, payload in ((2, intent(Action.OPEN)), (3, partial)):
-        step = decide_signal(signal(payload, intent_id=f"i-{n}"), settings(), record, CTX, NOW)
+        step = decide_signal(
+            signal(payload, intent_id=f"i-{n}"),
+            settings(pending_fill_grace_ms=None),
+            record,
+            CTX,
+            NOW,
+        )
         assert step.outbox == ()
         record = step.after
     filled = decide_report(
         record,
         report(place_id, ExecutionStatus.FILLED, ticket=7000, volume=1),
         None,
-        {MASTER: settings()},
+        {MASTER: settings(pending_fill_grace_ms=None)},
         CTX,
         NOW,
     )
