@@ -1,0 +1,98 @@
+"""A pending copy still pending after the master's fill: cancelled after the grace, opened.
+
+Found by the fault suite (`pending_divergence`): the copy reached the follower after
+the master's pending order had filled; the market had left the level, so the copy
+stayed pending while the master held a position.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.copier.worker.world import World
+
+GRACE = 3_000
+
+
+async def _placed_then_master_filled(world: World) -> str:
+    """f1's copy of master order 100 placed as ticket 7000; the master's order fills."""
+    await world.follower("f1", pending_fill_grace_ms=GRACE)
+    await world.intent("place_pending", 100, order_type="limit")
+    await world.run()
+    (place,) = await world.commands("f1")
+    assert place["action"] == "place_pending"
+    await world.report("f1", place["command_id"], "placed", ticket=7000)
+    await world.run()
+    await world.intent("open", 100)  # the master's fill
+    await world.run()
+    assert await world.commands("f1") == []  # the copy may still fill at its broker
+    return str(place["command_id"])
+
+
+async def test_a_copy_still_pending_after_the_grace_is_cancelled_and_opened_once(
+    world: World,
+) -> None:
+    await _placed_then_master_filled(world)
+    world.clock.advance(GRACE + 500)
+    await world.run()
+    (cancel,) = await world.commands("f1")
+    assert (cancel["action"], cancel["ticket"]) == ("cancel_pending", 7000)
+    await world.run()
+    assert await world.commands("f1") == []  # the open waits for the confirmed cancel
+    await world.report("f1", cancel["command_id"], "cancelled", ticket=7000)
+    await world.run()
+    (opened,) = await world.commands("f1")
+    assert (opened["action"], opened["order_type"], opened["volume"]) == ("open", "market", 1.0)
+    assert (opened["sl"], opened["tp"]) == (1.09, 1.12)
+    await world.report("f1", opened["command_id"], "filled", ticket=7001, volume=1.0)
+    await world.report("f1", cancel["command_id"], "cancelled", ticket=7000)  # duplicate
+    world.clock.advance(60_000)
+    await world.run()
+    assert await world.commands("f1") == []
+    await world.intent("close", 100)  # the master closes: the market copy is closed
+    await world.run()
+    (close,) = await world.commands("f1")
+    assert (close["action"], close["ticket"]) == ("close", 7001)
+
+
+@pytest.mark.parametrize("fill_first", [True, False])
+async def test_a_copy_that_filled_in_the_grace_is_kept_and_never_opened_again(
+    world: World, fill_first: bool
+) -> None:
+    place_id = await _placed_then_master_filled(world)
+    if fill_first:  # filled at its broker within the grace, reported at once
+        await world.report("f1", place_id, "filled", ticket=7000, volume=1.0)
+        await world.run()
+    world.clock.advance(GRACE + 500)
+    await world.run()
+    (cancel,) = await world.commands("f1")  # already scheduled; the EA refuses it
+    assert cancel["action"] == "cancel_pending"
+    await world.report(
+        "f1", cancel["command_id"], "rejected", error_code=4108, error_message="not pending"
+    )
+    if not fill_first:  # filled just before the cancel reached it, reported after
+        await world.report("f1", place_id, "filled", ticket=7000, volume=1.0)
+    world.clock.advance(60_000)
+    await world.run()
+    assert await world.commands("f1") == []  # no market open
+    await world.intent("close", 100)
+    await world.run()
+    (close,) = await world.commands("f1")
+    assert (close["action"], close["ticket"]) == ("close", 7000)
+
+
+async def test_a_master_close_in_the_grace_is_carried_by_the_cancel_without_an_open(
+    world: World,
+) -> None:
+    await _placed_then_master_filled(world)
+    await world.intent("close", 100)
+    await world.run()
+    assert await world.commands("f1") == []
+    world.clock.advance(GRACE + 500)
+    await world.run()
+    (cancel,) = await world.commands("f1")
+    assert (cancel["action"], cancel["ticket"]) == ("cancel_pending", 7000)
+    await world.report("f1", cancel["command_id"], "cancelled", ticket=7000)
+    world.clock.advance(60_000)
+    await world.run()
+    assert await world.commands("f1") == []
