@@ -68,7 +68,11 @@ async def test_a_copy_that_filled_in_the_grace_is_kept_and_never_opened_again(
     (cancel,) = await world.commands("f1")  # already scheduled; the EA refuses it
     assert cancel["action"] == "cancel_pending"
     await world.report(
-        "f1", cancel["command_id"], "rejected", error_code=4108, error_message="not pending"
+        "f1",
+        cancel["command_id"],
+        "rejected",
+        error_code=65544,
+        error_message="not a pending order",
     )
     if not fill_first:  # filled just before the cancel reached it, reported after
         await world.report("f1", place_id, "filled", ticket=7000, volume=1.0)
