@@ -100,3 +100,23 @@ async def test_a_master_close_in_the_grace_is_carried_by_the_cancel_without_an_o
     world.clock.advance(60_000)
     await world.run()
     assert await world.commands("f1") == []
+
+
+async def test_a_master_partial_close_in_the_grace_is_applied_to_the_market_copy(
+    world: World,
+) -> None:
+    await _placed_then_master_filled(world)
+    await world.intent("close", 100, volume=0.5, new_ticket=101)  # waits behind the cancel
+    await world.run()
+    assert await world.commands("f1") == []
+    world.clock.advance(GRACE + 500)
+    await world.run()
+    (cancel,) = await world.commands("f1")
+    await world.report("f1", cancel["command_id"], "cancelled", ticket=7000)
+    await world.run()
+    (opened,) = await world.commands("f1")
+    assert (opened["action"], opened["volume"]) == ("open", 1.0)
+    await world.report("f1", opened["command_id"], "filled", ticket=7001, volume=1.0)
+    await world.run()
+    (close,) = await world.commands("f1")
+    assert (close["action"], close["ticket"], close["volume"]) == ("close", 7001, 0.5)
