@@ -167,7 +167,7 @@ def decide_report(
         return None
     draft = Draft(follower, ctx, now_ms, grace_ms)
     before_state = follower.breaker.state(now_ms)
-    if not (not_delivered or signal_expired):
+    if not (not_delivered or signal_expired or _conversion_refused(link, report)):
         draft.record = replace(
             draft.record,
             breaker=follower.breaker.on_report(report, now_ms),
@@ -244,6 +244,23 @@ def _settle_pending_copy(
         owed = after.remaining_volume - before.remaining_volume
         if owed > 0:
             _close_owed(draft, before.key, owed, report, subscriptions)
+
+
+def _conversion_refused(link: TicketLink, report: ExecutionReportPayload) -> bool:
+    """A conversion cancel refused because the copy filled: expected, not a broker failure.
+
+    The cancel is scheduled before the grace and cannot be withdrawn, so a copy that
+    filled in time (the normal case) still gets it; it must not feed the breaker.
+    """
+    flight = link.in_flight
+    return (
+        report.status is ExecutionStatus.REJECTED
+        and flight is not None
+        and flight.command_id == report.command_id
+        and flight.action is Action.CANCEL_PENDING
+        and link.from_pending
+        and not link.master_closed
+    )
 
 
 def _open_converted(

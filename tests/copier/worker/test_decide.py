@@ -452,3 +452,40 @@ def test_signal_parked_in_a_record_keeps_its_receive_time_and_equity() -> None:
     record = FollowerRecord(FOLLOWER).with_parked((MASTER, 100), (parked,))
     decoded = decode_follower(FOLLOWER, 0, encode_follower(record), CircuitBreaker())
     assert decoded.parked_for((MASTER, 100)) == (parked,)
+
+
+@pytest.mark.parametrize("fill_first", [True, False])
+def test_a_refused_conversion_cancel_of_a_filled_copy_does_not_count_as_a_failure(
+    fill_first: bool,
+) -> None:
+    """The pending fill grace's cancel is scheduled before the grace and cannot be
+    withdrawn: a copy that filled in time gets it and refuses it. That is expected and
+    must not trip the follower's circuit breaker, nor send a market open."""
+    subs = {MASTER: settings(pending_fill_grace_ms=3000)}
+    placing = intent(Action.PLACE_PENDING, order_type=OrderType.LIMIT)
+    write = decide_signal(
+        signal(placing, intent_id="i-1"), subs[MASTER], FollowerRecord(FOLLOWER), CTX, NOW
+    )
+    place_id = derive_command_id(MASTER, "i-1", FOLLOWER)
+    placed = decide_report(
+        write.after, report(place_id, ExecutionStatus.PLACED, ticket=7000), None, subs, CTX, NOW
+    )
+    assert placed is not None
+    filled_at_master = decide_signal(
+        signal(intent(Action.OPEN), intent_id="i-2"), subs[MASTER], placed.after, CTX, NOW
+    )
+    (scheduled,) = filled_at_master.outbox
+    assert scheduled.due_ms == NOW + 3000
+    cancel_id = derive_command_id(MASTER, "i-2", FOLLOWER)
+    fill = report(place_id, ExecutionStatus.FILLED, ticket=7000, volume=1)
+    refusal = report(cancel_id, ExecutionStatus.REJECTED, error_code=65544)
+    record = filled_at_master.after
+    for payload in (fill, refusal) if fill_first else (refusal, fill):
+        written = decide_report(record, payload, None, subs, CTX, NOW)
+        assert written is not None
+        assert written.outbox == ()
+        record = written.after
+    assert record.breaker == placed.after.breaker
+    link = record.links.find(MASTER, 100)
+    assert link is not None
+    assert (link.kind.value, link.follower_ticket, link.in_flight) == ("position", 7000, None)
