@@ -90,20 +90,18 @@ def schedule_conversion(
             f"max_signal_age_ms {max_age}: not opened at market"
         )
     command_id = derive_command_id(link.master_account_id, intent_id, follower_account_id)
-    command = OrderCommandPayload.model_validate(
-        {
-            "command_id": command_id,
-            "action": Action.CANCEL_PENDING,
-            "symbol": link.symbol,
-            "side": link.side,
-            "order_type": link.order_type,
-            "volume": link.remaining_volume,
-            "master_ticket": link.master_ticket,
-            "ticket": link.follower_ticket,
-            "sl": sl,
-            "tp": tp,
-            "master_account_id": link.master_account_id,
-        }
+    command = order_command(
+        command_id,
+        action=Action.CANCEL_PENDING,
+        symbol=link.symbol,
+        side=link.side,
+        order_type=link.order_type,
+        volume=link.remaining_volume,
+        master_ticket=link.master_ticket,
+        ticket=link.follower_ticket,
+        sl=sl,
+        tp=tp,
+        master_account_id=link.master_account_id,
     )
     flight = InFlight(command_id, Action.CANCEL_PENDING, link.remaining_volume)
     return Send(command, not_before_ms=due), replace(link, in_flight=flight)
