@@ -48,7 +48,7 @@ from copier.keys import FAN_OUT_SEPARATOR, CopierKeys
 from copier.worker.codec import encode_signals
 from copier.worker.lua import FAN_OUT_SPLIT
 from copier.worker.ops import netstrings
-from copier.worker.streams import entry_key
+from copier.worker.stream_entry import entry_key
 from gateway.store.redis_errors import translates_redis_errors
 
 __all__ = [
