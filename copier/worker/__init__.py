@@ -2,7 +2,8 @@
 
 Modules, from pure to I/O:
 
-- `state`, `codec`: stored value objects and their stored forms;
+- `state`, `codec`: stored value objects and their stored forms (`stored_json`,
+  `link_codec`, `signal_codec`: JSON text, ticket links, master signals);
 - `draft`, `decide`: the worker's pure decisions for one follower (sans-I/O);
 - `ops`: one decision as the arguments of a commit (pure);
 - `lua`: the load / commit / outbox scripts;
