@@ -8,7 +8,8 @@
 #ifndef COPYGATEWAY_CORE_MQH
 #define COPYGATEWAY_CORE_MQH
 
-#include <CopyGateway/Json.mqh>
+#include <CopyGateway/JsonWriter.mqh>
+#include <CopyGateway/JsonDoc.mqh>
 #include <CopyGateway/Protocol.mqh>
 #include <CopyGateway/Session.mqh>
 #include <CopyGateway/Inbox.mqh>

@@ -9,7 +9,8 @@
 #ifndef COPYGATEWAY_PROTOCOL_MQH
 #define COPYGATEWAY_PROTOCOL_MQH
 
-#include <CopyGateway/Json.mqh>
+#include <CopyGateway/JsonWriter.mqh>
+#include <CopyGateway/JsonDoc.mqh>
 
 #define CG_EA_VERSION "1.0.0"
 #define CG_NUM_DIGITS 8       // decimals written for prices/lots (trailing zeros trimmed)
