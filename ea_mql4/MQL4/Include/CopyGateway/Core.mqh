@@ -10,7 +10,9 @@
 
 #include <CopyGateway/JsonWriter.mqh>
 #include <CopyGateway/JsonDoc.mqh>
-#include <CopyGateway/Protocol.mqh>
+#include <CopyGateway/Messages.mqh>
+#include <CopyGateway/MessageEncoders.mqh>
+#include <CopyGateway/MessageDecoders.mqh>
 #include <CopyGateway/Session.mqh>
 #include <CopyGateway/Inbox.mqh>
 #include <CopyGateway/Journal.mqh>
