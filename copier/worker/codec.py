@@ -1,4 +1,4 @@
-"""JSON forms of the worker's value objects (what is stored in Redis). Pure.
+"""Stored forms of the worker's records: follower hashes, copy records, master books. Pure.
 
 Decimals are stored as strings (never floats), enums as their values. Every
 ``decode_*`` accepts exactly what the matching ``encode_*`` produced.
@@ -8,24 +8,34 @@ when the record is created, so a deleted and re-created record never repeats a
 (version, epoch) pair), ``s`` (everything but the links) and one ``l:<master>:<root>``
 field per ticket link. A commit writes ``s`` and only the links that changed
 (`encode_changes`), so its cost does not grow with the size of the link book.
+A link field's value is `link_codec`'s, a parked intent's `signal_codec`'s; the
+JSON text itself is `stored_json`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from functools import lru_cache
-from typing import Any
 
 import orjson
 
-from copier.core import CircuitBreaker, InFlight, LinkBook, MasterSignal, TicketLink
-from copier.core.links import LinkKey, LinkKind, LinkState
+from copier.core import CircuitBreaker, LinkBook, MasterSignal
+from copier.core.links import LinkKey
+from copier.worker.link_codec import decode_link, encode_link
+from copier.worker.signal_codec import decode_signal, decode_signals, encode_signal
 from copier.worker.state import CopyRecord, FollowerRecord, MasterBook
-from schemas.codes import Action, OrderType, Side
-from schemas.messages import OrderIntentPayload, PendingOrder, Position
+from copier.worker.stored_json import (
+    ID_SLOT,
+    dumps,
+    optional_decimal,
+    plain_json_text,
+    split_at_id_slot,
+)
+from schemas.codes import Action
+from schemas.messages import PendingOrder, Position
 
+# ID_SLOT, plain_json_text, split_at_id_slot (stored_json) and decode_signals
+# (signal_codec) stay importable from here: draft.py and pump.py import them so.
 __all__ = [
     "ID_SLOT",
     "LINK_FIELD_PREFIX",
@@ -35,167 +45,16 @@ __all__ = [
     "decode_follower",
     "decode_master_book",
     "decode_signals",
-    "dumps",
     "encode_changes",
     "encode_copy",
     "encode_follower",
-    "encode_link",
     "encode_master_book",
-    "encode_signals",
     "encode_state",
     "link_field",
     "parked_field",
     "plain_json_text",
     "split_at_id_slot",
 ]
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Mapping):  # e.g. a read-only view of a copy record's command
-        return dict(value)
-    raise TypeError(f"cannot encode {type(value).__name__}")
-
-
-def dumps(value: Any) -> bytes:
-    """Compact JSON with Decimals as strings."""
-    return orjson.dumps(value, default=_default)
-
-
-def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-_LinkValues = tuple[Any, ...]
-
-
-def _link_values(link: TicketLink) -> _LinkValues:
-    """Everything of a link but its command ids, hashable (Decimals as their text)."""
-    flight = link.in_flight
-    return (
-        link.master_account_id,
-        link.root_ticket,
-        link.master_ticket,
-        str(link.master_volume),
-        link.kind,
-        link.state,
-        link.symbol,
-        link.side,
-        link.order_type,
-        str(link.remaining_volume),
-        str(link.lot_step),
-        str(link.min_lot),
-        link.follower_ticket,
-        str(link.opened_volume),
-        None if flight is None else (flight.action, str(flight.volume)),
-        link.intent_ids,
-        link.error,
-        link.from_pending,
-    )
-
-
-def _json_of(values: _LinkValues, open_id: str, flight_id: str | None) -> dict[str, Any]:
-    m, root, mt, mv, kind, state, symbol, side, order_type = values[:9]
-    rem, step, min_lot, ft, ov, flight, ids, err, fp = values[9:]
-    return {
-        "m": m,
-        "root": root,
-        "mt": mt,
-        "mv": mv,
-        "kind": kind.value,
-        "state": state.value,
-        "symbol": symbol,
-        "side": side.value,
-        "type": order_type.value,
-        "open": open_id,
-        "rem": rem,
-        "step": step,
-        "min": min_lot,
-        "ft": ft,
-        "ov": ov,
-        "fl": None if flight is None else [flight_id, flight[0].value, flight[1]],
-        "ids": list(ids),
-        "err": err,
-        "fp": fp,
-    }
-
-
-def _link_json(link: TicketLink) -> dict[str, Any]:
-    flight = link.in_flight
-    flight_id = None if flight is None else flight.command_id
-    return _json_of(_link_values(link), link.open_command_id, flight_id)
-
-
-#: Stands for a command id in a JSON template: serialise with it in the id's two
-#: places, split with `split_at_id_slot`, join the parts with the real id.
-ID_SLOT = "cmd-id-slot-0000000000000000000000000000000000000000000000000000000000000000"
-
-
-def split_at_id_slot(serialised: bytes) -> list[bytes] | None:
-    """`serialised` split around its two `ID_SLOT`s; None when the slot text occurs elsewhere."""
-    parts = serialised.split(ID_SLOT.encode())
-    return parts if len(parts) == 3 else None
-
-
-@lru_cache(maxsize=256)
-def _link_template(values: _LinkValues) -> list[bytes] | None:
-    """A link's JSON split around its two command ids (opening and in flight)."""
-    return split_at_id_slot(orjson.dumps(_json_of(values, ID_SLOT, ID_SLOT)))
-
-
-def plain_json_text(text: str) -> bool:
-    """True when JSON writes `text` as it is (printable ASCII, no quote or backslash)."""
-    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
-
-
-def _link(data: dict[str, Any]) -> TicketLink:
-    flight = data["fl"]
-    return TicketLink(
-        master_account_id=data["m"],
-        root_ticket=data["root"],
-        master_ticket=data["mt"],
-        master_volume=Decimal(data["mv"]),
-        kind=LinkKind(data["kind"]),
-        state=LinkState(data["state"]),
-        symbol=data["symbol"],
-        side=Side(data["side"]),
-        order_type=OrderType(data["type"]),
-        open_command_id=data["open"],
-        remaining_volume=Decimal(data["rem"]),
-        lot_step=Decimal(data["step"]),
-        min_lot=Decimal(data["min"]),
-        follower_ticket=data["ft"],
-        opened_volume=Decimal(data["ov"]),
-        in_flight=None
-        if flight is None
-        else InFlight(flight[0], Action(flight[1]), Decimal(flight[2])),
-        intent_ids=tuple(data["ids"]),
-        error=data["err"],
-        from_pending=data["fp"],
-    )
-
-
-def _signal_json(signal: MasterSignal) -> dict[str, Any]:
-    return {
-        "m": signal.master_account_id,
-        "id": signal.intent_id,
-        "intent": signal.intent.model_dump(mode="json", exclude_none=True),
-        "at": signal.received_ms,
-        "eq": signal.master_equity,
-        "tp": signal.trace_parent,
-    }
-
-
-def _signal(data: dict[str, Any]) -> MasterSignal:
-    return MasterSignal(
-        master_account_id=data["m"],
-        intent_id=data["id"],
-        intent=OrderIntentPayload.model_validate(data["intent"]),
-        received_ms=data["at"],
-        master_equity=_dec(data["eq"]),
-        trace_parent=data.get("tp"),
-    )
 
 
 #: The hash field of everything in a follower record but its links (and `v`, `e`).
@@ -217,32 +76,10 @@ def parked_field(key: LinkKey) -> str:
     return f"{PARKED_FIELD_PREFIX}{key[0]}:{key[1]}"
 
 
-#: The last signal encoded and its JSON: one intent parks the same object on every follower.
-_last_signal: list[tuple[MasterSignal, bytes]] = []
-
-
-def _signal_bytes(signal: MasterSignal) -> bytes:
-    if _last_signal and _last_signal[0][0] is signal:
-        return _last_signal[0][1]
-    encoded = dumps(_signal_json(signal))
-    _last_signal[:] = [(signal, encoded)]
-    return encoded
-
-
-def encode_signals(signals: Sequence[MasterSignal]) -> bytes:
-    """Master signals as a JSON list (a fan-out shard entry's body)."""
-    return b"[" + b",".join(_signal_bytes(s) for s in signals) + b"]"
-
-
-def decode_signals(raw: bytes) -> tuple[MasterSignal, ...]:
-    """The inverse of `encode_signals`."""
-    return tuple(map(_signal, orjson.loads(raw)))
-
-
 def encode_parked(key: LinkKey, signals: tuple[MasterSignal, ...]) -> bytes:
     """One parked field's value: ``[master, root, [signal, ...]]``."""
     head = dumps([key[0], key[1]])[:-1]
-    return head + b",[" + b",".join(_signal_bytes(s) for s in signals) + b"]]"
+    return head + b",[" + b",".join(encode_signal(s) for s in signals) + b"]]"
 
 
 def link_field(key: LinkKey) -> str:
@@ -279,22 +116,6 @@ def encode_state(record: FollowerRecord) -> bytes:
             "as_of_ms": record.as_of_ms,
         }
     )
-
-
-def encode_link(link: TicketLink) -> bytes:
-    """One link field's value.
-
-    The followers of one intent get new links that differ only by their command
-    id (the opening command, still in flight): such a link is serialised once
-    per shape (memoised) and its id put into the two places it goes.
-    """
-    flight = link.in_flight
-    command_id = link.open_command_id
-    if flight is not None and flight.command_id == command_id and plain_json_text(command_id):
-        parts = _link_template(_link_values(link))
-        if parts is not None:
-            return command_id.encode().join(parts)
-    return orjson.dumps(_link_json(link))
 
 
 def encode_follower(record: FollowerRecord) -> dict[bytes, bytes]:
@@ -342,14 +163,14 @@ def decode_follower(
     data = orjson.loads(state)
     failures, opened_at, trial = data["breaker"]
     links = {}
-    parked = {(m, root): tuple(map(_signal, items)) for m, root, items in data["parked"]}
+    parked = {(m, root): tuple(map(decode_signal, items)) for m, root, items in data["parked"]}
     for name, raw in fields.items():
         if name.startswith(_LINK_PREFIX):
-            link = _link(orjson.loads(raw))
+            link = decode_link(orjson.loads(raw))
             links[link.key] = link
         elif name.startswith(_PARKED_PREFIX):
             m, root, items = orjson.loads(raw)
-            parked[(m, root)] = tuple(map(_signal, items))
+            parked[(m, root)] = tuple(map(decode_signal, items))
     book = LinkBook(
         links=links,
         aliases={(m, t): root for m, t, root in data["aliases"]},
@@ -366,7 +187,7 @@ def decode_follower(
             opened_at_ms=opened_at,
             trial_in_flight=trial,
         ),
-        peak=_dec(data["peak"]),
+        peak=optional_decimal(data["peak"]),
         recent={m: tuple(times) for m, times in data["recent"].items()},
         parked=parked,
         parked_in_state=bool(data["parked"]),
@@ -389,7 +210,7 @@ def decode_copy(raw: bytes) -> CopyRecord:
     data = orjson.loads(raw)
     data["action"] = Action(data["action"])
     for name in _COPY_DECIMALS:
-        data[name] = _dec(data[name])
+        data[name] = optional_decimal(data[name])
     return CopyRecord(**data)
 
 

@@ -45,10 +45,10 @@ import redis.asyncio as aioredis
 
 from copier.core import MasterSignal
 from copier.keys import FAN_OUT_SEPARATOR, CopierKeys
-from copier.worker.codec import encode_signals
 from copier.worker.lua import FAN_OUT_SPLIT
 from copier.worker.ops import netstrings
-from copier.worker.streams import entry_key
+from copier.worker.signal_codec import encode_signals
+from copier.worker.stream_entry import entry_key
 from gateway.store.redis_errors import translates_redis_errors
 
 __all__ = [

@@ -22,6 +22,9 @@ Recovery: entries idle longer than ``claim_idle_ms`` are taken over with
 handler raises after ``max_failures`` claims goes to the dead-letter stream (with
 the error) and is acked; so does one claimed ``3 x max_failures`` times (a crash
 loop). Handlers that raise leave the entry pending for the next claim.
+
+The reads (new entries, claims, deferred entries) are `group_reader.ConsumerGroupReader`;
+what handlers get is `stream_entry.StreamEntry`.
 """
 
 from __future__ import annotations
@@ -30,64 +33,31 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-import fakeredis
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
 
 from copier.keys import CONSUMER_GROUP, CopierKeys
 from copier.worker.evalsha import evalsha_many
+from copier.worker.group_reader import ConsumerGroupReader
 from copier.worker.lua import ENTER, RELEASE
+from copier.worker.stream_entry import (
+    BatchHandler,
+    Handler,
+    StreamEntry,
+    entry_key,
+    failure_field,
+)
 from gateway.clock import Clock
 
-__all__ = ["BatchHandler", "Handler", "OrderedStreams", "StreamEntry", "entry_key"]
+# StreamEntry stays importable from here: copier/worker/pump.py imports it so.
+__all__ = ["OrderedStreams", "StreamEntry"]
 
 _log = logging.getLogger("copygate.copier.streams")
 
-#: Longest wait for new entries while busy partitions wait to be tried again (ms).
-DEFERRED_RETRY_MS = 2
-
 #: Stream entries one forward read scans (`OrderedStreams._read_forward`).
 FORWARD_SCAN = 2_000
-
-#: Poll interval when the store does not block on XREADGROUP (the embedded store).
-NON_BLOCKING_POLL_S = 0.01
-
-
-def entry_key(entry_id: str) -> tuple[int, int]:
-    """A stream id as a comparable (ms, seq) pair."""
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEntry:
-    """One stream entry as handed to a handler."""
-
-    stream: str  #: the stream key
-    entry_id: str  #: the entry id (``<ms>-<seq>``; ms is the Redis clock at append)
-    fields: Mapping[bytes, bytes]  #: account_id, session_id, body
-
-    @property
-    def account_id(self) -> str:
-        """The account the entry is about (the partition key)."""
-        return self.fields.get(b"account_id", b"").decode()
-
-    @property
-    def received_ms(self) -> int:
-        """When Redis appended the entry (server clock)."""
-        return entry_key(self.entry_id)[0]
-
-
-#: Processes one entry; must be idempotent. Raising leaves the entry pending.
-Handler = Callable[[StreamEntry], Awaitable[None]]
-
-#: Processes several accounts' entries at once (account -> its entries, oldest first);
-#: must be idempotent. Raising leaves every entry pending.
-BatchHandler = Callable[[Mapping[str, Sequence[StreamEntry]]], Awaitable[None]]
 
 
 class OrderedStreams:
@@ -115,122 +85,32 @@ class OrderedStreams:
         self._clock = clock  #: epoch ms
         self._lock_ttl = lock_ttl_ms  #: partition lock lifetime
         self._max_failures = max_failures  #: claims before a failing entry is dead-lettered
-        self._claim_idle = claim_idle_ms  #: idle time before an entry is claimed
-        self._batch = batch  #: entries per read
-        #: streams read a few entries at a time (stream -> count), so that one consumer
-        #: does not take all of them while others are free (the fan-out stream)
-        self._narrow = dict(narrow or {})
-        #: narrow-stream entries whose partition was busy: retried with the next read
-        self._deferred: dict[str, list[StreamEntry]] = {s: [] for s in self._narrow}
-        self._pause = pause_after_read_ms  #: TEST HOOK: sleep between read and processing
+        self._batch = batch  #: entries per read, and per partition in a forward read
         self._enter = redis.register_script(ENTER)  #: lock + mark + oldest pending id
         self._release = redis.register_script(RELEASE)  #: compare-and-delete of a lock
-        self._cursors = dict.fromkeys(self._handlers, "0-0")  #: XAUTOCLAIM cursors
-        #: False over the in-process store (fakeredis) and on Redis Cluster, which
-        #: are polled instead (a cluster reads each partition's stream on its own)
-        self._blocking = not isinstance(redis, fakeredis.FakeAsyncRedis) and not keys.cluster
+        #: new, idle (claimed) and deferred entries of this consumer
+        self._reader = ConsumerGroupReader(
+            redis,
+            keys,
+            self._handlers,
+            consumer=consumer,
+            claim_idle_ms=claim_idle_ms,
+            batch=batch,
+            pause_after_read_ms=pause_after_read_ms,
+            narrow=dict(narrow or {}),
+        )
 
     async def ensure_groups(self) -> None:
         """Create the consumer group on every stream (from the start) if missing."""
-        for stream in self._handlers:
-            with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists
-                await self._redis.xgroup_create(stream, CONSUMER_GROUP, id="0", mkstream=True)
+        await self._reader.ensure_groups()
 
-    # ---- reading ---------------------------------------------------------------
     async def read(self, block_ms: int) -> list[StreamEntry]:
-        """New entries for this consumer (blocks up to `block_ms`).
-
-        The in-process store (fakeredis) is read without BLOCK: its blocking
-        XREADGROUP leaves a task behind when the read is cancelled (a worker
-        stopping), and older releases answered at once anyway; there an empty
-        answer is followed by a short sleep, so an idle worker does not spin a core.
-        """
-        reply: Any
-        if self._keys.cluster:  # one XREADGROUP per stream (slot), pipelined per node
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for stream in self._handlers:
-                    count = self._narrow.get(stream, self._batch)
-                    pipe.xreadgroup(CONSUMER_GROUP, self.consumer, {stream: ">"}, count=count)
-                replies: list[Any] = await pipe.execute()
-            reply = [row for each in replies for row in each or ()]
-        elif self._narrow:
-            reply = await self._read_narrow(block_ms)
-        else:
-            reply = await self._redis.xreadgroup(
-                CONSUMER_GROUP,
-                self.consumer,
-                dict.fromkeys(self._handlers, ">"),
-                count=self._batch,
-                block=block_ms if self._blocking else None,
-            )
-        entries = [
-            StreamEntry(stream.decode(), entry_id.decode(), fields)
-            for stream, rows in reply or ()
-            for entry_id, fields in rows
-        ]
-        for stream, deferred in self._deferred.items():
-            if deferred:
-                self._deferred[stream] = []
-                entries += deferred
-                entries.sort(key=lambda e: (e.stream, entry_key(e.entry_id)))
-        if not entries and not self._blocking:
-            await asyncio.sleep(min(block_ms / 1000, NON_BLOCKING_POLL_S))
-        if entries and self._pause:
-            _log.warning(
-                "TEST HOOK: pausing %d ms after reading %d entries", self._pause, len(entries)
-            )
-            await asyncio.sleep(self._pause / 1000)
-        return entries
-
-    async def _read_narrow(self, block_ms: int) -> Any:
-        """Read the wide streams `batch` and each narrow stream its own count at a time
-        (one pipelined round trip, not blocking); when all are empty, block on every
-        stream for at most one entry each (woken by the first entry to arrive)."""
-        wide = [s for s in self._handlers if s not in self._narrow]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xreadgroup(
-                CONSUMER_GROUP, self.consumer, dict.fromkeys(wide, ">"), count=self._batch
-            )
-            for stream, count in self._narrow.items():
-                pipe.xreadgroup(CONSUMER_GROUP, self.consumer, {stream: ">"}, count=count)
-            replies: list[Any] = await pipe.execute()
-        rows = [row for reply in replies for row in reply or ()]
-        if rows or not self._blocking:
-            return rows
-        if any(self._deferred.values()):  # busy partitions to try again soon
-            block_ms = min(block_ms, DEFERRED_RETRY_MS)
-        return await self._redis.xreadgroup(
-            CONSUMER_GROUP,
-            self.consumer,
-            dict.fromkeys(self._handlers, ">"),
-            count=1,
-            block=block_ms,
-        )
+        """New entries for this consumer (blocks up to `block_ms`): `ConsumerGroupReader.read`."""
+        return await self._reader.read(block_ms)
 
     async def claim(self) -> list[tuple[StreamEntry, int]]:
         """Entries idle too long in any consumer, now ours, with their claim counts."""
-        claimed: list[tuple[StreamEntry, int]] = []
-        for stream in self._handlers:
-            reply = await self._redis.xautoclaim(
-                stream,
-                CONSUMER_GROUP,
-                self.consumer,
-                self._claim_idle,
-                start_id=self._cursors[stream],
-                count=self._batch,
-            )
-            cursor, rows = reply[0], reply[1]
-            self._cursors[stream] = cursor.decode()
-            for entry_id, fields in rows:
-                if fields is None:  # trimmed away: nothing to process
-                    await self._redis.xack(stream, CONSUMER_GROUP, entry_id)
-                    continue
-                entry = StreamEntry(stream, entry_id.decode(), fields)
-                count = int(
-                    await self._redis.hincrby(self._keys.failures(entry.stream), _fkey(entry), 1)
-                )
-                claimed.append((entry, count))
-        return claimed
+        return await self._reader.claim()
 
     # ---- processing --------------------------------------------------------------
     async def process(self, entry: StreamEntry, claims: int = 0) -> None:
@@ -279,10 +159,10 @@ class OrderedStreams:
         held = {a: (_text(r[1]), _text(r[2])) for a, r in zip(groups, tries, strict=True) if r[0]}
         busy = [e for a, g in groups.items() if a not in held for e in g]
         left: list[StreamEntry] = []
-        if stream in self._narrow:
+        if self._reader.is_narrow(stream):
             # busy partitions of a narrow stream are tried again with the next read
             # instead of waited for: their holder may well process them (`_read_forward`)
-            self._deferred[stream] = busy
+            self._reader.defer(stream, busy)
         else:
             left += busy
         try:
@@ -299,7 +179,7 @@ class OrderedStreams:
                     left += group
                 else:
                     ready[account] = group
-            if ready and stream in self._narrow:
+            if ready and self._reader.is_narrow(stream):
                 await self._read_forward(stream, ready)
             if ready:
                 await handler(ready)
@@ -383,7 +263,7 @@ class OrderedStreams:
                 )
             every = [*entries, *done]
             pipe.xack(stream, CONSUMER_GROUP, *(e.entry_id for e in every))
-            pipe.hdel(self._keys.failures(stream), *(_fkey(e) for e in every))
+            pipe.hdel(self._keys.failures(stream), *(failure_field(e) for e in every))
             await pipe.execute()
 
     async def _handle(self, entry: StreamEntry, claims: int) -> None:
@@ -400,7 +280,7 @@ class OrderedStreams:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(self._keys.marks(entry.stream), entry.account_id, entry.entry_id)
             pipe.xack(entry.stream, CONSUMER_GROUP, entry.entry_id)
-            pipe.hdel(self._keys.failures(entry.stream), _fkey(entry))
+            pipe.hdel(self._keys.failures(entry.stream), failure_field(entry))
             await pipe.execute()
 
     async def _dead_letter(self, entry: StreamEntry, error: str) -> None:
@@ -426,7 +306,7 @@ class OrderedStreams:
             if mark is None or entry_key(mark) < entry_key(entry.entry_id):
                 pipe.hset(self._keys.marks(entry.stream), entry.account_id, entry.entry_id)
             pipe.xack(entry.stream, CONSUMER_GROUP, entry.entry_id)
-            pipe.hdel(self._keys.failures(entry.stream), _fkey(entry))
+            pipe.hdel(self._keys.failures(entry.stream), failure_field(entry))
             await pipe.execute()
 
     async def _mark(self, entry: StreamEntry) -> str | None:
@@ -434,7 +314,7 @@ class OrderedStreams:
         return None if raw is None else raw.decode()
 
     async def _claims(self, entry: StreamEntry) -> int:
-        raw = await self._redis.hget(self._keys.failures(entry.stream), _fkey(entry))
+        raw = await self._redis.hget(self._keys.failures(entry.stream), failure_field(entry))
         return int(raw or 0)
 
     async def _earlier(
@@ -492,7 +372,3 @@ class OrderedStreams:
 
 def _text(raw: bytes | None) -> str | None:
     return None if raw is None else raw.decode()
-
-
-def _fkey(entry: StreamEntry) -> str:
-    return f"{entry.stream} {entry.entry_id}"

@@ -29,7 +29,8 @@ from copier.settings import CopierSettings
 from copier.worker.pump import CopierPump
 from copier.worker.shards import FanOutShards
 from copier.worker.store import FollowerStore
-from copier.worker.streams import BatchHandler, OrderedStreams, StreamEntry
+from copier.worker.stream_entry import BatchHandler, StreamEntry
+from copier.worker.streams import OrderedStreams
 from gateway.clock import Clock, system_clock_ms
 from gateway.store.factory import StoreBundle
 

@@ -131,7 +131,7 @@ class AdminRoutes:
 
     async def decide_key(self, request: Request) -> Response:
         """`POST /admin/v1/keys/{key_id}/approve|reject|revoke` (idempotent, see
-        `gateway.store.key_store.key_decision`; a contradicting decision is 409)."""
+        `gateway.store.key_decisions.key_decision`; a contradicting decision is 409)."""
         await self._principal(request)  # 401 before anything about the key is told
         key_id = request.path_params["key_id"]
         decision = _KEY_DECISIONS.get(request.path_params["decision"])

@@ -14,7 +14,8 @@ in Python, and let a script write it only if the stored JSON is unchanged. That
 keeps JSON encoding in one place (Python) instead of re-encoding it in Lua. The
 one exception is the reconnect fast path (``lua/create_session.lua``, see
 `SessionStore.create_with_key`): it advances ``last_seen_ms`` of an approved key
-in place, replacing that one value in this module's JSON and nothing else.
+in place, replacing that one value in the JSON and nothing else (the JSON is
+`key_record_json`'s; the decisions a status allows are `key_decisions`').
 
 The scripts touch the global indexes as well as the hash-tagged account keys, so
 they need a single Redis node (or a Cluster with the indexes moved under the tag).
@@ -26,23 +27,17 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
 
 from gateway.errors import Conflict, NotFound, StoreUnavailable, TooManyPendingKeys
+from gateway.store.key_decisions import key_decision
+from gateway.store.key_record_json import decode_key, encode_key, oldest_first
 from gateway.store.keys import RedisKeys
 from gateway.store.records import KeyRecord
 from gateway.store.redis_errors import map_redis_errors
 from schemas.codes import KeyStatus
 
-__all__ = [
-    "KEY_DECISIONS_FROM",
-    "PENDING_KEY_RETRY_AFTER_S",
-    "RedisKeyStore",
-    "decode_key",
-    "encode_key",
-    "key_decision",
-]
+__all__ = ["PENDING_KEY_RETRY_AFTER_S", "RedisKeyStore"]
 
 #: `Retry-After` for `TooManyPendingKeys`: pending keys wait for a human decision,
 #: so this is a polite pause rather than a window end.
@@ -101,73 +96,6 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def encode_key(record: KeyRecord) -> bytes:
-    """The stored JSON of a key record (compact, stable field order).
-
-    ``last_seen_ms`` must stay ahead of ``client`` (the only free-form field):
-    ``create_session.lua`` touches a key by replacing the first ``"last_seen_ms":``
-    value of this JSON.
-    """
-    return orjson.dumps(
-        {
-            "key_id": record.key_id,
-            "account_id": record.account_id,
-            "status": record.status.value,
-            "source": record.source,
-            "secret_hash": record.secret_hash,
-            "first_seen_ms": record.first_seen_ms,
-            "last_seen_ms": record.last_seen_ms,
-            "decided_ms": record.decided_ms,
-            "decided_by": record.decided_by,
-            "client": record.client,
-        }
-    )
-
-
-def decode_key(raw: bytes | str) -> KeyRecord:
-    """Parse the stored JSON of a key record."""
-    data = orjson.loads(raw)
-    return KeyRecord(
-        key_id=data["key_id"],
-        account_id=data["account_id"],
-        status=KeyStatus(data["status"]),
-        source=data["source"],
-        secret_hash=data["secret_hash"],
-        first_seen_ms=int(data["first_seen_ms"]),
-        last_seen_ms=data.get("last_seen_ms"),
-        decided_ms=data.get("decided_ms"),
-        decided_by=data.get("decided_by"),
-        client=data.get("client"),
-    )
-
-
-def _oldest_first(records: list[KeyRecord]) -> list[KeyRecord]:
-    """Sort by registration time, then id (stable listing order)."""
-    return sorted(records, key=lambda r: (r.first_seen_ms, r.key_id))
-
-
-#: The statuses each key decision may be taken from (besides repeating it).
-KEY_DECISIONS_FROM: dict[KeyStatus, frozenset[KeyStatus]] = {
-    KeyStatus.APPROVED: frozenset({KeyStatus.PENDING}),
-    KeyStatus.REJECTED: frozenset({KeyStatus.PENDING, KeyStatus.APPROVED}),
-    KeyStatus.REVOKED: frozenset({KeyStatus.PENDING, KeyStatus.APPROVED}),
-}
-
-
-def key_decision(current: KeyStatus, wanted: KeyStatus) -> str:
-    """What deciding `wanted` on a key in `current` does: ``apply``, ``same`` or ``conflict``.
-
-    Decisions are idempotent: repeating the one already taken changes nothing (the
-    first decision's time and author stay). A pending key may be approved; a
-    pending or approved key may be refused (rejected or revoked: both close its
-    sessions and refuse it from then on). A refusal is final: approving a refused
-    key, or refusing it with the other word, contradicts the stored decision.
-    """
-    if current is wanted:
-        return "same"
-    return "apply" if current in KEY_DECISIONS_FROM.get(wanted, frozenset()) else "conflict"
-
-
 class RedisKeyStore:
     """The `KeyStore` port on a bytes-mode `redis.asyncio.Redis` (or fakeredis)."""
 
@@ -187,7 +115,7 @@ class RedisKeyStore:
         """Every key of the account, any status, oldest first."""
         with map_redis_errors("RedisKeyStore.list_account_keys"):
             raws = await self._redis.hvals(self._keys.account_keys(account_id))
-        return _oldest_first([decode_key(raw) for raw in raws])
+        return oldest_first([decode_key(raw) for raw in raws])
 
     async def find_by_fingerprint(self, account_id: str, fingerprint: str) -> KeyRecord | None:
         """The key a verified fingerprint points to, if any (None if the key is gone)."""
@@ -307,7 +235,7 @@ class RedisKeyStore:
             records = await self._fetch(key_ids)
         if status is not None:  # an index entry left behind by a crash must not lie
             records = [r for r in records if r.status is status]
-        return _oldest_first(records)
+        return oldest_first(records)
 
     async def set_status(
         self, key_id: str, status: KeyStatus, *, by: str, now_ms: int
@@ -315,7 +243,7 @@ class RedisKeyStore:
         """Approve, reject or revoke, keeping the status indexes consistent.
 
         Idempotent: a key already in `status` is returned unchanged (its first
-        decision time and author stay). See `gateway.admin.rules.key_decision`.
+        decision time and author stay). See `gateway.store.key_decisions.key_decision`.
 
         Raises:
             NotFound: no key with that id.

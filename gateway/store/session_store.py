@@ -14,6 +14,9 @@ numbers the held messages last (rule 2: SessionStateChange, InitAck, backlog).
 
 Closed sessions keep their record for ``closed_session_ttl_s`` (so their tokens get
 410 with the close reason, not 401); they leave the live set and the deadline set.
+
+Session creation is `session_creation.SessionCreation`'s, closing many sessions at
+once (shutdown, expired heartbeats) `session_bulk_closing.SessionBulkClosing`'s.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ import redis.asyncio as aioredis
 from gateway.errors import FencingError
 from gateway.store.account_store import ACCOUNT_FIELDS, account_from_fields
 from gateway.store.keys import RedisKeys
-from gateway.store.partitions import by_partition
 from gateway.store.records import AccountRecord, ActivationResult, SessionRecord
 from gateway.store.redis_errors import translates_redis_errors
 from gateway.store.scripts import ScriptArg, Scripts
+from gateway.store.session_bulk_closing import SessionBulkClosing
 from gateway.store.session_creation import (
     SessionCreation,
     session_from_flat,
@@ -40,7 +43,6 @@ from gateway.store.session_index import Located, SessionIndex
 from schemas.codes import SessionState
 
 __all__ = [
-    "CLOSE_MANY_CHUNK",
     "DEFAULT_CLOSED_SESSION_TTL_S",
     "DEFAULT_STREAM_MAXLEN",
     "RedisSessionStore",
@@ -50,8 +52,6 @@ __all__ = [
 
 #: How long a closed session's record is kept (seconds).
 DEFAULT_CLOSED_SESSION_TTL_S = 24 * 3600
-#: Sessions `close_many` closes per script call (bounds how long Redis is busy).
-CLOSE_MANY_CHUNK = 500
 #: Approximate MAXLEN of the intent and EA-event streams. Generous: the copier reads
 #: them through a consumer group within milliseconds; the bound only stops a stalled
 #: copier from growing Redis without limit (at ~1 KiB per entry, ~100 MiB).
@@ -64,7 +64,7 @@ def _deadline_member(member: bytes) -> tuple[str, str]:
     return account_id, session_id
 
 
-class RedisSessionStore(SessionCreation):
+class RedisSessionStore(SessionCreation, SessionBulkClosing):
     """`SessionStore` implementation over `redis.asyncio` (or fakeredis)."""
 
     def __init__(
@@ -225,60 +225,6 @@ class RedisSessionStore(SessionCreation):
         return session_from_flat(flat) if flat else None
 
     @translates_redis_errors
-    async def close_many(
-        self, session_ids: Sequence[str], *, reason: str, now_ms: int
-    ) -> list[SessionRecord]:
-        """`close_session` for many sessions: one script call per `CLOSE_MANY_CHUNK` ids.
-
-        Returns:
-            The records of the sessions closed here, in the order of `session_ids`
-            (ids that were not live are skipped).
-        """
-        if self._keys.cluster:
-            located = await self._index.accounts_of(session_ids)
-            parts = await by_partition(
-                self._keys,
-                located,
-                lambda pair: pair[0],
-                lambda part, n: self._close_chunks(part, n, reason, now_ms),
-            )
-            return [record for records in parts for record in records]
-        closed: list[SessionRecord] = []
-        for start in range(0, len(session_ids), CLOSE_MANY_CHUNK):
-            chunk = session_ids[start : start + CLOSE_MANY_CHUNK]
-            args = [arg for sid in chunk for arg in ("", sid)]
-            reply = await self._scripts.run(
-                "close_many", [], reason, now_ms, self._closed_ttl_s, *args
-            )
-            closed.extend(session_from_flat(flat) for flat in reply)
-        return closed
-
-    async def _close_chunks(
-        self, pairs: Sequence[tuple[str, str]], partition: int, reason: str, now_ms: int
-    ) -> list[list[SessionRecord]]:
-        """close_many.lua over (account id or '', session id) pairs of one partition.
-
-        Returns one list per pair: the closed record, or nothing (not live).
-        """
-        routing = [self._keys.account(pairs[0][0])] if self._keys.cluster and pairs else []
-        out: list[list[SessionRecord]] = []
-        for start in range(0, len(pairs), CLOSE_MANY_CHUNK):
-            chunk = pairs[start : start + CLOSE_MANY_CHUNK]
-            args = [arg for pair in chunk for arg in pair]
-            reply = await self._scripts.run(
-                "close_many",
-                routing,
-                reason,
-                now_ms,
-                self._closed_ttl_s,
-                *args,
-                partition=partition,
-            )
-            by_id = {record.session_id: record for record in map(session_from_flat, reply)}
-            out.extend([by_id[sid]] if sid in by_id else [] for _, sid in chunk)
-        return out
-
-    @translates_redis_errors
     async def heartbeat(
         self,
         account_id: str,
@@ -365,41 +311,6 @@ class RedisSessionStore(SessionCreation):
         )
         if reply[0] != b"ok":
             raise FencingError(session_id, reply[1].decode() or None)
-
-    @translates_redis_errors
-    async def next_deadline_ms(self) -> int | None:
-        """The earliest heartbeat deadline of any live session, or None."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for n in range(self._keys.partition_count):
-                pipe.zrange(self._keys.heartbeat_deadlines(n), 0, 0, withscores=True)
-            firsts: list[list[tuple[bytes, float]]] = await pipe.execute()
-        deadlines = [int(first[0][1]) for first in firsts if first]
-        return min(deadlines) if deadlines else None
-
-    @translates_redis_errors
-    async def close_expired(self, *, now_ms: int, limit: int = 500) -> list[SessionRecord]:
-        """Close (reason `heartbeat_timeout`) live sessions whose deadline is < now_ms.
-
-        Safe on every node at once: the script removes what it closes, so each
-        session is closed (and announced) exactly once. Also forgets the
-        session-index entries of closed records that have expired.
-        """
-        if not self._keys.cluster:
-            reply = await self._scripts.run("close_expired", [], now_ms, limit, self._closed_ttl_s)
-            return [session_from_flat(flat) for flat in reply[0]]
-        closed: list[SessionRecord] = []
-        for n in range(self._keys.partition_count):  # each partition on its own primary
-            reply = await self._scripts.run(
-                "close_expired",
-                [self._keys.heartbeat_deadlines(n)],
-                now_ms,
-                limit,
-                self._closed_ttl_s,
-                partition=n,
-            )
-            closed.extend(session_from_flat(flat) for flat in reply[0])
-            await self._index.forget([sid.decode() for sid in reply[1]])
-        return closed
 
     async def _run_located(
         self, name: str, where: Located, session_id: str, *args: ScriptArg

@@ -51,10 +51,10 @@ def test_an_implicit_lossy_conversion_in_the_ea_fails_the_build(
 ) -> None:
     tree = tmp_path / "MQL4"
     shutil.copytree(eabuild.MQL4_DIR, tree)
-    ea = tree / "Include" / "CopyGateway" / "Ea.mqh"
+    ea = tree / "Include" / "CopyGateway" / "EaTransport.mqh"
     text = ea.read_text(encoding="utf-8")
     assert original in text
     ea.write_text(text.replace(original, lossy, 1), encoding="utf-8")
-    strict_error = r"Ea\.mqh:\d+:\d+: error: conversion from .*-Werror="
+    strict_error = r"EaTransport\.mqh:\d+:\d+: error: conversion from .*-Werror="
     with pytest.raises(eabuild.BuildError, match=strict_error):
         eabuild.syntax_only(tree, tmp_path / "work")

@@ -112,11 +112,11 @@ def test_gxx_check_rejects_a_type_error_in_the_ea_sources(tmp_path: Path) -> Non
 
     tree = tmp_path / "MQL4"
     shutil.copytree(eabuild.MQL4_DIR, tree)
-    protocol = tree / "Include" / "CopyGateway" / "Protocol.mqh"
+    protocol = tree / "Include" / "CopyGateway" / "MessageEncoders.mqh"
     text = protocol.read_text(encoding="utf-8")
     assert 'w.KeyInt("ts",ts);' in text
     protocol.write_text(text.replace('w.KeyInt("ts",ts);', 'w.KeyStr("ts",ts);'), encoding="utf-8")
-    with pytest.raises(eabuild.BuildError, match=r"Protocol\.mqh:\d+"):
+    with pytest.raises(eabuild.BuildError, match=r"MessageEncoders\.mqh:\d+"):
         eabuild.syntax_only(tree, tmp_path / "work")
 
 

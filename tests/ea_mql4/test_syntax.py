@@ -22,7 +22,7 @@ EXPERT = REPO / "ea_mql4" / "MQL4" / "Experts" / "CopyGateway.mq4"
 def test_the_ea_has_sources() -> None:
     names = {p.name for p in EA_SOURCES}
     assert "CopyGateway.mq4" in names
-    assert {"Json.mqh", "Protocol.mqh", "Session.mqh", "Ea.mqh"} <= names
+    assert {"JsonDoc.mqh", "MessageDecoders.mqh", "Session.mqh", "Ea.mqh"} <= names
 
 
 @pytest.mark.parametrize("path", EA_SOURCES, ids=lambda p: p.name)

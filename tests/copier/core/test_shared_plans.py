@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from copier.core import CircuitBreaker, FollowerState, LinkBook, plan_intent
 from copier.core.shared_plans import SharedPlans
-from copier.worker.codec import encode_link
+from copier.worker.link_codec import encode_link
 from schemas.codes import Action, OrderType
 from tests.copier.core.builders import NOW, D, follower, intent, sent, settings, signal, spec
 

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 
 from copier.worker import CopierWorker
 from copier.worker.shards import FAN_OUT_SHARDS, FanOutShards, partition_of, shard_of
-from copier.worker.streams import StreamEntry
+from copier.worker.stream_entry import StreamEntry
 from gateway.store.keys import RedisKeys
 from tests.copier.worker.world import MASTER, World
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from copier.errors import SnapshotAhead
-from copier.worker.streams import StreamEntry
+from copier.worker.stream_entry import StreamEntry
 from tests.copier.worker.world import MASTER, World
 
 

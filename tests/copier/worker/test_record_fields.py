@@ -20,12 +20,12 @@ from copier.worker.codec import (
     encode_changes,
     encode_copy,
     encode_follower,
-    encode_link,
     encode_state,
     link_field,
     parked_field,
 )
 from copier.worker.decide import FollowerContext, decide_report, decide_signal
+from copier.worker.link_codec import encode_link
 from copier.worker.ops import commit_decision, read_netstrings
 from copier.worker.state import CopyRecord, FollowerRecord
 from schemas.codes import Action, ExecutionStatus, OrderType, Side

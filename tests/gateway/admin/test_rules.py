@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.admin.rules import conflicting_subscriptions
-from gateway.store.key_store import key_decision
+from gateway.store.key_decisions import key_decision
 from gateway.store.records import AccountRecord
 from schemas.codes import KeyStatus, Role
 

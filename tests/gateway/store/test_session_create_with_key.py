@@ -13,7 +13,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from gateway.errors import RateLimited, TooManyPendingSessions
-from gateway.store.key_store import RedisKeyStore, encode_key
+from gateway.store.key_record_json import encode_key
+from gateway.store.key_store import RedisKeyStore
 from gateway.store.keys import RedisKeys
 from gateway.store.rate_limiter import RedisRateLimiter
 from gateway.store.records import KeyedCreation, KeyRecord

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.store import session_store
+from gateway.store import session_bulk_closing
 from gateway.store.account_store import RedisAccountStore
 from gateway.store.keys import RedisKeys
 from gateway.store.records import AccountRecord
@@ -123,7 +123,7 @@ async def test_close_many_announces_each_close_on_its_account_channel(
 async def test_close_many_works_through_more_ids_than_one_call_takes(
     node: Node, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(session_store, "CLOSE_MANY_CHUNK", 2)
+    monkeypatch.setattr(session_bulk_closing, "CLOSE_MANY_CHUNK", 2)
     ids = [f"s{n}" for n in range(5)]
     for n, sid in enumerate(ids):
         await node.open(sid, account_id=f"demo-{n}")

@@ -8,8 +8,11 @@
 #ifndef COPYGATEWAY_CORE_MQH
 #define COPYGATEWAY_CORE_MQH
 
-#include <CopyGateway/Json.mqh>
-#include <CopyGateway/Protocol.mqh>
+#include <CopyGateway/JsonWriter.mqh>
+#include <CopyGateway/JsonDoc.mqh>
+#include <CopyGateway/Messages.mqh>
+#include <CopyGateway/MessageEncoders.mqh>
+#include <CopyGateway/MessageDecoders.mqh>
 #include <CopyGateway/Session.mqh>
 #include <CopyGateway/Inbox.mqh>
 #include <CopyGateway/Journal.mqh>

@@ -9,7 +9,7 @@
 #ifndef COPYGATEWAY_INBOX_MQH
 #define COPYGATEWAY_INBOX_MQH
 
-#include <CopyGateway/Protocol.mqh>
+#include <CopyGateway/MessageDecoders.mqh>
 
 #define CG_RECENT_IDS 256
 

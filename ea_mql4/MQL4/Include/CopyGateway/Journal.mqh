@@ -9,7 +9,8 @@
 #ifndef COPYGATEWAY_JOURNAL_MQH
 #define COPYGATEWAY_JOURNAL_MQH
 
-#include <CopyGateway/Json.mqh>
+#include <CopyGateway/JsonWriter.mqh>
+#include <CopyGateway/JsonDoc.mqh>
 
 #define CG_JOURNAL_CAPACITY 1000
 

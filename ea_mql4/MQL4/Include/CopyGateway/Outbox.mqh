@@ -15,7 +15,7 @@
 #ifndef COPYGATEWAY_OUTBOX_MQH
 #define COPYGATEWAY_OUTBOX_MQH
 
-#include <CopyGateway/Protocol.mqh>
+#include <CopyGateway/MessageEncoders.mqh>
 
 //--- the envelope id of an ExecutionReport or OrderIntent (a Receipt confirms
 //--- those), "" for every other message

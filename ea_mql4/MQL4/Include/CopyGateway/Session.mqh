@@ -8,7 +8,7 @@
 #ifndef COPYGATEWAY_SESSION_MQH
 #define COPYGATEWAY_SESSION_MQH
 
-#include <CopyGateway/Protocol.mqh>
+#include <CopyGateway/Messages.mqh>
 
 //--- link states
 #define CG_LINK_IDLE    0  // no session: create one when allowed

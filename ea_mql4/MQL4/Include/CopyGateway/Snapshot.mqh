@@ -23,7 +23,9 @@
 #ifndef COPYGATEWAY_SNAPSHOT_MQH
 #define COPYGATEWAY_SNAPSHOT_MQH
 
-#include <CopyGateway/Protocol.mqh>
+#include <CopyGateway/JsonWriter.mqh>
+#include <CopyGateway/JsonDoc.mqh>
+#include <CopyGateway/Messages.mqh>
 #include <CopyGateway/TradeMath.mqh>
 
 int CgFindRow(const SOrderRow &rows[],const int ticket)

@@ -9,7 +9,8 @@
 #ifndef COPYGATEWAY_TICKETMAP_MQH
 #define COPYGATEWAY_TICKETMAP_MQH
 
-#include <CopyGateway/Json.mqh>
+#include <CopyGateway/JsonWriter.mqh>
+#include <CopyGateway/JsonDoc.mqh>
 
 struct STicketLink
   {

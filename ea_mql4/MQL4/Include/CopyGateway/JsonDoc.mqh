@@ -1,5 +1,5 @@
 //+------------------------------------------------------------------+
-//| Json.mqh -- a small JSON writer and a pointer-free JSON reader.  |
+//| JsonDoc.mqh -- CJsonDoc, a pointer-free JSON reader.             |
 //|                                                                  |
 //| Written in the C++-compatible subset of MQL4 (no pointers, no    |
 //| fixed-size arrays) so it is compiled and tested with g++ on      |
@@ -7,177 +7,12 @@
 //+------------------------------------------------------------------+
 #property strict
 
-#ifndef COPYGATEWAY_JSON_MQH
-#define COPYGATEWAY_JSON_MQH
+#ifndef COPYGATEWAY_JSONDOC_MQH
+#define COPYGATEWAY_JSONDOC_MQH
 
-#define JSON_NULL   0
-#define JSON_BOOL   1
-#define JSON_NUMBER 2
-#define JSON_STRING 3
-#define JSON_ARRAY  4
-#define JSON_OBJECT 5
+#include <CopyGateway/JsonNode.mqh>
 
 #define JSON_MAX_DEPTH 64
-
-//--- The value of JSON number text. StringToDouble's handling of exponents is not
-//--- documented, so only the plain mantissa goes through it and the exponent is
-//--- applied here (divide by an exact power of ten for negative exponents).
-double JsonNumberValue(const string text)
-  {
-   int e=StringFind(text,"e");
-   if(e<0)
-      e=StringFind(text,"E");
-   if(e<0)
-      return(StringToDouble(text));
-   double mantissa=StringToDouble(StringSubstr(text,0,e));
-   int pos=e+1;
-   bool negative=false;
-   if(pos<StringLen(text) && StringGetCharacter(text,pos)=='-')
-     {
-      negative=true;
-      pos++;
-     }
-   else
-      if(pos<StringLen(text) && StringGetCharacter(text,pos)=='+')
-         pos++;
-   int exponent=(int)StringToInteger(StringSubstr(text,pos));
-   double scale=MathPow(10.0,(double)exponent);
-   return(negative ? mantissa/scale : mantissa*scale);
-  }
-//--- Format a double as the shortest JSON number with at most `digits` decimals.
-string JsonNumber(const double value,const int digits)
-  {
-   string s=DoubleToString(value,digits);
-   if(StringFind(s,".")>=0)
-     {
-      int n=StringLen(s);
-      while(n>0 && StringGetCharacter(s,n-1)=='0')
-         n--;
-      if(n>0 && StringGetCharacter(s,n-1)=='.')
-         n--;
-      s=StringSubstr(s,0,n);
-     }
-   if(s=="-0" || s=="")
-      s="0";
-   return(s);
-  }
-
-//--- Quote and escape a string for JSON (non-ASCII is kept; UTF-8 on the wire).
-string JsonQuote(const string value)
-  {
-   string out="\"";
-   int n=StringLen(value);
-   int run=0;
-   for(int i=0;i<n;i++)
-     {
-      ushort c=StringGetCharacter(value,i);
-      string esc="";
-      if(c=='"')
-         esc="\\\"";
-      else if(c=='\\')
-         esc="\\\\";
-      else if(c=='\n')
-         esc="\\n";
-      else if(c=='\r')
-         esc="\\r";
-      else if(c=='\t')
-         esc="\\t";
-      else if(c<0x20)
-        {
-         string hex="0123456789abcdef";
-         esc="\\u00"+StringSubstr(hex,c>>4,1)+StringSubstr(hex,c&15,1);
-        }
-      if(esc!="")
-        {
-         if(i>run)
-            out+=StringSubstr(value,run,i-run);
-         out+=esc;
-         run=i+1;
-        }
-     }
-   if(n>run)
-      out+=StringSubstr(value,run,n-run);
-   out+="\"";
-   return(out);
-  }
-
-//+------------------------------------------------------------------+
-//| CJsonWriter: builds compact JSON text; commas are automatic.     |
-//+------------------------------------------------------------------+
-class CJsonWriter
-  {
-private:
-   string            m_out;        // text written so far
-   bool              m_first[];    // per open container: no member written yet
-   int               m_depth;      // number of open containers
-   bool              m_after_key;  // a key was written, its value comes next
-
-   void              BeforeValue(void)
-     {
-      if(m_after_key)
-        {
-         m_after_key=false;
-         return;
-        }
-      if(m_depth>0)
-        {
-         if(!m_first[m_depth-1])
-            m_out+=",";
-         m_first[m_depth-1]=false;
-        }
-     }
-   void              OpenContainer(const string bracket)
-     {
-      BeforeValue();
-      m_out+=bracket;
-      m_depth++;
-      if(ArraySize(m_first)<m_depth)
-         ArrayResize(m_first,m_depth,16);
-      m_first[m_depth-1]=true;
-     }
-
-public:
-                     CJsonWriter(void) : m_out(""),m_depth(0),m_after_key(false) {}
-   void              Reset(void) { m_out=""; m_depth=0; m_after_key=false; }
-   string            Text(void) const { return(m_out); }
-   void              BeginObject(void) { OpenContainer("{"); }
-   void              BeginArray(void) { OpenContainer("["); }
-   void              EndObject(void) { m_out+="}"; m_depth--; }
-   void              EndArray(void) { m_out+="]"; m_depth--; }
-   void              Key(const string key)
-     {
-      BeforeValue();
-      m_out+=JsonQuote(key)+":";
-      m_after_key=true;
-     }
-   void              Str(const string value) { BeforeValue(); m_out+=JsonQuote(value); }
-   void              Int(const long value) { BeforeValue(); m_out+=IntegerToString(value); }
-   void              Num(const double value,const int digits) { BeforeValue(); m_out+=JsonNumber(value,digits); }
-   void              Bool(const bool value) { BeforeValue(); m_out+=(value ? "true" : "false"); }
-   void              Null(void) { BeforeValue(); m_out+="null"; }
-   //--- already-encoded JSON (e.g. a stored envelope)
-   void              Raw(const string json) { BeforeValue(); m_out+=json; }
-   void              KeyStr(const string key,const string value) { Key(key); Str(value); }
-   void              KeyInt(const string key,const long value) { Key(key); Int(value); }
-   void              KeyNum(const string key,const double value,const int digits) { Key(key); Num(value,digits); }
-   void              KeyBool(const string key,const bool value) { Key(key); Bool(value); }
-   void              KeyRaw(const string key,const string json) { Key(key); Raw(json); }
-  };
-
-//--- One node of a parsed document; nodes refer to each other by index.
-struct SJsonNode
-  {
-   int               kind;        // JSON_*
-   int               parent;      // index of the container, -1 for the root
-   int               first_child; // first element/member, -1 if none
-   int               last_child;  // last element/member, -1 if none
-   int               next;        // next sibling, -1 if none
-   int               count;       // number of elements/members
-   string            key;         // member name when the parent is an object
-   string            text;        // decoded string, number text, "true"/"false"
-   int               start;       // offset of the value in the source text
-   int               end;         // offset just past the value
-  };
 
 //+------------------------------------------------------------------+
 //| CJsonDoc: parses one JSON text into a flat array of nodes.       |
