@@ -131,7 +131,7 @@ class FollowerRecord:
         return replace(self, parked=parked)
 
 
-@value
+@value(slots=False)  # encoded once per command: orjson is faster on a __dict__
 class CopyRecord:
     """What happened to one master intent on one follower."""
 
