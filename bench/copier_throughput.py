@@ -1,7 +1,7 @@
 """Copier throughput: follower commands planned and queued per second per worker.
 
 Usage: python bench/copier_throughput.py [--quick] [--followers 1000] [--intents 20]
-       [--workers 1] [--redis-url URL] [--out FILE]
+       [--workers 1] [--redis-url URL] [--out FILE] [--profile-worker PATH]
 
 One master with `--followers` followers (mirror x1, active sessions, so every
 command is numbered into a live delivery log). The load generator (this
@@ -122,8 +122,13 @@ async def baseline(
     }
 
 
-async def run_worker(redis_url: str, prefix: str, intents: int) -> None:
-    """``--worker``: one CopierWorker until the group has read and acked every intent."""
+async def run_worker(redis_url: str, prefix: str, intents: int, profile: Path | None) -> None:
+    """``--worker``: one CopierWorker until the group has read and acked every intent.
+
+    With `profile`, the worker's loop runs under cProfile and its stats are dumped there.
+    """
+    import cProfile
+
     from copier.runtime import tune_gc
     from copier.settings import CopierSettings
     from copier.worker import CopierWorker
@@ -141,6 +146,9 @@ async def run_worker(redis_url: str, prefix: str, intents: int) -> None:
     counters = worker.pump.counters
     busy = cpu = 0.0
     last_report = time.monotonic()
+    profiler = cProfile.Profile() if profile else None
+    if profiler:
+        profiler.enable()
     while True:
         started, started_cpu = time.perf_counter(), time.process_time()
         read = await worker.process_batch(50)
@@ -156,6 +164,9 @@ async def run_worker(redis_url: str, prefix: str, intents: int) -> None:
             last_report = time.monotonic()
         if not read and await _all_done(store.redis, prefix, intents):
             break
+    if profiler and profile:
+        profiler.disable()
+        profiler.dump_stats(f"{profile}.{os.getpid()}")
     print(
         json.dumps(
             {
@@ -198,6 +209,8 @@ def _spawn_worker(args: argparse.Namespace, prefix: str) -> subprocess.Popen[byt
         "--intents",
         str(args.intents),
     ]
+    if args.profile_worker:
+        command += ["--profile-worker", str(args.profile_worker)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, cwd=ROOT)
 
 
@@ -369,11 +382,16 @@ def main() -> None:
         "--redis-url", default=os.environ.get("COPYGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results/copier_throughput.json"))
+    parser.add_argument(
+        "--profile-worker",
+        type=Path,
+        help="cProfile each worker's loop into <path>.<pid> (slows the worker down)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--prefix", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        asyncio.run(run_worker(args.redis_url, args.prefix, args.intents))
+        asyncio.run(run_worker(args.redis_url, args.prefix, args.intents, args.profile_worker))
         return
     if args.quick:
         args.followers, args.intents, args.latency_intents = 50, 3, 3

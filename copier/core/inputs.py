@@ -9,6 +9,7 @@ from decimal import Decimal
 from copier.core.links import LinkBook
 from copier.core.outcomes import Effect, Outcome, Send
 from copier.core.retry import CircuitBreaker
+from copier.core.values import value
 from schemas.messages import OrderCommandPayload, OrderIntentPayload, SymbolSpec
 
 __all__ = ["FollowerState", "MasterSignal", "Plan"]
@@ -26,7 +27,7 @@ class MasterSignal:
     trace_parent: str | None = None  # W3C traceparent of the copier span that read it (opaque)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class FollowerState:
     """What the planner knows about one follower account."""
 
@@ -39,7 +40,7 @@ class FollowerState:
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)  # per-follower breaker
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Plan:
     """The planner's decision for one (signal, follower) pair."""
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
+from copier.core.values import value
 from schemas.codes import Action, ExecutionStatus, OrderType, Side
 from schemas.messages import ExecutionReportPayload
 
@@ -80,7 +81,7 @@ class LinkChange(StrEnum):
     UNCHANGED = "unchanged"  # a close/modify/cancel was rejected: the link is as before
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class InFlight:
     """A ticket-changing command sent for a link and not yet reported."""
 
@@ -89,7 +90,7 @@ class InFlight:
     volume: Decimal  # lots the command asked for
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class TicketLink:
     """One master position/order and its copy on one follower."""
 
@@ -161,7 +162,7 @@ def _error_text(report: ExecutionReportPayload) -> str:
     return ": ".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class LinkBook:
     """All ticket links of one follower account, across its masters."""
 

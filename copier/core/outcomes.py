@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from copier.core.values import value
 from schemas.codes import Severity
 from schemas.messages import ErrorAlertPayload, OrderCommandPayload
 from schemas.subscriptions import SubscriptionStatus
@@ -79,7 +80,7 @@ class Adjustment:
     after: Decimal  # volume after the cap (rounded down to lot_step)
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class Send:
     """Send this command to the follower."""
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from copier.core.values import value
 from schemas.codes import ExecutionStatus
 from schemas.messages import ExecutionReportPayload
 
@@ -138,7 +139,7 @@ class BreakerState(StrEnum):
     HALF_OPEN = "half_open"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class CircuitBreaker:
     """Per-follower circuit breaker; immutable, time passed in."""
 

@@ -5,7 +5,8 @@ This is the sans-I/O half of the worker. The pump (`copier.worker.pump`) loads a
 `FollowerWrite` atomically (with a version check); it never decides anything.
 
 - `decide_signal`: one master intent (live, replayed or synthetic) -> a command,
-  a skip or a parked intent, plus the copy record;
+  a skip or a parked intent, plus the copy record (`decide_signals`: several
+  intents of one master in a row, as one write);
 - `decide_report`: one ExecutionReport -> link update, retry (a delayed outbox
   entry under ``<id>.rN``) or give-up, breaker update, and the replay of the
   intents parked on the link it unblocked;
@@ -68,6 +69,7 @@ __all__ = [
     "decide_report",
     "decide_reports",
     "decide_signal",
+    "decide_signals",
     "merge_writes",
     "snapshot_is_current",
 ]
@@ -105,6 +107,35 @@ def decide_signal(
         The write: new record, copy record, outbox items, status changes.
     """
     draft = Draft(follower, ctx, now_ms, grace_ms, shared)
+    _decide_into(draft, signal, settings)
+    return draft.finish()
+
+
+def decide_signals(
+    signals: Sequence[MasterSignal],
+    settings: SubscriptionSettings,
+    follower: FollowerRecord,
+    ctx: FollowerContext,
+    now_ms: int,
+    *,
+    grace_ms: int = 2_000,
+    shared: SharedPlans | None = None,
+) -> FollowerWrite:
+    """`decide_signal` for several intents of one master, in order, as one write.
+
+    Each intent is decided on the record the previous one left: the write is
+    `merge_writes` of the `decide_signal` chain, built in one `Draft` instead of
+    one per intent.
+    """
+    draft = Draft(follower, ctx, now_ms, grace_ms, shared)
+    for signal in signals:
+        _decide_into(draft, signal, settings)
+    return draft.finish()
+
+
+def _decide_into(draft: Draft, signal: MasterSignal, settings: SubscriptionSettings) -> None:
+    """Decide one intent on the draft's current record."""
+    follower, now_ms = draft.record, draft.now
     link = follower.links.find(signal.master_account_id, signal.intent.ticket)
     if link is not None and follower.parked_for(link.key):
         base = derive_command_id(signal.master_account_id, signal.intent_id, follower.account_id)
@@ -116,15 +147,14 @@ def decide_signal(
         intent = signal.intent
         if intent.action is Action.CLOSE and intent.new_ticket is not None:
             # the master's remainder ticket: later intents about it wait behind this one
-            links = follower.links.alias(
+            links = draft.record.links.alias(
                 signal.master_account_id, intent.new_ticket, link.root_ticket
             )
             draft.record = draft.record.with_links(links)
-        return draft.finish()
+        return
     wait_key = draft.plan(signal, settings)
     if wait_key is not None:
         draft.park(wait_key, signal)
-    return draft.finish()
 
 
 def decide_report(

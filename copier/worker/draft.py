@@ -28,6 +28,7 @@ from copier.core import (
 )
 from copier.core.links import LinkKey
 from copier.core.shared_plans import SharedPlans
+from copier.core.values import value
 from copier.worker.codec import ID_SLOT, plain_json_text, split_at_id_slot
 from copier.worker.state import CopyRecord, CopyStatus, FollowerRecord
 from schemas.codes import Action, Severity
@@ -57,7 +58,7 @@ class FollowerContext:
     symbols: Mapping[str, SymbolSpec] = field(default_factory=dict)  # InitRequest symbols
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class OutboxItem:
     """An envelope to hand to the follower's delivery log."""
 
@@ -77,7 +78,7 @@ class StatusChange:
     message: str  # human readable explanation
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class FollowerWrite:
     """Everything one decision writes for one follower, in one atomic commit."""
 

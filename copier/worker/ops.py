@@ -1,22 +1,24 @@
 """The arguments of follower decisions in a `COMMIT_MANY` call. Pure.
 
-A decision travels as netstrings (``<length>:<bytes>``; see `COMMIT_MANY` in
-`copier.worker.lua` for the order): the version it was made on, the record's new
-state field, the link fields that changed (`encode_changes`), its copy records
-and outbox entries, and any other write as a Redis command (an *op*:
-subscription status changes, audit entries). The script applies all of it only
-if the version still matches. Netstrings, not JSON: the script takes the stored
-values (JSON documents themselves) as they are, without escaping or parsing them.
+A decision travels as netstrings (``<length>:<bytes>``, `gateway.store.netstrings`;
+see `COMMIT_MANY` in `copier.worker.lua` for the order): the version it was made
+on, the record's new state field, the link fields that changed
+(`encode_changes`), its copy records and outbox entries, and any other write as
+a Redis command (an *op*: subscription status changes, audit entries). The
+script applies all of it only if the version still matches. Netstrings, not
+JSON: the script takes the stored values (JSON documents themselves) as they
+are, without escaping or parsing them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from copier.keys import CopierKeys
 from copier.subscriptions import AuditEntry, audit_ops, subscription_ops
 from copier.worker.codec import encode_changes, encode_copy
 from copier.worker.decide import FollowerWrite
+from gateway.store.netstrings import netstrings, read_netstrings
 from schemas.subscriptions import SubscriptionView
 
 __all__ = [
@@ -60,11 +62,6 @@ def commit_ops(
         ops += subscription_ops(keys, after, follower, change.master_id)
         ops += audit_ops(keys, entry)
     return ops
-
-
-def netstrings(values: Iterable[bytes]) -> bytes:
-    """``<length>:<bytes>`` for each value, concatenated (what the scripts' `nxt` reads)."""
-    return b"".join([b"%d:%s" % (len(value), value) for value in values])
 
 
 def commit_decision(
@@ -118,18 +115,6 @@ def commit_decision(
         values.append(b"%d" % len(op))
         values += (arg.encode() for arg in op)
     out.append(netstrings(values))
-
-
-def read_netstrings(blob: bytes) -> list[bytes]:
-    """The values of a netstring sequence (the inverse of `netstrings`)."""
-    values: list[bytes] = []
-    pos = 0
-    while pos < len(blob):
-        colon = blob.index(b":", pos)
-        length = int(blob[pos:colon])
-        values.append(blob[colon + 1 : colon + 1 + length])
-        pos = colon + 1 + length
-    return values
 
 
 def outbox_value(due_ms: int, order: tuple[int, int], body: bytes) -> bytes:

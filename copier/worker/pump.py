@@ -37,8 +37,7 @@ from copier.worker.decide import (
     decide_follower_snapshot,
     decide_report,
     decide_reports,
-    decide_signal,
-    merge_writes,
+    decide_signals,
 )
 from copier.worker.shards import FanOutShards, shard_of, split_partition
 from copier.worker.state import DELIVERY_CHECK_SESSION, CopyRecord, MasterBook, apply_master_intent
@@ -325,17 +324,23 @@ class CopierPump:
                 decided = set(more.get(follower, ()))  # decided before: a re-processed entry
                 if item.copy is not None:
                     decided.add(item.copy.command_id)
-                record, parts = item.record, []
-                for signal, command_id in zip(signals, wanted[follower], strict=True):
-                    if command_id in decided:
-                        continue
-                    write = decide_signal(
-                        signal, settings, record, item.ctx, now, grace_ms=self._grace, shared=shared
+                todo = [
+                    signal
+                    for signal, command_id in zip(signals, wanted[follower], strict=True)
+                    if command_id not in decided
+                ]
+                if todo:
+                    writes.append(
+                        decide_signals(
+                            todo,
+                            settings,
+                            item.record,
+                            item.ctx,
+                            now,
+                            grace_ms=self._grace,
+                            shared=shared,
+                        )
                     )
-                    parts.append(write)
-                    record = write.after
-                if parts:
-                    writes.append(merge_writes(parts))
             retry = await self._commit(
                 writes,
                 {w.after.account_id: {master: views[w.after.account_id]} for w in writes},

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from copier.core import CircuitBreaker, LinkBook, MasterSignal
 from copier.core.links import LinkKey
+from copier.core.values import value
 from schemas.codes import Action, OrderType
 from schemas.messages import OrderIntentPayload, PendingOrder, Position
 
@@ -53,7 +54,7 @@ DELIVERY_CHECK_SESSION = "gateway:delivery-check"
 SIGNAL_EXPIRED = "signal_expired"
 
 
-@dataclass(frozen=True, slots=True)
+@value
 class FollowerRecord:
     """A follower's copier state as stored (one Redis hash, versioned)."""
 
@@ -130,7 +131,7 @@ class FollowerRecord:
         return replace(self, parked=parked)
 
 
-@dataclass(frozen=True, slots=True)
+@value(slots=False)  # encoded once per command: orjson is faster on a __dict__
 class CopyRecord:
     """What happened to one master intent on one follower."""
 

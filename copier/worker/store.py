@@ -67,6 +67,10 @@ _log = logging.getLogger("copygate.copier")
 
 #: Followers per `LOAD_MANY` / `COMMIT_MANY` call (bounds how long one call holds Redis).
 _CHUNK = 250
+#: A `COMMIT_MANY` call ends after the decision that takes its argument past this
+#: size (~35 commands): the client packs a multi-megabyte argument at 1-5 ns a byte
+#: (hiredis copies it into a fresh buffer), a few dozen kilobytes at a fifth of that.
+_CALL_BYTES = 64 * 1024
 
 #: Distinct settings (and symbol specs) pooled before the pool starts over.
 _POOL_LIMIT = 10_000
@@ -326,7 +330,8 @@ class FollowerStore:
     ) -> list[bool]:
         """Commit decisions; False where the record changed since it was read.
 
-        One `COMMIT_MANY` call per `_CHUNK` decisions (pipelined).
+        One `COMMIT_MANY` call per `_CHUNK` decisions or `_CALL_BYTES` of
+        arguments, whichever comes first (all pipelined).
 
         Args:
             writes: one decision per follower.
@@ -345,8 +350,10 @@ class FollowerStore:
         foreign: list[list[list[str]]] | None = [] if self.ckeys.cluster else None
         accounts = [w.after.account_id for w in writes]
         for partition, indexes in chunks(self.ckeys, accounts, _CHUNK):
+            templates = self._commit_templates[partition]
             blob: list[bytes] = []
-            for i in indexes:
+            size = 0
+            for n, i in enumerate(indexes):
                 w = writes[i]
                 elsewhere: list[list[str]] | None = None if foreign is None else []
                 commit_decision(
@@ -360,10 +367,12 @@ class FollowerStore:
                 )
                 if foreign is not None and elsewhere is not None:
                     foreign.append(elsewhere)
+                size += len(blob[-1])
+                if size >= _CALL_BYTES or n == len(indexes) - 1:
+                    args = (templates, self._max_copies, b"".join(blob))
+                    calls.append(keyed_call(self.ckeys, accounts[indexes[0]], *args))
+                    blob, size = [], 0
             order += indexes
-            templates = self._commit_templates[partition]
-            args = (templates, self._max_copies, b"".join(blob))
-            calls.append(keyed_call(self.ckeys, accounts[indexes[0]], *args))
         replies = await evalsha_many(self._redis, self._commit, calls, keyed=True)
         flat = [value for reply in replies for value in reply]
         results = [False] * len(writes)

@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 
 from gateway.errors import DeliveryLogFull, FencingError
 from gateway.store.keys import RedisKeys
+from gateway.store.netstrings import netstrings
 from gateway.store.partitions import by_partition
 from gateway.store.records import EnqueueResult, LogBatch, LogEntry, LogRead
 from gateway.store.redis_errors import translates_redis_errors
@@ -98,7 +99,10 @@ class RedisDeliveryLog:
 
         Each item is handled exactly like `enqueue`; an item whose account's log is
         full comes back with ``full=True`` (nothing is raised). Items go in chunks of
-        `ENQUEUE_CHUNK`, so one call never blocks Redis for long.
+        `ENQUEUE_CHUNK`, so one call never blocks Redis for long, each chunk as one
+        netstring argument (packing three arguments per item was most of the call's
+        client cost); the script writes consecutive items of one account with one
+        call per structure.
         """
         if self._keys.cluster:
             return await by_partition(self._keys, items, lambda i: i[0], self._enqueue_chunks)
@@ -111,10 +115,16 @@ class RedisDeliveryLog:
         results: list[EnqueueResult] = []
         routing = [self._keys.account(items[0][0])] if self._keys.cluster and items else []
         for start in range(0, len(items), ENQUEUE_CHUNK):
-            args: list[str | bytes | int] = [self._max_entries]
+            values: list[bytes] = []
             for account_id, envelope_id, body in items[start : start + ENQUEUE_CHUNK]:
-                args += [account_id, envelope_id, body]
-            reply = await self._scripts.run("enqueue_many", routing, *args, partition=partition)
+                values += (account_id.encode(), envelope_id.encode(), body)
+            reply = await self._scripts.run(
+                "enqueue_many",
+                routing,
+                self._max_entries,
+                netstrings(values),
+                partition=partition,
+            )
             for status, seq in zip(reply[::2], reply[1::2], strict=True):
                 number = int(seq)
                 results.append(

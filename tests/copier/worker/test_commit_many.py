@@ -18,6 +18,7 @@ from redis.exceptions import ResponseError
 
 from copier.core import MasterSignal, derive_command_id
 from copier.worker import CopierWorker
+from copier.worker import store as store_module
 from copier.worker.codec import decode_follower, encode_copy
 from copier.worker.decide import FollowerWrite, decide_signal, merge_writes
 from copier.worker.lua import COMMIT_MANY, commit_templates
@@ -66,6 +67,25 @@ async def test_a_decision_on_a_stale_version_writes_nothing_while_the_others_app
     assert await world.client.hexists(keys.copies("f1"), lost) == 0
     assert await world.client.hexists(keys.outbox("f1"), lost) == 0
     assert await _tickets(store, "f2") == {100}
+
+
+@pytest.mark.parametrize("call_bytes", [1, 10**9])  # a call per decision, one call
+async def test_a_commit_split_by_argument_size_still_checks_each_decision_on_its_own(
+    world: World, monkeypatch: pytest.MonkeyPatch, call_bytes: int
+) -> None:
+    monkeypatch.setattr(store_module, "_CALL_BYTES", call_bytes)
+    followers = ["f1", "f2", "f3"]
+    for follower in followers:
+        await world.follower(follower)
+    store = world.worker.follower_store
+    writes = [await _open(store, world, follower, 100) for follower in followers]
+    other = world.another_worker("w2").follower_store
+    assert await other.commit([await _open(other, world, "f2", 200)], now_ms=world.clock()) == [
+        True
+    ]
+
+    assert await store.commit(writes, now_ms=world.clock()) == [True, False, True]
+    assert [await _tickets(store, f) for f in followers] == [{100}, {200}, {100}]
 
 
 async def test_a_record_changed_by_another_worker_is_read_again(world: World) -> None:
