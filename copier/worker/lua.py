@@ -13,6 +13,10 @@ state field and only the link fields that changed, the decision's other writes
 the trim of old copy records. A decision that loses its check writes nothing;
 the others are applied (the whole call is atomic anyway).
 
+`OUTBOX_CLAIM`: before a flush hands envelopes to the delivery log, claim them,
+and every older entry of the same accounts that is waiting for its writer or is
+due, in decision order (an entry is claimed once: a concurrent flusher skips it).
+
 `OUTBOX_DONE`: after the delivery log took envelopes (of any number of
 accounts, in one call), drop them from the outboxes, remember when they were
 first queued, and re-score the outbox index.
@@ -39,9 +43,11 @@ __all__ = [
     "ENTER",
     "FAN_OUT_SPLIT",
     "LOAD_MANY",
+    "OUTBOX_CLAIM",
     "OUTBOX_DONE",
     "RECORD_DELIVERED",
     "RELEASE",
+    "claim_templates",
     "commit_templates",
     "load_templates",
     "outbox_templates",
@@ -212,6 +218,69 @@ return out
 """
 )
 
+OUTBOX_CLAIM = (
+    _KEY_FROM_TEMPLATE
+    + """
+-- Claim outbox entries of one or many accounts before enqueueing them: the ones
+-- asked for and every older one (decision order at most the newest asked for) that
+-- is claimable: waiting for its writer (no kind mark: its writer may have died),
+-- or due (a retry, or a claim whose flusher died). A claimed entry gets the mark
+-- 'c' and the due time now + lease; no other flush claims it before then.
+-- ARGV[1] key templates (outbox; byte 1 = account id), [2] now ms, [3] lease ms,
+-- [4] netstrings, per account: account id, n, n x envelope id.
+-- -> per account with claims: account id, n, n x (envelope id, envelope, or ''
+--    for one asked for), in decision order
+local t = templates(ARGV[1])
+local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
+blob = ARGV[4]
+local out = {}
+local function before(x, y)
+  return x.v < y.v or (x.v == y.v and x.i < y.i)
+end
+while pos <= #blob do
+  local a, asked = nxt(), {}
+  for _ = 1, tonumber(nxt()) do
+    asked[nxt()] = true
+  end
+  local outbox = key(t[1], a)
+  local flat = redis.call('HGETALL', outbox)
+  local free, upto = {}, nil
+  for n = 1, #flat, 2 do
+    local due, rest = string.match(flat[n + 1], '^(%d+)|(.*)$')
+    local v, i, kind, body = string.match(rest, '^(%d+)%.(%d+)([rc]?)|(.*)$')
+    if not v then  -- written before the order key: first
+      v, i, kind, body = '0', '0', '', rest
+    end
+    if kind == '' or tonumber(due) <= now then
+      local e = {id = flat[n], v = tonumber(v), i = tonumber(i), body = body}
+      free[#free + 1] = e
+      if asked[e.id] and (upto == nil or before(upto, e)) then
+        upto = e
+      end
+    end
+  end
+  if upto then
+    local claimed = {}
+    for _, e in ipairs(free) do
+      if not before(upto, e) then
+        claimed[#claimed + 1] = e
+      end
+    end
+    table.sort(claimed, before)
+    out[#out + 1] = a
+    out[#out + 1] = #claimed
+    local due = string.format('%d', now + lease)
+    for _, e in ipairs(claimed) do
+      redis.call('HSET', outbox, e.id, due .. '|' .. e.v .. '.' .. e.i .. 'c|' .. e.body)
+      out[#out + 1] = e.id
+      out[#out + 1] = asked[e.id] and '' or e.body
+    end
+  end
+end
+return out
+"""
+)
+
 OUTBOX_DONE = (
     _KEY_FROM_TEMPLATE
     + """
@@ -291,6 +360,11 @@ def commit_templates(keys: CopierKeys, partition: int = 0) -> bytes:
         keys.outbox_index(partition),
     )
     return "\n".join(names).encode()
+
+
+def claim_templates(keys: CopierKeys) -> bytes:
+    """ARGV[1] of `OUTBOX_CLAIM`: the outbox key template."""
+    return keys.outbox("\x01").encode()
 
 
 def outbox_templates(keys: CopierKeys, partition: int = 0) -> bytes:
