@@ -6,11 +6,14 @@ A fan-out costs a handful of script calls, not a few per follower: one
 follower's writes (atomically; a decision that lost its check writes nothing and
 is decided again on fresh state). Commands reach the follower's delivery log through the
 **outbox**: the commit stores each envelope in the follower's outbox hash, the
-writer then hands every envelope of the batch to ONE `DeliveryLog.enqueue_many`
-call (idempotent by envelope id) and finally ONE `OUTBOX_DONE` call drops the
-entries of every account. A writer that dies in between leaves the entries
-behind; the sweeper enqueues them once they are ``grace_ms`` old. Retries are
-outbox entries whose due time is the backoff deadline.
+writer then claims them with ONE `OUTBOX_CLAIM` call (with every older entry of
+the same accounts still waiting for its writer, in decision order; a claimed
+entry is enqueued by no other flush), hands every claimed envelope to ONE
+`DeliveryLog.enqueue_many` call (idempotent by envelope id) and finally ONE
+`OUTBOX_DONE` call drops the entries of every account. A writer that dies in
+between leaves the entries behind; the next writer of the account or the
+sweeper (once they are ``grace_ms`` old) enqueues them. Retries are outbox
+entries whose due time is the backoff deadline.
 
 Decoded follower records are kept by the (version, epoch) they were read or
 written at (`DecodeCache`). Every write of a record goes through `COMMIT_MANY`,
