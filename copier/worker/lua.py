@@ -228,8 +228,9 @@ OUTBOX_CLAIM = (
 -- 'c' and the due time now + lease; no other flush claims it before then.
 -- ARGV[1] key templates (outbox; byte 1 = account id), [2] now ms, [3] lease ms,
 -- [4] netstrings, per account: account id, n, n x envelope id.
--- -> per account with claims: account id, n, n x (envelope id, envelope, or ''
---    for one asked for), in decision order
+-- -> per account whose claims are not exactly the ids asked for, in the order asked
+--    (the usual case, left out of the reply): account id, n, n x (envelope id,
+--    envelope, or '' for one asked for), in decision order
 local t = templates(ARGV[1])
 local now, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
 blob = ARGV[4]
@@ -238,9 +239,10 @@ local function before(x, y)
   return x.v < y.v or (x.v == y.v and x.i < y.i)
 end
 while pos <= #blob do
-  local a, asked = nxt(), {}
-  for _ = 1, tonumber(nxt()) do
-    asked[nxt()] = true
+  local a, asked, order = nxt(), {}, {}
+  for n = 1, tonumber(nxt()) do
+    order[n] = nxt()
+    asked[order[n]] = true
   end
   local outbox = key(t[1], a)
   local flat = redis.call('HGETALL', outbox)
@@ -267,14 +269,23 @@ while pos <= #blob do
       end
     end
     table.sort(claimed, before)
-    out[#out + 1] = a
-    out[#out + 1] = #claimed
     local due = string.format('%d', now + lease)
-    for _, e in ipairs(claimed) do
+    local same = #claimed == #order
+    for n, e in ipairs(claimed) do
       redis.call('HSET', outbox, e.id, due .. '|' .. e.v .. '.' .. e.i .. 'c|' .. e.body)
-      out[#out + 1] = e.id
-      out[#out + 1] = asked[e.id] and '' or e.body
+      same = same and e.id == order[n]
     end
+    if not same then
+      out[#out + 1] = a
+      out[#out + 1] = #claimed
+      for _, e in ipairs(claimed) do
+        out[#out + 1] = e.id
+        out[#out + 1] = asked[e.id] and '' or e.body
+      end
+    end
+  else  -- nothing of it claimable
+    out[#out + 1] = a
+    out[#out + 1] = 0
   end
 end
 return out

@@ -460,19 +460,26 @@ class FollowerStore:
             args = (self._claim_templates[partition], now_ms, self._claim_lease, netstrings(values))
             calls.append(keyed_call(self.ckeys, accounts[indexes[0]], *args))
         replies = await evalsha_many(self._redis, self._claim, calls, keyed=True)
-        claimed: list[tuple[str, OutboxItem]] = []
+        # only the accounts whose claims differ from what was asked are in the replies
+        other: dict[str, list[OutboxItem]] = {}
         for reply in replies:
             pos = 0
             while pos < len(reply):
                 account, count = reply[pos].decode(), int(reply[pos + 1])
-                mine = asked[account]
+                mine, kept = asked[account], other.setdefault(account, [])
                 for n in range(pos + 2, pos + 2 + 2 * count, 2):
                     envelope_id, body = reply[n].decode(), reply[n + 1]
                     # an entry not asked for: an older one of the account, taken over
                     taken = OutboxItem(envelope_id, body, now_ms, False)
-                    claimed.append((account, mine.get(envelope_id, taken)))
+                    kept.append(mine.get(envelope_id, taken))
                 pos += 2 + 2 * count
-        return claimed
+        if not other:
+            return [(account, item) for account, ids in asked.items() for item in ids.values()]
+        return [
+            (account, item)
+            for account, ids in asked.items()
+            for item in other.get(account, ids.values())
+        ]
 
     @translates_redis_errors
     async def due_outbox(self, now_ms: int, *, limit: int = 100) -> list[tuple[str, OutboxItem]]:
