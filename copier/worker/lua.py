@@ -118,6 +118,7 @@ COMMIT_MANY = (
 --   follower, expected version, epoch (used if the record is new), state,
 --   n, n x (link field, value), n, n x dropped link field,
 --   n, n x (copy id, score, copy record), n, n x (envelope id, due ms, outbox value),
+--   n, n x envelope id withdrawn (dropped from the outbox unless a flush claimed it),
 --   n, n x (k, k x op argument)   (other writes: an allowed Redis command each)
 -- -> per decision 3 values: 'ok' | 'conflict', version now, epoch now
 local unpack = unpack or table.unpack
@@ -147,7 +148,7 @@ end
 local decisions = {}
 while pos <= #blob do
   local d = {a = nxt(), v = tonumber(nxt()), epoch = nxt(), state = nxt()}
-  d.put, d.drop, d.copies, d.outbox = list(2), list(1), list(3), list(3)
+  d.put, d.drop, d.copies, d.outbox, d.withdrawn = list(2), list(1), list(3), list(3), list(1)
   d.ops = {}
   for i = 1, tonumber(nxt()) do
     local op = list(1)
@@ -192,6 +193,18 @@ for _, d in ipairs(decisions) do
         end
       end
       redis.call('ZADD', t[7], 'LT', due, a)
+    end
+    if #d.withdrawn > 0 then  -- not yet claimed by a flush: never handed to the log
+      local outbox = key(t[6], a)
+      for _, id in ipairs(d.withdrawn) do
+        local value = redis.call('HGET', outbox, id)
+        if value and not string.match(value, '^%d+|%d+%.%d+c|') then
+          redis.call('HDEL', outbox, id)
+        end
+      end
+      if redis.call('HLEN', outbox) == 0 then
+        redis.call('ZREM', t[7], a)
+      end
     end
     for _, op in ipairs(d.ops) do
       redis.call(unpack(op))

@@ -112,6 +112,8 @@ def commit_decision(
         kind = b"" if item.immediate else OUTBOX_RETRY
         value = outbox_value(item.due_ms, (version, index), item.body, kind)
         values += (item.envelope_id.encode(), b"%d" % item.due_ms, value)
+    values.append(b"%d" % len(write.withdrawn))
+    values += (envelope_id.encode() for envelope_id in write.withdrawn)
     ops = commit_ops(keys, write, views, now_ms)
     if foreign is not None:
         ops, elsewhere = keys.split_by_slot(write.after.account_id, ops)

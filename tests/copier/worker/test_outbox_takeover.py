@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from copier.core import MasterSignal
 from copier.worker.decide import FollowerWrite, decide_signal, merge_writes
 from copier.worker.store import FollowerStore
@@ -35,6 +37,13 @@ async def _decided(store: FollowerStore, world: World, *tickets: int) -> Followe
     write = merge_writes(parts)
     assert await store.commit([write], now_ms=world.clock()) == [True]
     return write
+
+
+async def _opens_written(store: FollowerStore, world: World, ticket: int) -> FollowerWrite:
+    """A decision copying the master open of `ticket` (not committed)."""
+    loaded = (await store.load({"f1": None}))["f1"]
+    signal = MasterSignal(MASTER, f"i-{ticket}", intent(ticket=ticket), world.clock(), None)
+    return decide_signal(signal, SETTINGS, loaded.record, loaded.ctx, world.clock())
 
 
 def _ids(write: FollowerWrite) -> list[str]:
@@ -102,3 +111,27 @@ async def test_an_older_retry_that_is_not_due_yet_is_left_to_its_backoff(world: 
     world.clock.advance(3_001)
     await world.worker.pump.sweep()
     assert await _sent(world) == [retry.envelope_id]  # (the session acked the others)
+
+
+@pytest.mark.parametrize("claimed", [False, True])
+async def test_a_withdrawal_drops_a_scheduled_entry_only_while_no_flush_has_claimed_it(
+    world: World, claimed: bool
+) -> None:
+    await world.follower("f1")
+    store = world.worker.follower_store
+    loaded = (await store.load({"f1": None}))["f1"]
+    signal = MasterSignal(MASTER, "i-100", intent(ticket=100), world.clock(), None)
+    first = decide_signal(signal, SETTINGS, loaded.record, loaded.ctx, world.clock())
+    (item,) = first.outbox
+    scheduled = replace(item, due_ms=world.clock() + 1_000, immediate=False)
+    assert await store.commit([replace(first, outbox=(scheduled,))], now_ms=world.clock()) == [True]
+    if claimed:  # due, and a flush is handing it to the delivery log right now
+        world.clock.advance(1_001)
+        assert await store.claim_outbox([("f1", scheduled)], now_ms=world.clock()) == [
+            ("f1", scheduled)
+        ]
+    later = await _opens_written(store, world, 101)
+    withdrawing = replace(later, withdrawn=(scheduled.envelope_id,))
+    assert await store.commit([withdrawing], now_ms=world.clock()) == [True]
+    kept = await world.client.hexists(store.ckeys.outbox("f1"), scheduled.envelope_id)
+    assert bool(kept) is claimed
