@@ -62,6 +62,8 @@ async def test_a_copy_that_filled_in_the_grace_has_its_cancel_withdrawn(world: W
     await world.report("f1", place_id, "filled", ticket=7000, volume=1.0)
     await world.run()
     assert await world.client.hlen(outbox) == 0  # taken back in the fill's commit
+    (fill_copy,) = [c for c in await world.copies("f1") if c["command_id"] != place_id]
+    assert (fill_copy["status"], fill_copy["reason"]) == ("skipped", "fills_at_broker")
     await world.intent("close", 100)  # not held behind the cancel: sent at once
     await world.run()
     (close,) = await world.commands("f1")
