@@ -5,7 +5,7 @@ Modules, from pure to I/O:
 - `state`, `codec`: stored value objects and their stored forms;
 - `draft`, `decide`: the worker's pure decisions for one follower (sans-I/O);
 - `ops`: one decision as the arguments of a commit (pure);
-- `lua`: the load / commit / outbox scripts;
+- `lua`: the load / commit / lock scripts; `outbox_lua`: the outbox claim / done scripts;
 - `cache`: decoded records kept by what identifies their stored form;
 - `store`: Redis I/O of follower state, copy records and the outbox;
 - `streams`: ordered, per-account consumption of the intent and EA event streams;

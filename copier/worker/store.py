@@ -50,14 +50,11 @@ from copier.worker.evalsha import evalsha_many
 from copier.worker.lua import (
     COMMIT_MANY,
     LOAD_MANY,
-    OUTBOX_CLAIM,
-    OUTBOX_DONE,
-    claim_templates,
     commit_templates,
     load_templates,
-    outbox_templates,
 )
 from copier.worker.ops import commit_decision, netstrings, read_outbox_value
+from copier.worker.outbox_lua import OUTBOX_CLAIM, OUTBOX_DONE, claim_templates, outbox_templates
 from copier.worker.partitions import chunks, keyed_call
 from copier.worker.state import CopyRecord, FollowerRecord, MasterBook
 from gateway.store.keys import RedisKeys
