@@ -4,6 +4,7 @@ Modules, from pure to I/O:
 
 - `state`, `codec`: stored value objects and their stored forms;
 - `draft`, `decide`: the worker's pure decisions for one follower (sans-I/O);
+- `withdrawn`: the copy records of pending fill cancels a decision withdrew (pure);
 - `ops`: one decision as the arguments of a commit (pure);
 - `lua`: the load / commit / lock scripts; `outbox_lua`: the outbox claim / done scripts;
 - `cache`: decoded records kept by what identifies their stored form;
