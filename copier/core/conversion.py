@@ -41,7 +41,13 @@ from schemas.codes import Action, OrderType
 from schemas.messages import OrderCommandPayload
 from schemas.subscriptions import SubscriptionSettings
 
-__all__ = ["conversion_open", "is_conversion_cancel", "is_converting", "schedule_conversion"]
+__all__ = [
+    "conversion_open",
+    "is_conversion_cancel",
+    "is_converting",
+    "schedule_conversion",
+    "withdraw_conversion",
+]
 
 
 def schedule_conversion(
@@ -123,6 +129,25 @@ def is_conversion_cancel(before: TicketLink, command_id: str) -> bool:
     """Whether `command_id` is a conversion's cancel of `before` (the link before its report)."""
     flight = before.in_flight
     return is_converting(before) and flight is not None and flight.command_id == command_id
+
+
+def withdraw_conversion(before: TicketLink, after: TicketLink) -> tuple[str, TicketLink] | None:
+    """The conversion cancel to withdraw at the copy's fill, and the link without it.
+
+    Args:
+        before: the link before the follower's report.
+        after: the link after it.
+
+    Returns:
+        (the scheduled cancel's command id, `after` no longer awaiting it) when
+        `before` was converting and the report made the copy a position; else None.
+    """
+    flight = before.in_flight
+    if flight is None or not is_converting(before) or after.kind is not LinkKind.POSITION:
+        return None
+    if after.in_flight is None or after.in_flight.command_id != flight.command_id:
+        return None
+    return flight.command_id, replace(after, in_flight=None)
 
 
 def conversion_open(

@@ -37,7 +37,7 @@ from copier.core import (
     reconcile_follower,
     retry_command_id,
 )
-from copier.core.conversion import conversion_open, is_conversion_cancel
+from copier.core.conversion import conversion_open, is_conversion_cancel, withdraw_conversion
 from copier.core.links import InFlight, LinkKey, TicketLink
 from copier.core.reconcile import exit_command
 from copier.core.shared_plans import SharedPlans
@@ -197,7 +197,7 @@ def decide_report(
         return None
     draft = Draft(follower, ctx, now_ms, grace_ms)
     before_state = follower.breaker.state(now_ms)
-    if not (not_delivered or signal_expired or _conversion_refused(link, report)):
+    if not (not_delivered or signal_expired or _conversion_refused(link, report, copy)):
         draft.record = replace(
             draft.record,
             breaker=follower.breaker.on_report(report, now_ms),
@@ -235,6 +235,13 @@ def decide_report(
             give_up = decision.reason.value
     applied = links.apply_report(report)
     draft.record = replace(draft.record, links=applied.book)
+    withdrawal = None if applied.link is None else withdraw_conversion(link, applied.link)
+    if withdrawal is not None:  # the copy filled in the grace: its cancel is not needed
+        cancel_id, settled = withdrawal
+        draft.record = replace(draft.record, links=applied.book.put(settled))
+        draft.withdrawn.append(cancel_id)
+        draft.notes.append(f"{cancel_id}: the copy filled in the grace, its cancel is withdrawn")
+        draft.replay(settled.key, subscriptions)  # closes parked behind the cancel
     if copy is not None:
         if signal_expired:
             give_up = SIGNAL_EXPIRED
@@ -276,20 +283,27 @@ def _settle_pending_copy(
             _close_owed(draft, before.key, owed, report, subscriptions)
 
 
-def _conversion_refused(link: TicketLink, report: ExecutionReportPayload) -> bool:
+def _conversion_refused(
+    link: TicketLink, report: ExecutionReportPayload, copy: CopyRecord | None
+) -> bool:
     """A conversion cancel refused because the copy filled: expected, not a broker failure.
 
-    The cancel is scheduled before the grace and cannot be withdrawn, so a copy that
-    filled in time (the normal case) still gets it; it must not feed the breaker.
+    The cancel is scheduled before the grace; a copy that filled in time (the normal
+    case) gets it only when it was already handed to the delivery log (else its fill
+    withdrew it: `withdraw_conversion`). Either way it must not feed the breaker:
+    awaited (the cancel's report came first), or a ``cancel_pending`` of a link that
+    is a position by now (the fill's report came first and withdrew it too late).
     """
+    if report.status is not ExecutionStatus.REJECTED or not link.from_pending:
+        return False
     flight = link.in_flight
+    if flight is not None and flight.command_id == report.command_id:
+        return flight.action is Action.CANCEL_PENDING and not link.master_closed
+    command = None if copy is None else copy.command
     return (
-        report.status is ExecutionStatus.REJECTED
-        and flight is not None
-        and flight.command_id == report.command_id
-        and flight.action is Action.CANCEL_PENDING
-        and link.from_pending
-        and not link.master_closed
+        link.kind is LinkKind.POSITION
+        and command is not None
+        and command.get("action") == Action.CANCEL_PENDING.value
     )
 
 
@@ -500,6 +514,7 @@ def merge_writes(parts: Sequence[FollowerWrite]) -> FollowerWrite:
         tuple(item for part in parts for item in part.outbox),
         tuple(change for part in parts for change in part.status_changes),
         tuple(note for part in parts for note in part.notes),
+        tuple(envelope_id for part in parts for envelope_id in part.withdrawn),
     )
 
 

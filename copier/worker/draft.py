@@ -88,6 +88,8 @@ class FollowerWrite:
     outbox: tuple[OutboxItem, ...] = ()  # envelopes to enqueue
     status_changes: tuple[StatusChange, ...] = ()  # subscription statuses to change
     notes: tuple[str, ...] = ()  # what happened, for the log
+    #: scheduled envelopes to take back out of the outbox, unless a flush claimed them
+    withdrawn: tuple[str, ...] = ()
 
 
 def attempt_of(command_id: str) -> int:
@@ -118,6 +120,7 @@ class Draft:
         self.outbox: list[OutboxItem] = []  # envelopes to enqueue
         self.changes: list[StatusChange] = []  # subscription status changes
         self.notes: list[str] = []  # log lines
+        self.withdrawn: list[str] = []  # scheduled envelopes taken back (if still unclaimed)
 
     def finish(self) -> FollowerWrite:
         return FollowerWrite(
@@ -127,6 +130,7 @@ class Draft:
             tuple(self.outbox),
             tuple(self.changes),
             tuple(self.notes),
+            tuple(self.withdrawn),
         )
 
     # ---- outputs -----------------------------------------------------------------

@@ -13,9 +13,7 @@ state field and only the link fields that changed, the decision's other writes
 the trim of old copy records. A decision that loses its check writes nothing;
 the others are applied (the whole call is atomic anyway).
 
-`OUTBOX_DONE`: after the delivery log took envelopes (of any number of
-accounts, in one call), drop them from the outboxes, remember when they were
-first queued, and re-score the outbox index.
+`OUTBOX_CLAIM` and `OUTBOX_DONE`: the outbox flush (`copier.worker.outbox_lua`).
 
 `RECORD_DELIVERED`: the first hand-out time of OrderCommands of many accounts
 (``HSETNX`` into each account's delivered-times hash, which then expires a week
@@ -38,19 +36,19 @@ __all__ = [
     "COMMIT_OPS",
     "ENTER",
     "FAN_OUT_SPLIT",
+    "KEY_FROM_TEMPLATE",
     "LOAD_MANY",
-    "OUTBOX_DONE",
     "RECORD_DELIVERED",
     "RELEASE",
     "commit_templates",
     "load_templates",
-    "outbox_templates",
 ]
 
 #: Redis commands a COMMIT_MANY decision may carry in its op list.
 COMMIT_OPS = frozenset({"HSET", "HDEL", "ZADD", "XADD", "HSETNX"})
 
-_KEY_FROM_TEMPLATE = """
+#: Lua helpers every script starts with: key(template, account), nxt(), templates().
+KEY_FROM_TEMPLATE = """
 local function key(tpl, a)
   local i = string.find(tpl, '\\1', 1, true)
   return string.sub(tpl, 1, i - 1) .. a .. string.sub(tpl, i + 1)
@@ -73,7 +71,7 @@ end
 """
 
 LOAD_MANY = (
-    _KEY_FROM_TEMPLATE
+    KEY_FROM_TEMPLATE
     + """
 -- What deciding for many followers needs, in one call.
 -- ARGV[1] key templates (follower record, ea-state, copies; byte 1 = account id),
@@ -102,7 +100,7 @@ return out
 )
 
 COMMIT_MANY = (
-    _KEY_FROM_TEMPLATE
+    KEY_FROM_TEMPLATE
     + """
 -- The decisions of many followers; each is checked and applied on its own.
 -- ARGV[1] key templates (follower record, copies, copies index, queued times,
@@ -112,6 +110,7 @@ COMMIT_MANY = (
 --   follower, expected version, epoch (used if the record is new), state,
 --   n, n x (link field, value), n, n x dropped link field,
 --   n, n x (copy id, score, copy record), n, n x (envelope id, due ms, outbox value),
+--   n, n x envelope id withdrawn (dropped from the outbox unless a flush claimed it),
 --   n, n x (k, k x op argument)   (other writes: an allowed Redis command each)
 -- -> per decision 3 values: 'ok' | 'conflict', version now, epoch now
 local unpack = unpack or table.unpack
@@ -141,7 +140,7 @@ end
 local decisions = {}
 while pos <= #blob do
   local d = {a = nxt(), v = tonumber(nxt()), epoch = nxt(), state = nxt()}
-  d.put, d.drop, d.copies, d.outbox = list(2), list(1), list(3), list(3)
+  d.put, d.drop, d.copies, d.outbox, d.withdrawn = list(2), list(1), list(3), list(3), list(1)
   d.ops = {}
   for i = 1, tonumber(nxt()) do
     local op = list(1)
@@ -187,6 +186,18 @@ for _, d in ipairs(decisions) do
       end
       redis.call('ZADD', t[7], 'LT', due, a)
     end
+    if #d.withdrawn > 0 then  -- not yet claimed by a flush: never handed to the log
+      local outbox = key(t[6], a)
+      for _, id in ipairs(d.withdrawn) do
+        local value = redis.call('HGET', outbox, id)
+        if value and not string.match(value, '^%d+|%d+%.%d+c|') then
+          redis.call('HDEL', outbox, id)
+        end
+      end
+      if redis.call('HLEN', outbox) == 0 then
+        redis.call('ZREM', t[7], a)
+      end
+    end
     for _, op in ipairs(d.ops) do
       redis.call(unpack(op))
     end
@@ -212,48 +223,8 @@ return out
 """
 )
 
-OUTBOX_DONE = (
-    _KEY_FROM_TEMPLATE
-    + """
--- After the delivery log took (or refused) envelopes of one or many accounts: drop
--- them from each account's outbox, remember when the queued ones were first queued,
--- and re-score (or remove) the account in the outbox index.
--- ARGV[1] key templates (outbox, outbox index, queued times; byte 1 = account id),
--- [2] now ms, [3] netstrings, per account: account id, n queued, n refused,
--- queued ids..., refused ids...
-local t = templates(ARGV[1])
-local now = ARGV[2]
-blob = ARGV[3]
-while pos <= #blob do
-  local a, nq, nr = nxt(), tonumber(nxt()), tonumber(nxt())
-  local outbox, queued = key(t[1], a), key(t[3], a)
-  for _ = 1, nq do
-    local id = nxt()
-    redis.call('HDEL', outbox, id)
-    redis.call('HSETNX', queued, id, now)
-  end
-  for _ = 1, nr do
-    redis.call('HDEL', outbox, nxt())
-  end
-  local earliest = nil
-  for _, value in ipairs(redis.call('HVALS', outbox)) do
-    local due = tonumber(string.match(value, '^(%d+)|'))
-    if due and (earliest == nil or due < earliest) then
-      earliest = due
-    end
-  end
-  if earliest == nil then
-    redis.call('ZREM', t[2], a)
-  else
-    redis.call('ZADD', t[2], string.format('%d', earliest), a)
-  end
-end
-return 1
-"""
-)
-
 RECORD_DELIVERED = (
-    _KEY_FROM_TEMPLATE
+    KEY_FROM_TEMPLATE
     + """
 -- ARGV[1] delivered-times key template (byte 1 = account id), [2] now ms, [3] ttl s,
 -- [4] netstrings, per account: account id, n, envelope ids...
@@ -293,12 +264,6 @@ def commit_templates(keys: CopierKeys, partition: int = 0) -> bytes:
     return "\n".join(names).encode()
 
 
-def outbox_templates(keys: CopierKeys, partition: int = 0) -> bytes:
-    """ARGV[1] of `OUTBOX_DONE`: outbox, outbox index and queued-times key templates."""
-    a = "\x01"
-    return "\n".join((keys.outbox(a), keys.outbox_index(partition), keys.queued_times(a))).encode()
-
-
 #: KEYS: lock, marks hash, stream; ARGV: token, lock ttl (ms), account, group.
 #: Returns {0} when another worker holds the lock, else {1, mark, oldest pending id}.
 ENTER = """
@@ -322,7 +287,7 @@ return 0
 #: records its id as its partition's last one, atomically (a worker deciding whether a
 #: master's shards are all done relies on the pair). Returns the ids.
 FAN_OUT_SPLIT = (
-    _KEY_FROM_TEMPLATE
+    KEY_FROM_TEMPLATE
     + """
 blob = ARGV[2]
 local ids = {}

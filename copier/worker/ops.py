@@ -22,6 +22,8 @@ from gateway.store.netstrings import netstrings, read_netstrings
 from schemas.subscriptions import SubscriptionView
 
 __all__ = [
+    "OUTBOX_CLAIMED",
+    "OUTBOX_RETRY",
     "commit_decision",
     "commit_ops",
     "netstrings",
@@ -104,8 +106,11 @@ def commit_decision(
     values.append(b"%d" % len(write.outbox))
     version = write.before.version + 1  # the record's version once this decision applies
     for index, item in enumerate(write.outbox):
-        value = outbox_value(item.due_ms, (version, index), item.body)
+        kind = b"" if item.immediate else OUTBOX_RETRY
+        value = outbox_value(item.due_ms, (version, index), item.body, kind)
         values += (item.envelope_id.encode(), b"%d" % item.due_ms, value)
+    values.append(b"%d" % len(write.withdrawn))
+    values += (envelope_id.encode() for envelope_id in write.withdrawn)
     ops = commit_ops(keys, write, views, now_ms)
     if foreign is not None:
         ops, elsewhere = keys.split_by_slot(write.after.account_id, ops)
@@ -117,15 +122,22 @@ def commit_decision(
     out.append(netstrings(values))
 
 
-def outbox_value(due_ms: int, order: tuple[int, int], body: bytes) -> bytes:
-    """An outbox entry's stored value: ``<due ms>|<version>.<index>|<envelope>``.
+#: Kind marks of an outbox entry (after its decision order): none = immediate, left
+#: to its writer; a retry waits for its due time; a claimed entry is being enqueued by
+#: the flusher that claimed it (until its due time, the claim's lease, has passed).
+OUTBOX_RETRY, OUTBOX_CLAIMED = b"r", b"c"
+
+
+def outbox_value(due_ms: int, order: tuple[int, int], body: bytes, kind: bytes = b"") -> bytes:
+    """An outbox entry's stored value: ``<due ms>|<version>.<index><kind>|<envelope>``.
 
     `order` is the decision order: the follower record's version the decision
-    wrote and the item's index in the decision. A sweeper enqueues an account's
-    due entries in that order (a hash has none of its own), so commands about
-    one copy reach the follower in the order they were decided.
+    wrote and the item's index in the decision. A flush enqueues an account's
+    entries in that order (a hash has none of its own), so commands about one
+    copy reach the follower in the order they were decided. `kind` is empty for
+    an immediate entry, `OUTBOX_RETRY` or `OUTBOX_CLAIMED`.
     """
-    return b"%d|%d.%d|%s" % (due_ms, order[0], order[1], body)
+    return b"%d|%d.%d%s|%s" % (due_ms, order[0], order[1], kind, body)
 
 
 def read_outbox_value(value: bytes) -> tuple[int, tuple[int, int], bytes]:
@@ -137,6 +149,6 @@ def read_outbox_value(value: bytes) -> tuple[int, tuple[int, int], bytes]:
     due, _, rest = value.partition(b"|")
     if rest[:1].isdigit():
         order, _, body = rest.partition(b"|")
-        version, _, index = order.partition(b".")
+        version, _, index = order.rstrip(OUTBOX_RETRY + OUTBOX_CLAIMED).partition(b".")
         return int(due), (int(version), int(index)), body
     return int(due), (0, 0), rest

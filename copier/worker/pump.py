@@ -43,6 +43,7 @@ from copier.worker.shards import FanOutShards, shard_of, split_partition
 from copier.worker.state import DELIVERY_CHECK_SESSION, CopyRecord, MasterBook, apply_master_intent
 from copier.worker.store import FollowerStore
 from copier.worker.streams import StreamEntry
+from copier.worker.withdrawn import mark_withdrawn
 from gateway.clock import Clock
 from gateway.telemetry import context_from_traceparent, current_traceparent
 from schemas.codes import ExecutionStatus
@@ -361,6 +362,10 @@ class CopierPump:
         `before` holds the copy records report decisions were made on, by command id
         (for the metrics).
         """
+        if any(w.withdrawn for w in writes):  # the withdrawn cancels' copy records
+            wanted = {w.after.account_id: list(w.withdrawn) for w in writes if w.withdrawn}
+            stored = await self.store.copy_records(wanted)
+            writes = [mark_withdrawn(w, stored.get(w.after.account_id, {}), now) for w in writes]
         results = await self.store.commit(writes, now_ms=now, views=views)
         committed = [w for w, ok in zip(writes, results, strict=True) if ok]
         lost = [w.after.account_id for w, ok in zip(writes, results, strict=True) if not ok]

@@ -6,11 +6,14 @@ A fan-out costs a handful of script calls, not a few per follower: one
 follower's writes (atomically; a decision that lost its check writes nothing and
 is decided again on fresh state). Commands reach the follower's delivery log through the
 **outbox**: the commit stores each envelope in the follower's outbox hash, the
-writer then hands every envelope of the batch to ONE `DeliveryLog.enqueue_many`
-call (idempotent by envelope id) and finally ONE `OUTBOX_DONE` call drops the
-entries of every account. A writer that dies in between leaves the entries
-behind; the sweeper enqueues them once they are ``grace_ms`` old. Retries are
-outbox entries whose due time is the backoff deadline.
+writer then claims them with ONE `OUTBOX_CLAIM` call (with every older entry of
+the same accounts still waiting for its writer, in decision order; a claimed
+entry is enqueued by no other flush), hands every claimed envelope to ONE
+`DeliveryLog.enqueue_many` call (idempotent by envelope id) and finally ONE
+`OUTBOX_DONE` call drops the entries of every account. A writer that dies in
+between leaves the entries behind; the next writer of the account or the
+sweeper (once they are ``grace_ms`` old) enqueues them. Retries are outbox
+entries whose due time is the backoff deadline.
 
 Decoded follower records are kept by the (version, epoch) they were read or
 written at (`DecodeCache`). Every write of a record goes through `COMMIT_MANY`,
@@ -47,12 +50,11 @@ from copier.worker.evalsha import evalsha_many
 from copier.worker.lua import (
     COMMIT_MANY,
     LOAD_MANY,
-    OUTBOX_DONE,
     commit_templates,
     load_templates,
-    outbox_templates,
 )
 from copier.worker.ops import commit_decision, netstrings, read_outbox_value
+from copier.worker.outbox_lua import OUTBOX_CLAIM, OUTBOX_DONE, claim_templates, outbox_templates
 from copier.worker.partitions import chunks, keyed_call
 from copier.worker.state import CopyRecord, FollowerRecord, MasterBook
 from gateway.store.keys import RedisKeys
@@ -124,6 +126,7 @@ class FollowerStore:
         breaker: CircuitBreaker | None = None,
         max_copies: int = 1000,
         enqueue_concurrency: int = 32,
+        claim_lease_ms: int = 2_000,
     ) -> None:
         self._redis = redis  #: bytes-mode client
         self._keys = keys  #: the gateway's key names (ea-state)
@@ -139,6 +142,10 @@ class FollowerStore:
         self._load_templates = [load_templates(self.ckeys.pinned(n), keys.pinned(n)) for n in parts]
         self._commit = redis.register_script(COMMIT_MANY)  #: the CAS commits
         self._commit_templates = [commit_templates(self.ckeys.pinned(n), n) for n in parts]
+        self._claim = redis.register_script(OUTBOX_CLAIM)  #: outbox entries a flush takes
+        self._claim_templates = [claim_templates(self.ckeys.pinned(n)) for n in parts]
+        #: how long a flush's claim keeps other flushes off an entry (then the sweeper's)
+        self._claim_lease = claim_lease_ms
         self._done = redis.register_script(OUTBOX_DONE)  #: outbox acknowledgement
         self._templates = [outbox_templates(self.ckeys.pinned(n), n) for n in parts]
         #: parse cache: (owner, other) -> (raw, view, the settings shared by equal views)
@@ -401,12 +408,14 @@ class FollowerStore:
     ) -> dict[str, FlushResult]:
         """Enqueue outbox items (account, item) and drop them from the outbox.
 
-        One `DeliveryLog.enqueue_many` call for every item, then one `OUTBOX_DONE`
-        call for every account. Returns what happened per account; refused items
-        (the follower's log is full) are dropped from the outbox too (the caller
+        One `OUTBOX_CLAIM` call claims the items and every older pending entry of
+        their accounts (`claim_outbox`), one `DeliveryLog.enqueue_many` call
+        enqueues what was claimed, in decision order, then one `OUTBOX_DONE` call
+        drops it. Returns what happened per account; refused items (the
+        follower's log is full) are dropped from the outbox too (the caller
         records them as not delivered).
         """
-        pairs = list(items)
+        pairs = await self.claim_outbox(items, now_ms=now_ms)
         if not pairs:
             return {}
         results = await self._delivery.enqueue_many(
@@ -429,6 +438,54 @@ class FollowerStore:
             calls.append(keyed_call(self.ckeys, accounts[indexes[0]], *args))
         await evalsha_many(self._redis, self._done, calls, keyed=True)
         return {a: FlushResult(tuple(q), tuple(r)) for a, (q, r) in done.items()}
+
+    @translates_redis_errors
+    async def claim_outbox(
+        self, items: Iterable[tuple[str, OutboxItem]], *, now_ms: int
+    ) -> list[tuple[str, OutboxItem]]:
+        """Claim outbox items (account, item) for one flush: what this flush is to enqueue.
+
+        Per account, the items asked for and every older entry that waits for its
+        writer (which may have died) or is due, in decision order: a later decision
+        does not pass an entry a dead writer left behind. An entry another flush
+        has claimed (until its lease is over) is left out, and so is one already
+        dropped: every entry is enqueued by one flush only.
+        """
+        asked: dict[str, dict[str, OutboxItem]] = {}
+        for account, item in items:
+            asked.setdefault(account, {})[item.envelope_id] = item
+        if not asked:
+            return []
+        accounts = list(asked)
+        calls: list[list[bytes | str | int]] = []
+        for partition, indexes in chunks(self.ckeys, accounts, _CHUNK):
+            values: list[bytes] = []
+            for account in (accounts[i] for i in indexes):
+                values += (account.encode(), b"%d" % len(asked[account]))
+                values += (envelope_id.encode() for envelope_id in asked[account])
+            args = (self._claim_templates[partition], now_ms, self._claim_lease, netstrings(values))
+            calls.append(keyed_call(self.ckeys, accounts[indexes[0]], *args))
+        replies = await evalsha_many(self._redis, self._claim, calls, keyed=True)
+        # only the accounts whose claims differ from what was asked are in the replies
+        other: dict[str, list[OutboxItem]] = {}
+        for reply in replies:
+            pos = 0
+            while pos < len(reply):
+                account, count = reply[pos].decode(), int(reply[pos + 1])
+                mine, kept = asked[account], other.setdefault(account, [])
+                for n in range(pos + 2, pos + 2 + 2 * count, 2):
+                    envelope_id, body = reply[n].decode(), reply[n + 1]
+                    # an entry not asked for: an older one of the account, taken over
+                    taken = OutboxItem(envelope_id, body, now_ms, False)
+                    kept.append(mine.get(envelope_id, taken))
+                pos += 2 + 2 * count
+        if not other:
+            return [(account, item) for account, ids in asked.items() for item in ids.values()]
+        return [
+            (account, item)
+            for account, ids in asked.items()
+            for item in other.get(account, ids.values())
+        ]
 
     @translates_redis_errors
     async def due_outbox(self, now_ms: int, *, limit: int = 100) -> list[tuple[str, OutboxItem]]:

@@ -69,6 +69,7 @@ class CopierWorker:
             breaker=breaker,
             max_copies=settings.max_copies_per_follower,
             enqueue_concurrency=settings.enqueue_concurrency,
+            claim_lease_ms=settings.outbox_grace_ms,
         )  #: Redis I/O of follower state
         ckeys = CopierKeys.of(store.keys)
         #: big masters' fan-outs as shard entries any worker plans

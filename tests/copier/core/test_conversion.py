@@ -10,11 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from copier.core.conversion import conversion_open, is_conversion_cancel, schedule_conversion
-from copier.core.links import InFlight, LinkKind, LinkState, TicketLink
-from schemas.codes import Action, OrderType, Side
+from copier.core.conversion import (
+    conversion_open,
+    is_conversion_cancel,
+    schedule_conversion,
+    withdraw_conversion,
+)
+from copier.core.links import InFlight, LinkBook, LinkKind, LinkState, TicketLink
+from schemas.codes import Action, ExecutionStatus, OrderType, Side
 
-from .builders import FOLLOWER, MASTER, NOW, D, settings
+from .builders import FOLLOWER, MASTER, NOW, D, report, settings
 
 PENDING = TicketLink(
     master_account_id=MASTER,
@@ -133,3 +138,63 @@ def test_a_conversion_is_due_exactly_at_the_grace_and_never_past_the_age_limit(
     if isinstance(scheduled, tuple):
         assert scheduled[0].not_before_ms == NOW + (grace or 0)
         assert scheduled[0].command.volume == Decimal("0.5")
+
+
+CANCEL = InFlight("cmd-cancel", Action.CANCEL_PENDING, D("0.5"))
+CONVERTING = replace(PENDING, in_flight=CANCEL)
+FILLED = replace(CONVERTING, kind=LinkKind.POSITION, order_type=OrderType.MARKET)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "withdrawn"),
+    [
+        (CONVERTING, FILLED, True),  # the copy filled in the grace
+        (CONVERTING, CONVERTING, False),  # still pending (e.g. a modify's report)
+        (replace(CONVERTING, master_volume=D(0)), replace(FILLED, master_volume=D(0)), False),
+        (replace(CONVERTING, from_pending=False), replace(FILLED, from_pending=False), False),
+        (PENDING, replace(PENDING, kind=LinkKind.POSITION), False),  # nothing scheduled
+        (CONVERTING, replace(FILLED, in_flight=None), False),  # the cancel already settled
+        (
+            replace(CONVERTING, in_flight=InFlight("c", Action.CLOSE, D("0.5"))),
+            replace(FILLED, in_flight=InFlight("c", Action.CLOSE, D("0.5"))),
+            False,
+        ),
+    ],
+)
+def test_a_conversion_cancel_is_withdrawn_only_when_the_converting_copy_filled(
+    before: TicketLink, after: TicketLink, withdrawn: bool
+) -> None:
+    result = withdraw_conversion(before, after)
+    assert (result is not None) is withdrawn
+    if result is not None:
+        assert result == ("cmd-cancel", replace(after, in_flight=None))
+
+
+@given(
+    volume=st.decimals(D("0.01"), D("5"), places=2),
+    master_closed=st.booleans(),
+    fill_status=st.sampled_from([ExecutionStatus.FILLED, ExecutionStatus.EXPIRED]),
+)
+def test_a_withdrawn_cancel_leaves_an_idle_position_that_still_knows_the_cancel_id(
+    volume: Decimal, master_closed: bool, fill_status: ExecutionStatus
+) -> None:
+    """Whatever the fill: the link awaits nothing (closes are not held), and a refusal of
+    a cancel that was already enqueued still finds the link (it is settled, not lost)."""
+    before = replace(CONVERTING, master_volume=D(0) if master_closed else D(1))
+    book = LinkBook().track("cmd-place", before).track("cmd-cancel", before)
+    fill = report("cmd-place", fill_status, ticket=7000, volume=volume)
+    applied = book.apply_report(fill)
+    assert applied.link is not None
+    result = withdraw_conversion(before, applied.link)
+    is_position = fill_status is ExecutionStatus.FILLED
+    assert (result is not None) is (not master_closed and is_position)
+    if result is not None:
+        command_id, link = result
+        assert command_id == "cmd-cancel"
+        assert link.in_flight is None
+        assert (link.kind, link.remaining_volume, link.follower_ticket) == (
+            LinkKind.POSITION,
+            volume,
+            7000,
+        )
+        assert applied.book.for_command("cmd-cancel") is not None

@@ -458,9 +458,10 @@ def test_signal_parked_in_a_record_keeps_its_receive_time_and_equity() -> None:
 def test_a_refused_conversion_cancel_of_a_filled_copy_does_not_count_as_a_failure(
     fill_first: bool,
 ) -> None:
-    """The pending fill grace's cancel is scheduled before the grace and cannot be
-    withdrawn: a copy that filled in time gets it and refuses it. That is expected and
-    must not trip the follower's circuit breaker, nor send a market open."""
+    """The pending fill grace's cancel is scheduled before the grace; a copy that filled
+    in time gets it when it was handed to the delivery log before the fill withdrew it,
+    and refuses it. That is expected and must not trip the follower's circuit breaker,
+    nor send a market open."""
     subs = {MASTER: settings(pending_fill_grace_ms=3000)}
     placing = intent(Action.PLACE_PENDING, order_type=OrderType.LIMIT)
     write = decide_signal(
@@ -480,10 +481,15 @@ def test_a_refused_conversion_cancel_of_a_filled_copy_does_not_count_as_a_failur
     fill = report(place_id, ExecutionStatus.FILLED, ticket=7000, volume=1)
     refusal = report(cancel_id, ExecutionStatus.REJECTED, error_code=65544)
     record = filled_at_master.after
+    # the copy record a report is decided with (the pump loads it by command id)
+    copies = {copy.command_id: copy for copy in filled_at_master.copies}
     for payload in (fill, refusal) if fill_first else (refusal, fill):
-        written = decide_report(record, payload, None, subs, CTX, NOW)
+        copy = copies.get(payload.command_id)
+        written = decide_report(record, payload, copy, subs, CTX, NOW)
         assert written is not None
         assert written.outbox == ()
+        # the fill takes the cancel back (the commit drops it unless a flush claimed it)
+        assert written.withdrawn == ((cancel_id,) if payload is fill and fill_first else ())
         record = written.after
     assert record.breaker == placed.after.breaker
     link = record.links.find(MASTER, 100)

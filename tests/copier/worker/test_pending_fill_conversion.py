@@ -55,18 +55,52 @@ async def test_a_copy_still_pending_after_the_grace_is_cancelled_and_opened_once
     assert (close["action"], close["ticket"]) == ("close", 7001)
 
 
+async def test_a_copy_that_filled_in_the_grace_has_its_cancel_withdrawn(world: World) -> None:
+    place_id = await _placed_then_master_filled(world)
+    outbox = world.worker.follower_store.ckeys.outbox("f1")
+    assert await world.client.hlen(outbox) == 1  # the scheduled cancel
+    await world.report("f1", place_id, "filled", ticket=7000, volume=1.0)
+    await world.run()
+    assert await world.client.hlen(outbox) == 0  # taken back in the fill's commit
+    (fill_copy,) = [c for c in await world.copies("f1") if c["command_id"] != place_id]
+    assert (fill_copy["status"], fill_copy["reason"]) == ("skipped", "fills_at_broker")
+    await world.intent("close", 100)  # not held behind the cancel: sent at once
+    await world.run()
+    (close,) = await world.commands("f1")
+    assert (close["action"], close["ticket"]) == ("close", 7000)
+    world.clock.advance(GRACE + 500)
+    await world.run()
+    assert await world.commands("f1") == []  # no cancel, no market open, ever
+
+
+async def test_a_close_parked_behind_the_cancel_is_sent_when_the_copy_fills(
+    world: World,
+) -> None:
+    place_id = await _placed_then_master_filled(world)
+    await world.intent("close", 100, volume=0.5, new_ticket=101)  # waits behind the cancel
+    await world.run()
+    assert await world.commands("f1") == []
+    await world.report("f1", place_id, "filled", ticket=7000, volume=1.0)
+    await world.run()
+    (close,) = await world.commands("f1")
+    assert (close["action"], close["ticket"], close["volume"]) == ("close", 7000, 0.5)
+    world.clock.advance(GRACE + 500)
+    await world.run()
+    assert await world.commands("f1") == []
+
+
 @pytest.mark.parametrize("fill_first", [True, False])
-async def test_a_copy_that_filled_in_the_grace_is_kept_and_never_opened_again(
+async def test_a_copy_that_filled_after_its_cancel_was_sent_is_kept_and_never_opened_again(
     world: World, fill_first: bool
 ) -> None:
     place_id = await _placed_then_master_filled(world)
-    if fill_first:  # filled at its broker within the grace, reported at once
-        await world.report("f1", place_id, "filled", ticket=7000, volume=1.0)
-        await world.run()
     world.clock.advance(GRACE + 500)
     await world.run()
-    (cancel,) = await world.commands("f1")  # already scheduled; the EA refuses it
+    (cancel,) = await world.commands("f1")  # handed to the log: too late to withdraw
     assert cancel["action"] == "cancel_pending"
+    if fill_first:  # filled just before the cancel reached it, reported first
+        await world.report("f1", place_id, "filled", ticket=7000, volume=1.0)
+        await world.run()
     await world.report(
         "f1",
         cancel["command_id"],
@@ -74,8 +108,10 @@ async def test_a_copy_that_filled_in_the_grace_is_kept_and_never_opened_again(
         error_code=65544,
         error_message="not a pending order",
     )
-    if not fill_first:  # filled just before the cancel reached it, reported after
+    if not fill_first:  # reported after the refusal
         await world.report("f1", place_id, "filled", ticket=7000, volume=1.0)
+    breaker = (await world.worker.follower_store.load({"f1": None}))["f1"].record.breaker
+    assert breaker.failures == 0  # an expected refusal, not a broker failure
     world.clock.advance(60_000)
     await world.run()
     assert await world.commands("f1") == []  # no market open

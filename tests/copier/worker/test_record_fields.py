@@ -174,7 +174,8 @@ def test_a_commit_decision_carries_the_changed_fields_copies_and_outbox_as_netst
         item.envelope_id.encode(),
         str(item.due_ms).encode(),
         f"{item.due_ms}|{before.version + 1}.0|".encode() + item.body,
-        b"0",
+        b"0",  # no envelope withdrawn
+        b"0",  # no other write
     ]
 
 
