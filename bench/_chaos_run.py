@@ -288,6 +288,10 @@ async def run_once(
         broken += [
             (follower, str(m.get("master")), int(m.get("master_ticket") or 0)) for m in mismatches
         ]
+    for violation in violations:  # "<master> #<ticket>: intent i executed after intent j"
+        if violation.invariant == "order":
+            master, _, rest = violation.detail.partition(" #")
+            broken.append((violation.account, master, int(rest.split(":", 1)[0])))
     found: list[dict[str, object]] = []
     if broken:
         with contextlib.suppress(Exception):  # evidence is best effort
@@ -314,4 +318,14 @@ async def run_once(
         "takeovers": run.takeovers,
         "clients_stopped": stopped,
         "evidence": found,
+        "master_intents": [  # what the broken masters' EAs sent, in order
+            dataclasses.asdict(intent)
+            for intent in run.history.intents
+            if intent.master in {master for _f, master, _t in broken}
+        ],
+        "master_sessions": [
+            dataclasses.asdict(span)
+            for span in run.history.sessions
+            if span.account in {master for _f, master, _t in broken}
+        ],
     }
