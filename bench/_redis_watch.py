@@ -49,7 +49,7 @@ def _stamp() -> str:
 class RedisWatch:
     """Logs the group's state changes from a thread until `stop`."""
 
-    def __init__(self, group: SentinelGroup, log_path: Path, interval_s: float = 0.1) -> None:
+    def __init__(self, group: SentinelGroup, log_path: Path, interval_s: float = 0.25) -> None:
         self.group = group  #: what is watched
         self.log_path = log_path  #: where the lines go (appended)
         self.interval_s = interval_s  #: time between two looks
