@@ -28,6 +28,7 @@ from bench._chaos_sim import ChaosSimEA, MessageChaos
 from bench._chaos_takeover import take_over
 from bench._deployment import ADMIN_TOKEN, LocalDeployment
 from bench._fault_proxy import FaultProxy
+from copier.keys import CopierKeys
 from gateway.client import ClientConfig, ReconnectPolicy
 from gateway.client.sim.runner import SimEA
 from gateway.client.sim.terminal import SimTerminal
@@ -155,7 +156,9 @@ class ChaosRun(Demo):
     async def _drained(self) -> bool:
         """Every consumer group of every copier stream has read and acked everything:
         nothing pending, and the last entry delivered is the stream's last (a group's
-        `lag` is no help: after a failover the promoted replica's counter is off)."""
+        `lag` is no help: after a failover the promoted replica's counter is off); and
+        the copier's outbox is empty (a retry, or the cancel of a pending copy that the
+        pending fill grace scheduled, may still be due)."""
         try:
             url = await asyncio.to_thread(lambda: self.deployment.redis_url)
         except RuntimeError:  # the sentinels name no primary right now
@@ -164,6 +167,8 @@ class ChaosRun(Demo):
         try:
             if not self.streams:
                 self.streams = await copier_streams(client, self.deployment.prefix)
+            if await client.zcard(CopierKeys(prefix=self.deployment.prefix).outbox_index()):
+                return False
             for name in self.streams:
                 last = (await client.xinfo_stream(name))["last-generated-id"]
                 for group in await client.xinfo_groups(name):
