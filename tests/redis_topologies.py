@@ -207,9 +207,18 @@ class SentinelGroup:
         return None
 
     def current_primary(self) -> RedisProcess:
-        """The server the sentinels name as primary."""
+        """The server the sentinels name as primary.
+
+        Raises:
+            RuntimeError: they name none, or a server that is not the group's (never
+                a StopIteration: in a thread of `asyncio.to_thread` that would leave
+                the awaiting task hanging).
+        """
         port = self.current_primary_port()
-        return next(server for server in self.servers if server.port == port)
+        for server in self.servers:
+            if server.port == port:
+                return server
+        raise RuntimeError(f"the sentinels name {port}, not a server of the group")
 
     def kill_primary(self) -> RedisProcess:
         """SIGKILL the current primary; returns it (for `rejoin`)."""
