@@ -394,9 +394,8 @@ class FollowerStore:
 
         An account's outbox entries decided before its items, and due by then, are
         enqueued first (`orphans_ahead`: commands a writer committed and never
-        flushed must not be passed by newer ones). One look at the outbox index
-        (and a read of the outboxes it shows older entries in), one
-        `DeliveryLog.enqueue_many` call for every item, then one `OUTBOX_DONE`
+        flushed must not be passed by newer ones). One read of the accounts'
+        outboxes, one `DeliveryLog.enqueue_many` call for every item, then one `OUTBOX_DONE`
         call for every account. Returns what happened per account; refused items
         (the follower's log is full) are dropped from the outbox too (the caller
         records them as not delivered).
@@ -428,46 +427,23 @@ class FollowerStore:
     async def _orphans_first(
         self, pairs: list[tuple[str, OutboxItem]]
     ) -> list[tuple[str, OutboxItem]]:
-        """`pairs` by account, each account's older orphaned entries first (`orphans_ahead`).
-
-        The outbox index scores an account by its earliest due entry: only an account
-        scored below its items' earliest due time can hold an older immediate entry
-        (due at its own decision + the grace), so only those outboxes are read. One
-        pipelined `ZMSCORE` per partition, and a read of those outboxes if any.
-        """
+        """`pairs` by account, each account's older orphaned entries first (`orphans_ahead`);
+        one pipelined read of the accounts' outboxes."""
         mine: dict[str, list[OutboxItem]] = {}
         for account, item in pairs:
             mine.setdefault(account, []).append(item)
-        accounts = list(mine)
-        if not accounts:
+        if not mine:
             return []
-        groups = chunks(self.ckeys, accounts, len(accounts))
         async with self._redis.pipeline(transaction=False) as pipe:
-            for partition, indexes in groups:
-                pipe.zmscore(self.ckeys.outbox_index(partition), [accounts[i] for i in indexes])
-            replies: list[list[float | None]] = await pipe.execute()
-        suspects = [
-            accounts[i]
-            for (_partition, indexes), scores in zip(groups, replies, strict=True)
-            for i, score in zip(indexes, scores, strict=True)
-            if score is not None and score < min(item.due_ms for item in mine[accounts[i]])
-        ]
-        ahead: dict[str, list[OutboxItem]] = {}
-        if suspects:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for account in suspects:
-                    pipe.hgetall(self.ckeys.outbox(account))
-                stored: list[dict[bytes, bytes]] = await pipe.execute()
-            for account, entries in zip(suspects, stored, strict=True):
-                items = mine[account]
-                due_by = max(item.due_ms for item in items)
-                ids = (item.envelope_id for item in items)
-                ahead[account] = orphans_ahead(entries, ids, due_by)
-        return [
-            (account, item)
-            for account, items in mine.items()
-            for item in (*ahead.get(account, ()), *items)
-        ]
+            for account in mine:
+                pipe.hgetall(self.ckeys.outbox(account))
+            stored: list[dict[bytes, bytes]] = await pipe.execute()
+        out: list[tuple[str, OutboxItem]] = []
+        for (account, items), entries in zip(mine.items(), stored, strict=True):
+            due_by = max(item.due_ms for item in items)
+            ahead = orphans_ahead(entries, (item.envelope_id for item in items), due_by)
+            out += [(account, item) for item in (*ahead, *items)]
+        return out
 
     @translates_redis_errors
     async def due_outbox(self, now_ms: int, *, limit: int = 100) -> list[tuple[str, OutboxItem]]:
