@@ -12,7 +12,6 @@ values (JSON documents themselves) as they are, without escaping or parsing them
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple
 
 from copier.keys import CopierKeys
 from copier.subscriptions import AuditEntry, audit_ops, subscription_ops
@@ -21,8 +20,6 @@ from copier.worker.decide import FollowerWrite, OutboxItem
 from schemas.subscriptions import SubscriptionView
 
 __all__ = [
-    "IMMEDIATE_MARK",
-    "StoredOutboxEntry",
     "commit_decision",
     "commit_ops",
     "netstrings",
@@ -111,7 +108,7 @@ def commit_decision(
     values.append(b"%d" % len(write.outbox))
     version = write.before.version + 1  # the record's version once this decision applies
     for index, item in enumerate(write.outbox):
-        value = outbox_value(item.due_ms, (version, index), item.body, immediate=item.immediate)
+        value = outbox_value(item.due_ms, (version, index), item.body)
         values += (item.envelope_id.encode(), b"%d" % item.due_ms, value)
     ops = commit_ops(keys, write, views, now_ms)
     if foreign is not None:
@@ -136,52 +133,29 @@ def read_netstrings(blob: bytes) -> list[bytes]:
     return values
 
 
-#: Marks an immediate entry's envelope in its stored value (an envelope starts with `{`).
-IMMEDIATE_MARK = b"now|"
-
-
-class StoredOutboxEntry(NamedTuple):
-    """An outbox entry as stored (`outbox_value`)."""
-
-    due_ms: int  #: not before (retries, scheduled commands); for immediate ones, the grace's end
-    order: tuple[int, int]  #: decision order: (record version, index in the decision)
-    immediate: bool  #: its writer enqueues it right after its commit
-    body: bytes  #: the envelope
-
-
-def outbox_value(
-    due_ms: int, order: tuple[int, int], body: bytes, *, immediate: bool = False
-) -> bytes:
-    """An outbox entry's stored value: ``<due ms>|<version>.<index>|[now|]<envelope>``.
+def outbox_value(due_ms: int, order: tuple[int, int], body: bytes) -> bytes:
+    """An outbox entry's stored value: ``<due ms>|<version>.<index>|<envelope>``.
 
     `order` is the decision order: the follower record's version the decision
     wrote and the item's index in the decision. A sweeper enqueues an account's
     due entries in that order (a hash has none of its own), so commands about
-    one copy reach the follower in the order they were decided. ``now|`` marks an
-    immediate entry (one its writer flushes at once; not a retry or a command
-    scheduled for later): only those are taken ahead by a later flush
-    (`orphans_ahead`).
+    one copy reach the follower in the order they were decided.
     """
-    mark = IMMEDIATE_MARK if immediate else b""
-    return b"%d|%d.%d|%s%s" % (due_ms, order[0], order[1], mark, body)
+    return b"%d|%d.%d|%s" % (due_ms, order[0], order[1], body)
 
 
-def read_outbox_value(value: bytes) -> StoredOutboxEntry:
-    """A stored outbox value, read.
+def read_outbox_value(value: bytes) -> tuple[int, tuple[int, int], bytes]:
+    """(due ms, decision order, envelope) of a stored outbox value.
 
     A value written before the order key (``<due ms>|<envelope>``) is ordered
-    first, as (0, 0): it was decided before any entry that carries one. A value
-    written before the immediate mark reads as not immediate.
+    first, as (0, 0): it was decided before any entry that carries one.
     """
     due, _, rest = value.partition(b"|")
-    if not rest[:1].isdigit():
-        return StoredOutboxEntry(int(due), (0, 0), False, rest)
-    order, _, body = rest.partition(b"|")
-    version, _, index = order.partition(b".")
-    immediate = body.startswith(IMMEDIATE_MARK)
-    if immediate:
-        body = body[len(IMMEDIATE_MARK) :]
-    return StoredOutboxEntry(int(due), (int(version), int(index)), immediate, body)
+    if rest[:1].isdigit():
+        order, _, body = rest.partition(b"|")
+        version, _, index = order.partition(b".")
+        return int(due), (int(version), int(index)), body
+    return int(due), (0, 0), rest
 
 
 def orphans_ahead(
@@ -190,30 +164,27 @@ def orphans_ahead(
     """The entries of one account's outbox that a flush enqueues ahead of `new_ids`.
 
     `stored` is the account's outbox hash (envelope id -> `outbox_value`), read
-    after the commit of the entries `new_ids` (so it holds them too). An
-    immediate entry decided before every one of them (a lower decision order)
-    and due by `due_by` (the latest due time among them) goes first, in decision
-    order: its writer died or lost Redis between its commit and its flush. Left
-    to the sweeper, it would reach the follower a grace period later, after the
-    newer commands: a master's modify or close of one copy could then run before
-    the one decided earlier, on every follower of that decision (the fault
-    suite's seed 8000132, after a failover). Retries and commands scheduled for
-    later keep their time.
+    after the commit of the entries `new_ids` (so it holds them too). An entry
+    decided before every one of them (a lower decision order) and due by `due_by`
+    (the latest due time among them) goes first, in decision order: typically an
+    immediate entry whose writer died or lost Redis between its commit and its
+    flush. Left to the sweeper, it would reach the follower a grace period later,
+    after the newer commands: a master's modify or close of one copy could then
+    run before the one decided earlier, on every follower of that decision (the
+    fault suite's seed 8000132, after a failover). An older retry due within that
+    time goes ahead too (early by less than the grace); one due later still waits.
     """
     mine = set(new_ids)
-    entries = {
+    decoded = {
         envelope_id.decode(): read_outbox_value(value) for envelope_id, value in stored.items()
     }
-    orders = [entries[envelope_id].order for envelope_id in mine if envelope_id in entries]
+    orders = [decoded[envelope_id][1] for envelope_id in mine if envelope_id in decoded]
     if not orders:
         return []
     first = min(orders)
     older = sorted(
-        (entry.order, entry.due_ms, envelope_id, entry.body)
-        for envelope_id, entry in entries.items()
-        if envelope_id not in mine
-        and entry.immediate
-        and entry.order < first
-        and entry.due_ms <= due_by
+        (order, due, envelope_id, body)
+        for envelope_id, (due, order, body) in decoded.items()
+        if envelope_id not in mine and order < first and due <= due_by
     )
-    return [OutboxItem(envelope_id, body, due, True) for _o, due, envelope_id, body in older]
+    return [OutboxItem(envelope_id, body, due, False) for _o, due, envelope_id, body in older]

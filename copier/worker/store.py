@@ -464,8 +464,8 @@ class FollowerStore:
             # decision order, not the hash's: one copy's commands stay in order
             items = []
             for envelope_id, value in entries.items():
-                entry = read_outbox_value(value)
-                items.append((entry.order, entry.due_ms, entry.body, envelope_id))
+                when, order, body = read_outbox_value(value)
+                items.append((order, when, body, envelope_id))
             for _order, when, body, envelope_id in sorted(items):
                 if when <= now_ms:
                     item = OutboxItem(envelope_id.decode(), body, when, False)

@@ -173,7 +173,7 @@ def test_a_commit_decision_carries_the_changed_fields_copies_and_outbox_as_netst
         b"1",
         item.envelope_id.encode(),
         str(item.due_ms).encode(),
-        f"{item.due_ms}|{before.version + 1}.0|now|".encode() + item.body,  # an immediate entry
+        f"{item.due_ms}|{before.version + 1}.0|".encode() + item.body,
         b"0",
     ]
 
