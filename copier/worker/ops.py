@@ -16,14 +16,13 @@ from collections.abc import Iterable, Mapping
 from copier.keys import CopierKeys
 from copier.subscriptions import AuditEntry, audit_ops, subscription_ops
 from copier.worker.codec import encode_changes, encode_copy
-from copier.worker.decide import FollowerWrite, OutboxItem
+from copier.worker.decide import FollowerWrite
 from schemas.subscriptions import SubscriptionView
 
 __all__ = [
     "commit_decision",
     "commit_ops",
     "netstrings",
-    "orphans_ahead",
     "outbox_value",
     "read_netstrings",
     "read_outbox_value",
@@ -156,35 +155,3 @@ def read_outbox_value(value: bytes) -> tuple[int, tuple[int, int], bytes]:
         version, _, index = order.partition(b".")
         return int(due), (int(version), int(index)), body
     return int(due), (0, 0), rest
-
-
-def orphans_ahead(
-    stored: Mapping[bytes, bytes], new_ids: Iterable[str], due_by: int
-) -> list[OutboxItem]:
-    """The entries of one account's outbox that a flush enqueues ahead of `new_ids`.
-
-    `stored` is the account's outbox hash (envelope id -> `outbox_value`), read
-    after the commit of the entries `new_ids` (so it holds them too). An entry
-    decided before every one of them (a lower decision order) and due by `due_by`
-    (the latest due time among them) goes first, in decision order: typically an
-    immediate entry whose writer died or lost Redis between its commit and its
-    flush. Left to the sweeper, it would reach the follower a grace period later,
-    after the newer commands: a master's modify or close of one copy could then
-    run before the one decided earlier, on every follower of that decision (the
-    fault suite's seed 8000132, after a failover). An older retry due within that
-    time goes ahead too (early by less than the grace); one due later still waits.
-    """
-    mine = set(new_ids)
-    decoded = {
-        envelope_id.decode(): read_outbox_value(value) for envelope_id, value in stored.items()
-    }
-    orders = [decoded[envelope_id][1] for envelope_id in mine if envelope_id in decoded]
-    if not orders:
-        return []
-    first = min(orders)
-    older = sorted(
-        (order, due, envelope_id, body)
-        for envelope_id, (due, order, body) in decoded.items()
-        if envelope_id not in mine and order < first and due <= due_by
-    )
-    return [OutboxItem(envelope_id, body, due, False) for _o, due, envelope_id, body in older]

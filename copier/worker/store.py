@@ -52,7 +52,7 @@ from copier.worker.lua import (
     load_templates,
     outbox_templates,
 )
-from copier.worker.ops import commit_decision, netstrings, orphans_ahead, read_outbox_value
+from copier.worker.ops import commit_decision, netstrings, read_outbox_value
 from copier.worker.partitions import chunks, keyed_call
 from copier.worker.state import CopyRecord, FollowerRecord, MasterBook
 from gateway.store.keys import RedisKeys
@@ -392,15 +392,12 @@ class FollowerStore:
     ) -> dict[str, FlushResult]:
         """Enqueue outbox items (account, item) and drop them from the outbox.
 
-        An account's outbox entries decided before its items, and due by then, are
-        enqueued first (`orphans_ahead`: commands a writer committed and never
-        flushed must not be passed by newer ones). One read of the accounts'
-        outboxes, one `DeliveryLog.enqueue_many` call for every item, then one `OUTBOX_DONE`
+        One `DeliveryLog.enqueue_many` call for every item, then one `OUTBOX_DONE`
         call for every account. Returns what happened per account; refused items
         (the follower's log is full) are dropped from the outbox too (the caller
         records them as not delivered).
         """
-        pairs = await self._orphans_first(list(items))
+        pairs = list(items)
         if not pairs:
             return {}
         results = await self._delivery.enqueue_many(
@@ -423,27 +420,6 @@ class FollowerStore:
             calls.append(keyed_call(self.ckeys, accounts[indexes[0]], *args))
         await evalsha_many(self._redis, self._done, calls, keyed=True)
         return {a: FlushResult(tuple(q), tuple(r)) for a, (q, r) in done.items()}
-
-    async def _orphans_first(
-        self, pairs: list[tuple[str, OutboxItem]]
-    ) -> list[tuple[str, OutboxItem]]:
-        """`pairs` by account, each account's older orphaned entries first (`orphans_ahead`);
-        one pipelined read of the accounts' outboxes."""
-        mine: dict[str, list[OutboxItem]] = {}
-        for account, item in pairs:
-            mine.setdefault(account, []).append(item)
-        if not mine:
-            return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for account in mine:
-                pipe.hgetall(self.ckeys.outbox(account))
-            stored: list[dict[bytes, bytes]] = await pipe.execute()
-        out: list[tuple[str, OutboxItem]] = []
-        for (account, items), entries in zip(mine.items(), stored, strict=True):
-            due_by = max(item.due_ms for item in items)
-            ahead = orphans_ahead(entries, (item.envelope_id for item in items), due_by)
-            out += [(account, item) for item in (*ahead, *items)]
-        return out
 
     @translates_redis_errors
     async def due_outbox(self, now_ms: int, *, limit: int = 100) -> list[tuple[str, OutboxItem]]:

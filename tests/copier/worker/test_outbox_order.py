@@ -84,39 +84,3 @@ async def test_an_entry_stored_without_an_order_key_is_still_enqueued_first(
     )
     sent = await _sweep_after(world, max(legacy.due_ms, new.outbox[0].due_ms))
     assert sent == [legacy.envelope_id, new.outbox[0].envelope_id]
-
-
-async def test_a_writers_flush_enqueues_an_older_orphaned_entry_ahead_of_its_own(
-    world: World,
-) -> None:
-    await world.follower("f1")
-    store = world.worker.follower_store
-    orphan = await _opens(store, world, 100)
-    # committed, never flushed: its writer died, or lost Redis to a failover, in between
-    assert await store.commit([orphan], now_ms=world.clock()) == [True]
-    newer = await _opens(store, world, 101)
-    assert await store.commit([newer], now_ms=world.clock()) == [True]
-
-    await world.worker.pump.flush(("f1", item) for item in newer.outbox if item.immediate)
-
-    sent = [command["command_id"] for command in await world.commands("f1")]
-    assert sent == [orphan.outbox[0].envelope_id, newer.outbox[0].envelope_id]
-    assert await world.client.hlen(store.ckeys.outbox("f1")) == 0
-
-
-async def test_a_writers_flush_leaves_an_older_retry_due_after_the_grace_to_the_sweeper(
-    world: World,
-) -> None:
-    await world.follower("f1")
-    store = world.worker.follower_store
-    first = await _opens(store, world, 100)
-    (item,) = first.outbox
-    retry = replace(item, due_ms=item.due_ms + 60_000, immediate=False)
-    assert await store.commit([replace(first, outbox=(retry,))], now_ms=world.clock()) == [True]
-    newer = await _opens(store, world, 101)
-    assert await store.commit([newer], now_ms=world.clock()) == [True]
-
-    await world.worker.pump.flush(("f1", item) for item in newer.outbox if item.immediate)
-
-    sent = [command["command_id"] for command in await world.commands("f1")]
-    assert sent == [newer.outbox[0].envelope_id]
