@@ -28,6 +28,7 @@ from bench._chaos_sim import ChaosSimEA, MessageChaos
 from bench._chaos_takeover import take_over
 from bench._deployment import ADMIN_TOKEN, LocalDeployment
 from bench._fault_proxy import FaultProxy
+from copier.keys import CopierKeys
 from gateway.client import ClientConfig, ReconnectPolicy
 from gateway.client.sim.runner import SimEA
 from gateway.client.sim.terminal import SimTerminal
@@ -155,7 +156,9 @@ class ChaosRun(Demo):
     async def _drained(self) -> bool:
         """Every consumer group of every copier stream has read and acked everything:
         nothing pending, and the last entry delivered is the stream's last (a group's
-        `lag` is no help: after a failover the promoted replica's counter is off)."""
+        `lag` is no help: after a failover the promoted replica's counter is off); and
+        the copier's outbox is empty (a retry, or the cancel of a pending copy that the
+        pending fill grace scheduled, may still be due)."""
         try:
             url = await asyncio.to_thread(lambda: self.deployment.redis_url)
         except RuntimeError:  # the sentinels name no primary right now
@@ -164,6 +167,8 @@ class ChaosRun(Demo):
         try:
             if not self.streams:
                 self.streams = await copier_streams(client, self.deployment.prefix)
+            if await client.zcard(CopierKeys(prefix=self.deployment.prefix).outbox_index()):
+                return False
             for name in self.streams:
                 last = (await client.xinfo_stream(name))["last-generated-id"]
                 for group in await client.xinfo_groups(name):
@@ -288,6 +293,10 @@ async def run_once(
         broken += [
             (follower, str(m.get("master")), int(m.get("master_ticket") or 0)) for m in mismatches
         ]
+    for violation in violations:  # "<master> #<ticket>: intent i executed after intent j"
+        if violation.invariant == "order":
+            master, _, rest = violation.detail.partition(" #")
+            broken.append((violation.account, master, int(rest.split(":", 1)[0])))
     found: list[dict[str, object]] = []
     if broken:
         with contextlib.suppress(Exception):  # evidence is best effort
@@ -314,4 +323,14 @@ async def run_once(
         "takeovers": run.takeovers,
         "clients_stopped": stopped,
         "evidence": found,
+        "master_intents": [  # what the broken masters' EAs sent, in order
+            dataclasses.asdict(intent)
+            for intent in run.history.intents
+            if intent.master in {master for _f, master, _t in broken}
+        ],
+        "master_sessions": [
+            dataclasses.asdict(span)
+            for span in run.history.sessions
+            if span.account in {master for _f, master, _t in broken}
+        ],
     }

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import httpx
 
+from bench._redis_watch import RedisWatch
 from bench._servers import free_port, raise_fd_limit
 from tests.redis_topologies import SentinelGroup, cli, sentinel_group
 
@@ -133,6 +134,7 @@ class LocalDeployment:
         self.workdir = workdir  #: logs, Redis data, HAProxy config
         self.sentinel = sentinel  #: primary + replica + 3 sentinels instead of one Redis
         self.group: SentinelGroup | None = None  #: the Sentinel group, once started
+        self.watch: RedisWatch | None = None  #: logs the group's roles and offsets
         self._stack = contextlib.ExitStack()
         self.redis_port = free_port()  #: own Redis
         self.lb_port = free_port()  #: HAProxy's listening port
@@ -236,11 +238,17 @@ class LocalDeployment:
         waits for that first)."""
         if self.group is None:
             raise RuntimeError("no Sentinel group: start the deployment with sentinel=True")
+        watch = self.watch or RedisWatch(self.group, self.workdir / "redis-watch.log")
         self.group.wait_until_promotable()  # the sentinels know the last rejoined replica
-        old = self.group.kill_primary()
-        self.group.wait_for_failover()
+        old = self.group.current_primary()
+        watch.note(f"failover: killing the primary {old.port}")
+        self.group.kill_primary()
+        new = self.group.wait_for_failover()
+        watch.note(f"failover: {new.port} is the primary")
         time.sleep(rejoin_after_s)
+        watch.note(f"failover: restarting {old.port} as a replica")
         self.group.rejoin(old, wait_for_sentinels=False)
+        watch.note(f"failover: {old.port} rejoined")
 
     @property
     def base_url(self) -> str:
@@ -281,6 +289,7 @@ class LocalDeployment:
             for server in self.group.servers:
                 server.extra += [f"--{STALE_READS_OFF[0]}", STALE_READS_OFF[1]]
                 cli(server.port, "CONFIG", "SET", *STALE_READS_OFF)
+            self.watch = RedisWatch(self.group, self.workdir / "redis-watch.log").start()
             settings = self.group.copygate_env(wait_replicas=1)
             for part in [*self.nodes, *self.copiers]:
                 part.env.pop("COPYGATE_REDIS_URL", None)
@@ -294,6 +303,15 @@ class LocalDeployment:
             for part in reversed(self.parts):
                 part.kill(signal.SIGTERM)
         finally:
+            if self.watch is not None:
+                self.watch.stop()
+            if self.group is not None:  # its logs live in a directory removed with it
+                for process in self.group.processes():
+                    with contextlib.suppress(OSError):
+                        shutil.copy(
+                            process.directory / "redis.log",
+                            self.workdir / f"redis-{process.port}.log",
+                        )
             self._stack.close()
 
 

@@ -82,9 +82,13 @@ async def _runs(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]
     return results
 
 
+#: what only a failing run's full record (`.failures.jsonl`) and a replay keep
+_DETAILS = ("faults", "evidence", "master_intents", "master_sessions")
+
+
 def _short(result: dict[str, Any]) -> dict[str, Any]:
     return {
-        **{k: v for k, v in result.items() if k not in ("faults", "evidence")},
+        **{k: v for k, v in result.items() if k not in _DETAILS},
         "faults": [f["kind"] for f in result["faults"]],
         "fault_errors": [f["error"] for f in result["faults"] if "error" in f],
     }

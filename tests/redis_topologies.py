@@ -7,15 +7,18 @@ in ``tests/conftest.py`` wrap them):
   sentinels watching them; `SentinelGroup.kill_primary()` SIGKILLs the current
   primary, `SentinelGroup.wait_for_failover()` waits until the sentinels name
   the other server, `SentinelGroup.rejoin()` brings the killed one back as a
-  replica (repeatable: a fault schedule can fail over again and again).
+  replica (repeatable: a fault schedule can fail over again and again). Its
+  servers keep an AOF, and a rejoining server cannot be promoted until it has
+  synced (see `SentinelGroup.rejoin`).
 * `redis_cluster()` -> `ClusterNodes`: three primaries with one replica each
   (``--cluster-enabled yes``, joined by ``redis-cli --cluster create``), ready
   when every node says ``cluster_state:ok``.
 
 Ports come from ``COPYGATE_TEST_REDIS_PORTS`` (``first-last``, default
 17800-17899): a port is used only if it and its cluster bus port (+10000) are
-free. Every process runs without persistence in its own temporary directory and
-is stopped on exit, or when the process that started it dies.
+free. Every process runs in its own temporary directory, without persistence
+except the Sentinel group's servers, and is stopped on exit, or when the process
+that started it dies.
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ __all__ = [
 SENTINEL_MASTER = "cgmaster"
 #: Lets tests stall a server (``DEBUG SLEEP``) from loopback.
 _DEBUG = ["--enable-debug-command", "local"]
+#: Persistence of the Sentinel group's servers: a killed server comes back with its
+#: data, never empty (a server that restarts empty and gets promoted, or that a
+#: replica syncs from, wipes the data set: the fault suite saw it).
+SENTINEL_PERSISTENCE = ["--appendonly", "yes", "--appendfsync", "everysec"]
+#: `replica-priority` of a server that may be promoted (Redis's default); 0 = never.
+PROMOTABLE_PRIORITY = "100"
 
 
 def _port_free(port: int) -> bool:
@@ -130,7 +139,7 @@ class RedisProcess:
             args = ["redis-server", "--save", "", "--appendonly", "no", *self.extra, *more]
             args += ["--port", str(self.port)]
         args += ["--bind", "127.0.0.1", "--dir", str(self.directory)]
-        with (self.directory / "redis.log").open("wb") as log:
+        with (self.directory / "redis.log").open("ab") as log:
             # the death signal fires when the starting *thread* ends: main thread only
             main = threading.current_thread() is threading.main_thread()
             self.process = subprocess.Popen(
@@ -198,9 +207,18 @@ class SentinelGroup:
         return None
 
     def current_primary(self) -> RedisProcess:
-        """The server the sentinels name as primary."""
+        """The server the sentinels name as primary.
+
+        Raises:
+            RuntimeError: they name none, or a server that is not the group's (never
+                a StopIteration: in a thread of `asyncio.to_thread` that would leave
+                the awaiting task hanging).
+        """
         port = self.current_primary_port()
-        return next(server for server in self.servers if server.port == port)
+        for server in self.servers:
+            if server.port == port:
+                return server
+        raise RuntimeError(f"the sentinels name {port}, not a server of the group")
 
     def kill_primary(self) -> RedisProcess:
         """SIGKILL the current primary; returns it (for `rejoin`)."""
@@ -226,28 +244,36 @@ class SentinelGroup:
     def rejoin(
         self, server: RedisProcess, within: float = 30.0, *, wait_for_sentinels: bool = True
     ) -> None:
-        """Restart a killed server (empty: no persistence); wait until it is a synced replica.
+        """Restart a killed server as the current primary's replica; return once it has
+        synced and may be promoted.
+
+        It restarts from its AOF, with ``replica-priority 0`` (the sentinels never
+        promote it) until it has finished its sync and confirmed a write of the
+        primary; only then is its priority restored. Without that, a primary that
+        stalls for `down-after-milliseconds` while the replica is still syncing has
+        the sentinels promote the unsynced replica, and the primary, demoted, syncs
+        from it: every key is gone (seen in the fault suite).
 
         It starts as a replica of the current primary, as the sentinels would make it
         (they do so too, but only at their next 10 s check of the old primary). With
-        `wait_for_sentinels`, also until every sentinel lists it as a healthy replica
-        (they learn it from the primary's INFO, up to 10 s later); without, call
-        `wait_until_promotable` before the next `kill_primary`.
+        `wait_for_sentinels`, also until every sentinel lists it as a healthy,
+        promotable replica; without, call `wait_until_promotable` before the next
+        `kill_primary`.
         """
         current = self.current_primary()
-        server.start("--replicaof", "127.0.0.1", str(current.port))
+        server.start("--replicaof", "127.0.0.1", str(current.port), "--replica-priority", "0")
         _wait_until(
-            lambda: (
-                _replica_confirms(current.port)
-                and (
-                    not wait_for_sentinels
-                    or all(self._sees_replica(s, server.port) for s in self.sentinels)
-                )
-            ),
-            f"{server.port} to replicate the current primary"
-            + (", known to every sentinel" if wait_for_sentinels else ""),
+            lambda: _replica_confirms(current.port) and _synced(server.port),
+            f"{server.port} to replicate the current primary",
             within,
         )
+        cli(server.port, "CONFIG", "SET", "replica-priority", PROMOTABLE_PRIORITY)
+        if wait_for_sentinels:
+            _wait_until(
+                lambda: all(self._sees_replica(s, server.port) for s in self.sentinels),
+                f"every sentinel to list {server.port} as a promotable replica",
+                within,
+            )
 
     def wait_until_promotable(self, within: float = 30.0) -> None:
         """Until every sentinel lists the current primary's replica as healthy."""
@@ -260,12 +286,18 @@ class SentinelGroup:
         )
 
     def _sees_replica(self, sentinel: RedisProcess, port: int) -> bool:
-        """True when `sentinel` lists `port` as a healthy replica (can be promoted)."""
+        """True when `sentinel` lists `port` as a healthy replica that it may promote:
+        no down flag, its link to the primary up, its priority restored."""
         fields = cli(sentinel.port, "SENTINEL", "replicas", self.master_name).splitlines()
         for i in range(0, len(fields) - 1):
             if fields[i] == "name" and fields[i + 1] == f"127.0.0.1:{port}":
-                flags = fields[fields.index("flags", i) + 1]
-                return flags == "slave"
+                end = fields.index("name", i + 2) if "name" in fields[i + 2 :] else len(fields)
+                replica = dict(zip(fields[i:end:2], fields[i + 1 : end : 2], strict=False))
+                return (
+                    replica.get("flags") == "slave"
+                    and replica.get("master-link-status") == "ok"
+                    and replica.get("slave-priority") == PROMOTABLE_PRIORITY
+                )
         return False
 
     def processes(self) -> list[RedisProcess]:
@@ -280,7 +312,14 @@ def sentinel_group(down_after_ms: int = 1000) -> Iterator[SentinelGroup]:
     p, r, *s = free_redis_ports(5)
     # either may become the primary: both sync replicas at once, without waiting 5 s
     # for more replicas to join (repl-diskless-sync-delay)
-    fast = ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0", *_DEBUG]
+    fast = [
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+        *SENTINEL_PERSISTENCE,
+        *_DEBUG,
+    ]
     primary = RedisProcess(p, root / "primary", fast)
     replica = RedisProcess(r, root / "replica", ["--replicaof", "127.0.0.1", str(p), *fast])
     conf = [
@@ -323,11 +362,19 @@ def sentinel_group(down_after_ms: int = 1000) -> Iterator[SentinelGroup]:
             ),
             "the replica to confirm a write and the sentinels to see it",
         )
+        for sentinel in sentinels:  # replicas' INFO (their priority) every second, not 10 s
+            cli(sentinel.port, "SENTINEL", "DEBUG", "INFO-PERIOD", "1000")
         yield group
     finally:
         for process in group.processes():
             process.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _synced(port: int) -> bool:
+    """The replica on `port` has a live link to its primary and no sync in progress."""
+    info = cli(port, "INFO", "replication").splitlines()
+    return "master_link_status:up" in info and "master_sync_in_progress:0" in info
 
 
 def _replica_confirms(primary: int) -> bool:
