@@ -200,6 +200,8 @@ def create_app(
             settings, store, clock, instruments, links=copier["runtime"].routes.subscriptions
         )
         holder["runtime"] = rt
+        # the in-process copier hands what it logs straight to this node's connections
+        copier["runtime"].delivery_times.local = rt.websocket.local
         console["routes"] = ConsoleRoutes(
             ConsoleFeed(rt.service, copier["runtime"].routes), rt.admin.authenticator
         )

@@ -16,6 +16,7 @@ from gateway.store.records import (
     AccountRecord,
     AdminTokenRecord,
     EnqueueResult,
+    Handoff,
     KeyRecord,
     LogBatch,
     LogEntry,
@@ -34,6 +35,7 @@ __all__ = [
     "EventSubscription",
     "IntentSink",
     "KeyStore",
+    "LocalDelivery",
     "RateLimiter",
     "SessionStore",
 ]
@@ -98,8 +100,32 @@ class DeliveryLog(Protocol):
         """
         ...
 
+    async def mark_handed(self, marks: Sequence[tuple[str, str, int]]) -> list[bool]:
+        """Claim entries handed to a connection without a read (the local handoff).
+
+        For each (account id, session id, highest seq handed), atomically: True and
+        ``read_seq`` raised to that seq (as a `read` returning it would) if the
+        session is the account's active session, else False (write nothing).
+        """
+        ...
+
     async def pending_count(self, account_id: str) -> tuple[int, int]:
         """(numbered unacknowledged, held) message counts, for operators."""
+        ...
+
+
+class LocalDelivery(Protocol):
+    """Hands entries just logged to this process's own connection of their account.
+
+    Called by whoever enqueued them (the copier's outbox writer, through its
+    delivery hook) right after `DeliveryLog.enqueue_many` returned: the entries are
+    durable, with their seqs. A connection takes an account's entries only if they
+    are exactly the next seqs it would write; otherwise (or with no connection
+    here) nothing happens and the ``deliver`` event leads to a log read as always.
+    """
+
+    def hand(self, offers: Sequence[Handoff], done: Callable[[list[Handoff]], None]) -> None:
+        """Offer entries (never blocks); `done` gets the offers that were written."""
         ...
 
 

@@ -71,6 +71,7 @@ class Outlet:
         "busy",
         "closed",
         "force",
+        "handing",
         "proto",
         "queued",
         "ready",
@@ -94,6 +95,7 @@ class Outlet:
         self.queued = False  #: a flush is requested and not started yet
         self.busy = False  #: a flush (read or write) is in progress
         self.waiters: list[asyncio.Future[None]] | None = None  #: callers awaiting a flush
+        self.handing = 0  #: highest seq of a local handoff being claimed (0: none)
 
     def due(self) -> bool:
         """Whether a flush would write (or read) something now."""
@@ -283,6 +285,22 @@ class FlushBatcher:
             self._finish(outlet)
 
         task.add_done_callback(done)
+
+    def hold(self, outlet: Outlet, upto: int) -> None:
+        """A local handoff of seqs up to `upto` is being claimed: no flush meanwhile."""
+        outlet.busy = True
+        outlet.handing = upto
+
+    def write_handed(self, outlet: Outlet, frames: list[LogEntry]) -> None:
+        """The held handoff was claimed: write its frames as a flush would, then finish."""
+        outlet.handing = 0
+        self._write(outlet, frames, None)
+
+    def drop_handoff(self, outlet: Outlet) -> None:
+        """The held handoff was refused: finish, then read the log as an event would."""
+        outlet.handing = 0
+        self._finish(outlet)
+        outlet.request(wake=True)
 
     def _finish(self, outlet: Outlet) -> None:
         """The outlet's flush is over: run the next one, or release whoever waits."""
