@@ -31,15 +31,23 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from itertools import pairwise
+from typing import Protocol
 
-from gateway.store.ports import DeliveryLog
 from gateway.store.records import Handoff
 from gateway.transport.flush import FlushBatcher, Outlet
 from schemas.codes import SessionState
 
-__all__ = ["LocalConnections", "covers", "takes"]
+__all__ = ["HandoffClaims", "LocalConnections", "covers", "takes"]
 
 _log = logging.getLogger("copygate.ws")
+
+
+class HandoffClaims(Protocol):
+    """What a handoff needs from the store (`DeliveryLog.mark_handed`)."""
+
+    async def mark_handed(self, marks: Sequence[tuple[str, str, int]]) -> list[bool]:
+        """Per (account, session, last seq): claimed (session active, read_seq raised)."""
+        ...
 
 
 def takes(*, idle: bool, active: bool, sent_upto: int, seqs: Sequence[int]) -> bool:
@@ -82,7 +90,7 @@ def _offer_fits(outlet: Outlet, offer: Handoff) -> bool:
 class LocalConnections:
     """This process's WebSocket connections by account: the gateway's `LocalDelivery`."""
 
-    def __init__(self, delivery: Callable[[], DeliveryLog], batcher: FlushBatcher) -> None:
+    def __init__(self, delivery: Callable[[], HandoffClaims], batcher: FlushBatcher) -> None:
         self._delivery = delivery  #: the store's delivery log (looked up at call time)
         self._batcher = batcher  #: the process's flush batcher (writes, exclusion)
         self._by_account: dict[str, list[Outlet]] = {}  #: live connections by account
