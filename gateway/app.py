@@ -78,7 +78,7 @@ class GatewayRuntime:
             links,
         )  #: admin endpoints
         self.metrics = GatewayMetrics(
-            self.telemetry.registry, store, self.connections
+            self.telemetry.registry, store, self.connections, self.websocket.local
         )  #: GET /metrics
         self.monitor = HeartbeatMonitor(
             store.sessions, self.telemetry, clock, idle_check_s=settings.heartbeat_timeout_s
