@@ -35,7 +35,9 @@ of this process), `enqueue_many` offers each account's new entries to it right
 after they are logged (see `gateway.transport.handoff`); an account with an
 expired open among them is not offered (the log read replaces it, as above), and
 the delivered time of the commands a connection was handed is recorded as a read
-would (the hand-out time).
+would (the hand-out time). The accounts are announced first (`expect`), so a
+``deliver`` event that beats the script's reply does not start a log read of
+entries about to be handed.
 """
 
 from __future__ import annotations
@@ -118,11 +120,17 @@ class DeliveryTimestamps:
 
     async def enqueue_many(self, items: Sequence[tuple[str, str, bytes]]) -> list[EnqueueResult]:
         """See `DeliveryLog.enqueue_many`; then the new entries go to `local`, if any."""
-        results = await self.inner.enqueue_many(items)
-        if self.local is not None:
-            offers, commands = _offers(items, results, self._clock())
-            if offers:
-                self.local.hand(offers, lambda handed: self._handed(handed, commands))
+        local = self.local
+        if local is None:
+            return await self.inner.enqueue_many(items)
+        hold = local.expect({account_id for account_id, _, _ in items})
+        try:
+            results = await self.inner.enqueue_many(items)
+        except BaseException:
+            local.hand(hold, [], _nothing)
+            raise
+        offers, commands = _offers(items, results, self._clock())
+        local.hand(hold, offers, lambda handed: self._handed(handed, commands))
         return results
 
     def _handed(self, handed: list[Handoff], commands: dict[str, list[str]]) -> None:
@@ -288,6 +296,10 @@ class DeliveryTimestamps:
     async def pending_count(self, account_id: str) -> tuple[int, int]:
         """See `DeliveryLog.pending_count`."""
         return await self.inner.pending_count(account_id)
+
+
+def _nothing(handed: list[Handoff]) -> None:
+    """`done` of an empty hand."""
 
 
 def _offers(

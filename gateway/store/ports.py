@@ -9,7 +9,7 @@ cannot be reached, never a Redis exception.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from gateway.store.records import (
@@ -117,15 +117,24 @@ class DeliveryLog(Protocol):
 class LocalDelivery(Protocol):
     """Hands entries just logged to this process's own connection of their account.
 
-    Called by whoever enqueued them (the copier's outbox writer, through its
-    delivery hook) right after `DeliveryLog.enqueue_many` returned: the entries are
-    durable, with their seqs. A connection takes an account's entries only if they
-    are exactly the next seqs it would write; otherwise (or with no connection
-    here) nothing happens and the ``deliver`` event leads to a log read as always.
+    Used by whoever enqueues them (the copier's outbox writer, through its delivery
+    hook): `expect` the accounts before `DeliveryLog.enqueue_many`, then `hand` the
+    new entries right after it returned (durable, with their seqs), or nothing if
+    it failed; every `expect` is followed by exactly one `hand` of its hold. A
+    connection takes an account's entries only if they are exactly the next seqs
+    it would write; otherwise (or with no connection here) the ``deliver`` event
+    leads to a log read as always.
     """
 
-    def hand(self, offers: Sequence[Handoff], done: Callable[[list[Handoff]], None]) -> None:
-        """Offer entries (never blocks); `done` gets the offers that were written."""
+    def expect(self, account_ids: Iterable[str]) -> object:
+        """Entries are about to be logged for these accounts: their connections'
+        reads for a ``deliver`` event wait for the `hand` of the returned hold."""
+        ...
+
+    def hand(
+        self, hold: object, offers: Sequence[Handoff], done: Callable[[list[Handoff]], None]
+    ) -> None:
+        """Offer entries and release `hold` (never blocks); `done` gets what was written."""
         ...
 
 

@@ -8,7 +8,7 @@ connection that would write exactly those seqs next takes them and writes them
 without waiting for the ``deliver`` event and without reading the log back.
 
 The log stays the source of truth. A connection takes an offer only when it is
-idle (no flush requested or running, no reply waiting), ready (the EA said what
+idle (no read running or requested for unknown news, no reply waiting), ready (the EA said what
 it processed), its session is authenticated, and the offer starts at
 ``sent_upto + 1`` with consecutive seqs (`takes`, pure). Anything else (a gap, a
 read in progress, a closed or preempted connection, another session) is
@@ -20,8 +20,12 @@ meanwhile) while one store call, `DeliveryLog.mark_handed`, claims it the way a
 read would: atomically, only if the session is still the account's active
 session (else the entries are not written and the log is read instead), and
 raising ``read_seq``, the ceiling of acknowledgements. The ``deliver`` event of
-those entries then finds them written (its seq is not above ``sent_upto``, or
-the one being claimed) and costs nothing. Claims of one offer round go in one
+those entries costs no read: arriving later, it finds them written (its seq is
+not above ``sent_upto``, or the one being claimed); arriving first (pub/sub often
+beats the script's reply), it only *announced* its seq, and while the writer expects
+entries for the account (`expect`, from just before its enqueue until its
+`hand`) an announced seq is not a reason to read: the handoff writes it, or,
+refused, releases the read. Claims of one offer round go in one
 script call (auto-pipelined with the process's other calls).
 """
 
@@ -29,9 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
-from typing import Protocol
+from typing import Protocol, cast
 
 from gateway.store.records import Handoff
 from gateway.transport.flush import FlushBatcher, Outlet
@@ -70,14 +74,8 @@ def covers(event_seq: object, *, sent_upto: int, handing: int) -> bool:
 
 
 def _offer_fits(outlet: Outlet, offer: Handoff) -> bool:
-    idle = not (
-        outlet.closed
-        or outlet.busy
-        or outlet.queued
-        or outlet.stale
-        or outlet.force
-        or outlet.waiting
-    )
+    # a flush requested for an announced seq only (not started) may wait for it
+    idle = not (outlet.closed or outlet.busy or outlet.stale or outlet.force or outlet.waiting)
     active = outlet.ready and outlet.proto.state is SessionState.AUTHENTICATED
     return takes(
         idle=idle,
@@ -111,7 +109,18 @@ class LocalConnections:
         if not outlets:
             del self._by_account[outlet.proto.account_id]
 
-    def hand(self, offers: Sequence[Handoff], done: Callable[[list[Handoff]], None]) -> None:
+    def expect(self, account_ids: Iterable[str]) -> list[Outlet]:
+        """See `LocalDelivery.expect`: the hold is the connections it marked."""
+        marked: list[Outlet] = []
+        for account_id in account_ids:
+            for outlet in self._by_account.get(account_id, ()):
+                outlet.expecting += 1
+                marked.append(outlet)
+        return marked
+
+    def hand(
+        self, hold: object, offers: Sequence[Handoff], done: Callable[[list[Handoff]], None]
+    ) -> None:
         """See `LocalDelivery.hand`: hold the fitting connections, claim, then write."""
         taken: list[tuple[Outlet, Handoff]] = []
         self.offered += len(offers)
@@ -120,6 +129,9 @@ class LocalConnections:
                 if _offer_fits(outlet, offer):
                     self._batcher.hold(outlet, offer.last_seq)
                     taken.append((outlet, offer))
+        for outlet in cast(list[Outlet], hold):
+            outlet.expecting -= 1
+            outlet.request()  # an announced read it held back, unless handed meanwhile
         if not taken:
             return
         task = asyncio.get_running_loop().create_task(self._claim(taken, done))

@@ -92,8 +92,13 @@ class _Connection(Outlet):
             self.proto.mark_authenticated()
             self.request(reported=True, wake=True)
         elif kind == "deliver":
-            if not covers(event.get("seq"), sent_upto=self.sent_upto, handing=self.handing):
-                self.request(wake=True)  # else: written already (a local handoff)
+            seq = event.get("seq")
+            if covers(seq, sent_upto=self.sent_upto, handing=self.handing):
+                return  # written already, or being claimed (a local handoff)
+            if isinstance(seq, int) and not isinstance(seq, bool):
+                self.request(announced=seq)  # no read if a handoff writes it first
+            else:
+                self.request(wake=True)
         elif kind in ("resync", "promoted"):
             self.request(wake=True)
 

@@ -7,7 +7,7 @@ consecutive seqs (`gateway.transport.handoff.takes`), as `LocalConnections` does
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from gateway.store.records import Handoff
 from gateway.transport.handoff import takes
@@ -22,8 +22,17 @@ class InMemoryLocalDelivery:
         self.sent_upto = dict(sent_upto)  #: account -> highest seq written
         self.offers: list[Handoff] = []  #: every offer, taken or not
         self.written: list[Handoff] = []  #: the offers taken
+        self.expected: list[list[str]] = []  #: holds not handed yet
 
-    def hand(self, offers: Sequence[Handoff], done: Callable[[list[Handoff]], None]) -> None:
+    def expect(self, account_ids: Iterable[str]) -> object:
+        hold = sorted(account_ids)
+        self.expected.append(hold)
+        return hold
+
+    def hand(
+        self, hold: object, offers: Sequence[Handoff], done: Callable[[list[Handoff]], None]
+    ) -> None:
+        self.expected.remove(hold)  # type: ignore[arg-type]
         self.offers += offers
         taken = []
         for offer in offers:

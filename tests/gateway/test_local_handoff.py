@@ -64,8 +64,8 @@ class HandoffWorld(World):
         entries = {e.seq: e for e in self.log.entries[account]}
         return Handoff(account, tuple(entries[s] for s in seqs))
 
-    def offer(self, *offers: Handoff) -> None:
-        self.local.hand(offers, self.handed.append)
+    def offer(self, *offers: Handoff, hold: object = ()) -> None:
+        self.local.hand(hold, offers, self.handed.append)
 
     async def settle(self) -> None:
         await self.local.aclose()
@@ -108,6 +108,50 @@ async def test_the_deliver_event_of_handed_entries_costs_no_read(world: HandoffW
     await world.settle()
     assert covers(2, sent_upto=outlet.sent_upto, handing=outlet.handing)  # once written
     assert socket.seqs == [1, 2] and world.reads() == reads
+
+
+async def test_a_deliver_event_that_beats_the_handoff_costs_no_read(world: HandoffWorld) -> None:
+    outlet, socket = await world.connected("acc")
+    reads = world.reads()
+    hold = world.local.expect(["acc"])  # the writer, just before its enqueue
+    offer = world.logged("acc", 2)
+    outlet.request(announced=2)  # the event, before the script's reply
+    await world.settle()
+    assert world.reads() == reads and socket.seqs == []
+
+    world.offer(offer, hold=hold)
+    await world.settle()
+
+    assert socket.seqs == [1, 2] and world.reads() == reads and outlet.expecting == 0
+
+
+async def test_a_refused_handoff_releases_the_read_its_event_announced(
+    world: HandoffWorld,
+) -> None:
+    outlet, socket = await world.connected("acc")
+    hold = world.local.expect(["acc"])
+    world.log.append("acc", "from-another-writer")  # seq 1: the offer has a gap
+    offer = world.logged("acc", 1)
+    outlet.request(announced=2)
+    await world.settle()
+    assert socket.seqs == []
+
+    world.offer(offer, hold=hold)
+    await world.settle()
+
+    assert socket.seqs == [1, 2] and world.handed == []
+
+
+async def test_a_failed_enqueue_releases_the_held_reads(world: HandoffWorld) -> None:
+    outlet, socket = await world.connected("acc")
+    hold = world.local.expect(["acc"])
+    world.log.append("acc", "logged-by-another-writer")
+    outlet.request(announced=1)
+
+    world.offer(hold=hold)  # nothing to offer: the enqueue raised
+    await world.settle()
+
+    assert socket.seqs == [1] and outlet.expecting == 0
 
 
 async def test_a_gap_falls_back_to_the_log(world: HandoffWorld) -> None:
