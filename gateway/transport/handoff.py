@@ -144,6 +144,10 @@ class LocalConnections:
         marks = [(o.proto.account_id, o.proto.session_id, offer.last_seq) for o, offer in taken]
         try:
             claimed = await self._delivery().mark_handed(marks)
+        except asyncio.CancelledError:  # shutdown: release the connections all the same
+            for outlet, _ in taken:
+                self._batcher.drop_handoff(outlet)
+            raise
         except Exception as exc:  # the log read will deliver them (or fail visibly)
             _log.debug("handoff claim failed: %r", exc)
             claimed = [False] * len(taken)

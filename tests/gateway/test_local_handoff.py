@@ -256,6 +256,25 @@ async def test_a_failed_claim_falls_back_to_the_log(world: HandoffWorld) -> None
     assert socket.seqs == [1] and world.handed == []
 
 
+async def test_a_cancelled_claim_releases_the_connection(world: HandoffWorld) -> None:
+    outlet, _ = await world.connected("acc")
+    stuck = asyncio.Event()
+
+    async def hangs(marks: Sequence[tuple[str, str, int]]) -> list[bool]:
+        await stuck.wait()
+        return [True]
+
+    world.claims.mark_handed = hangs  # type: ignore[method-assign]
+    world.offer(world.logged("acc", 1))
+    await asyncio.sleep(0)
+    assert outlet.busy
+    for task in list(world.local._claims):
+        task.cancel()
+    await asyncio.sleep(0)
+
+    assert not outlet.busy and outlet.handing == 0
+
+
 @pytest.mark.parametrize(
     ("idle", "active", "sent_upto", "seqs", "taken"),
     [
