@@ -29,6 +29,15 @@ closes never expire. A command already handed out once (the EA may have acted on
 it) is sent again unchanged: the EA's own expiry check is the second line. Cost:
 nothing more on reads without an expired command; one HMGET and one XADD
 pipeline on reads with one.
+
+**Local handoff.** With `local` set (`copygate serve`: the gateway's connections
+of this process), `enqueue_many` offers each account's new entries to it right
+after they are logged (see `gateway.transport.handoff`); an account with an
+expired open among them is not offered (the log read replaces it, as above), and
+the delivered time of the commands a connection was handed is recorded as a read
+would (the hand-out time). The accounts are announced first (`expect`), so a
+``deliver`` event that beats the script's reply does not start a log read of
+entries about to be handed.
 """
 
 from __future__ import annotations
@@ -49,8 +58,8 @@ from copier.worker.ops import netstrings
 from copier.worker.partitions import chunks, keyed_call
 from copier.worker.state import DELIVERY_CHECK_SESSION
 from gateway.clock import Clock
-from gateway.store.ports import DeliveryLog
-from gateway.store.records import EnqueueResult, LogBatch, LogEntry, LogRead
+from gateway.store.ports import DeliveryLog, LocalDelivery
+from gateway.store.records import EnqueueResult, Handoff, LogBatch, LogEntry, LogRead
 from gateway.store.redis_errors import translates_redis_errors
 from gateway.store.session_store import DEFAULT_STREAM_MAXLEN
 from schemas.codes import ErrorCode, ExecutionStatus, Severity
@@ -88,6 +97,7 @@ class DeliveryTimestamps:
         keys: CopierKeys,
         clock: Clock,
         inbox_stream: str,
+        local: LocalDelivery | None = None,
     ) -> None:
         self.inner = inner  #: the real delivery log
         self._redis = redis  #: bytes-mode client
@@ -101,14 +111,38 @@ class DeliveryTimestamps:
             for n in range(keys.layout.partition_count if keys.layout else 1)
         ]
         self._inbox = inbox_stream  #: the EA event stream (expiry reports go there)
+        #: this process's connections, offered what `enqueue_many` logged (None: no handoff)
+        self.local: LocalDelivery | None = local
 
     async def enqueue(self, account_id: str, envelope_id: str, body: bytes) -> EnqueueResult:
         """See `DeliveryLog.enqueue`."""
         return await self.inner.enqueue(account_id, envelope_id, body)
 
     async def enqueue_many(self, items: Sequence[tuple[str, str, bytes]]) -> list[EnqueueResult]:
-        """See `DeliveryLog.enqueue_many`."""
-        return await self.inner.enqueue_many(items)
+        """See `DeliveryLog.enqueue_many`; then the new entries go to `local`, if any."""
+        local = self.local
+        if local is None:
+            return await self.inner.enqueue_many(items)
+        hold = local.expect({account_id for account_id, _, _ in items})
+        try:
+            results = await self.inner.enqueue_many(items)
+        except BaseException:
+            local.hand(hold, [], _nothing)
+            raise
+        offers, commands = _offers(items, results, self._clock())
+        local.hand(hold, offers, lambda handed: self._handed(handed, commands))
+        return results
+
+    def _handed(self, handed: list[Handoff], commands: dict[str, list[str]]) -> None:
+        """Record the delivered time of the OrderCommands a local connection was handed."""
+        mine = {offer.account_id: commands[offer.account_id] for offer in handed}
+        mine = {account_id: ids for account_id, ids in mine.items() if ids}
+        if mine:
+            self._start_recording(mine)
+
+    async def mark_handed(self, marks: Sequence[tuple[str, str, int]]) -> list[bool]:
+        """See `DeliveryLog.mark_handed`."""
+        return await self.inner.mark_handed(marks)
 
     async def log_for_session(self, account_id: str, session_id: str, body: bytes) -> int:
         """See `DeliveryLog.log_for_session`."""
@@ -262,6 +296,41 @@ class DeliveryTimestamps:
     async def pending_count(self, account_id: str) -> tuple[int, int]:
         """See `DeliveryLog.pending_count`."""
         return await self.inner.pending_count(account_id)
+
+
+def _nothing(handed: list[Handoff]) -> None:
+    """`done` of an empty hand."""
+
+
+def _offers(
+    items: Sequence[tuple[str, str, bytes]], results: Sequence[EnqueueResult], now: int
+) -> tuple[list[Handoff], dict[str, list[str]]]:
+    """What to offer a local connection after `enqueue_many`, and each account's commands.
+
+    An account is offered its numbered entries only when every item of it was
+    numbered anew (none held, refused or a duplicate of an older entry) and none is
+    an expired OrderCommand: the log read replaces that one by its alert.
+    """
+    entries: dict[str, list[LogEntry] | None] = {}
+    commands: dict[str, list[str]] = {}
+    for (account_id, _, body), result in zip(items, results, strict=True):
+        mine = entries.get(account_id, [])
+        if mine is None:
+            continue
+        if result.seq is None or result.duplicate:
+            entries[account_id] = None
+            continue
+        if _COMMAND_MARK in body:
+            command_id, expires_at = _command_fields(body)
+            if expires_at is not None and expires_at < now:
+                entries[account_id] = None
+                continue
+            if command_id is not None:
+                commands.setdefault(account_id, []).append(command_id)
+        mine.append(LogEntry(result.seq, body))
+        entries[account_id] = mine
+    offers = [Handoff(a, tuple(mine)) for a, mine in entries.items() if mine]
+    return offers, commands
 
 
 def _command_fields(body: bytes) -> tuple[str | None, int | None]:

@@ -78,7 +78,7 @@ class GatewayRuntime:
             links,
         )  #: admin endpoints
         self.metrics = GatewayMetrics(
-            self.telemetry.registry, store, self.connections
+            self.telemetry.registry, store, self.connections, self.websocket.local
         )  #: GET /metrics
         self.monitor = HeartbeatMonitor(
             store.sessions, self.telemetry, clock, idle_check_s=settings.heartbeat_timeout_s
@@ -200,6 +200,8 @@ def create_app(
             settings, store, clock, instruments, links=copier["runtime"].routes.subscriptions
         )
         holder["runtime"] = rt
+        # the in-process copier hands what it logs straight to this node's connections
+        copier["runtime"].delivery_times.local = rt.websocket.local
         console["routes"] = ConsoleRoutes(
             ConsoleFeed(rt.service, copier["runtime"].routes), rt.admin.authenticator
         )

@@ -35,6 +35,7 @@ from copier.keys import CONSUMER_GROUP, CopierKeys
 from gateway.errors import StoreError
 from gateway.store.factory import StoreBundle
 from gateway.store.redis_errors import RedisErrorCollector
+from gateway.transport.handoff import LocalConnections
 
 __all__ = ["CONTENT_TYPE_LATEST", "GatewayMetrics"]
 
@@ -44,7 +45,13 @@ _log = logging.getLogger("copygate.metrics")
 class GatewayMetrics:
     """The store-backed gauges of one gateway process, on its telemetry's registry."""
 
-    def __init__(self, registry: CollectorRegistry, store: StoreBundle, connections: Sized):
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        store: StoreBundle,
+        connections: Sized,
+        handoffs: LocalConnections | None = None,
+    ):
         self.registry = registry  #: everything `render` exposes
         self._store = store  #: read at each scrape (O(1) commands only)
         self._keys = CopierKeys.of(store.keys)  #: copier stream names
@@ -60,6 +67,16 @@ class GatewayMetrics:
             registry=registry,
         )
         websocket.set_function(lambda: len(connections))
+        if handoffs is not None:
+            offers = Gauge(
+                "copygate_local_handoff_offers",
+                "Entries offered to this node's connections right after they were logged, "
+                "by outcome (handed: written without a log read; refused: left to the read)",
+                ["outcome"],
+                registry=registry,
+            )
+            offers.labels("handed").set_function(lambda: handoffs.handed)
+            offers.labels("refused").set_function(lambda: handoffs.offered - handoffs.handed)
         self.backlog = Gauge(
             "copygate_copier_backlog",
             "Copier consumer group backlog per stream: lag (unread) and pending (unacked)",

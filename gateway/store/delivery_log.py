@@ -234,6 +234,27 @@ class RedisDeliveryLog:
         return int(reply[1])
 
     @translates_redis_errors
+    async def mark_handed(self, marks: Sequence[tuple[str, str, int]]) -> list[bool]:
+        """Claim entries a connection was handed without a read (account, session, last seq).
+
+        For each mark, atomically: if the session is the account's active session,
+        `last seq` raises ``read_seq`` (the ceiling of acknowledgements, as a `read`
+        returning it would) and the answer is True; else False, and the entries must
+        not be written (the session was preempted or closed meanwhile).
+        """
+        if self._keys.cluster:
+            return await by_partition(self._keys, marks, lambda m: m[0], self._mark_handed)
+        return await self._mark_handed(marks, 0)
+
+    async def _mark_handed(
+        self, marks: Sequence[tuple[str, str, int]], partition: int
+    ) -> list[bool]:
+        routing = [self._keys.account(marks[0][0])] if self._keys.cluster and marks else []
+        args = [arg for mark in marks for arg in mark]
+        reply = await self._scripts.run("mark_handed", routing, *args, partition=partition)
+        return [bool(int(claimed)) for claimed in reply]
+
+    @translates_redis_errors
     async def pending_count(self, account_id: str) -> tuple[int, int]:
         """(numbered unacknowledged, held) message counts, for operators."""
         async with self._redis.pipeline(transaction=True) as pipe:

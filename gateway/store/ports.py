@@ -9,13 +9,14 @@ cannot be reached, never a Redis exception.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from gateway.store.records import (
     AccountRecord,
     AdminTokenRecord,
     EnqueueResult,
+    Handoff,
     KeyRecord,
     LogBatch,
     LogEntry,
@@ -34,6 +35,7 @@ __all__ = [
     "EventSubscription",
     "IntentSink",
     "KeyStore",
+    "LocalDelivery",
     "RateLimiter",
     "SessionStore",
 ]
@@ -98,8 +100,41 @@ class DeliveryLog(Protocol):
         """
         ...
 
+    async def mark_handed(self, marks: Sequence[tuple[str, str, int]]) -> list[bool]:
+        """Claim entries handed to a connection without a read (the local handoff).
+
+        For each (account id, session id, highest seq handed), atomically: True and
+        ``read_seq`` raised to that seq (as a `read` returning it would) if the
+        session is the account's active session, else False (write nothing).
+        """
+        ...
+
     async def pending_count(self, account_id: str) -> tuple[int, int]:
         """(numbered unacknowledged, held) message counts, for operators."""
+        ...
+
+
+class LocalDelivery(Protocol):
+    """Hands entries just logged to this process's own connection of their account.
+
+    Used by whoever enqueues them (the copier's outbox writer, through its delivery
+    hook): `expect` the accounts before `DeliveryLog.enqueue_many`, then `hand` the
+    new entries right after it returned (durable, with their seqs), or nothing if
+    it failed; every `expect` is followed by exactly one `hand` of its hold. A
+    connection takes an account's entries only if they are exactly the next seqs
+    it would write; otherwise (or with no connection here) the ``deliver`` event
+    leads to a log read as always.
+    """
+
+    def expect(self, account_ids: Iterable[str]) -> object:
+        """Entries are about to be logged for these accounts: their connections'
+        reads for a ``deliver`` event wait for the `hand` of the returned hold."""
+        ...
+
+    def hand(
+        self, hold: object, offers: Sequence[Handoff], done: Callable[[list[Handoff]], None]
+    ) -> None:
+        """Offer entries and release `hold` (never blocks); `done` gets what was written."""
         ...
 
 

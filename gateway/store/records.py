@@ -13,6 +13,7 @@ __all__ = [
     "AdminTokenRecord",
     "CreatedSession",
     "EnqueueResult",
+    "Handoff",
     "KeyRecord",
     "KeyedCreation",
     "LogBatch",
@@ -76,6 +77,19 @@ class LogEntry:
     def with_seq(self) -> bytes:
         """The envelope JSON with `"seq"` spliced in first."""
         return b'{"seq":%d,' % self.seq + self.body[1:]
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """Entries just logged for one account, offered to its local connection."""
+
+    account_id: str  #: whose log
+    entries: tuple[LogEntry, ...]  #: consecutive seqs, in order
+
+    @property
+    def last_seq(self) -> int:
+        """The highest seq offered."""
+        return self.entries[-1].seq
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,7 @@ SCRIPT_NAMES: tuple[str, ...] = (
     "heartbeat",
     "hold_intent",
     "log_for_session",
+    "mark_handed",
     "promote",
     "publish_snapshot",
     "publish_stream",

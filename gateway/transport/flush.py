@@ -67,10 +67,13 @@ class Outlet:
     """
 
     __slots__ = (
+        "announced",
         "batcher",
         "busy",
         "closed",
+        "expecting",
         "force",
+        "handing",
         "proto",
         "queued",
         "ready",
@@ -94,12 +97,16 @@ class Outlet:
         self.queued = False  #: a flush is requested and not started yet
         self.busy = False  #: a flush (read or write) is in progress
         self.waiters: list[asyncio.Future[None]] | None = None  #: callers awaiting a flush
+        self.handing = 0  #: highest seq of a local handoff being claimed (0: none)
+        self.announced = 0  #: highest seq a ``deliver`` event announced since the last read
+        self.expecting = 0  #: local handoffs announced and not handed yet
 
     def due(self) -> bool:
         """Whether a flush would write (or read) something now."""
         if self.closed:
             return False
-        return bool(self.waiting) or self.force or (self.ready and self.stale)
+        news = self.stale or (self.announced > self.sent_upto and not self.expecting)
+        return bool(self.waiting) or self.force or (self.ready and news)
 
     def request(
         self,
@@ -109,15 +116,20 @@ class Outlet:
         reported: bool = False,
         force: bool = False,
         wake: bool = False,
+        announced: int = 0,
     ) -> bool:
         """Record what happened and ask for a flush if one is due; True if so.
 
         `acked` is the store's clamped acknowledged seq; `reported` says the EA told
         what it processed; `wake` says the log may have new entries (an event);
+        `announced` says it has entries up to that seq (a ``deliver`` event: no read
+        is due once they are written, e.g. by a local handoff before the round);
         `force` reads the log even before the EA is ready. Never blocks.
         """
         if acked is not None and acked > self.sent_upto:
             self.sent_upto = acked
+        if announced > self.announced:
+            self.announced = announced
         if wake:
             self.stale = True
         if reported:
@@ -226,13 +238,15 @@ class FlushBatcher:
         requests: list[Outbound] = []
         waiters: list[list[asyncio.Future[None]] | None] = []
         for outlet in batch:
+            if outlet.busy:  # held by a local handoff: flushed again when it ends
+                continue
             outlet.queued = False
             if not outlet.due():
                 _resolve(outlet.waiters, None)
                 outlet.waiters = None
                 continue
             outlet.busy = True
-            outlet.ready, outlet.stale, outlet.force = True, False, False
+            outlet.ready, outlet.stale, outlet.force, outlet.announced = True, False, False, 0
             requests.append(Outbound(outlet.proto, outlet.waiting, outlet.sent_upto))
             outlet.waiting = []
             outlets.append(outlet)
@@ -283,6 +297,22 @@ class FlushBatcher:
             self._finish(outlet)
 
         task.add_done_callback(done)
+
+    def hold(self, outlet: Outlet, upto: int) -> None:
+        """A local handoff of seqs up to `upto` is being claimed: no flush meanwhile."""
+        outlet.busy = True
+        outlet.handing = upto
+
+    def write_handed(self, outlet: Outlet, frames: list[LogEntry]) -> None:
+        """The held handoff was claimed: write its frames as a flush would, then finish."""
+        outlet.handing = 0
+        self._write(outlet, frames, None)
+
+    def drop_handoff(self, outlet: Outlet) -> None:
+        """The held handoff was refused: finish, then read the log as an event would."""
+        outlet.handing = 0
+        self._finish(outlet)
+        outlet.request(wake=True)
 
     def _finish(self, outlet: Outlet) -> None:
         """The outlet's flush is over: run the next one, or release whoever waits."""

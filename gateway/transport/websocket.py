@@ -27,6 +27,7 @@ from gateway.errors import InvalidToken, StoreUnavailable
 from gateway.protocol import Send, SessionProtocol
 from gateway.sessions import SessionService
 from gateway.transport.flush import FlushBatcher, Outlet
+from gateway.transport.handoff import LocalConnections, covers
 from schemas.codes import CloseCode, CloseReason, SessionState
 from schemas.envelope import Envelope, encode_envelope
 
@@ -90,7 +91,15 @@ class _Connection(Outlet):
         elif kind == "promoted" and mine:
             self.proto.mark_authenticated()
             self.request(reported=True, wake=True)
-        elif kind in ("deliver", "resync", "promoted"):
+        elif kind == "deliver":
+            seq = event.get("seq")
+            if covers(seq, sent_upto=self.sent_upto, handing=self.handing):
+                return  # written already, or being claimed (a local handoff)
+            if isinstance(seq, int) and not isinstance(seq, bool):
+                self.request(announced=seq)  # no read if a handoff writes it first
+            else:
+                self.request(wake=True)
+        elif kind in ("resync", "promoted"):
             self.request(wake=True)
 
     def on_grace(self) -> None:
@@ -126,6 +135,8 @@ class WebSocketPump:
         self.service = service  #: session service
         self.registry = registry  #: live connections of this node (for shutdown)
         self.batcher = FlushBatcher(service, self._flush_failed)  #: batched flushes
+        #: this node's connections by account: the `LocalDelivery` of the local handoff
+        self.local = LocalConnections(lambda: service.store.delivery, self.batcher)
         self._tasks: set[asyncio.Task[None]] = set()  #: close tasks started by events
 
     async def __call__(self, websocket: WebSocket) -> None:
@@ -162,6 +173,7 @@ class WebSocketPump:
         listener = self.service.store.bus.listen(conn.proto.account_id, conn.on_event)
         try:
             await listener.ready()
+            self.local.add(conn)
             conn.grace = asyncio.get_running_loop().call_later(READY_GRACE_S, conn.on_grace)
             await self._read(conn)
         except WebSocketDisconnect:
@@ -169,6 +181,7 @@ class WebSocketPump:
         except Exception:
             _log.exception("connection %s failed", conn.proto.session_id)
         finally:
+            self.local.discard(conn)
             listener.close()
             conn.stop_grace()
             await conn.close(int(CloseCode.NORMAL))

@@ -1,6 +1,7 @@
 -- Queue many durable server -> EA messages, of one or many accounts, in one call:
 -- each exactly as enqueue.lua would (dedup by envelope id, the size cap, numbered at
--- once for an active session, else held). `deliver` is announced once per account.
+-- once for an active session, else held). `deliver` is announced once per account,
+-- with the highest seq numbered for it (a connection that already has it skips the read).
 -- KEYS[1] an account hash of the call's partition, or nothing (single Redis)
 -- ARGV[2] max entries per account, [3] netstrings ('<length>:<bytes>'), per item:
 -- account id, envelope id, body
@@ -26,7 +27,7 @@ while pos <= #blob do
   bodies[i] = nxt()
 end
 local out = {}
-local announce, order = {}, {}
+local announce, order = {}, {}  -- account -> highest seq numbered; accounts in order
 
 -- Items first .. last, all of account a.
 local function run(a, first, last)
@@ -72,9 +73,9 @@ local function run(a, first, last)
     end
     redis.call('ZADD', logk, unpack(scored))
     if not announce[a] then
-      announce[a] = true
       order[#order + 1] = a
     end
+    announce[a] = seq
   else
     redis.call('RPUSH', heldk, unpack(members))
   end
@@ -91,6 +92,6 @@ for i = 1, #accounts do
   end
 end
 for _, a in ipairs(order) do
-  publish(a, {kind = 'deliver'})
+  publish(a, {kind = 'deliver', seq = announce[a]})
 end
 return out

@@ -118,7 +118,7 @@ async def test_enqueue_many_splits_long_batches_and_keeps_their_order(
 
 
 @pytest.mark.parametrize("numbered", [1, 3])
-async def test_enqueue_many_announces_deliver_once_per_account(
+async def test_enqueue_many_announces_deliver_once_per_account_with_its_highest_seq(
     node: Node, redis_client: aioredis.Redis, keys: RedisKeys, numbered: int
 ) -> None:
     await node.open("a1", account_id="acc-1")
@@ -126,10 +126,11 @@ async def test_enqueue_many_announces_deliver_once_per_account(
     try:
         async with bus.subscribe("acc-1") as events:
             await events.ready()
-            await node.log.enqueue_many(
+            results = await node.log.enqueue_many(
                 [("acc-1", f"m{n}", envelope(f"m{n}")) for n in range(numbered)]
             )
-            assert await asyncio.wait_for(anext(events), 2) == {"kind": "deliver"}
+            announced = await asyncio.wait_for(anext(events), 2)
+            assert announced == {"kind": "deliver", "seq": results[-1].seq}
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(anext(events), 0.2)
     finally:
