@@ -7,9 +7,12 @@ out but not finished (``pending``), and the age of the oldest unfinished entry.
 It is a plain function over the Redis client, so the admin API
 (``GET /admin/v1/copier/backlog``), `/metrics` and the gateway can all read it.
 
-The backlog is bounded by the streams' approximate ``MAXLEN``; stale opens in it
-are skipped as ``signal_expired`` when they are planned (``max_signal_age_ms``),
-closes are always copied.
+Appends do not trim the streams (an approximate ``MAXLEN`` trims the oldest
+entries whether the copier finished them or not: acknowledged intents and reports
+would be lost silently). `trim_finished` drops only what the group finished, and
+the intent backlog is bounded by admission at the gateway (`gateway.admission`,
+`gateway.backlog_monitor`). Stale opens in it are skipped as ``signal_expired``
+when they are planned (``max_signal_age_ms``); closes are always copied.
 """
 
 from __future__ import annotations
@@ -23,7 +26,13 @@ from redis.exceptions import ResponseError
 from copier.keys import CONSUMER_GROUP, CopierKeys
 from gateway.store.keys import RedisKeys
 
-__all__ = ["CopierBacklog", "StreamBacklog", "read_backlog"]
+__all__ = [
+    "CopierBacklog",
+    "StreamBacklog",
+    "read_backlog",
+    "read_stream_backlog",
+    "trim_finished",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +81,8 @@ def _ms(entry_id: bytes | str | None) -> int | None:
     return int(text.partition("-")[0])
 
 
-async def _stream(redis: aioredis.Redis, stream: str, now_ms: int) -> StreamBacklog:
+async def read_stream_backlog(redis: aioredis.Redis, stream: str, now_ms: int) -> StreamBacklog:
+    """One stream's backlog in the copier group (no stream or no group: all unread)."""
     length = int(await redis.xlen(stream))
     try:
         groups: Any = await redis.xinfo_groups(stream)
@@ -96,6 +106,32 @@ async def _stream(redis: aioredis.Redis, stream: str, now_ms: int) -> StreamBack
     return StreamBacklog(length, unread, pending, None if oldest is None else now_ms - oldest)
 
 
+async def trim_finished(redis: aioredis.Redis, stream: str) -> int:
+    """Drop the stream's entries the copier group finished; returns how many went.
+
+    Every entry older than the group's oldest pending entry (or, with none pending,
+    than its last delivered entry) was acknowledged: those go (``XTRIM MINID ~``,
+    so whole macro nodes only, which is cheap). Unread and pending entries are
+    never trimmed; without the group nothing is. The group only moves forward, so
+    a bound read a moment ago is still safe when the trim runs.
+    """
+    try:
+        groups: Any = await redis.xinfo_groups(stream)
+    except ResponseError:  # no such stream yet
+        return 0
+    group = next((g for g in groups if _name(g["name"]) == CONSUMER_GROUP), None)
+    if group is None:
+        return 0
+    floor = _name(group["last-delivered-id"])
+    if int(group["pending"]):
+        summary: Any = await redis.xpending(stream, CONSUMER_GROUP)
+        if summary and summary["min"] is not None:
+            floor = _name(summary["min"])
+    if floor in ("0-0", "0"):
+        return 0
+    return int(await redis.xtrim(stream, minid=floor, approximate=True))
+
+
 def _name(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
@@ -111,9 +147,9 @@ async def read_backlog(redis: aioredis.Redis, keys: RedisKeys, now_ms: int) -> C
     parts = range(keys.partition_count)  # the streams' partitions (one on a single Redis)
     ckeys = CopierKeys.of(keys)
     return CopierBacklog(
-        _merged([await _stream(redis, keys.intent_stream(n), now_ms) for n in parts]),
-        _merged([await _stream(redis, keys.ea_inbox_stream(n), now_ms) for n in parts]),
-        _merged([await _stream(redis, ckeys.fan_out_stream(n), now_ms) for n in parts]),
+        _merged([await read_stream_backlog(redis, keys.intent_stream(n), now_ms) for n in parts]),
+        _merged([await read_stream_backlog(redis, keys.ea_inbox_stream(n), now_ms) for n in parts]),
+        _merged([await read_stream_backlog(redis, ckeys.fan_out_stream(n), now_ms) for n in parts]),
     )
 
 

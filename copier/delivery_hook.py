@@ -61,7 +61,6 @@ from gateway.clock import Clock
 from gateway.store.ports import DeliveryLog, LocalDelivery
 from gateway.store.records import EnqueueResult, Handoff, LogBatch, LogEntry, LogRead
 from gateway.store.redis_errors import translates_redis_errors
-from gateway.store.session_store import DEFAULT_STREAM_MAXLEN
 from schemas.codes import ErrorCode, ExecutionStatus, Severity
 from schemas.envelope import ErrorAlert, ExecutionReport, encode_envelope
 from schemas.messages import ErrorAlertPayload, ExecutionReportPayload
@@ -247,9 +246,7 @@ class DeliveryTimestamps:
                     if layout
                     else self._inbox,
                     {"account_id": account_id, "session_id": DELIVERY_CHECK_SESSION, "body": body},
-                    maxlen=DEFAULT_STREAM_MAXLEN,
-                    approximate=True,
-                )
+                )  # not trimmed by length: that could drop entries the copier has not read
             await pipe.execute()
         _log.info("%d expired open(s) not sent; recorded as signal_expired", len(reports))
 

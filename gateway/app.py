@@ -22,6 +22,7 @@ from gateway.auth.admin import AdminAuthenticator
 from gateway.auth.hashing import SecretHasher
 from gateway.auth.session_key import AccountSessionKeyStrategy
 from gateway.auth.strategies import AuthRegistry
+from gateway.backlog_monitor import BacklogMonitor
 from gateway.clock import Clock, system_clock_ms
 from gateway.console.feed import ConsoleFeed
 from gateway.console.routes import ConsoleRoutes, console_routes
@@ -83,11 +84,22 @@ class GatewayRuntime:
         self.monitor = HeartbeatMonitor(
             store.sessions, self.telemetry, clock, idle_check_s=settings.heartbeat_timeout_s
         )  #: rule 3
+        self.backlog = BacklogMonitor(
+            store.redis,
+            store.keys,
+            settings.admission_limits,
+            clock,
+            refresh_ms=settings.intent_backlog_refresh_ms,
+            trim_interval_ms=settings.stream_trim_interval_ms,
+            registry=self.telemetry.registry,
+        )  #: intent admission from the cached copier backlog, stream trimming
+        self.service.admission = self.backlog
 
     async def aclose(self) -> None:
         """Tell connected EAs to come back, stop background work, close the store."""
         await self.websocket.shutdown(SHUTDOWN_RECONNECT_AFTER_S)
         await self.monitor.stop()
+        await self.backlog.stop()
         self.hasher.close()
         await self.store.aclose()
 
@@ -213,6 +225,7 @@ def create_app(
                 "will not survive a restart and is not shared between nodes"
             )
         rt.monitor.start()
+        rt.backlog.start()
         copier["runtime"].start()
         _log.info(
             "gateway %s ready (%s store)",

@@ -11,7 +11,8 @@ Tree::
      │         ├── TooManyPendingSessions
      │         ├── TooManyPendingKeys
      │         ├── RateLimited
-     │         └── DeliveryLogFull    an account's delivery log is at its size limit
+     │         ├── DeliveryLogFull    an account's delivery log is at its size limit
+     │         └── CopierOverloaded   an OrderIntent refused: the copier backlog is full
      ├── AuthError
      │    ├── UnsupportedAuthMethod
      │    ├── InvalidCredentials       malformed credentials, or a rejected/revoked key
@@ -29,6 +30,7 @@ from schemas.codes import ErrorCode
 __all__ = [
     "AuthError",
     "Conflict",
+    "CopierOverloaded",
     "DeliveryLogFull",
     "FencingError",
     "GatewayError",
@@ -103,6 +105,23 @@ class RateLimited(LimitExceeded):
 
 class DeliveryLogFull(LimitExceeded):
     """The account's delivery log holds its maximum of numbered + held messages."""
+
+
+class CopierOverloaded(LimitExceeded):
+    """An OrderIntent was refused: the copier's backlog is over its bound.
+
+    Nothing was recorded; the EA keeps the intent and sends it again after
+    `retry_after_ms` (no Receipt, a poll answers 429, a WebSocket closes 1008).
+    """
+
+    error_code = ErrorCode.OVERLOADED
+
+    def __init__(self, message: str, retry_after_ms: int, ref_id: str | None) -> None:
+        super().__init__(message, retry_after_s=max(1, -(-retry_after_ms // 1000)))
+        #: when a resend makes sense (ms)
+        self.retry_after_ms = retry_after_ms
+        #: the refused envelope's id
+        self.ref_id = ref_id
 
 
 class AuthError(GatewayError):

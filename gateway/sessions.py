@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gateway.auth.strategies import AuthRegistry
+from gateway.backlog_monitor import BacklogMonitor
 from gateway.clock import Clock
-from gateway.errors import FencingError
+from gateway.errors import CopierOverloaded, FencingError
 from gateway.protocol import (
     Acknowledge,
     BufferSnapshotPart,
@@ -95,6 +96,8 @@ class SessionService(SessionOpening):
         self.clock = clock  #: epoch-ms clock
         #: session id -> (its account, read at) from `resolve_token`, for `open_protocol`
         self._opening: dict[str, tuple[AccountRecord | None, int]] = {}
+        #: admits OrderIntents from the cached copier backlog; None admits all
+        self.admission: BacklogMonitor | None = None
 
     # ---- effects -------------------------------------------------------------------
     async def apply(self, proto: SessionProtocol, effects: list[Effect]) -> Applied:
@@ -218,7 +221,16 @@ class SessionService(SessionOpening):
                 )
             case HoldIntent(body=body):
                 await self.store.intents.hold_intent(account, sid, body)
-            case PublishIntent(body=body):
+            case PublishIntent(body=body, action=action, intent_id=intent_id):
+                if self.admission is not None:
+                    verdict = self.admission.admit(account, action)
+                    if not verdict.admitted:
+                        raise CopierOverloaded(
+                            f"the copier is behind ({verdict.reason}); send the OrderIntent "
+                            f"again in {verdict.retry_after_ms} ms",
+                            verdict.retry_after_ms,
+                            intent_id,
+                        )
                 await self.store.intents.publish_intent(account, sid, body)
             case PublishEaEvent(body=body):
                 await self.store.intents.publish_ea_event(account, sid, body)

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.admission import AdmissionLimits
+
 __all__ = ["Settings", "parse_host_ports"]
 
 
@@ -85,6 +87,24 @@ class Settings(BaseSettings):
     #: one arrived; an incomplete set is then dropped (the copier never sees it).
     snapshot_parts_ttl_s: int = Field(default=300, ge=1)
 
+    # ---- copier backlog: admission of OrderIntents (gateway.admission) ------------
+    #: Intents waiting for the copier in a partition (unread + pending) at which new
+    #: opens, pending orders and modifies are refused (retryable; 0: no bound).
+    intent_backlog_max_waiting: int = Field(default=10_000, ge=0)
+    #: The hard bound: waiting intents at which closes and pending-order cancels are
+    #: refused too (0: no bound).
+    intent_backlog_max_waiting_exits: int = Field(default=50_000, ge=0)
+    #: Age of the oldest waiting intent (ms) at which new opens, pending orders and
+    #: modifies are refused (0: no bound). Below the default `max_signal_age_ms`
+    #: (30 s): an open admitted behind an older backlog would mostly expire unplanned.
+    intent_backlog_max_age_ms: int = Field(default=20_000, ge=0)
+    #: What a refusal tells the EA to wait before sending again (ms).
+    intent_backlog_retry_after_ms: int = Field(default=1_000, ge=1)
+    #: How often the gateway re-reads the backlog admission decides from (ms).
+    intent_backlog_refresh_ms: int = Field(default=200, ge=10)
+    #: How often the entries the copier finished are trimmed from its streams (ms).
+    stream_trim_interval_ms: int = Field(default=5_000, ge=100)
+
     # ---- argon2id (OWASP: m=19 MiB, t=2, p=1) --------------------------------
     argon2_memory_kib: int = Field(default=19 * 1024, ge=8)
     argon2_time_cost: int = Field(default=2, ge=1)
@@ -152,6 +172,16 @@ class Settings(BaseSettings):
     def shared_store(self) -> bool:
         """True when a real Redis is configured (by URL or by sentinels)."""
         return self.redis_url is not None or bool(self.redis_sentinels)
+
+    @property
+    def admission_limits(self) -> AdmissionLimits:
+        """The intent backlog bounds (`gateway.admission`)."""
+        return AdmissionLimits(
+            max_waiting=self.intent_backlog_max_waiting,
+            max_waiting_exits=self.intent_backlog_max_waiting_exits,
+            max_age_ms=self.intent_backlog_max_age_ms,
+            retry_after_ms=self.intent_backlog_retry_after_ms,
+        )
 
     @property
     def heartbeat_timeout_ms(self) -> int:

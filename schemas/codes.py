@@ -124,6 +124,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     TOO_MANY_PENDING_SESSIONS = "too_many_pending_sessions"
     TOO_MANY_PENDING_KEYS = "too_many_pending_keys"
+    OVERLOADED = "overloaded"  # an OrderIntent refused: the copier backlog is over its bound
     # delivery
     SIGNAL_EXPIRED = "signal_expired"  # an open not sent: older than max_signal_age_ms
     # server side

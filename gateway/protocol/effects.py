@@ -81,9 +81,11 @@ class HoldIntent:
 
 @dataclass(frozen=True, slots=True)
 class PublishIntent:
-    """Hand a master's OrderIntent to the copier."""
+    """Hand a master's OrderIntent to the copier (unless admission refuses it)."""
 
     body: bytes  #: the normalised envelope JSON
+    action: str | None = None  #: its payload.action (admission lets exits through longer)
+    intent_id: str | None = None  #: its envelope id (the refusal's ref_id)
 
 
 @dataclass(frozen=True, slots=True)

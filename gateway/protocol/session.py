@@ -51,6 +51,7 @@ from schemas.messages import (
     ErrorDetail,
     InitAckPayload,
     ReceiptPayload,
+    RetryPolicy,
     SessionStateChangePayload,
     ShutdownNoticePayload,
 )
@@ -213,7 +214,10 @@ class SessionProtocol:
                 self.last_heartbeat_ms = now_ms
                 return [RecordHeartbeat(_payload(envelope)), Acknowledge(envelope.payload.ack_seq)]
             case OrderIntent():
-                return [PublishIntent(_normalised(envelope)), *self._receipt(envelope, now_ms)]
+                publish = PublishIntent(
+                    _normalised(envelope), str(envelope.payload.action), envelope.id
+                )
+                return [publish, *self._receipt(envelope, now_ms)]
             case ExecutionReport():
                 return [PublishEaEvent(_normalised(envelope)), *self._receipt(envelope, now_ms)]
             case SyncSnapshot():
@@ -234,6 +238,24 @@ class SessionProtocol:
         """A message found invalid after parsing (e.g. a snapshot assembled from
         parts): dropped and reported like a bad frame (rule 5)."""
         return self._reject(exc, now_ms)
+
+    def refuse_overloaded(
+        self, ref_id: str | None, message: str, retry_after_ms: int, now_ms: int
+    ) -> list[Effect]:
+        """An OrderIntent the copier backlog cannot take: not recorded, no Receipt.
+
+        The EA is told (`overloaded`, with when to send it again) and keeps it; the
+        WebSocket pump then closes the connection (1008), so the EA sends its
+        unconfirmed intents again, in order, on its next connection.
+        """
+        payload = ErrorAlertPayload(
+            code=ErrorCode.OVERLOADED,
+            severity=Severity.WARNING,
+            message=message[:1024],
+            ref_id=ref_id,
+            retry=RetryPolicy(policy="resend_after", after_ms=retry_after_ms),
+        )
+        return [Send(ErrorAlert(id=self._new_id(), ts=now_ms, payload=payload))]
 
     def _receipt(self, envelope: ClientEnvelope, now_ms: int) -> list[Effect]:
         # effects apply in order: the Send is written after the publish is durable

@@ -13,9 +13,11 @@ assembled from them is then appended like any other EA event and the parts are
 forgotten. A part of a different snapshot drops an incomplete set (superseded); an
 incomplete set also expires `snapshot_parts_ttl_ms` after its last part.
 
-Streams are trimmed with ``MAXLEN ~ stream_maxlen`` (approximate, so trimming is
-cheap); the bound is generous and only stops a stalled copier from growing Redis
-without limit.
+Appends do not trim the streams (``stream_maxlen`` 0): a length bound would drop
+entries the copier has not finished, so intents and reports it was told were
+recorded. Finished entries are trimmed by `copier.backlog.trim_finished` (the
+gateway's `BacklogMonitor` runs it); the intent backlog is bounded by admission
+before `publish_intent` (`gateway.admission`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from gateway.store.keys import RedisKeys
 from gateway.store.records import SnapshotPartResult
 from gateway.store.redis_errors import translates_redis_errors
 from gateway.store.scripts import Scripts
-from gateway.store.session_store import DEFAULT_STREAM_MAXLEN
+from gateway.store.session_store import NO_STREAM_TRIM
 from gateway.telemetry import current_traceparent
 
 __all__ = [
@@ -53,7 +55,7 @@ class RedisIntentSink:
         redis: aioredis.Redis,
         keys: RedisKeys,
         *,
-        stream_maxlen: int = DEFAULT_STREAM_MAXLEN,
+        stream_maxlen: int = NO_STREAM_TRIM,
         max_held_intents: int = DEFAULT_MAX_HELD_INTENTS,
         scripts: Scripts | None = None,
         snapshot_parts_ttl_ms: int = DEFAULT_SNAPSHOT_PARTS_TTL_MS,
@@ -62,7 +64,7 @@ class RedisIntentSink:
         self._redis = redis
         #: key names
         self._keys = keys
-        #: approximate MAXLEN of both streams
+        #: approximate MAXLEN of both streams; 0 (the default): appends do not trim
         self._stream_maxlen = stream_maxlen
         #: held OrderIntents allowed per account
         self._max_held = max_held_intents

@@ -44,7 +44,7 @@ from schemas.codes import SessionState
 
 __all__ = [
     "DEFAULT_CLOSED_SESSION_TTL_S",
-    "DEFAULT_STREAM_MAXLEN",
+    "NO_STREAM_TRIM",
     "RedisSessionStore",
     "session_from_flat",
     "session_from_hash",
@@ -52,10 +52,12 @@ __all__ = [
 
 #: How long a closed session's record is kept (seconds).
 DEFAULT_CLOSED_SESSION_TTL_S = 24 * 3600
-#: Approximate MAXLEN of the intent and EA-event streams. Generous: the copier reads
-#: them through a consumer group within milliseconds; the bound only stops a stalled
-#: copier from growing Redis without limit (at ~1 KiB per entry, ~100 MiB).
-DEFAULT_STREAM_MAXLEN = 100_000
+#: `stream_maxlen` of the intent and EA-event streams: appends do not trim them. A
+#: length bound (``MAXLEN ~``) drops the oldest entries whether the copier finished
+#: them or not, which would lose recorded intents and reports under a backlog; only
+#: finished entries are trimmed (`copier.backlog.trim_finished`) and the intent
+#: backlog is bounded by admission (`gateway.admission`).
+NO_STREAM_TRIM = 0
 
 
 def _deadline_member(member: bytes) -> tuple[str, str]:
@@ -73,7 +75,7 @@ class RedisSessionStore(SessionCreation, SessionBulkClosing):
         keys: RedisKeys,
         *,
         closed_session_ttl_s: int = DEFAULT_CLOSED_SESSION_TTL_S,
-        stream_maxlen: int = DEFAULT_STREAM_MAXLEN,
+        stream_maxlen: int = NO_STREAM_TRIM,
         scripts: Scripts | None = None,
     ) -> None:
         #: bytes-mode client
@@ -82,7 +84,7 @@ class RedisSessionStore(SessionCreation, SessionBulkClosing):
         self._keys = keys
         #: how long closed session records are kept (seconds)
         self._closed_ttl_s = closed_session_ttl_s
-        #: approximate MAXLEN of the intent stream (held intents released on promotion)
+        #: approximate MAXLEN of the intent stream, 0: none (held intents released on promotion)
         self._stream_maxlen = stream_maxlen
         #: the Lua scripts
         self._scripts = scripts or Scripts(redis, keys)

@@ -23,7 +23,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from gateway.errors import InvalidToken, StoreUnavailable
+from gateway.errors import CopierOverloaded, InvalidToken, StoreUnavailable
 from gateway.protocol import Send, SessionProtocol
 from gateway.sessions import SessionService
 from gateway.transport.flush import FlushBatcher, Outlet
@@ -223,10 +223,27 @@ class WebSocketPump:
         except StoreUnavailable as exc:
             await self._close_store_unavailable(conn, exc)
             return True
+        except CopierOverloaded as exc:
+            await self._refuse_overloaded(conn, exc)
+            return True
         if applied.close is None:
             return False
         await conn.close(int(applied.close.code))
         return True
+
+    async def _refuse_overloaded(self, conn: _Connection, exc: CopierOverloaded) -> None:
+        """An OrderIntent was refused (copier backlog full): tell the EA, then close 1008.
+
+        No Receipt was written, so the EA still holds the intent; it reconnects after
+        backing off (1008: rate limit) and sends its unconfirmed intents again first,
+        in order. Nothing after the refused intent is read on this connection.
+        """
+        effects = conn.proto.refuse_overloaded(
+            exc.ref_id, str(exc), exc.retry_after_ms, self.service.clock()
+        )
+        applied = await self.service.apply(conn.proto, effects)
+        await conn.deliver(applied.outgoing, force=True)
+        await conn.close(int(CloseCode.POLICY_VIOLATION))
 
     async def closed_by_store(self, conn: _Connection, reason: str | None) -> None:
         """The store closed the session (preempted, timed out, ...): notice + close code."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from copier.backlog import read_backlog
+from copier.backlog import read_backlog, trim_finished
+from copier.keys import CONSUMER_GROUP
 from gateway.store.keys import RedisKeys
 from tests.copier.worker.world import World
 from tests.gateway.store.conftest import keys, redis_client
@@ -65,3 +66,47 @@ async def test_backlog_counts_a_big_masters_shard_entries_until_they_are_planned
     await world.run()
     done = await read_backlog(redis_client, keys, now_ms=world.clock())
     assert done.waiting == 0 and done.as_dict()["fan_out"]["length"] > 0
+
+
+async def filled(redis_client: aioredis.Redis, stream: str, count: int) -> list[bytes]:
+    """`count` entries appended to `stream`; their ids in order."""
+    return [await redis_client.xadd(stream, {"n": str(n)}) for n in range(count)]
+
+
+async def test_trimming_keeps_every_unread_and_pending_entry_and_drops_finished_ones(
+    redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    stream = keys.intent_stream(0)
+    ids = await filled(redis_client, stream, 400)
+    await redis_client.xgroup_create(stream, CONSUMER_GROUP, id="0")
+    await redis_client.xreadgroup(CONSUMER_GROUP, "c1", {stream: ">"}, count=300)
+    await redis_client.xack(stream, CONSUMER_GROUP, *ids[:250])  # 250-299 stay pending
+    trimmed = await trim_finished(redis_client, stream)
+    left = [entry_id for entry_id, _ in await redis_client.xrange(stream)]
+    assert set(ids[250:]) <= set(left)  # 50 pending, 100 unread: all there
+    assert trimmed == 400 - len(left) and len(left) < 400 - 99  # whole macro nodes went
+
+
+async def test_trimming_without_pending_entries_keeps_the_unread_ones(
+    redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    stream = keys.ea_inbox_stream(0)
+    ids = await filled(redis_client, stream, 300)
+    await redis_client.xgroup_create(stream, CONSUMER_GROUP, id="0")
+    await redis_client.xreadgroup(CONSUMER_GROUP, "c1", {stream: ">"}, count=150)
+    await redis_client.xack(stream, CONSUMER_GROUP, *ids[:150])
+    await trim_finished(redis_client, stream)
+    left = [entry_id for entry_id, _ in await redis_client.xrange(stream)]
+    assert set(ids[150:]) <= set(left) and len(left) < 300
+
+
+async def test_trimming_a_stream_the_copier_never_read_drops_nothing(
+    redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    stream = keys.intent_stream(0)
+    await filled(redis_client, stream, 250)
+    assert await trim_finished(redis_client, stream) == 0  # no group yet
+    await redis_client.xgroup_create(stream, CONSUMER_GROUP, id="0")
+    assert await trim_finished(redis_client, stream) == 0  # nothing read
+    assert await redis_client.xlen(stream) == 250
+    assert await trim_finished(redis_client, keys.ea_inbox_stream(0)) == 0  # no stream

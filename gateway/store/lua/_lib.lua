@@ -198,15 +198,23 @@ local function activate(a, sid, now, ttl, opening, renumber)
   return gen, preempted
 end
 
--- Append to a stream with approximate trimming; returns the entry id.
+-- Append to a stream; returns the entry id. `maxlen` > 0 trims it to about that
+-- length (tests only: a length bound drops entries the copier has not finished);
+-- copygate passes 0 and trims only finished entries (copier/backlog.py, trim_finished).
 -- `tp`: the W3C traceparent of the span that received the event ('' or nil: none)
 local function xadd(stream, maxlen, a, sid, body, tp)
-  if tp and tp ~= '' then
-    return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
-                      'account_id', a, 'session_id', sid, 'body', body, 'traceparent', tp)
+  local args = {'XADD', stream}
+  if tonumber(maxlen) > 0 then
+    args[#args + 1], args[#args + 2], args[#args + 3] = 'MAXLEN', '~', maxlen
   end
-  return redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
-                    'account_id', a, 'session_id', sid, 'body', body)
+  args[#args + 1] = '*'
+  for _, v in ipairs({'account_id', a, 'session_id', sid, 'body', body}) do
+    args[#args + 1] = v
+  end
+  if tp and tp ~= '' then
+    args[#args + 1], args[#args + 2] = 'traceparent', tp
+  end
+  return redis.call(unpack(args))
 end
 
 -- Sliding-window rate limit (gateway/store/rate_limiter.py): at most `limit` hits in

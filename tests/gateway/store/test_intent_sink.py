@@ -142,9 +142,25 @@ async def test_publish_ea_event_goes_to_the_ea_inbox_stream(
     assert await redis_client.xlen(keys.intent_stream(keys.partition_of("demo-1"))) == 0
 
 
-async def test_streams_are_trimmed_to_about_their_maxlen(
+async def test_appends_never_trim_an_intent_the_copier_has_not_finished(
+    node: Node, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    # an approximate MAXLEN dropped the oldest entries, read or not: acknowledged
+    # intents were lost once the copier fell that far behind
+    stream_name = keys.intent_stream(keys.partition_of("demo-1"))
+    await node.open("a1")
+    await node.sink.publish_intent("demo-1", "a1", intent(0))
+    await redis_client.xgroup_create(stream_name, "copiers", id="0")
+    await redis_client.xreadgroup("copiers", "c1", {stream_name: ">"}, count=1)  # pending
+    for ticket in range(1, 400):
+        await node.sink.publish_intent("demo-1", "a1", intent(ticket))
+    assert await redis_client.xlen(stream_name) == 400
+
+
+async def test_an_explicit_stream_maxlen_still_trims_by_length(
     redis_client: aioredis.Redis, keys: RedisKeys
 ) -> None:
+    # the opt-in length bound drops entries whether read or not; copygate sets none
     node = Node.over(redis_client, keys, stream_maxlen=10)
     await node.open("a1")
     for ticket in range(400):

@@ -33,7 +33,7 @@ class Node:
             sink=RedisIntentSink(
                 client,
                 keys,
-                stream_maxlen=limits.get("stream_maxlen", 1000),
+                stream_maxlen=limits.get("stream_maxlen", 0),
                 max_held_intents=limits.get("max_held_intents", 50),
             ),
         )
