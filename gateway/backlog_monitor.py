@@ -58,6 +58,7 @@ class BacklogMonitor:
         self.backlogs: dict[int, IntentBacklog] = {}
         self.refused = 0  #: intents refused by this process
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False  #: set by `stop`; ends the loop
         registry = registry or CollectorRegistry()
         self._refused = Counter(
             "copygate_intents_refused",
@@ -105,10 +106,12 @@ class BacklogMonitor:
     # ---- background loop --------------------------------------------------------
     def start(self) -> None:
         """Run the refresh (and trim) loop in the background."""
+        self._stopping = False
         self._task = asyncio.create_task(self.run(), name="backlog-monitor")
 
     async def stop(self) -> None:
         """Stop the background loop."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -117,7 +120,9 @@ class BacklogMonitor:
     async def run(self) -> None:
         """Refresh every `refresh_ms`, trim every `trim_interval_ms`; store errors wait."""
         next_trim = time.monotonic() + self._trim_interval_s
-        while True:
+        # a cancelled Redis call can surface as a RedisError, which the loop below
+        # swallows: the flag ends the loop even when the cancellation was consumed
+        while not self._stopping:
             try:
                 await self.refresh()
                 if time.monotonic() >= next_trim:
