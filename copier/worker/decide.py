@@ -106,9 +106,9 @@ def decide_signal(
     Returns:
         The write: new record, copy record, outbox items, status changes.
     """
-    draft = Draft(follower, ctx, now_ms, grace_ms, shared)
-    _decide_into(draft, signal, settings)
-    return draft.finish()
+    return decide_signals(
+        (signal,), settings, follower, ctx, now_ms, grace_ms=grace_ms, shared=shared
+    )
 
 
 def decide_signals(
