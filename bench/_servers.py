@@ -317,3 +317,18 @@ class RawHttpConnection:
             self.writer.close()
             with contextlib.suppress(Exception):
                 await self.writer.wait_closed()
+
+
+async def open_sessions(sessions: Any, accounts: list[str], *, now_ms: int = 1) -> None:
+    """An active session (`s-<account>`, one hour of heartbeat timeout) for every account."""
+    for account in accounts:
+        await sessions.create_session(
+            account_id=account,
+            session_id=f"s-{account}",
+            token_hash="h",
+            key_id="k",
+            authenticated=True,
+            now_ms=now_ms,
+            heartbeat_timeout_ms=3_600_000,
+            max_pending_sessions=3,
+        )

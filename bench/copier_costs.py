@@ -114,6 +114,7 @@ def decide_costs(per_intent: bool) -> dict[str, float]:
 
 async def enqueue_costs(redis_url: str) -> dict[str, float]:
     import redis.asyncio as aioredis
+    from _servers import open_sessions
 
     from gateway.store.delivery_log import RedisDeliveryLog
     from gateway.store.keys import RedisKeys
@@ -124,17 +125,7 @@ async def enqueue_costs(redis_url: str) -> dict[str, float]:
     sessions = RedisSessionStore(client, keys, closed_session_ttl_s=3600)
     accounts = [f"f{n:05d}" for n in range(1000)]
     try:
-        for account in accounts:
-            await sessions.create_session(
-                account_id=account,
-                session_id=f"s-{account}",
-                token_hash="h",
-                key_id="k",
-                authenticated=True,
-                now_ms=1,
-                heartbeat_timeout_ms=3_600_000,
-                max_pending_sessions=3,
-            )
+        await open_sessions(sessions, accounts)
         log = RedisDeliveryLog(client, keys, max_log_entries=100_000)
         body = (
             b'{"type":"OrderCommand","id":"cmd-%d-%s","ts":1,"payload":{"action":"open",'

@@ -47,7 +47,7 @@ import redis.asyncio as aioredis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._servers import percentile  # noqa: E402
+from bench._servers import open_sessions, percentile  # noqa: E402
 from copier.keys import CopierKeys  # noqa: E402
 from gateway.store.keys import RedisKeys  # noqa: E402
 
@@ -84,17 +84,7 @@ async def prepare(client: aioredis.Redis, keys: RedisKeys, followers: list[str])
             pipe.hset(keys.ea_state(follower), mapping={"init": init, "init_ms": now_ms()})
         pipe.hset(keys.ea_state(MASTER), mapping={"init": init, "init_ms": now_ms()})
         await pipe.execute()
-    for follower in followers:
-        await sessions.create_session(
-            account_id=follower,
-            session_id=f"s-{follower}",
-            token_hash="h",
-            key_id="k",
-            authenticated=True,
-            now_ms=now_ms(),
-            heartbeat_timeout_ms=3_600_000,
-            max_pending_sessions=3,
-        )
+    await open_sessions(sessions, followers, now_ms=now_ms())
 
 
 async def baseline(

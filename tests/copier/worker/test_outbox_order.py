@@ -11,26 +11,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from copier.core import MasterSignal
-from copier.worker.decide import FollowerWrite, decide_signal, merge_writes
-from copier.worker.store import FollowerStore
-from schemas.subscriptions import SubscriptionSettings
-from tests.copier.core.builders import intent
-from tests.copier.worker.world import MASTER, World
-
-SETTINGS = SubscriptionSettings()
-
-
-async def _opens(store: FollowerStore, world: World, *tickets: int) -> FollowerWrite:
-    """One decision copying master opens of `tickets`, on the record as `store` loads it."""
-    loaded = (await store.load({"f1": None}))["f1"]
-    record, parts = loaded.record, []
-    for ticket in tickets:
-        signal = MasterSignal(MASTER, f"i-{ticket}", intent(ticket=ticket), world.clock(), None)
-        write = decide_signal(signal, SETTINGS, record, loaded.ctx, world.clock())
-        parts.append(write)
-        record = write.after
-    return merge_writes(parts)
+from tests.copier.worker.decisions import decide_opens
+from tests.copier.worker.world import World
 
 
 async def _sweep_after(world: World, due_ms: int) -> list[str]:
@@ -45,7 +27,7 @@ async def test_a_decisions_orphaned_entries_are_enqueued_in_the_order_decided(
 ) -> None:
     await world.follower("f1")
     store = world.worker.follower_store
-    write = await _opens(store, world, 100, 101, 102, 103)
+    write = await decide_opens(world, 100, 101, 102, 103)
     # decided so that the envelopes sort the other way round (as a hash may give them)
     decided = tuple(sorted(write.outbox, key=lambda item: item.body, reverse=True))
     assert await store.commit([replace(write, outbox=decided)], now_ms=world.clock()) == [True]
@@ -59,12 +41,12 @@ async def test_entries_of_successive_decisions_are_enqueued_in_the_order_decided
 ) -> None:
     await world.follower("f1")
     store = world.worker.follower_store
-    first = await _opens(store, world, 100)
+    first = await decide_opens(world, 100)
     # the earlier decision's entry is due later (a retry's backoff) than the later one's
     (item,) = first.outbox
     later_due = replace(item, due_ms=item.due_ms + 50, immediate=False)
     assert await store.commit([replace(first, outbox=(later_due,))], now_ms=world.clock()) == [True]
-    second = await _opens(store, world, 101)
+    second = await decide_opens(world, 101)
     assert await store.commit([second], now_ms=world.clock()) == [True]
     assert (await store.load({"f1": None}))["f1"].record.version == second.before.version + 1
     sent = await _sweep_after(world, later_due.due_ms)
@@ -76,7 +58,7 @@ async def test_an_entry_stored_without_an_order_key_is_still_enqueued_first(
 ) -> None:
     await world.follower("f1")
     store = world.worker.follower_store
-    old, new = await _opens(store, world, 100), await _opens(store, world, 101)
+    old, new = await decide_opens(world, 100), await decide_opens(world, 101)
     assert await store.commit([new], now_ms=world.clock()) == [True]
     (legacy,) = old.outbox  # as a copier before the order key wrote it: "<due>|<envelope>"
     await world.client.hset(

@@ -15,35 +15,16 @@ from dataclasses import replace
 
 import pytest
 
-from copier.core import MasterSignal
-from copier.worker.decide import FollowerWrite, decide_signal, merge_writes
-from copier.worker.store import FollowerStore
-from schemas.subscriptions import SubscriptionSettings
-from tests.copier.core.builders import intent
-from tests.copier.worker.world import MASTER, World
-
-SETTINGS = SubscriptionSettings()
+from copier.worker.decide import FollowerWrite
+from tests.copier.worker.decisions import decide_opens
+from tests.copier.worker.world import World
 
 
-async def _decided(store: FollowerStore, world: World, *tickets: int) -> FollowerWrite:
+async def _decided(world: World, *tickets: int) -> FollowerWrite:
     """One committed decision copying master opens of `tickets` (nothing flushed yet)."""
-    loaded = (await store.load({"f1": None}))["f1"]
-    record, parts = loaded.record, []
-    for ticket in tickets:
-        signal = MasterSignal(MASTER, f"i-{ticket}", intent(ticket=ticket), world.clock(), None)
-        write = decide_signal(signal, SETTINGS, record, loaded.ctx, world.clock())
-        parts.append(write)
-        record = write.after
-    write = merge_writes(parts)
-    assert await store.commit([write], now_ms=world.clock()) == [True]
+    write = await decide_opens(world, *tickets)
+    assert await world.worker.follower_store.commit([write], now_ms=world.clock()) == [True]
     return write
-
-
-async def _opens_written(store: FollowerStore, world: World, ticket: int) -> FollowerWrite:
-    """A decision copying the master open of `ticket` (not committed)."""
-    loaded = (await store.load({"f1": None}))["f1"]
-    signal = MasterSignal(MASTER, f"i-{ticket}", intent(ticket=ticket), world.clock(), None)
-    return decide_signal(signal, SETTINGS, loaded.record, loaded.ctx, world.clock())
 
 
 def _ids(write: FollowerWrite) -> list[str]:
@@ -59,9 +40,9 @@ async def test_a_writer_enqueues_the_entries_a_dead_writer_left_ahead_of_its_own
 ) -> None:
     await world.follower("f1")
     store = world.worker.follower_store
-    orphaned = await _decided(store, world, 100, 101)  # its writer died before its flush
+    orphaned = await _decided(world, 100, 101)  # its writer died before its flush
     world.clock.advance(10)
-    later = await _decided(store, world, 102)
+    later = await _decided(world, 102)
     await world.worker.pump.flush(("f1", item) for item in later.outbox)
     assert await _sent(world) == _ids(orphaned) + _ids(later)
     assert await world.client.hlen(store.ckeys.outbox("f1")) == 0
@@ -72,8 +53,8 @@ async def test_an_entry_taken_over_is_not_enqueued_again_by_its_slow_writer_nor_
 ) -> None:
     await world.follower("f1")
     store = world.worker.follower_store
-    slow = await _decided(store, world, 100)  # its writer is alive but not flushed yet
-    later = await _decided(store, world, 101)
+    slow = await _decided(world, 100)  # its writer is alive but not flushed yet
+    later = await _decided(world, 101)
     taken = await store.flush([("f1", item) for item in later.outbox], now_ms=world.clock())
     assert taken["f1"].queued == (*_ids(slow), *_ids(later))
     again = await store.flush([("f1", item) for item in slow.outbox], now_ms=world.clock())
@@ -86,7 +67,7 @@ async def test_an_entry_taken_over_is_not_enqueued_again_by_its_slow_writer_nor_
 async def test_a_flush_claims_nothing_a_concurrent_flush_has_claimed(world: World) -> None:
     await world.follower("f1")
     store = world.worker.follower_store
-    first = await _decided(store, world, 100)
+    first = await _decided(world, 100)
     # a sweeper read the entries as due, then their writer flushed them first
     world.clock.advance(max(item.due_ms for item in first.outbox) - world.clock() + 1)
     due = await store.due_outbox(world.clock())
@@ -99,13 +80,11 @@ async def test_a_flush_claims_nothing_a_concurrent_flush_has_claimed(world: Worl
 async def test_an_older_retry_that_is_not_due_yet_is_left_to_its_backoff(world: World) -> None:
     await world.follower("f1")
     store = world.worker.follower_store
-    loaded = (await store.load({"f1": None}))["f1"]
-    signal = MasterSignal(MASTER, "i-100", intent(ticket=100), world.clock(), None)
-    first = decide_signal(signal, SETTINGS, loaded.record, loaded.ctx, world.clock())
+    first = await decide_opens(world, 100)
     (item,) = first.outbox
     retry = replace(item, due_ms=world.clock() + 3_000, immediate=False)
     assert await store.commit([replace(first, outbox=(retry,))], now_ms=world.clock()) == [True]
-    later = await _decided(store, world, 101)
+    later = await _decided(world, 101)
     await world.worker.pump.flush(("f1", item) for item in later.outbox)
     assert await _sent(world) == _ids(later)
     world.clock.advance(3_001)
@@ -119,9 +98,7 @@ async def test_a_withdrawal_drops_a_scheduled_entry_only_while_no_flush_has_clai
 ) -> None:
     await world.follower("f1")
     store = world.worker.follower_store
-    loaded = (await store.load({"f1": None}))["f1"]
-    signal = MasterSignal(MASTER, "i-100", intent(ticket=100), world.clock(), None)
-    first = decide_signal(signal, SETTINGS, loaded.record, loaded.ctx, world.clock())
+    first = await decide_opens(world, 100)
     (item,) = first.outbox
     scheduled = replace(item, due_ms=world.clock() + 1_000, immediate=False)
     assert await store.commit([replace(first, outbox=(scheduled,))], now_ms=world.clock()) == [True]
@@ -130,7 +107,7 @@ async def test_a_withdrawal_drops_a_scheduled_entry_only_while_no_flush_has_clai
         assert await store.claim_outbox([("f1", scheduled)], now_ms=world.clock()) == [
             ("f1", scheduled)
         ]
-    later = await _opens_written(store, world, 101)
+    later = await decide_opens(world, 101)
     withdrawing = replace(later, withdrawn=(scheduled.envelope_id,))
     assert await store.commit([withdrawing], now_ms=world.clock()) == [True]
     kept = await world.client.hexists(store.ckeys.outbox("f1"), scheduled.envelope_id)
