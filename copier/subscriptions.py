@@ -23,6 +23,7 @@ from redis.exceptions import WatchError
 
 from copier.keys import CopierKeys
 from gateway.store.redis_errors import translates_redis_errors
+from gateway.store.scripts import NETSTRINGS_LUA
 from schemas.subscriptions import SubscriptionSettings, SubscriptionView
 
 __all__ = [
@@ -109,16 +110,12 @@ def _audit_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
 #: Redis Cluster's subscription change: KEYS[1] the follower's subscriptions hash;
 #: ARGV master id, the value read ('' = none), netstrings of ops (n, n arguments).
 #: Applies the ops (all in KEYS[1]'s slot) only if the value is unchanged: 1, else 0.
-_CAS_OPS = """
+_CAS_OPS = (
+    NETSTRINGS_LUA
+    + """
 local now = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if now ~= ARGV[2] then return 0 end
-local blob, pos = ARGV[3], 1
-local function nxt()
-  local colon = string.find(blob, ':', pos, true)
-  local n = tonumber(string.sub(blob, pos, colon - 1))
-  pos = colon + n + 1
-  return string.sub(blob, colon + 1, colon + n)
-end
+blob = ARGV[3]
 local allowed = {HSET = true, HDEL = true, XADD = true}
 while pos <= #blob do
   local op = {}
@@ -128,6 +125,7 @@ while pos <= #blob do
 end
 return 1
 """
+)
 
 
 class SubscriptionStore:

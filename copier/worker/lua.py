@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from copier.keys import CopierKeys
 from gateway.store.keys import RedisKeys
+from gateway.store.scripts import NETSTRINGS_LUA
 
 __all__ = [
     "COMMIT_MANY",
@@ -48,19 +49,15 @@ __all__ = [
 COMMIT_OPS = frozenset({"HSET", "HDEL", "ZADD", "XADD", "HSETNX"})
 
 #: Lua helpers every script starts with: key(template, account), nxt(), templates().
-KEY_FROM_TEMPLATE = """
+KEY_FROM_TEMPLATE = (
+    """
 local function key(tpl, a)
   local i = string.find(tpl, '\\1', 1, true)
   return string.sub(tpl, 1, i - 1) .. a .. string.sub(tpl, i + 1)
 end
--- netstrings ('<length>:<bytes>' ...): nxt() returns the next value of `blob`
-local blob, pos = '', 1
-local function nxt()
-  local colon = string.find(blob, ':', pos, true)
-  local n = tonumber(string.sub(blob, pos, colon - 1))
-  pos = colon + n + 1
-  return string.sub(blob, colon + 1, colon + n)
-end
+"""
+    + NETSTRINGS_LUA
+    + """
 local function templates(arg)
   local t = {}
   for line in string.gmatch(arg, '[^\\n]+') do
@@ -69,6 +66,7 @@ local function templates(arg)
   return t
 end
 """
+)
 
 LOAD_MANY = (
     KEY_FROM_TEMPLATE

@@ -85,6 +85,12 @@ SCRIPT_NAMES: tuple[str, ...] = (
 #: What a script argument may be.
 ScriptArg = str | bytes | int
 
+#: The netstring reader every script may use (`blob`, `pos`, `nxt()`); the copier's
+#: scripts start with it too.
+NETSTRINGS_LUA = (
+    resources.files("gateway.store").joinpath("lua", "_netstrings.lua").read_text(encoding="utf-8")
+)
+
 _ACCOUNT = "\x01"
 _SESSION = "\x02"
 
@@ -95,7 +101,7 @@ def script_source(name: str) -> str:
     lua = resources.files("gateway.store").joinpath("lua")
     lib = lua.joinpath("_lib.lua").read_text(encoding="utf-8")
     body = lua.joinpath(f"{name}.lua").read_text(encoding="utf-8")
-    return f"{lib}\n{body}"
+    return f"{lib}\n{NETSTRINGS_LUA}\n{body}"
 
 
 def key_templates(keys: RedisKeys, partition: int = 0) -> bytes:

@@ -12,13 +12,7 @@
 -- account's size and active session once, then one HSET, INCRBY + ZADD (or RPUSH)
 -- for the items queued. That numbers them exactly as item-by-item INCRs would.
 local limit = tonumber(ARGV[2])
-local blob, pos = ARGV[3], 1
-local function nxt()
-  local colon = string.find(blob, ':', pos, true)
-  local n = tonumber(string.sub(blob, pos, colon - 1))
-  pos = colon + n + 1
-  return string.sub(blob, colon + 1, colon + n)
-end
+blob = ARGV[3]  -- nxt(): _netstrings.lua
 local accounts, envelope_ids, bodies = {}, {}, {}
 while pos <= #blob do
   local i = #accounts + 1
