@@ -165,7 +165,7 @@ void CCopyGatewayEa::PumpWs(const long now)
       QueueInitRequest();  // every connection starts with InitRequest{ack_seq, receipts}
      }
    long ack=m_inbox.AckSeq();
-   if(WriteQueued()>0)
+   if(!m_session.Overloaded() && WriteQueued()>0)
       OnDelivered(ack);
    string texts[];
    m_ws.Poll(texts);
