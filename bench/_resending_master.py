@@ -173,6 +173,9 @@ class ResendingMaster:
             self._note_seq(message)
             if message.get("type") == "InitAck":
                 break
+        # a heartbeat ahead of the resent intents: after a refusal nothing more is read,
+        # so heartbeats queued behind refused intents would let the session time out
+        await ws.send(self._heartbeat())
         self._written = set()
         self._ws = ws
         await self._flush()
@@ -200,12 +203,15 @@ class ResendingMaster:
             beater.cancel()
 
     async def _beat(self, ws: ClientConnection) -> None:
-        """One heartbeat at once (reconnects may come faster than the period), then every 5 s."""
+        """A heartbeat every 5 s (the first went out with the InitRequest)."""
         while True:
-            hb = {"type": "StatusHeartbeat", "id": f"m-hb-{time.time()}", "ts": 1}
-            with contextlib.suppress(websockets.ConnectionClosed):
-                await ws.send(orjson.dumps({**hb, "payload": {"ack_seq": self._acked}}).decode())
             await asyncio.sleep(5)
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await ws.send(self._heartbeat())
+
+    def _heartbeat(self) -> str:
+        hb = {"type": "StatusHeartbeat", "id": f"m-hb-{time.time()}", "ts": 1}
+        return orjson.dumps({**hb, "payload": {"ack_seq": self._acked}}).decode()
 
     def _note_seq(self, message: dict[str, Any]) -> None:
         seq = message.get("seq")

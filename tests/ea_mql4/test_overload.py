@@ -51,6 +51,10 @@ def test_ws_master_resends_a_refused_intent_first_on_the_same_session_after_afte
     assert len(gateway.sessions_of("m-1")) == 1  # the session is kept
     assert [e["payload"]["ticket"] for e in recorded] == [first, second]  # in order
     assert recorded[0]["id"] == refused_id  # the same envelope again
+    types = [e["type"] for e in gateway.received("m-1")]
+    reconnect = [i for i, kind in enumerate(types) if kind == "InitRequest"][1]
+    # a heartbeat goes ahead of the resent intents: a refusal cannot starve the session
+    assert types[reconnect : reconnect + 3] == ["InitRequest", "StatusHeartbeat", "OrderIntent"]
     assert [e["payload"]["ticket"] for e in opens(gateway)] == [first, second]  # once each
     wait_until(lambda: unconfirmed(m) == [])  # both confirmed by their Receipts
 
