@@ -105,6 +105,8 @@ class ResendingMaster:
                 if not todo:
                     return
                 for intent_id, frame in todo:
+                    if self._ws is not ws:
+                        return  # refused meanwhile: nothing more is read on this connection
                     if intent_id in self._ever_written:
                         self.resent += 1
                     self._written.add(intent_id)
