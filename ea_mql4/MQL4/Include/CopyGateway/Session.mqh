@@ -46,7 +46,7 @@ int CgWsCloseAction(const int code)
       return(CG_CLOSE_STOP);
    if(code==4002)
       return(CG_CLOSE_RECONNECT);
-   return(CG_CLOSE_RECONNECT_LATER);  // 4004, 1000, 1006, 1008, 1009, ...
+   return(CG_CLOSE_RECONNECT_LATER);  // 4004, 1000, 1006, 1008 (same session: OnWsClosed), 1009, ...
   }
 
 //--- WebSocket close 1008 (policy: back off): the gateway refused an OrderIntent
@@ -137,7 +137,6 @@ public:
    string            StopReason(void) const { return(m_stop_reason); }
    long              HeartbeatIntervalMs(void) const { return(m_hb_interval_ms); }
    long              RetryAtMs(void) const { return(m_retry_at_ms); }
-   long              ExchangeAtMs(void) const { return(m_exchange_at_ms); }
    //--- an intent was refused on this connection: nothing more is read, write nothing more
    bool              Overloaded(void) const { return(m_overload_ms>=0); }
    bool              WantsSession(const long now) const
