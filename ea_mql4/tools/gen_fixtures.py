@@ -115,6 +115,7 @@ def expect_lines(env: Envelope) -> list[str]:
             f"severity={quoted(p.severity.value)}",
             f"message={quoted(p.message)}",
             f"ref_id={quoted(p.ref_id)}",
+            f"retry_after_ms={-1 if p.retry is None or p.retry.after_ms is None else p.retry.after_ms}",
         ]
     elif isinstance(env, Receipt):
         lines += [f"receipt_id={quoted(i)}" for i in p.ids]
@@ -241,6 +242,18 @@ def server_envelopes() -> dict[str, Envelope]:
                 "message": "OrderIntent failed validation",
                 "ref_id": "i-xyz-3",
                 "retry": {"policy": "none"},
+            },
+        ),
+        "error_alert_overloaded": ErrorAlert(
+            id="s-5o",
+            ts=TS,
+            seq=25,
+            payload={
+                "code": "overloaded",
+                "severity": "warning",
+                "message": "the copier backlog is full; send it again later",
+                "ref_id": "i-o-7",
+                "retry": {"policy": "resend_after", "after_ms": 2500},
             },
         ),
         "error_alert_details": ErrorAlert(

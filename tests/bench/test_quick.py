@@ -77,3 +77,31 @@ def test_copy_path_quick_mode_copies_every_open_and_close_with_reporting_followe
         assert measured["open"]["n"] == measured["close"]["n"] == measured["commands"] // 2
     assert run["max_sustained_rate"] > 0
     assert run["latency"]["cpu_pct"]["gateway"] > 0
+
+
+def test_copy_path_master_resends_refused_intents_until_every_signal_is_copied_once(
+    tmp_path: Path,
+) -> None:
+    # a bound of one waiting intent, re-read every 10 ms, at 200 signals/s: opens are
+    # refused (overloaded, close 1008); the master must back off, reconnect and resend
+    result = run_quick(
+        "copy_path.py",
+        tmp_path / "copy_path.json",
+        "--rates",
+        "3=200",
+        "--gateway-env",
+        "COPYGATE_INTENT_BACKLOG_MAX_WAITING=1",
+        "--gateway-env",
+        "COPYGATE_INTENT_BACKLOG_REFRESH_MS=10",
+        "--gateway-env",
+        "COPYGATE_INTENT_BACKLOG_RETRY_AFTER_MS=50",
+    )
+    [run] = result["runs"]
+    [overloaded] = run["sweep"]
+    assert overloaded["refusals"] > 0
+    assert overloaded["refused_by_gateway"] == overloaded["refusals"]
+    assert overloaded["reconnects"] >= overloaded["refusals"]
+    assert overloaded["resent"] > 0 and overloaded["all_confirmed"]
+    assert overloaded["missing"] == overloaded["lost"] == overloaded["duplicated"] == 0
+    assert not overloaded["sustained"]
+    assert overloaded["backlog"]["samples"] > 0

@@ -68,6 +68,11 @@ class FakeGateway:
         #: exchange bodies larger than this are answered 413 (None: no limit)
         self.max_body_bytes: int | None = None
         self.exchanges: list[tuple[int, int]] = []  #: (HTTP status, messages in the body)
+        #: account -> Retry-After seconds of its next refusals: an exchange body with an
+        #: OrderIntent gets 429 `overloaded` (what precedes the intent is applied)
+        self.overload_intents: dict[str, list[int]] = {}
+        #: (monotonic time, intent id) of every intent refused as overloaded (poll)
+        self.refused: list[tuple[float, str]] = []
         self._accounts: dict[str, _Account] = {}
         self._cond = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -258,6 +263,11 @@ class FakeGateway:
                 except EnvelopeError as exc:
                     self.invalid.append(f"{exc}: {json.dumps(raw)[:300]}")
                     continue
+                refusals = self.overload_intents.get(session.account_id)
+                if env.type == "OrderIntent" and refusals:
+                    self.refused.append((time.monotonic(), env.id))
+                    error = {"code": "overloaded", "message": "copier backlog full"}
+                    return 429, {"error": error, "_retry_after_s": refusals.pop(0)}
                 acc.received.append(json.loads(env.model_dump_json(exclude_none=True)))
                 acc.arrivals.append(time.monotonic())
                 if env.type == "InitRequest" and session.state == "authenticated":
@@ -288,8 +298,11 @@ class FakeGateway:
                 return
 
             def _reply(self, status: int, obj: dict[str, Any]) -> None:
+                retry_after = obj.pop("_retry_after_s", None)
                 data = json.dumps(obj).encode()
                 self.send_response(status)
+                if retry_after is not None:
+                    self.send_header("Retry-After", str(retry_after))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -364,6 +377,11 @@ class FakeStream:
         #: accounts whose reports/intents are recorded but never confirmed with a Receipt
         self.withhold_receipts: set[str] = set()
         self.receipts_sent: list[str] = []  #: EA envelope ids confirmed with a Receipt
+        #: account -> retry.after_ms of its next refusals: its next OrderIntent gets
+        #: ErrorAlert{overloaded} and close 1008, unrecorded, nothing after it read
+        self.refuse_intents: dict[str, list[int]] = {}
+        #: (monotonic time, intent id) of every intent refused as overloaded
+        self.refused: list[tuple[float, str]] = []
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -406,6 +424,25 @@ class FakeStream:
         conn = self._conns[account_id]
         asyncio.run_coroutine_threadsafe(conn.close(code, reason), self._loop).result(5)
 
+    async def _refuse(
+        self, connection: Any, account_id: str, intent_id: str, after_ms: int
+    ) -> None:
+        """As the gateway: ErrorAlert{overloaded, retry: resend_after}, then close 1008."""
+        self.refused.append((time.monotonic(), intent_id))
+        payload = {
+            "code": "overloaded",
+            "severity": "warning",
+            "message": "copier backlog full",
+            "ref_id": intent_id,
+            "retry": {"policy": "resend_after", "after_ms": after_ms},
+        }
+        with self.gateway._cond:  # a reply: numbered, not kept in the delivery log
+            acc = self.gateway._accounts[account_id]
+            acc.seq += 1
+            alert = {**self.gateway._env("ErrorAlert", payload), "seq": acc.seq}
+        await connection.send(json.dumps(alert))
+        await connection.close(1008, "overloaded")
+
     def _run(self) -> None:
         import asyncio
 
@@ -436,6 +473,10 @@ class FakeStream:
                     return
                 if env.type == "InitRequest":
                     receipts = bool(env.payload.receipts)  # type: ignore[union-attr]
+                refusals = self.refuse_intents.get(session.account_id)
+                if env.type == "OrderIntent" and refusals:
+                    await self._refuse(connection, session.account_id, env.id, refusals.pop(0))
+                    return
                 replies = []
                 with gateway._cond:
                     acc = gateway._accounts[session.account_id]

@@ -307,6 +307,72 @@ TEST(test_session_keeps_session_but_delays_exchange_on_transient_failure) {
   CHECK(s.CanExchange(1100));
 }
 
+TEST(test_session_reconnects_with_the_same_session_after_retry_after_ms_when_an_intent_is_refused) {
+  CSessionMachine s;
+  s.OnCreated(created("authenticated"), 0);
+  s.OnInitAck(5, 15, 10);
+  string id = s.SessionId();
+  s.OnOverloaded(2500);
+  CHECK(s.Overloaded());  // nothing more is written on the refusing connection
+  s.OnWsClosed(1008, 1000);
+  CHECK(s.IsOpen());  // no new session: the refusal closed the connection only
+  CHECK_EQ(s.SessionId(), id);
+  CHECK(!s.WantsSession(1000000));
+  CHECK(!s.Overloaded());
+  CHECK(!s.CanExchange(3499));  // not before retry.after_ms
+  CHECK(s.CanExchange(3500));
+}
+
+TEST(test_session_refused_again_and_again_waits_retry_after_ms_each_time_never_less) {
+  CSessionMachine s;
+  s.OnCreated(created("authenticated"), 0);
+  long now = 0;
+  for (int i = 0; i < 5; i++) {
+    s.OnInitAck(5, 15, now);
+    s.OnOverloaded(1000);
+    s.OnWsClosed(1008, now);
+    CHECK(!s.CanExchange(now + 999));
+    now += 1000;
+    CHECK(s.CanExchange(now));
+  }
+}
+
+TEST(test_session_close_1008_without_an_alert_keeps_the_session_and_backs_off) {
+  CSessionMachine s;
+  s.OnCreated(created("authenticated"), 0);
+  s.OnWsClosed(1008, 100);
+  CHECK(s.IsOpen());
+  CHECK(!s.CanExchange(1099));
+  CHECK(s.CanExchange(1100));
+  s.OnWsClosed(1008, 1100);  // no InitAck in between: the backoff grows
+  CHECK(!s.CanExchange(3099));
+  CHECK(s.CanExchange(3100));
+}
+
+TEST(test_session_overloaded_alert_without_after_ms_waits_the_minimum_backoff) {
+  CSessionMachine s;
+  s.OnCreated(created("authenticated"), 0);
+  s.OnOverloaded(-1);
+  s.OnWsClosed(1008, 0);
+  CHECK(!s.CanExchange(999));
+  CHECK(s.CanExchange(1000));
+}
+
+TEST(test_session_poll_refused_as_overloaded_waits_exactly_retry_after_without_growing_backoff) {
+  CSessionMachine s;
+  s.OnCreated(created("authenticated"), 0);
+  long now = 0;
+  for (int i = 0; i < 4; i++) {
+    s.OnExchangeResult(429, "overloaded", 1000, now);
+    CHECK(s.IsOpen());
+    CHECK(!s.CanExchange(now + 999));
+    now += 1000;
+    CHECK(s.CanExchange(now));
+  }
+  s.OnExchangeResult(429, "rate_limited", 1000, now);  // other 429s keep the growing backoff
+  CHECK(!s.CanExchange(now + 999));
+}
+
 TEST(test_session_does_not_back_off_when_a_body_is_refused_for_its_size) {
   CSessionMachine s;
   s.OnCreated(created("authenticated"), 0);

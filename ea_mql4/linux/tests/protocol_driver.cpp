@@ -80,6 +80,7 @@ static void dump_message(const SServerMessage &m) {
       out("severity=" + q(m.severity));
       out("message=" + q(m.message));
       out("ref_id=" + q(m.ref_id));
+      out("retry_after_ms=" + i(m.retry_after_ms));
       break;
     case CG_MSG_RECEIPT: {
       std::string ids = m.receipt_ids.utf8();

@@ -219,10 +219,17 @@ bool CCopyGatewayEa::Handle(const SServerMessage &m,const long now)
 void CCopyGatewayEa::Enqueue(const SServerMessage &msgs[])
   {
    // a Receipt takes effect at once, also behind a deferred trade (confirming
-   // twice is harmless); it is acknowledged in order like every message
+   // twice is harmless); it is acknowledged in order like every message. So does
+   // an `overloaded` refusal: the intent and all after it stay unconfirmed (on
+   // disk), nothing more is written on this connection, and the close 1008 that
+   // follows waits retry.after_ms, then resends them first on the same session
    for(int i=0;i<ArraySize(msgs);i++)
+     {
       if(msgs[i].kind==CG_MSG_RECEIPT && m_outbox.Confirm(msgs[i].receipt_ids))
          SaveOutbox();
+      if(msgs[i].kind==CG_MSG_ERROR_ALERT && msgs[i].code=="overloaded")
+         m_session.OnOverloaded(msgs[i].retry_after_ms);
+     }
    m_backlog.Add(msgs);
   }
 

@@ -162,10 +162,17 @@ void CCopyGatewayEa::PumpWs(const long now)
         }
       m_ws_was_open=true;
       m_outbox.RequeueUnconfirmed();
+      // a heartbeat ahead of the resent intents: when one is refused (overloaded)
+      // nothing after it is read, and heartbeats queued behind refused intents
+      // would let the session time out while it backs off and resends
+      SAccountInfo a;
+      CgReadAccount(a);
+      QueueFront(CgEncodeHeartbeat(NextId(),m_clock.NowMs(),m_inbox.AckSeq(),a));
+      m_session.HeartbeatSent(now);
       QueueInitRequest();  // every connection starts with InitRequest{ack_seq, receipts}
      }
    long ack=m_inbox.AckSeq();
-   if(WriteQueued()>0)
+   if(!m_session.Overloaded() && WriteQueued()>0)
       OnDelivered(ack);
    string texts[];
    m_ws.Poll(texts);

@@ -37,6 +37,7 @@ void CgResetMessage(SServerMessage &m)
    m.severity="";
    m.message="";
    m.ref_id="";
+   m.retry_after_ms=-1;
    m.reconnect_after_s=-1;
    m.command.command_id="";
    m.command.action="";
@@ -245,6 +246,9 @@ bool CgDecodeServerMessage(const CJsonDoc &doc,const int env,SServerMessage &m)
          return(CgInvalid(m,"ErrorAlert.message"));
       if(!CgOptString(doc,p,"ref_id",m.ref_id))
          return(CgInvalid(m,"ErrorAlert.ref_id"));
+      int retry=doc.Find(p,"retry");  // optional: {"policy": "resend_after", "after_ms": n}
+      if(retry>=0 && doc.Kind(retry)==JSON_OBJECT && !CgOptLong(doc,retry,"after_ms",m.retry_after_ms))
+         return(CgInvalid(m,"ErrorAlert.retry.after_ms"));
       m.kind=CG_MSG_ERROR_ALERT;
      }
    else if(m.type=="ShutdownNotice")

@@ -181,6 +181,7 @@ struct SServerMessage
    string            severity;
    string            message;        // also ShutdownNotice.message
    string            ref_id;
+   long              retry_after_ms; // ErrorAlert.retry.after_ms (resend_after), -1 = absent
    //--- ShutdownNotice
    double            reconnect_after_s; // -1 = absent
    //--- Receipt: the EA envelope ids the server recorded, "\n"-separated

@@ -46,8 +46,12 @@ int CgWsCloseAction(const int code)
       return(CG_CLOSE_STOP);
    if(code==4002)
       return(CG_CLOSE_RECONNECT);
-   return(CG_CLOSE_RECONNECT_LATER);  // 4004, 1000, 1006, 1008, 1009, ...
+   return(CG_CLOSE_RECONNECT_LATER);  // 4004, 1000, 1006, 1008 (same session: OnWsClosed), 1009, ...
   }
+
+//--- WebSocket close 1008 (policy: back off): the gateway refused an OrderIntent
+//--- (`overloaded`) or a rate; the session itself stays live
+#define CG_WS_CLOSE_BACK_OFF 1008
 
 //--- A user-facing explanation of why the EA stopped.
 string CgStopAdvice(const string reason)
@@ -80,6 +84,7 @@ private:
    bool              m_init_acked;      // InitAck received for this session
    bool              m_needs_init;      // InitRequest not sent yet for this session
    uint              m_jitter_state;    // LCG state for backoff jitter (0 = no jitter)
+   long              m_overload_ms;     // this connection was refused `overloaded`: wait this long (-1 = not)
 
    long              Backoff(void)
      {
@@ -102,6 +107,7 @@ private:
       m_state="";
       m_init_acked=false;
       m_needs_init=false;
+      m_overload_ms=-1;
      }
 
 public:
@@ -131,6 +137,8 @@ public:
    string            StopReason(void) const { return(m_stop_reason); }
    long              HeartbeatIntervalMs(void) const { return(m_hb_interval_ms); }
    long              RetryAtMs(void) const { return(m_retry_at_ms); }
+   //--- an intent was refused on this connection: nothing more is read, write nothing more
+   bool              Overloaded(void) const { return(m_overload_ms>=0); }
    bool              WantsSession(const long now) const
      {
       return(m_link==CG_LINK_IDLE || (m_link==CG_LINK_BACKOFF && now>=m_retry_at_ms));
@@ -213,6 +221,13 @@ public:
          m_link=CG_LINK_IDLE;
          return;
         }
+      if(status==429 && error_code=="overloaded" && retry_after_ms>0)
+        {
+         // an OrderIntent refused, nothing wrong with the link: the body goes again
+         // (intent first) after exactly Retry-After; the server paces, no growing backoff
+         m_exchange_at_ms=now+retry_after_ms;
+         return;
+        }
       m_failures++;
       long delay=Backoff();
       if(retry_after_ms>delay)
@@ -241,9 +256,30 @@ public:
       m_link=CG_LINK_BACKOFF;
       m_retry_at_ms=now+delay;
      }
+   //--- WebSocket transport: ErrorAlert{overloaded, retry.after_ms} (-1 = absent);
+   //--- the close 1008 that follows keeps the session and waits this long
+   void              OnOverloaded(const long after_ms)
+     {
+      m_overload_ms=(after_ms>0 ? after_ms : CG_BACKOFF_MIN_MS);
+     }
    //--- WebSocket transport: the connection closed with `code`
    void              OnWsClosed(const int code,const long now)
      {
+      long overload_ms=m_overload_ms;
+      m_overload_ms=-1;
+      if(code==CG_WS_CLOSE_BACK_OFF && m_link==CG_LINK_OPEN)
+        {
+         // only the connection ended: reconnect with the same session token, no sooner
+         // than the server asked (retry.after_ms), else after the growing backoff
+         long delay=overload_ms;
+         if(delay<0)
+           {
+            m_failures++;
+            delay=Backoff();
+           }
+         m_exchange_at_ms=now+delay;
+         return;
+        }
       if(code==4001)
          OnClosed("preempted",-1,now);
       else if(code==4003)
@@ -261,6 +297,7 @@ public:
    void              OnInitAck(const double heartbeat_interval_s,const double heartbeat_timeout_s,const long now)
      {
       m_init_acked=true;
+      m_failures=0;  // a working connection: the next failure backs off from the start
       m_state="authenticated";
       if(heartbeat_interval_s>0)
          m_hb_interval_ms=(long)(heartbeat_interval_s*1000.0);
