@@ -29,6 +29,10 @@ class CopierSettings(BaseSettings):
     fan_out_read: int = Field(default=2, ge=1, le=64)
     #: Stream entries read per XREADGROUP call.
     batch: int = Field(default=64, ge=1, le=10_000)
+    #: EA events (ExecutionReports, snapshots) read per XREADGROUP call. Larger than
+    #: `batch`: at N followers every copied intent brings N reports. While a read of
+    #: them comes back full, new intents are left unread (reports first).
+    report_batch: int = Field(default=1024, ge=1, le=10_000)
     #: How long one XREADGROUP call blocks waiting for entries (ms).
     block_ms: int = Field(default=500, ge=1)
     #: A pending entry idle this long is claimed (XAUTOCLAIM) by another consumer (ms).

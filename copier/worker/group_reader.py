@@ -10,6 +10,13 @@
   consumer (a dead or stuck one); each claim counts as a failed attempt.
 - Entries of a narrow stream whose partition was busy are *deferred*: handed out
   again with the next read instead of waited for.
+- *Report* streams (the EA-event streams) are read with their own, larger count:
+  at N followers every copied intent brings N ExecutionReports, so a read of as
+  many reports as intents would let reports fall behind without bound. While
+  they are behind (the last read of a report stream came back full), new intents
+  are not read (`ReportBackPressure`): the backlog then waits in the intent
+  stream, where the gateway's admission control bounds it, and the fills that
+  closes wait for are applied first.
 """
 
 from __future__ import annotations
@@ -27,7 +34,13 @@ from redis.exceptions import ResponseError
 from copier.keys import CONSUMER_GROUP, CopierKeys
 from copier.worker.stream_entry import StreamEntry, entry_key, failure_field
 
-__all__ = ["DEFERRED_RETRY_MS", "NON_BLOCKING_POLL_S", "ConsumerGroupReader"]
+__all__ = [
+    "DEFERRED_RETRY_MS",
+    "MAX_ROUNDS_HELD_BACK",
+    "NON_BLOCKING_POLL_S",
+    "ConsumerGroupReader",
+    "ReportBackPressure",
+]
 
 _log = logging.getLogger("copygate.copier.streams")
 
@@ -36,6 +49,35 @@ DEFERRED_RETRY_MS = 2
 
 #: Poll interval when the store does not block on XREADGROUP (the embedded store).
 NON_BLOCKING_POLL_S = 0.01
+
+#: Consecutive reads at most that leave new intents unread while reports are behind
+#: (then intents are read once anyway: reports that never stop coming cannot starve them).
+MAX_ROUNDS_HELD_BACK = 16
+
+
+class ReportBackPressure:
+    """Whether the next read leaves the held-back streams (new intents) unread.
+
+    Pure: fed with what each read of the report streams returned. Reports are
+    behind when a report stream's read came back full (more are waiting); then
+    up to `max_rounds` reads in a row skip the held-back streams.
+    """
+
+    def __init__(self, max_rounds: int = MAX_ROUNDS_HELD_BACK) -> None:
+        self._max_rounds = max_rounds  #: consecutive reads that may hold intents back
+        self._behind = False  #: the last read of a report stream came back full
+        self._held_rounds = 0  #: reads in a row that held intents back
+        self.rounds_held_back = 0  #: reads that held intents back, over the reader's life
+
+    def holds_back(self) -> bool:
+        """True when the next read should leave the held-back streams unread."""
+        return self._behind and self._held_rounds < self._max_rounds
+
+    def after_read(self, *, held_back: bool, reports_full: bool) -> None:
+        """Record one read: whether it held intents back and whether its reports were full."""
+        self._held_rounds = self._held_rounds + 1 if held_back else 0
+        self.rounds_held_back += held_back
+        self._behind = reports_full
 
 
 class ConsumerGroupReader:
@@ -52,6 +94,8 @@ class ConsumerGroupReader:
         batch: int,
         pause_after_read_ms: int,
         narrow: dict[str, int],
+        reports: dict[str, int] | None = None,
+        held_back: frozenset[str] = frozenset(),
     ) -> None:
         self._redis = redis  #: bytes-mode client
         self._keys = keys  #: copier key names
@@ -62,6 +106,11 @@ class ConsumerGroupReader:
         #: streams read a few entries at a time (stream -> count), so that one consumer
         #: does not take all of them while others are free (the fan-out stream)
         self._narrow = narrow
+        #: report streams, read ahead with their own (larger) count (stream -> count)
+        self._reports = dict(reports or {})
+        #: streams not read while reports are behind (the intent streams)
+        self._held_back = held_back
+        self.back_pressure = ReportBackPressure()  #: when reports hold intents back
         #: narrow-stream entries whose partition was busy: retried with the next read
         self._deferred: dict[str, list[StreamEntry]] = {s: [] for s in self._narrow}
         self._pause = pause_after_read_ms  #: TEST HOOK: sleep between read and processing
@@ -93,23 +142,27 @@ class ConsumerGroupReader:
         answer is followed by a short sleep, so an idle worker does not spin a core.
         """
         reply: Any
+        hold_back = self.back_pressure.holds_back()
+        streams = [s for s in self._streams if not (hold_back and s in self._held_back)]
         if self._keys.cluster:  # one XREADGROUP per stream (slot), pipelined per node
             async with self._redis.pipeline(transaction=False) as pipe:
-                for stream in self._streams:
-                    count = self._narrow.get(stream, self._batch)
-                    pipe.xreadgroup(CONSUMER_GROUP, self.consumer, {stream: ">"}, count=count)
+                for stream in streams:
+                    pipe.xreadgroup(
+                        CONSUMER_GROUP, self.consumer, {stream: ">"}, count=self._count(stream)
+                    )
                 replies: list[Any] = await pipe.execute()
             reply = [row for each in replies for row in each or ()]
-        elif self._narrow:
-            reply = await self._read_narrow(block_ms)
+        elif self._narrow or self._reports:
+            reply = await self._read_counted(streams, block_ms)
         else:
             reply = await self._redis.xreadgroup(
                 CONSUMER_GROUP,
                 self.consumer,
-                dict.fromkeys(self._streams, ">"),
+                dict.fromkeys(streams, ">"),
                 count=self._batch,
                 block=block_ms if self._blocking else None,
             )
+        self.back_pressure.after_read(held_back=hold_back, reports_full=self._reports_full(reply))
         entries = [
             StreamEntry(stream.decode(), entry_id.decode(), fields)
             for stream, rows in reply or ()
@@ -129,17 +182,42 @@ class ConsumerGroupReader:
             await asyncio.sleep(self._pause / 1000)
         return entries
 
-    async def _read_narrow(self, block_ms: int) -> Any:
-        """Read the wide streams `batch` and each narrow stream its own count at a time
-        (one pipelined round trip, not blocking); when all are empty, block on every
-        stream for at most one entry each (woken by the first entry to arrive)."""
-        wide = [s for s in self._streams if s not in self._narrow]
+    def _count(self, stream: str) -> int:
+        """Entries one read takes of `stream`: its narrow or report count, else the batch."""
+        return self._narrow.get(stream) or self._reports.get(stream) or self._batch
+
+    def _reports_full(self, reply: Any) -> bool:
+        """True when a report stream's read in `reply` came back full (more are waiting)."""
+        return any(
+            len(rows) >= self._reports[name]
+            for stream, rows in reply or ()
+            if (name := stream.decode()) in self._reports
+        )
+
+    async def _read_counted(self, streams: list[str], block_ms: int) -> Any:
+        """Read `streams`, each group at its own count (the other streams `batch`, the
+        report streams theirs, each narrow stream its own) in one pipelined round
+        trip, not blocking; when all are empty, block on every stream for at most one
+        entry each (woken by the first entry to arrive)."""
+        wide = [s for s in streams if s not in self._narrow and s not in self._reports]
+        reports = [s for s in streams if s in self._reports]
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xreadgroup(
-                CONSUMER_GROUP, self.consumer, dict.fromkeys(wide, ">"), count=self._batch
-            )
-            for stream, count in self._narrow.items():
-                pipe.xreadgroup(CONSUMER_GROUP, self.consumer, {stream: ">"}, count=count)
+            if wide:
+                pipe.xreadgroup(
+                    CONSUMER_GROUP, self.consumer, dict.fromkeys(wide, ">"), count=self._batch
+                )
+            if reports:
+                pipe.xreadgroup(
+                    CONSUMER_GROUP,
+                    self.consumer,
+                    dict.fromkeys(reports, ">"),
+                    count=max(self._reports[s] for s in reports),
+                )
+            for stream in streams:
+                if stream in self._narrow:
+                    pipe.xreadgroup(
+                        CONSUMER_GROUP, self.consumer, {stream: ">"}, count=self._narrow[stream]
+                    )
             replies: list[Any] = await pipe.execute()
         rows = [row for reply in replies for row in reply or ()]
         if rows or not self._blocking:

@@ -77,6 +77,8 @@ class OrderedStreams:
         batch: int = 64,
         pause_after_read_ms: int = 0,
         narrow: Mapping[str, int] | None = None,
+        reports: Mapping[str, int] | None = None,
+        held_back: frozenset[str] = frozenset(),
     ) -> None:
         self._redis = redis  #: bytes-mode client
         self._keys = keys  #: copier key names
@@ -98,6 +100,8 @@ class OrderedStreams:
             batch=batch,
             pause_after_read_ms=pause_after_read_ms,
             narrow=dict(narrow or {}),
+            reports=dict(reports or {}),
+            held_back=held_back,
         )
 
     async def ensure_groups(self) -> None:
@@ -111,6 +115,11 @@ class OrderedStreams:
     async def claim(self) -> list[tuple[StreamEntry, int]]:
         """Entries idle too long in any consumer, now ours, with their claim counts."""
         return await self._reader.claim()
+
+    @property
+    def rounds_held_back(self) -> int:
+        """Reads that left new intents unread because reports were behind."""
+        return self._reader.back_pressure.rounds_held_back
 
     # ---- processing --------------------------------------------------------------
     async def process(self, entry: StreamEntry, claims: int = 0) -> None:

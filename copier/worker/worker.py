@@ -106,6 +106,8 @@ class CopierWorker:
             batch=settings.batch,
             pause_after_read_ms=settings.test_pause_after_read_ms,
             narrow={ckeys.fan_out_stream(n): settings.fan_out_read for n in partitions},
+            reports={store.keys.ea_inbox_stream(n): settings.report_batch for n in partitions},
+            held_back=frozenset(store.keys.intent_stream(n) for n in partitions),
         )  #: ordered stream consumption
         #: stream -> the handler of a batch of its entries (`OrderedStreams.process_together`)
         self._together: dict[str, BatchHandler] = {
