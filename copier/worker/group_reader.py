@@ -51,8 +51,10 @@ DEFERRED_RETRY_MS = 2
 NON_BLOCKING_POLL_S = 0.01
 
 #: Consecutive reads at most that leave new intents unread while reports are behind
-#: (then intents are read once anyway: reports that never stop coming cannot starve them).
-MAX_ROUNDS_HELD_BACK = 16
+#: (then intents are read once anyway: reports that never stop coming cannot starve
+#: them). 64 reads of 1,024 reports drain what one read of 64 intents makes for up
+#: to 1,000 followers.
+MAX_ROUNDS_HELD_BACK = 64
 
 
 class ReportBackPressure:
