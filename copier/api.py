@@ -245,7 +245,9 @@ class CopierRoutes:
         follower = self._account(request, "follower_id")
         await self._require(request, follower)
         master = request.query_params.get("master_id") or None
-        rows = await self.followers.copies(follower, limit=self._limit(request), master_id=master)
+        rows = await self.followers.copy_store.copies(
+            follower, limit=self._limit(request), master_id=master
+        )
         return json_response({"copies": [copy_view(*row) for row in rows]})
 
     async def audit(self, request: Request) -> Response:

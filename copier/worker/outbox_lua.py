@@ -1,4 +1,4 @@
-"""The outbox flush's Lua scripts (see `copier.worker.store.FollowerStore.flush`).
+"""The outbox flush's Lua scripts (see `copier.worker.outbox_store.OutboxStore.flush`).
 
 `OUTBOX_CLAIM`: before a flush hands envelopes to the delivery log, claim them,
 and every older entry of the same accounts that is waiting for its writer or is

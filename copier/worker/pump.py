@@ -17,30 +17,26 @@ between) is retried on fresh state, up to `MAX_COMMIT_ATTEMPTS` times.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from opentelemetry import trace
-from opentelemetry.trace import Link, Span, SpanKind, Tracer
+from opentelemetry.trace import SpanKind, Tracer
 
-from copier.core import MasterSignal, derive_command_id, reconcile_master, retry_command_id
+from copier.core import MasterSignal, derive_command_id
 from copier.core.shared_plans import SharedPlans
-from copier.errors import SnapshotAhead
 from copier.metrics import CopyMetrics
 from copier.worker.codec import decode_signals
+from copier.worker.commit_conflict import MAX_COMMIT_ATTEMPTS, CommitConflict
 from copier.worker.decide import (
     FollowerWrite,
     OutboxItem,
-    decide_follower_snapshot,
-    decide_report,
-    decide_reports,
     decide_signals,
 )
+from copier.worker.report_pump import SNAPSHOT_WAIT_MS, ReportPump
 from copier.worker.shards import FanOutShards, shard_of, split_partition
-from copier.worker.state import DELIVERY_CHECK_SESSION, CopyRecord, MasterBook, apply_master_intent
+from copier.worker.state import CopyRecord, apply_master_intent
 from copier.worker.store import FollowerStore
 from copier.worker.streams import StreamEntry
 from copier.worker.withdrawn import mark_withdrawn
@@ -48,37 +44,26 @@ from gateway.clock import Clock
 from gateway.telemetry import context_from_traceparent, current_traceparent
 from schemas.codes import ExecutionStatus
 from schemas.envelope import (
-    ExecutionReport,
     OrderIntent,
-    SyncSnapshot,
     parse_client_envelope,
 )
-from schemas.messages import ExecutionReportPayload, SyncSnapshotPayload
+from schemas.messages import ExecutionReportPayload
 from schemas.subscriptions import SubscriptionView
 
 __all__ = [
     "FAN_OUT_PART",
     "MAX_COMMIT_ATTEMPTS",
+    "SNAPSHOT_WAIT_MS",
     "CommitConflict",
     "CopierPump",
     "PumpCounters",
+    "ReportPump",
 ]
 
 _log = logging.getLogger("copygate.copier")
 
-#: Commits of one decision before giving up (the entry then stays pending).
-MAX_COMMIT_ATTEMPTS = 20
-
-#: How long a master's snapshot may wait for the intents sent ahead of it (from its
-#: stream entry's time; below the claims before a dead letter: 5 x claim_idle_ms).
-SNAPSHOT_WAIT_MS = 20_000
-
 #: Followers of one intent decided and written together (parts run concurrently).
 FAN_OUT_PART = 250
-
-
-class CommitConflict(RuntimeError):
-    """A follower record kept changing under a decision."""
 
 
 @dataclass
@@ -115,31 +100,13 @@ class CopierPump:
         self.counters = PumpCounters()  #: what happened
         self.metrics = metrics  #: Prometheus copy outcomes and latencies (or none)
         self.tracer = tracer or trace.get_tracer("copygate.copier")  #: copier spans
+        #: the EA event stream: reports and snapshots (commits through `commit`)
+        self.reports = ReportPump(self, clock, grace_ms=grace_ms)
 
     # ---- stream handlers -----------------------------------------------------------
     async def on_intent_entry(self, entry: StreamEntry) -> None:
         """Handler of the intent stream: one master OrderIntent."""
         await self._master_intents(entry.account_id, [entry])
-
-    async def on_inbox_entry(self, entry: StreamEntry) -> None:
-        """Handler of the EA event stream: ExecutionReports and SyncSnapshots."""
-        envelope = parse_client_envelope(bytes(entry.fields[b"body"]))
-        account = entry.account_id
-        if isinstance(envelope, ExecutionReport):
-            await self.on_report(
-                account,
-                envelope.payload,
-                signal_expired=_is_delivery_check(entry),
-                report_trace=entry.fields.get(b"traceparent"),
-            )
-        elif isinstance(envelope, SyncSnapshot):
-            await self.on_snapshot(
-                account,
-                envelope.payload,
-                round_id=envelope.id,
-                taken_ms=envelope.ts,
-                entry_id=entry.entry_id,
-            )
 
     async def on_intent_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
         """Batch handler of the intent stream: each master's waiting intents fanned out
@@ -191,7 +158,7 @@ class CopierPump:
                 )
             )
         try:
-            await self._fan_out_or_split(signals, views, unfinished)
+            await self.fan_out_or_split(signals, views, unfinished)
         finally:
             for span in spans:
                 span.end()
@@ -200,7 +167,7 @@ class CopierPump:
             book = apply_master_intent(book, envelope.id, envelope.payload, envelope.ts)
         await self.store.put_master_book(master, book)
 
-    async def _fan_out_or_split(
+    async def fan_out_or_split(
         self,
         signals: Sequence[MasterSignal],
         views: Mapping[str, SubscriptionView] | None = None,
@@ -220,30 +187,6 @@ class CopierPump:
                 self.counters.splits += await self.shards.split(signals, views)
                 return
         await self.fan_out_many(signals, views)
-
-    async def on_inbox_entries(self, groups: Mapping[str, Sequence[StreamEntry]]) -> None:
-        """Batch handler of the EA event stream: several accounts' entries, each in order.
-
-        Accounts whose entries are all ExecutionReports are applied together
-        (`on_reports`: one load, decide, commit for all of them); any other
-        account's entries go one at a time through `on_inbox_entry`.
-        """
-        reports: dict[str, list[tuple[ExecutionReportPayload, bytes | None]]] = {}
-        others: list[StreamEntry] = []
-        for account, entries in groups.items():
-            envelopes = [parse_client_envelope(bytes(e.fields[b"body"])) for e in entries]
-            payloads = [
-                (e.payload, entry.fields.get(b"traceparent"))
-                for e, entry in zip(envelopes, entries, strict=True)
-                if isinstance(e, ExecutionReport) and not _is_delivery_check(entry)
-            ]
-            if len(payloads) == len(entries):
-                reports[account] = payloads
-            else:
-                others += entries
-        await self.on_reports(reports)
-        for entry in others:
-            await self.on_inbox_entry(entry)
 
     async def on_fan_out_entry(self, entry: StreamEntry) -> None:
         """Handler of the fan-out stream: one shard entry (`copier.worker.shards`)."""
@@ -315,7 +258,7 @@ class CopierPump:
                 return
             loaded, more = await asyncio.gather(
                 self.store.load({f: ids[0] for f, ids in wanted.items()}),
-                self.store.copy_records({f: ids[1:] for f, ids in wanted.items()}),
+                self.store.copy_store.copy_records({f: ids[1:] for f, ids in wanted.items()}),
             )
             now = self._clock()
             shared = SharedPlans(now)  # followers with identical inputs: planned once
@@ -342,7 +285,7 @@ class CopierPump:
                             shared=shared,
                         )
                     )
-            retry = await self._commit(
+            retry = await self.commit(
                 writes,
                 {w.after.account_id: {master: views[w.after.account_id]} for w in writes},
                 now,
@@ -350,7 +293,7 @@ class CopierPump:
             wanted = {f: wanted[f] for f in retry}
         raise CommitConflict(f"intents of {master}: follower records kept changing")
 
-    async def _commit(
+    async def commit(
         self,
         writes: list[FollowerWrite],
         views: Mapping[str, Mapping[str, SubscriptionView]],
@@ -364,7 +307,7 @@ class CopierPump:
         """
         if any(w.withdrawn for w in writes):  # the withdrawn cancels' copy records
             wanted = {w.after.account_id: list(w.withdrawn) for w in writes if w.withdrawn}
-            stored = await self.store.copy_records(wanted)
+            stored = await self.store.copy_store.copy_records(wanted)
             writes = [mark_withdrawn(w, stored.get(w.after.account_id, {}), now) for w in writes]
         results = await self.store.commit(writes, now_ms=now, views=views)
         committed = [w for w, ok in zip(writes, results, strict=True) if ok]
@@ -384,235 +327,10 @@ class CopierPump:
         )
         return lost
 
-    # ---- reports and snapshots ---------------------------------------------------
-    async def on_report(
-        self,
-        follower: str,
-        report: ExecutionReportPayload,
-        *,
-        not_delivered: bool = False,
-        signal_expired: bool = False,
-        report_trace: bytes | None = None,
-    ) -> None:
-        """Apply one ExecutionReport (or a not-delivered or not-sent verdict) of a follower.
-
-        Its span, ``copier.report``, continues the trace of the intent's copy (the
-        copy record's `trace_parent`) and links to the span that received the
-        report (`report_trace`, from the EA event stream entry).
-        """
-        base = retry_command_id(report.command_id, 0)
-        subs = await self.store.subscriptions_of(follower)
-        with contextlib.ExitStack() as span:
-            for attempt in range(MAX_COMMIT_ATTEMPTS):
-                item = (await self.store.load({follower: base}))[follower]
-                if attempt == 0:
-                    span.enter_context(self._report_span(follower, report, item.copy, report_trace))
-                now = self._clock()
-                write = decide_report(
-                    item.record,
-                    report,
-                    item.copy,
-                    subs,
-                    item.ctx,
-                    now,
-                    grace_ms=self._grace,
-                    not_delivered=not_delivered,
-                    signal_expired=signal_expired,
-                )
-                if write is None:
-                    return
-                self.counters.report_steps += 1
-                befores = {item.copy.command_id: item.copy} if item.copy else None
-                if not await self._commit([write], {follower: subs}, now, befores):
-                    self.counters.reports += 1
-                    return
-            raise CommitConflict(f"report {report.command_id}: follower record kept changing")
-
-    def _report_span(
-        self,
-        follower: str,
-        report: ExecutionReportPayload,
-        copy: CopyRecord | None,
-        report_trace: bytes | None,
-    ) -> AbstractContextManager[Span]:
-        received = context_from_traceparent(report_trace)
-        links = [Link(trace.get_current_span(received).get_span_context())] if received else []
-        return self.tracer.start_as_current_span(
-            "copier.report",
-            context=context_from_traceparent(copy.trace_parent if copy else None),
-            kind=SpanKind.CONSUMER,
-            links=links,
-            attributes={
-                "copygate.account_id": follower,
-                "copygate.command_id": report.command_id,
-                "copygate.status": report.status.value,
-            },
-        )
-
-    async def on_reports(
-        self, reports: Mapping[str, Sequence[tuple[ExecutionReportPayload, bytes | None]]]
-    ) -> None:
-        """Apply the waiting ExecutionReports of many followers in one step.
-
-        One load of every follower (plus one read of the copy records beyond the
-        first per follower), one pure fold per follower (`decide_reports`: the
-        reports in order, a close parked behind an open's fill released in the
-        same write) and one commit of all of them; followers whose commit lost a
-        race are decided again on fresh state.
-        """
-        traces = {r.command_id: t for rs in reports.values() for r, t in rs}
-        pending = {f: [r for r, _ in rs] for f, rs in reports.items() if rs}
-        if not pending:
-            return
-        subs = await self.store.subscriptions_of_many(list(pending))
-        with contextlib.ExitStack() as spans:
-            await self._apply_reports(pending, subs, traces, spans)
-
-    async def _apply_reports(
-        self,
-        pending: dict[str, list[ExecutionReportPayload]],
-        subs: Mapping[str, Mapping[str, SubscriptionView]],
-        traces: Mapping[str, bytes | None],
-        spans: contextlib.ExitStack,
-    ) -> None:
-        traced: set[str] = set()
-        for _attempt in range(MAX_COMMIT_ATTEMPTS):
-            if not pending:
-                return
-            bases = {
-                f: [retry_command_id(r.command_id, 0) for r in rs] for f, rs in pending.items()
-            }
-            loaded, more = await asyncio.gather(
-                self.store.load({f: ids[0] for f, ids in bases.items()}),
-                self.store.copy_records({f: ids[1:] for f, ids in bases.items()}),
-            )
-            now = self._clock()
-            writes: list[FollowerWrite] = []
-            befores: dict[str, CopyRecord] = {}
-            for follower, item in loaded.items():
-                copies = dict(more.get(follower, {}))
-                if item.copy is not None:
-                    copies[item.copy.command_id] = item.copy
-                befores.update(copies)
-                for report in pending[follower]:
-                    if report.command_id not in traced:
-                        traced.add(report.command_id)
-                        copy = copies.get(retry_command_id(report.command_id, 0))
-                        trace_of = traces.get(report.command_id)
-                        span = self._report_span(follower, report, copy, trace_of)
-                        spans.enter_context(span)
-                write = decide_reports(
-                    item.record,
-                    pending[follower],
-                    copies,
-                    subs[follower],
-                    item.ctx,
-                    now,
-                    grace_ms=self._grace,
-                )
-                if write is not None:
-                    writes.append(write)
-            self.counters.report_steps += 1
-            lost = await self._commit(
-                writes, {w.after.account_id: subs[w.after.account_id] for w in writes}, now, befores
-            )
-            self.counters.reports += sum(
-                len(pending[w.after.account_id]) for w in writes if w.after.account_id not in lost
-            )
-            pending = {f: pending[f] for f in lost}
-        raise CommitConflict(f"reports of {sorted(pending)}: follower records kept changing")
-
-    async def on_snapshot(
-        self,
-        account: str,
-        snapshot: SyncSnapshotPayload,
-        *,
-        round_id: str,
-        taken_ms: int = 0,
-        entry_id: str | None = None,
-    ) -> None:
-        """Reconcile an account's SyncSnapshot: as a master, as a follower, or both.
-
-        `taken_ms` is the snapshot envelope's `ts`, `entry_id` its stream entry. As a
-        master, a snapshot taken before the newest intent already applied is out of
-        date (the streams are read independently, and a killed worker's entries are
-        claimed late) and reconciles nothing: it would undo what that intent did.
-        One that reached the streams after intents of the same master the copier has
-        not processed yet waits for them (`SnapshotAhead`: the entry stays pending
-        and is claimed again), for up to `SNAPSHOT_WAIT_MS`; reconciled against a
-        book without them it would close what they opened or moved. As a follower, a
-        snapshot taken before the newest ExecutionReport applied (its
-        `executed_at_ms`) reconciles nothing either (`decide_follower_snapshot`).
-        """
-        self.counters.snapshots += 1
-        if await self.store.followers_of(account):
-            if entry_id is not None and await self._ahead(account, entry_id):
-                raise SnapshotAhead(f"snapshot {round_id} of {account} waits for its intents")
-            await self._master_snapshot(account, snapshot, round_id, taken_ms)
-        subs = await self.store.subscriptions_of(account)
-        if not subs:
-            return
-        for _attempt in range(MAX_COMMIT_ATTEMPTS):
-            item = (await self.store.load({account: None}))[account]
-            if not item.record.links.links:
-                return
-            now = self._clock()
-            write = decide_follower_snapshot(
-                item.record,
-                snapshot,
-                round_id,
-                subs,
-                item.ctx,
-                now,
-                grace_ms=self._grace,
-                taken_ms=taken_ms,
-            )
-            if write is None:
-                _log.info("follower %s: snapshot %s predates a report, skipped", account, round_id)
-                return
-            if not await self._commit([write], {account: subs}, now):
-                return
-        raise CommitConflict(f"snapshot {round_id}: follower record kept changing")
-
-    async def _ahead(self, master: str, entry_id: str) -> bool:
-        age_ms = self._clock() - int(entry_id.split("-", 1)[0])
-        return age_ms < SNAPSHOT_WAIT_MS and await self.store.intents_behind(master, entry_id)
-
-    async def _master_snapshot(
-        self, master: str, snapshot: SyncSnapshotPayload, round_id: str, taken_ms: int
-    ) -> None:
-        book = await self.store.master_book(master)
-        if taken_ms < book.as_of_ms:
-            _log.info("master %s: snapshot %s predates the book, skipped", master, round_id)
-            return
-        synthetic = reconcile_master(
-            list(book.positions.values()),
-            list(book.orders.values()),
-            snapshot,
-            round_id=round_id,
-        )
-        equity = await self.store.equity(master)
-        for found in synthetic:
-            if found.intent_id in book.applied:
-                continue
-            _log.info("master %s reconciled: %s", master, found.intent_id)
-            signal = MasterSignal(master, found.intent_id, found.intent, self._clock(), equity)
-            await self._fan_out_or_split([signal])
-        applied = (*book.applied, *(s.intent_id for s in synthetic))[-256:]
-        await self.store.put_master_book(
-            master,
-            MasterBook(
-                positions={p.ticket: p for p in snapshot.positions},
-                orders={o.ticket: o for o in snapshot.orders},
-                applied=applied,
-                as_of_ms=max(book.as_of_ms, taken_ms),
-            ),
-        )
-
     # ---- outbox ----------------------------------------------------------------------
     async def flush(self, items: Iterable[tuple[str, OutboxItem]]) -> None:
         """Hand outbox items to the delivery logs; refused commands are recorded as such."""
-        results = await self.store.flush(items, now_ms=self._clock())
+        results = await self.store.outbox.flush(items, now_ms=self._clock())
         for account, result in results.items():
             self.counters.commands += len(result.queued)
             for envelope_id in result.refused:
@@ -622,7 +340,7 @@ class CopierPump:
                         status=ExecutionStatus.REJECTED,
                         error_message="not delivered: the follower's delivery log is full",
                     )
-                    await self.on_report(account, refused, not_delivered=True)
+                    await self.reports.on_report(account, refused, not_delivered=True)
 
     async def sweep(self) -> int:
         """Enqueue due outbox items (retries, and orphans of writers that died).
@@ -630,11 +348,11 @@ class CopierPump:
         Also reads the queued and delivered times of copies reported since the
         last sweep, for the latency histograms (one pipeline).
         """
-        due: list[tuple[str, OutboxItem]] = await self.store.due_outbox(self._clock())
+        due: list[tuple[str, OutboxItem]] = await self.store.outbox.due_outbox(self._clock())
         if due:
             await self.flush(due)
         if self.metrics is not None and (awaiting := self.metrics.take_awaiting()):
-            times = await self.store.command_times(
+            times = await self.store.copy_store.command_times(
                 [(a.follower_id, a.command_id) for a in awaiting]
             )
             self.metrics.observe_split(awaiting, times)
@@ -650,8 +368,3 @@ async def _all(calls: Iterable[Awaitable[None]]) -> None:
 
 async def _false() -> bool:
     return False
-
-
-def _is_delivery_check(entry: StreamEntry) -> bool:
-    """The gateway's delivery check wrote it: an open that expired before it was sent."""
-    return entry.fields.get(b"session_id") == DELIVERY_CHECK_SESSION.encode()

@@ -1,19 +1,12 @@
-"""Redis I/O of the worker: load follower state, commit decisions, run the outbox.
+"""Redis I/O of the worker: load follower state, commit decisions (the outbox: `outbox_store`).
 
 A fan-out costs a handful of script calls, not a few per follower: one
 `LOAD_MANY` per 250 followers reads versions, EA state and copy records; one
 `COMMIT_MANY` per 250 decisions checks each follower's version and applies that
 follower's writes (atomically; a decision that lost its check writes nothing and
-is decided again on fresh state). Commands reach the follower's delivery log through the
-**outbox**: the commit stores each envelope in the follower's outbox hash, the
-writer then claims them with ONE `OUTBOX_CLAIM` call (with every older entry of
-the same accounts still waiting for its writer, in decision order; a claimed
-entry is enqueued by no other flush), hands every claimed envelope to ONE
-`DeliveryLog.enqueue_many` call (idempotent by envelope id) and finally ONE
-`OUTBOX_DONE` call drops the entries of every account. A writer that dies in
-between leaves the entries behind; the next writer of the account or the
-sweeper (once they are ``grace_ms`` old) enqueues them. Retries are outbox
-entries whose due time is the backoff deadline.
+is decided again on fresh state). Each envelope of a decision goes into the
+follower's outbox in the same commit; `OutboxStore` (`store.outbox`,
+`copier.worker.outbox_store`) claims, flushes and drops it.
 
 Decoded follower records are kept by the (version, epoch) they were read or
 written at (`DecodeCache`). Every write of a record goes through `COMMIT_MANY`,
@@ -26,9 +19,8 @@ link fields that changed (`encode_changes`).
 
 from __future__ import annotations
 
-import logging
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -45,7 +37,8 @@ from copier.worker.codec import (
     decode_master_book,
     encode_master_book,
 )
-from copier.worker.decide import FollowerContext, FollowerWrite, OutboxItem
+from copier.worker.copy_store import CopyStore
+from copier.worker.draft import FollowerContext, FollowerWrite
 from copier.worker.evalsha import evalsha_many
 from copier.worker.lua import (
     COMMIT_MANY,
@@ -53,8 +46,8 @@ from copier.worker.lua import (
     commit_templates,
     load_templates,
 )
-from copier.worker.ops import commit_decision, netstrings, read_outbox_value
-from copier.worker.outbox_lua import OUTBOX_CLAIM, OUTBOX_DONE, claim_templates, outbox_templates
+from copier.worker.ops import commit_decision, netstrings
+from copier.worker.outbox_store import FlushResult, OutboxStore
 from copier.worker.partitions import chunks, keyed_call
 from copier.worker.state import CopyRecord, FollowerRecord, MasterBook
 from gateway.store.keys import RedisKeys
@@ -63,9 +56,8 @@ from gateway.store.redis_errors import translates_redis_errors
 from schemas.messages import InitRequestPayload, SymbolSpec
 from schemas.subscriptions import SubscriptionSettings, SubscriptionView
 
-__all__ = ["FlushResult", "FollowerStore", "Loaded"]
+__all__ = ["CopyStore", "FlushResult", "FollowerStore", "Loaded", "OutboxStore"]
 
-_log = logging.getLogger("copygate.copier")
 
 #: Followers per `LOAD_MANY` / `COMMIT_MANY` call (bounds how long one call holds Redis).
 _CHUNK = 250
@@ -85,14 +77,6 @@ class Loaded:
     record: FollowerRecord  #: the stored record (with its version)
     ctx: FollowerContext  #: equity and symbols from ea-state
     copy: CopyRecord | None  #: the copy record asked for, if it exists
-
-
-@dataclass(frozen=True, slots=True)
-class FlushResult:
-    """What one outbox flush did."""
-
-    queued: tuple[str, ...] = ()  #: envelope ids the delivery log accepted
-    refused: tuple[str, ...] = ()  #: envelope ids refused because the log is full
 
 
 def _equity(raw: bytes | None) -> Decimal | None:
@@ -115,7 +99,8 @@ def _text(value: bytes | str) -> str:
 
 
 class FollowerStore:
-    """Follower records, copy records, master books and the outbox over one Redis client."""
+    """Follower records and master books over one Redis client (copy records:
+    `copy_store`; the outbox: `outbox`)."""
 
     def __init__(
         self,
@@ -131,7 +116,6 @@ class FollowerStore:
         self._redis = redis  #: bytes-mode client
         self._keys = keys  #: the gateway's key names (ea-state)
         self.ckeys = CopierKeys.of(keys)  #: the copier's key names
-        self._delivery = delivery  #: where commands go (idempotent enqueue by envelope id)
         self._breaker = breaker or CircuitBreaker()  #: breaker thresholds for new records
         self._max_copies = max_copies  #: copy records kept per follower
         #: kept for `CopierSettings.enqueue_concurrency`; moot since a flush is one
@@ -142,12 +126,10 @@ class FollowerStore:
         self._load_templates = [load_templates(self.ckeys.pinned(n), keys.pinned(n)) for n in parts]
         self._commit = redis.register_script(COMMIT_MANY)  #: the CAS commits
         self._commit_templates = [commit_templates(self.ckeys.pinned(n), n) for n in parts]
-        self._claim = redis.register_script(OUTBOX_CLAIM)  #: outbox entries a flush takes
-        self._claim_templates = [claim_templates(self.ckeys.pinned(n)) for n in parts]
-        #: how long a flush's claim keeps other flushes off an entry (then the sweeper's)
-        self._claim_lease = claim_lease_ms
-        self._done = redis.register_script(OUTBOX_DONE)  #: outbox acknowledgement
-        self._templates = [outbox_templates(self.ckeys.pinned(n), n) for n in parts]
+        #: copy records as read back (the commit writes them)
+        self.copy_store = CopyStore(redis, self.ckeys)
+        #: the outbox: claim, flush to the delivery logs, drop
+        self.outbox = OutboxStore(redis, keys, self.ckeys, delivery, claim_lease_ms=claim_lease_ms)
         #: parse cache: (owner, other) -> (raw, view, the settings shared by equal views)
         self._subs: dict[tuple[str, str], tuple[bytes, SubscriptionView, SubscriptionSettings]] = {}
         #: one settings object per distinct settings JSON, one spec per distinct spec JSON:
@@ -401,184 +383,7 @@ class FollowerStore:
                 await pipe.execute()
         return results
 
-    # ---- outbox ----------------------------------------------------------------
-    @translates_redis_errors
-    async def flush(
-        self, items: Iterable[tuple[str, OutboxItem]], *, now_ms: int
-    ) -> dict[str, FlushResult]:
-        """Enqueue outbox items (account, item) and drop them from the outbox.
-
-        One `OUTBOX_CLAIM` call claims the items and every older pending entry of
-        their accounts (`claim_outbox`), one `DeliveryLog.enqueue_many` call
-        enqueues what was claimed, in decision order, then one `OUTBOX_DONE` call
-        drops it. Returns what happened per account; refused items (the
-        follower's log is full) are dropped from the outbox too (the caller
-        records them as not delivered).
-        """
-        pairs = await self.claim_outbox(items, now_ms=now_ms)
-        if not pairs:
-            return {}
-        results = await self._delivery.enqueue_many(
-            [(account, item.envelope_id, item.body) for account, item in pairs]
-        )
-        done: dict[str, tuple[list[str], list[str]]] = {}
-        for (account, item), result in zip(pairs, results, strict=True):
-            if result.full:
-                _log.warning("delivery log of %s is full: %s not queued", account, item.envelope_id)
-            done.setdefault(account, ([], []))[1 if result.full else 0].append(item.envelope_id)
-        accounts = list(done)
-        calls: list[list[bytes | str | int]] = []
-        for partition, indexes in chunks(self.ckeys, accounts, len(accounts)):
-            values: list[bytes] = []
-            for account in (accounts[i] for i in indexes):
-                queued, refused = done[account]
-                values += (account.encode(), b"%d" % len(queued), b"%d" % len(refused))
-                values += (envelope_id.encode() for envelope_id in (*queued, *refused))
-            args = (self._templates[partition], now_ms, netstrings(values))
-            calls.append(keyed_call(self.ckeys, accounts[indexes[0]], *args))
-        await evalsha_many(self._redis, self._done, calls, keyed=True)
-        return {a: FlushResult(tuple(q), tuple(r)) for a, (q, r) in done.items()}
-
-    @translates_redis_errors
-    async def claim_outbox(
-        self, items: Iterable[tuple[str, OutboxItem]], *, now_ms: int
-    ) -> list[tuple[str, OutboxItem]]:
-        """Claim outbox items (account, item) for one flush: what this flush is to enqueue.
-
-        Per account, the items asked for and every older entry that waits for its
-        writer (which may have died) or is due, in decision order: a later decision
-        does not pass an entry a dead writer left behind. An entry another flush
-        has claimed (until its lease is over) is left out, and so is one already
-        dropped: every entry is enqueued by one flush only.
-        """
-        asked: dict[str, dict[str, OutboxItem]] = {}
-        for account, item in items:
-            asked.setdefault(account, {})[item.envelope_id] = item
-        if not asked:
-            return []
-        accounts = list(asked)
-        calls: list[list[bytes | str | int]] = []
-        for partition, indexes in chunks(self.ckeys, accounts, _CHUNK):
-            values: list[bytes] = []
-            for account in (accounts[i] for i in indexes):
-                values += (account.encode(), b"%d" % len(asked[account]))
-                values += (envelope_id.encode() for envelope_id in asked[account])
-            args = (self._claim_templates[partition], now_ms, self._claim_lease, netstrings(values))
-            calls.append(keyed_call(self.ckeys, accounts[indexes[0]], *args))
-        replies = await evalsha_many(self._redis, self._claim, calls, keyed=True)
-        # only the accounts whose claims differ from what was asked are in the replies
-        other: dict[str, list[OutboxItem]] = {}
-        for reply in replies:
-            pos = 0
-            while pos < len(reply):
-                account, count = reply[pos].decode(), int(reply[pos + 1])
-                mine, kept = asked[account], other.setdefault(account, [])
-                for n in range(pos + 2, pos + 2 + 2 * count, 2):
-                    envelope_id, body = reply[n].decode(), reply[n + 1]
-                    # an entry not asked for: an older one of the account, taken over
-                    taken = OutboxItem(envelope_id, body, now_ms, False)
-                    kept.append(mine.get(envelope_id, taken))
-                pos += 2 + 2 * count
-        if not other:
-            return [(account, item) for account, ids in asked.items() for item in ids.values()]
-        return [
-            (account, item)
-            for account, ids in asked.items()
-            for item in other.get(account, ids.values())
-        ]
-
-    @translates_redis_errors
-    async def due_outbox(self, now_ms: int, *, limit: int = 100) -> list[tuple[str, OutboxItem]]:
-        """Outbox items whose due time has passed (retries, and orphans of dead writers)."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for n in range(self._keys.partition_count):
-                pipe.zrangebyscore(self.ckeys.outbox_index(n), "-inf", now_ms, start=0, num=limit)
-            parts: list[Any] = await pipe.execute()
-        accounts = [account for part in parts for account in part]
-        if not accounts:
-            return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for account in accounts:
-                pipe.hgetall(self.ckeys.outbox(account.decode()))
-            rows = await pipe.execute()
-        due: list[tuple[str, OutboxItem]] = []
-        for account, entries in zip(accounts, rows, strict=True):
-            # decision order, not the hash's: one copy's commands stay in order
-            items = []
-            for envelope_id, value in entries.items():
-                when, order, body = read_outbox_value(value)
-                items.append((order, when, body, envelope_id))
-            for _order, when, body, envelope_id in sorted(items):
-                if when <= now_ms:
-                    item = OutboxItem(envelope_id.decode(), body, when, False)
-                    due.append((account.decode(), item))
-        return due
-
-    # ---- copy records and master books -----------------------------------------
-    @translates_redis_errors
-    async def copy_records(
-        self, wanted: Mapping[str, Sequence[str]]
-    ) -> dict[str, dict[str, CopyRecord]]:
-        """Copy records by follower and base command id (missing ones are left out);
-        one pipelined round trip."""
-        followers = [f for f, ids in wanted.items() if ids]
-        if not followers:
-            return {}
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for follower in followers:
-                pipe.hmget(self.ckeys.copies(follower), list(wanted[follower]))
-            replies = await pipe.execute()
-        return {
-            follower: {
-                command_id: decode_copy(raw)
-                for command_id, raw in zip(wanted[follower], raws, strict=True)
-                if raw is not None
-            }
-            for follower, raws in zip(followers, replies, strict=True)
-        }
-
-    @translates_redis_errors
-    async def copies(
-        self, follower_id: str, *, limit: int = 100, master_id: str | None = None
-    ) -> list[tuple[CopyRecord, int | None, int | None]]:
-        """Newest copy records with their first queued and delivered times."""
-        ids: Any = await self._redis.zrevrange(self.ckeys.copies_index(follower_id), 0, -1)
-        out: list[tuple[CopyRecord, int | None, int | None]] = []
-        for start in range(0, len(ids), 200):
-            chunk = ids[start : start + 200]
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hmget(self.ckeys.copies(follower_id), chunk)
-                pipe.hmget(self.ckeys.queued_times(follower_id), chunk)
-                pipe.hmget(self.ckeys.delivered_times(follower_id), chunk)
-                raws, queued, delivered = await pipe.execute()
-            for raw, q, d in zip(raws, queued, delivered, strict=True):
-                if raw is None:
-                    continue
-                record = decode_copy(raw)
-                if master_id is not None and record.master_id != master_id:
-                    continue
-                out.append((record, None if q is None else int(q), None if d is None else int(d)))
-                if len(out) >= limit:
-                    return out
-        return out
-
-    @translates_redis_errors
-    async def command_times(
-        self, copies: Sequence[tuple[str, str]]
-    ) -> list[tuple[int | None, int | None]]:
-        """(first queued ms, first delivered ms) of each (follower, base command id)."""
-        if not copies:
-            return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for follower_id, command_id in copies:
-                pipe.hget(self.ckeys.queued_times(follower_id), command_id)
-                pipe.hget(self.ckeys.delivered_times(follower_id), command_id)
-            values: list[bytes | None] = await pipe.execute()
-        return [
-            (None if q is None else int(q), None if d is None else int(d))
-            for q, d in zip(values[::2], values[1::2], strict=True)
-        ]
-
+    # ---- master books --------------------------------------------------------
     @translates_redis_errors
     async def intents_behind(self, master_id: str, before_entry_id: str) -> bool:
         """Whether the intent stream holds an entry of `master_id` up to

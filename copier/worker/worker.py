@@ -94,7 +94,7 @@ class CopierWorker:
                 for n in partitions
                 for stream, handler in (
                     (store.keys.intent_stream(n), self.pump.on_intent_entry),
-                    (store.keys.ea_inbox_stream(n), self.pump.on_inbox_entry),
+                    (store.keys.ea_inbox_stream(n), self.pump.reports.on_inbox_entry),
                     (ckeys.fan_out_stream(n), self.pump.on_fan_out_entry),
                 )
             },
@@ -115,7 +115,7 @@ class CopierWorker:
             for n in partitions
             for stream, handler in (
                 (store.keys.intent_stream(n), self.pump.on_intent_entries),
-                (store.keys.ea_inbox_stream(n), self.pump.on_inbox_entries),
+                (store.keys.ea_inbox_stream(n), self.pump.reports.on_inbox_entries),
                 (ckeys.fan_out_stream(n), self.pump.on_fan_out_entries),
             )
         }

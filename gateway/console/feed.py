@@ -90,7 +90,9 @@ class ConsoleFeed:
             if account["role"] == Role.MASTER.value:
                 continue
             follower = account["account_id"]
-            for row in await self.copier.followers.copies(follower, limit=COPIES_PER_FOLLOWER):
+            for row in await self.copier.followers.copy_store.copies(
+                follower, limit=COPIES_PER_FOLLOWER
+            ):
                 rows.append({"follower_id": follower, **copy_view(*row)})
         rows.sort(key=lambda c: -int(c["times"]["intent_received_ms"] or 0))
         return rows

@@ -55,9 +55,9 @@ async def test_an_entry_taken_over_is_not_enqueued_again_by_its_slow_writer_nor_
     store = world.worker.follower_store
     slow = await _decided(world, 100)  # its writer is alive but not flushed yet
     later = await _decided(world, 101)
-    taken = await store.flush([("f1", item) for item in later.outbox], now_ms=world.clock())
+    taken = await store.outbox.flush([("f1", item) for item in later.outbox], now_ms=world.clock())
     assert taken["f1"].queued == (*_ids(slow), *_ids(later))
-    again = await store.flush([("f1", item) for item in slow.outbox], now_ms=world.clock())
+    again = await store.outbox.flush([("f1", item) for item in slow.outbox], now_ms=world.clock())
     assert again == {}
     world.clock.advance(max(item.due_ms for item in slow.outbox) - world.clock() + 1)
     assert await world.worker.pump.sweep() == 0
@@ -70,11 +70,13 @@ async def test_a_flush_claims_nothing_a_concurrent_flush_has_claimed(world: Worl
     first = await _decided(world, 100)
     # a sweeper read the entries as due, then their writer flushed them first
     world.clock.advance(max(item.due_ms for item in first.outbox) - world.clock() + 1)
-    due = await store.due_outbox(world.clock())
+    due = await store.outbox.due_outbox(world.clock())
     assert [item.envelope_id for _, item in due] == _ids(first)
-    mine = await store.claim_outbox([("f1", item) for item in first.outbox], now_ms=world.clock())
+    mine = await store.outbox.claim_outbox(
+        [("f1", item) for item in first.outbox], now_ms=world.clock()
+    )
     assert [item.envelope_id for _, item in mine] == _ids(first)
-    assert await store.claim_outbox(due, now_ms=world.clock()) == []
+    assert await store.outbox.claim_outbox(due, now_ms=world.clock()) == []
 
 
 async def test_an_older_retry_that_is_not_due_yet_is_left_to_its_backoff(world: World) -> None:
@@ -104,7 +106,7 @@ async def test_a_withdrawal_drops_a_scheduled_entry_only_while_no_flush_has_clai
     assert await store.commit([replace(first, outbox=(scheduled,))], now_ms=world.clock()) == [True]
     if claimed:  # due, and a flush is handing it to the delivery log right now
         world.clock.advance(1_001)
-        assert await store.claim_outbox([("f1", scheduled)], now_ms=world.clock()) == [
+        assert await store.outbox.claim_outbox([("f1", scheduled)], now_ms=world.clock()) == [
             ("f1", scheduled)
         ]
     later = await decide_opens(world, 101)

@@ -139,7 +139,7 @@ async def test_a_master_snapshot_waits_for_the_intents_sent_ahead_of_it(
     ((entry_id, fields),) = await world.client.xrevrange(stream, count=1)
     snapshot = StreamEntry(stream, entry_id.decode(), fields)
     with pytest.raises(SnapshotAhead):  # the partial close is not processed yet
-        await world.worker.pump.on_inbox_entry(snapshot)
+        await world.worker.pump.reports.on_inbox_entry(snapshot)
     await world.run()  # the intent, then the snapshot
     (partial,) = await world.commands("f1")
     assert (partial["action"], partial["ticket"], partial["volume"]) == ("close", 555, 0.5)

@@ -237,7 +237,7 @@ class World:
     async def copies(self, account: str) -> list[dict[str, Any]]:
         from copier.api import copy_view
 
-        rows = await self.worker.follower_store.copies(account)
+        rows = await self.worker.follower_store.copy_store.copies(account)
         return [copy_view(*row) for row in rows]
 
 
