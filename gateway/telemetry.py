@@ -8,7 +8,8 @@ per heartbeat cost more CPU than the heartbeat's own work. Trade messages
 
 The exporter is chosen by `COPYGATE_OTEL_EXPORTER` (none, console, otlp); the
 standard `OTEL_EXPORTER_OTLP_*` variables configure the OTLP exporter. With
-`none`, the API's no-op providers are used and spans cost next to nothing.
+`none`, the API's no-op providers are used, and the gateway's tracer is the no-op
+one: no per-message span is even started (`Telemetry.spans`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import Meter
-from opentelemetry.trace import Span, Tracer
+from opentelemetry.trace import NoOpTracer, Span, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
@@ -93,6 +94,11 @@ class Telemetry:
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.tracer = tracer  #: span factory
+        #: False for the API's no-op tracer (exporter `none`): no message span is
+        #: started at all. Such a span is dropped anyway, but starting one (a context
+        #: attach and detach) cost about 4 us per message, a tenth of the WebSocket
+        #: ingest path (docs/benchmarks.md, round 7).
+        self.spans = not isinstance(tracer, NoOpTracer)
         self.registry = registry or CollectorRegistry()  #: what `GET /metrics` exposes
         self.heartbeat_span_every = heartbeat_span_every  #: one heartbeat in this many is spanned
         self._heartbeats = 0  #: heartbeats seen, for sampling
@@ -153,6 +159,8 @@ class Telemetry:
             self._heartbeats += 1
             if (self._heartbeats - 1) % self.heartbeat_span_every:
                 return _NO_SPAN
+        if not self.spans:
+            return _NO_SPAN
         return self.tracer.start_as_current_span(
             f"ea.message {kind}",
             attributes={"copygate.transport": transport, "copygate.account_id": account_id},
@@ -218,4 +226,7 @@ def configure_telemetry(exporter: str, service_name: str = "copygate") -> Teleme
         reader = PeriodicExportingMetricReader(metric_exporter)
         metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
         _log.info("telemetry exporter: %s", exporter)
-    return Telemetry(trace.get_tracer("copygate.gateway"), metrics.get_meter("copygate.gateway"))
+        tracer = trace.get_tracer("copygate.gateway")
+    else:
+        tracer = NoOpTracer()  # nothing is exported: no span is started (`Telemetry.spans`)
+    return Telemetry(tracer, metrics.get_meter("copygate.gateway"))

@@ -254,10 +254,18 @@ def _plain_decimal(value: object) -> orjson.Fragment:
     raise TypeError(f"{type(value).__name__} is not a wire type")
 
 
-def encode_envelope(envelope: Envelope) -> bytes:
+def encode_envelope(envelope: Envelope, *, exclude_seq: bool = False) -> bytes:
     """Serialise an envelope to compact JSON; absent optional fields are omitted.
 
     Prices and volumes (Decimals) are written in plain notation, never with an
     exponent (``0.0000001``, not ``1e-7``), so every EA number parser reads them.
+    With `exclude_seq`, the ``seq`` is left out (what the gateway records of an
+    inbound envelope; cheaper than a copy of the model without it).
     """
-    return orjson.dumps(envelope.model_dump(exclude_none=True), default=_plain_decimal)
+    exclude = _SEQ if exclude_seq else None
+    return orjson.dumps(
+        envelope.model_dump(exclude_none=True, exclude=exclude), default=_plain_decimal
+    )
+
+
+_SEQ: set[str] = {"seq"}

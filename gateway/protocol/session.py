@@ -386,4 +386,4 @@ def _snapshot_effect(envelope: SyncSnapshot) -> PublishEaEvent | BufferSnapshotP
 
 def _normalised(envelope: ClientEnvelope) -> bytes:
     """The envelope re-encoded from the validated model (inbound `seq` dropped)."""
-    return encode_envelope(envelope.model_copy(update={"seq": None}))
+    return encode_envelope(envelope, exclude_seq=True)

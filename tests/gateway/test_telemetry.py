@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -11,10 +12,11 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import NoOpTracer
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from gateway.telemetry import Telemetry
+from gateway.telemetry import Telemetry, configure_telemetry
 
 ADMIN = {"Authorization": "Bearer t0ken"}
 
@@ -136,3 +138,34 @@ def test_a_message_span_starts_before_parsing_when_told(
     [span] = spans.get_finished_spans()
     assert span.name == "ea.message invalid" and span.start_time == 1_000
     assert span.attributes == {"copygate.transport": "poll", "copygate.account_id": "a-1"}
+
+
+class _CountingNoOpTracer(NoOpTracer):
+    """The API's no-op tracer, remembering every span it was asked to start."""
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def start_as_current_span(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self.started.append(name)
+        return super().start_as_current_span(name, *args, **kwargs)
+
+
+def test_no_message_span_is_started_when_nothing_is_exported() -> None:
+    tracer = _CountingNoOpTracer()
+    reader = InMemoryMetricReader()
+    telemetry = Telemetry(tracer, MeterProvider(metric_readers=[reader]).get_meter("test"))
+
+    for kind in ("ExecutionReport", "OrderIntent", "StatusHeartbeat", None):
+        with telemetry.message_span("websocket", "a-1", kind, start_time_ns=1_000) as span:
+            assert span is None
+
+    assert tracer.started == []
+    counted = _metric_points(reader, "copygate.messages.inbound")  # still counted
+    assert counted[(("type", "ExecutionReport"),)] == 1
+    assert counted[(("type", "invalid"),)] == 1
+
+
+def test_exporter_none_gives_the_no_op_tracer_and_any_other_a_recording_one() -> None:
+    assert configure_telemetry("none").spans is False
+    assert Telemetry(TracerProvider().get_tracer("t"), MeterProvider().get_meter("t")).spans

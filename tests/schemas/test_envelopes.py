@@ -121,6 +121,14 @@ def test_encoded_envelope_omits_absent_fields_and_emits_numbers() -> None:
     assert "sl" not in body["payload"]
 
 
+def test_an_envelope_encoded_without_its_seq_is_the_same_json_minus_the_seq() -> None:
+    command = open_command(Decimal("0.30"), Decimal("1.10000"), seq=5)
+    without = orjson.loads(encode_envelope(command, exclude_seq=True))
+    full = orjson.loads(encode_envelope(command))
+    assert without == {key: value for key, value in full.items() if key != "seq"}
+    assert command.seq == 5  # the model itself is left as it was
+
+
 _decimals = st.decimals(
     min_value=Decimal("0.00001"),
     max_value=Decimal("100000"),
