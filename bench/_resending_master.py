@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from typing import Any
 
 import orjson
@@ -32,6 +33,8 @@ __all__ = ["ResendingMaster"]
 
 #: Close codes after which the session is gone and a new one must be created.
 SESSION_CLOSED_CODES = frozenset({4001, 4002, 4003, 4004})
+#: The close code of a session that missed its heartbeat deadline.
+HEARTBEAT_TIMEOUT_CODE = 4002
 #: Wait before reconnecting after a close that gave no `after_ms` (seconds).
 DEFAULT_BACKOFF_S = 0.5
 
@@ -51,9 +54,15 @@ class ResendingMaster:
         self.new_sessions = 0  #: sessions created after the first
         self.resent = 0  #: intents written again on a later connection
         self.confirmed = 0  #: Receipts' ids received
+        #: connections closed with 4002 (heartbeat timeout): under overload the heartbeat
+        #: waits behind the intents written before it, unread by the gateway
+        self.heartbeat_timeouts = 0
         self._token = ""  #: the live session's token
         self._ws: ClientConnection | None = None  #: the open, initialised connection
-        self._written: set[str] = set()  #: ids written on the current connection
+        #: unconfirmed intents not yet written on the current connection, in send order
+        #: (a queue, not a scan of `unconfirmed`: under overload thousands wait for
+        #: their Receipt, and a scan per send made the master itself the bottleneck)
+        self._to_write: deque[tuple[str, str]] = deque()
         self._ever_written: set[str] = set()  #: ids written on any connection
         self._lock = asyncio.Lock()  #: one writer at a time: sends stay in order
         self._acked = 0  #: highest server seq received
@@ -82,12 +91,14 @@ class ResendingMaster:
             "reconnects": self.reconnects,
             "new_sessions": self.new_sessions,
             "resent": self.resent,
+            "heartbeat_timeouts": self.heartbeat_timeouts,
             "unconfirmed": len(self.unconfirmed),
         }
 
     async def send(self, intent_id: str, frame: str) -> None:
         """Keep `frame` until confirmed; write it now if connected (else after the resend)."""
         self.unconfirmed[intent_id] = frame
+        self._to_write.append((intent_id, frame))
         self._all_confirmed.clear()
         await self._flush()
 
@@ -100,21 +111,17 @@ class ResendingMaster:
     async def _flush(self) -> None:
         """Write, in order, every unconfirmed intent not yet written on this connection."""
         async with self._lock:
-            while (ws := self._ws) is not None:
-                todo = [(i, f) for i, f in self.unconfirmed.items() if i not in self._written]
-                if not todo:
-                    return
-                for intent_id, frame in todo:
-                    if self._ws is not ws:
-                        return  # refused meanwhile: nothing more is read on this connection
-                    if intent_id in self._ever_written:
-                        self.resent += 1
-                    self._written.add(intent_id)
-                    self._ever_written.add(intent_id)
-                    try:
-                        await ws.send(frame)
-                    except websockets.ConnectionClosed:
-                        return  # the connection loop reconnects and resends
+            while (ws := self._ws) is not None and self._to_write:
+                intent_id, frame = self._to_write.popleft()
+                if intent_id not in self.unconfirmed:
+                    continue  # confirmed meanwhile
+                if intent_id in self._ever_written:
+                    self.resent += 1
+                self._ever_written.add(intent_id)
+                try:
+                    await ws.send(frame)
+                except websockets.ConnectionClosed:
+                    return  # the connection loop reconnects and resends
 
     async def _create_session(self) -> None:
         host, port = self.base_url.removeprefix("http://").split(":")
@@ -160,6 +167,7 @@ class ResendingMaster:
                 delay = self._retry_after_s
             finally:
                 self._ws = None
+            self.heartbeat_timeouts += code == HEARTBEAT_TIMEOUT_CODE
             if code in SESSION_CLOSED_CODES:
                 await self._create_session()
                 self.new_sessions += 1
@@ -178,7 +186,7 @@ class ResendingMaster:
         # a heartbeat ahead of the resent intents: after a refusal nothing more is read,
         # so heartbeats queued behind refused intents would let the session time out
         await ws.send(self._heartbeat())
-        self._written = set()
+        self._to_write = deque(self.unconfirmed.items())
         self._ws = ws
         await self._flush()
 
