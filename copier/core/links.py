@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
+from copier.core.link_changes import PutSinceRead
 from copier.core.values import value
 from schemas.codes import Action, ExecutionStatus, OrderType, Side
 from schemas.messages import ExecutionReportPayload
@@ -169,6 +170,15 @@ class LinkBook:
     links: Mapping[LinkKey, TicketLink] = field(default_factory=dict)  # root key -> link
     aliases: Mapping[LinkKey, int] = field(default_factory=dict)  # later master ticket -> root
     commands: Mapping[str, LinkKey] = field(default_factory=dict)  # command id -> awaiting link
+    #: Set on a book read from the store (`as_read`): what was put since (`link_changes`).
+    since_read: PutSinceRead | None = field(default=None, compare=False, repr=False)
+
+    def as_read(self) -> LinkBook:
+        """This book as the store holds it: nothing put since."""
+        return LinkBook(self.links, self.aliases, self.commands, PutSinceRead(self.links))
+
+    def _put_key(self, key: LinkKey) -> PutSinceRead | None:
+        return None if self.since_read is None else self.since_read.plus(key)
 
     # -- queries -----------------------------------------------------------------
 
@@ -192,7 +202,8 @@ class LinkBook:
 
     def put(self, link: TicketLink) -> LinkBook:
         """This book with `link` inserted or replaced."""
-        return replace(self, links={**self.links, link.key: link})
+        key = link.key
+        return LinkBook({**self.links, key: link}, self.aliases, self.commands, self._put_key(key))
 
     def alias(self, master_account_id: str, ticket: int, root_ticket: int) -> LinkBook:
         """This book with `ticket` (a later master ticket) pointing to `root_ticket`."""
@@ -204,7 +215,12 @@ class LinkBook:
     def track(self, command_id: str, link: TicketLink) -> LinkBook:
         """This book with `link` stored and `command_id` awaiting its report."""
         key = link.key
-        return LinkBook({**self.links, key: link}, self.aliases, {**self.commands, command_id: key})
+        return LinkBook(
+            {**self.links, key: link},
+            self.aliases,
+            {**self.commands, command_id: key},
+            self._put_key(key),
+        )
 
     def reissue(self, old_command_id: str, new_command_id: str) -> LinkBook:
         """Move an awaited command to a new id (a retry is sent under a new id).
@@ -221,7 +237,7 @@ class LinkBook:
             link = replace(link, open_command_id=new_command_id)
         commands = {k: v for k, v in self.commands.items() if k != old_command_id}
         commands[new_command_id] = key
-        return replace(self, links={**self.links, key: link}, commands=commands)
+        return LinkBook({**self.links, key: link}, self.aliases, commands, self._put_key(key))
 
     def forget(self, command_id: str) -> LinkBook:
         """This book no longer awaiting a report for `command_id`."""
