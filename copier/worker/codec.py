@@ -140,7 +140,7 @@ def encode_changes(before: FollowerRecord, after: FollowerRecord) -> FieldChange
     """
     old = before.links.links
     new = after.links.links
-    keys = changed_keys(before.links.since_read, after.links.since_read)
+    keys = changed_keys(before.links, after.links)
     if keys is None:  # not read from the store: compare the whole book
         put = tuple(
             (link_field(key), encode_link(link))

@@ -113,9 +113,8 @@ def test_two_decisions_on_one_read_differ_at_the_links_either_of_them_put() -> N
 
 def test_a_record_as_committed_is_its_book_as_read() -> None:
     after = _open(_read(_many_links(2)), 400)
-    assert after.links.since_read is not None and after.links.since_read.keys
+    assert after.links.put_since == ((MASTER, 400),)
     stored = after.with_version(after.version + 1)
-    assert stored.links.since_read is not None
-    assert stored.links.since_read.stored is stored.links.links
-    assert stored.links.since_read.keys == frozenset()
+    assert stored.links.read_as is stored.links.links
+    assert stored.links.put_since == ()
     assert encode_changes(stored, _open(stored, 401)).put[0][0] == link_field((MASTER, 401))
