@@ -7,6 +7,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from copier.core import CircuitBreaker, derive_command_id
 from copier.core.links import LinkBook, LinkKey, TicketLink
 from copier.worker.codec import decode_follower, encode_changes, encode_follower, link_field
@@ -118,3 +121,31 @@ def test_a_record_as_committed_is_its_book_as_read() -> None:
     assert stored.links.read_as is stored.links.links
     assert stored.links.put_since == ()
     assert encode_changes(stored, _open(stored, 401)).put[0][0] == link_field((MASTER, 401))
+
+
+_STEPS = st.lists(st.tuples(st.sampled_from(["open", "fill"]), st.integers(0, 7)), max_size=12)
+
+
+@given(first=_STEPS, second=_STEPS)
+def test_any_two_decision_chains_on_one_read_write_what_a_whole_book_comparison_writes(
+    first: list[tuple[str, int]], second: list[tuple[str, int]]
+) -> None:
+    loaded = _read(_many_links(4))
+
+    def run(steps: list[tuple[str, int]]) -> FollowerRecord:
+        record = loaded
+        for kind, n in steps:
+            if kind == "open":
+                record = _open(record, 500 + n)
+                continue
+            ticket = 100 + n if n < 4 else 500 + n  # a loaded link's open, or a new one's
+            write = decide_report(record, _fill(ticket), None, {MASTER: settings()}, CTX, NOW)
+            if write is not None:
+                record = write.after
+        return record
+
+    for before, after in ((loaded, run(first)), (run(first), run(second))):
+        tracked = encode_changes(before, after)
+        whole = encode_changes(_untracked(before), _untracked(after))
+        assert sorted(tracked.put) == sorted(whole.put)
+        assert sorted(tracked.drop) == sorted(whole.drop)
