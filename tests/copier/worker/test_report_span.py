@@ -6,7 +6,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import NoOpTracer
 
-from copier.worker.span_gate import records_spans
+from copier.worker.report_span import records_spans
 
 
 def test_a_tracer_from_an_sdk_provider_records_spans() -> None:
