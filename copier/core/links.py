@@ -169,6 +169,25 @@ class LinkBook:
     links: Mapping[LinkKey, TicketLink] = field(default_factory=dict)  # root key -> link
     aliases: Mapping[LinkKey, int] = field(default_factory=dict)  # later master ticket -> root
     commands: Mapping[str, LinkKey] = field(default_factory=dict)  # command id -> awaiting link
+    #: The links as read from the store (`as_read`; None: not read so), and the keys
+    #: put over them since: see `copier.core.link_changes`.
+    read_as: Mapping[LinkKey, TicketLink] | None = field(default=None, compare=False, repr=False)
+    put_since: tuple[LinkKey, ...] = field(default=(), compare=False, repr=False)
+
+    def as_read(self) -> LinkBook:
+        """This book as the store holds it: nothing put since."""
+        return LinkBook(self.links, self.aliases, self.commands, self.links)
+
+    def _put(
+        self,
+        key: LinkKey,
+        links: Mapping[LinkKey, TicketLink],
+        commands: Mapping[str, LinkKey] | None = None,
+    ) -> LinkBook:
+        """This book with `links` (`key` put) and `commands` (or the same)."""
+        put = self.put_since if key in self.put_since else (*self.put_since, key)
+        now = self.commands if commands is None else commands
+        return LinkBook(links, self.aliases, now, self.read_as, put)
 
     # -- queries -----------------------------------------------------------------
 
@@ -192,7 +211,8 @@ class LinkBook:
 
     def put(self, link: TicketLink) -> LinkBook:
         """This book with `link` inserted or replaced."""
-        return replace(self, links={**self.links, link.key: link})
+        key = link.key
+        return self._put(key, {**self.links, key: link})
 
     def alias(self, master_account_id: str, ticket: int, root_ticket: int) -> LinkBook:
         """This book with `ticket` (a later master ticket) pointing to `root_ticket`."""
@@ -204,7 +224,7 @@ class LinkBook:
     def track(self, command_id: str, link: TicketLink) -> LinkBook:
         """This book with `link` stored and `command_id` awaiting its report."""
         key = link.key
-        return LinkBook({**self.links, key: link}, self.aliases, {**self.commands, command_id: key})
+        return self._put(key, {**self.links, key: link}, {**self.commands, command_id: key})
 
     def reissue(self, old_command_id: str, new_command_id: str) -> LinkBook:
         """Move an awaited command to a new id (a retry is sent under a new id).
@@ -221,7 +241,7 @@ class LinkBook:
             link = replace(link, open_command_id=new_command_id)
         commands = {k: v for k, v in self.commands.items() if k != old_command_id}
         commands[new_command_id] = key
-        return replace(self, links={**self.links, key: link}, commands=commands)
+        return self._put(key, {**self.links, key: link}, commands)
 
     def forget(self, command_id: str) -> LinkBook:
         """This book no longer awaiting a report for `command_id`."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import orjson
 
 from copier.core import CircuitBreaker, LinkBook, MasterSignal
+from copier.core.link_changes import changed_keys
 from copier.core.links import LinkKey
 from copier.worker.link_codec import decode_link, encode_link
 from copier.worker.signal_codec import decode_signal, decode_signals, encode_signal
@@ -133,16 +134,28 @@ def encode_changes(before: FollowerRecord, after: FollowerRecord) -> FieldChange
 
     Links are immutable and the link book keeps unchanged links as the same
     objects, so a link is written only when it is not the very object `before`
-    held under its key (an equal copy is merely written again).
+    held under its key (an equal copy is merely written again). Books read from
+    the store are compared only at the keys put since (`copier.core.link_changes`),
+    not link by link.
     """
     old = before.links.links
     new = after.links.links
-    put = tuple(
-        (link_field(key), encode_link(link))
-        for key, link in new.items()
-        if old.get(key) is not link
-    )
-    drop = tuple(link_field(key) for key in old if key not in new)
+    keys = changed_keys(before.links, after.links)
+    if keys is None:  # not read from the store: compare the whole book
+        put = tuple(
+            (link_field(key), encode_link(link))
+            for key, link in new.items()
+            if old.get(key) is not link
+        )
+        drop = tuple(link_field(key) for key in old if key not in new)
+    else:  # only the keys either book put since it was read can differ
+        ordered = sorted(keys)
+        put = tuple(
+            (link_field(key), encode_link(new[key]))
+            for key in ordered
+            if key in new and old.get(key) is not new[key]
+        )
+        drop = tuple(link_field(key) for key in ordered if key in old and key not in new)
     was, now = ({} if before.parked_in_state else before.parked), after.parked
     put += tuple(
         (parked_field(key), encode_parked(key, signals))
@@ -175,7 +188,7 @@ def decode_follower(
         links=links,
         aliases={(m, t): root for m, t, root in data["aliases"]},
         commands={cmd: (m, root) for cmd, (m, root) in data["commands"].items()},
-    )
+    ).as_read()
     return FollowerRecord(
         account_id=account_id,
         version=version,

@@ -12,11 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
-
-from opentelemetry import trace
-from opentelemetry.trace import Link, Span, SpanKind
 
 from copier.core import MasterSignal, reconcile_master, retry_command_id
 from copier.errors import SnapshotAhead
@@ -27,10 +23,10 @@ from copier.worker.decide import (
     decide_report,
     decide_reports,
 )
+from copier.worker.report_span import report_span
 from copier.worker.state import DELIVERY_CHECK_SESSION, CopyRecord, MasterBook
 from copier.worker.streams import StreamEntry
 from gateway.clock import Clock
-from gateway.telemetry import context_from_traceparent
 from schemas.envelope import ExecutionReport, SyncSnapshot, parse_client_envelope
 from schemas.messages import ExecutionReportPayload, SyncSnapshotPayload
 from schemas.subscriptions import SubscriptionView
@@ -120,7 +116,8 @@ class ReportPump:
             for attempt in range(MAX_COMMIT_ATTEMPTS):
                 item = (await self._pump.store.load({follower: base}))[follower]
                 if attempt == 0:
-                    span.enter_context(self._report_span(follower, report, item.copy, report_trace))
+                    tracer, copy = self._pump.tracer, item.copy
+                    span.enter_context(report_span(tracer, follower, report, copy, report_trace))
                 now = self._clock()
                 write = decide_report(
                     item.record,
@@ -141,27 +138,6 @@ class ReportPump:
                     self._pump.counters.reports += 1
                     return
             raise CommitConflict(f"report {report.command_id}: follower record kept changing")
-
-    def _report_span(
-        self,
-        follower: str,
-        report: ExecutionReportPayload,
-        copy: CopyRecord | None,
-        report_trace: bytes | None,
-    ) -> AbstractContextManager[Span]:
-        received = context_from_traceparent(report_trace)
-        links = [Link(trace.get_current_span(received).get_span_context())] if received else []
-        return self._pump.tracer.start_as_current_span(
-            "copier.report",
-            context=context_from_traceparent(copy.trace_parent if copy else None),
-            kind=SpanKind.CONSUMER,
-            links=links,
-            attributes={
-                "copygate.account_id": follower,
-                "copygate.command_id": report.command_id,
-                "copygate.status": report.status.value,
-            },
-        )
 
     async def on_reports(
         self, reports: Mapping[str, Sequence[tuple[ExecutionReportPayload, bytes | None]]]
@@ -213,7 +189,7 @@ class ReportPump:
                         traced.add(report.command_id)
                         copy = copies.get(retry_command_id(report.command_id, 0))
                         trace_of = traces.get(report.command_id)
-                        span = self._report_span(follower, report, copy, trace_of)
+                        span = report_span(self._pump.tracer, follower, report, copy, trace_of)
                         spans.enter_context(span)
                 write = decide_reports(
                     item.record,

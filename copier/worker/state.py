@@ -85,11 +85,12 @@ class FollowerRecord:
         return replace(self, recent={**self.recent, master_id: times})
 
     def with_version(self, version: int) -> FollowerRecord:
-        """This record as stored under `version` (cheaper than `replace` on the commit path)."""
+        """This record as stored under `version` (cheaper than `replace` on the commit path);
+        its link book as read (`LinkBook.as_read`)."""
         return FollowerRecord(
             self.account_id,
             version,
-            self.links,
+            self.links.as_read(),
             self.breaker,
             self.peak,
             self.recent,
