@@ -23,7 +23,7 @@ Tree::
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from schemas.codes import ErrorCode
 
@@ -122,6 +122,9 @@ class CopierOverloaded(LimitExceeded):
         self.retry_after_ms = retry_after_ms
         #: the refused envelope's id
         self.ref_id = ref_id
+        #: what the same batch of effects applied before the refusal (its Receipts
+        #: are still owed to the EA); set by `SessionService.apply`
+        self.applied: Any = None
 
 
 class AuthError(GatewayError):

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from gateway.admission import Admission
 from gateway.auth.strategies import AuthRegistry
 from gateway.backlog_monitor import BacklogMonitor
 from gateway.clock import Clock
@@ -32,6 +33,7 @@ from gateway.protocol import (
     SessionProtocol,
     assemble_snapshot,
 )
+from gateway.publish_runs import PublishRun, overloaded, publish_run
 from gateway.session_opening import SessionOpening, new_envelope_id
 from gateway.settings import Settings
 from gateway.store.factory import StoreBundle
@@ -118,12 +120,52 @@ class SessionService(SessionOpening):
                     acked = await self._record_with_ack(proto, effect, ack.ack_seq)
                     applied.acked = max(acked, applied.acked or 0)
                     applied.reported = True
+                elif isinstance(effect, (PublishIntent, PublishEaEvent)) and (
+                    run := publish_run(effect, queue, lambda e: self._admission(proto, e))
+                ):
+                    del queue[: run.taken]
+                    await self._publish_in_order(proto, run, applied)
                 else:
                     await self._apply_one(proto, effect, applied)
             except FencingError as exc:
                 reason = _close_reason(exc.reason)
                 queue = proto.close(reason, self.clock())
+            except CopierOverloaded as exc:
+                exc.applied = applied  # what went before the refused intent
+                raise
         return applied
+
+    def _admission(
+        self, proto: SessionProtocol, effect: PublishIntent | PublishEaEvent
+    ) -> Admission | None:
+        """Admission's verdict on an intent (None: reports, or no admission control)."""
+        if not isinstance(effect, PublishIntent) or self.admission is None:
+            return None
+        return self.admission.admit(proto.account_id, effect.action)
+
+    async def _publish_in_order(
+        self, proto: SessionProtocol, run: PublishRun, applied: Applied
+    ) -> None:
+        """Append a run of consecutive intents and reports in one round trip, in order;
+        each one's Receipt is sent only once it is appended. A refused intent ends the
+        run: what went before it is appended, then it is refused (`CopierOverloaded`)."""
+        if run.items:
+            results = await self.store.intents.publish_in_order(
+                proto.account_id,
+                proto.session_id,
+                [
+                    ("intents" if isinstance(e, PublishIntent) else "ea_inbox", e.body)
+                    for e, _ in run.items
+                ],
+            )
+            for (_, sends), result in zip(run.items, results, strict=True):
+                if isinstance(result, FencingError):
+                    raise result
+                applied.outgoing.extend(send.envelope for send in sends)
+        if run.refused is not None:
+            intent, verdict = run.refused
+            assert isinstance(intent, PublishIntent)
+            raise overloaded(verdict, intent.intent_id)
 
     async def _record_with_ack(
         self, proto: SessionProtocol, effect: RecordHeartbeat | RecordInit, ack_seq: int
@@ -225,12 +267,7 @@ class SessionService(SessionOpening):
                 if self.admission is not None:
                     verdict = self.admission.admit(account, action)
                     if not verdict.admitted:
-                        raise CopierOverloaded(
-                            f"the copier is behind ({verdict.reason}); send the OrderIntent "
-                            f"again in {verdict.retry_after_ms} ms",
-                            verdict.retry_after_ms,
-                            intent_id,
-                        )
+                        raise overloaded(verdict, intent_id)
                 await self.store.intents.publish_intent(account, sid, body)
             case PublishEaEvent(body=body):
                 await self.store.intents.publish_ea_event(account, sid, body)

@@ -133,6 +133,18 @@ class Telemetry:
         self._closed.add(reason)
         self.counts[f"sessions_closed_{reason}"] += 1
 
+    def count_message(self, message_type: str | None) -> str:
+        """Count one inbound message (no span); returns its kind (``invalid``: not an
+        envelope)."""
+        kind = message_type or "invalid"
+        attributes = self._attributes.get(kind)
+        if attributes is None:
+            attributes = self._attributes.setdefault(kind, {"type": kind})
+            self._message_children[kind] = self._messages.prometheus.labels(kind)
+        self._messages.otel.add(1, attributes)
+        self._message_children[kind].inc()
+        return kind
+
     def message_span(
         self,
         transport: str,
@@ -148,13 +160,7 @@ class Telemetry:
         Heartbeats are sampled (see `heartbeat_span_every`); everything else is
         spanned.
         """
-        kind = message_type or "invalid"
-        attributes = self._attributes.get(kind)
-        if attributes is None:
-            attributes = self._attributes.setdefault(kind, {"type": kind})
-            self._message_children[kind] = self._messages.prometheus.labels(kind)
-        self._messages.otel.add(1, attributes)
-        self._message_children[kind].inc()
+        kind = self.count_message(message_type)
         if kind in _SAMPLED_TYPES:
             self._heartbeats += 1
             if (self._heartbeats - 1) % self.heartbeat_span_every:

@@ -18,7 +18,7 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-__all__ = ["Inbox", "LeanWebSocketProtocol", "Writable"]
+__all__ = ["Inbox", "LeanWebSocketProtocol", "Writable", "received_waiting"]
 
 
 class Inbox:
@@ -107,3 +107,12 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.handshake_complete and getattr(self, "response", None) is not None:
             self.request = None  # type: ignore[assignment]
             self.response = None  # type: ignore[assignment]
+
+
+def received_waiting(websocket: Any) -> bool:
+    """Whether a Starlette `WebSocket` served by uvicorn's sans-I/O protocol (ours or
+    uvicorn's own) has another event received and waiting, so `receive()` answers
+    without waiting (False under any other server, e.g. a test client: frames are
+    then read one at a time)."""
+    protocol = getattr(getattr(websocket, "_receive", None), "__self__", None)
+    return isinstance(protocol, WebSocketsSansIOProtocol) and not protocol.queue.empty()

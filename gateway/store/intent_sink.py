@@ -22,6 +22,8 @@ before `publish_intent` (`gateway.admission`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import redis.asyncio as aioredis
 
 from gateway.errors import FencingError, LimitExceeded
@@ -114,6 +116,43 @@ class RedisIntentSink:
             FencingError: the session is not the account's active session.
         """
         return await self._append("ea_inbox", account_id, session_id, body)
+
+    @translates_redis_errors
+    async def publish_in_order(
+        self, account_id: str, session_id: str, items: Sequence[tuple[str, bytes]]
+    ) -> list[str | FencingError]:
+        """Append consecutive events of one session in one round trip, in order.
+
+        `items` are (``"intents"`` or ``"ea_inbox"``, body). Each is appended exactly
+        as `publish_intent` / `publish_ea_event` would; the result has, per item, its
+        stream id or the `FencingError` it met (the session was no longer active:
+        every later item meets it too).
+        """
+        replies = await self._scripts.run_in_order(
+            "publish_stream",
+            [self._keys.account(account_id)],
+            [
+                (
+                    account_id,
+                    session_id,
+                    body,
+                    stream,
+                    self._stream_maxlen,
+                    current_traceparent() or "",
+                )
+                for stream, body in items
+            ],
+            partition=self._keys.partition_of(account_id),
+        )
+        out: list[str | FencingError] = []
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+            if reply[0] == b"ok":
+                out.append(str(reply[1].decode()))
+            else:
+                out.append(FencingError(session_id, reply[1].decode() or None))
+        return out
 
     @translates_redis_errors
     async def buffer_snapshot_part(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+from gateway.errors import FencingError
 from gateway.store.records import (
     AccountRecord,
     AdminTokenRecord,
@@ -151,6 +152,13 @@ class IntentSink(Protocol):
 
     async def publish_ea_event(self, account_id: str, session_id: str, body: bytes) -> str:
         """Append an ExecutionReport or SyncSnapshot to the EA event stream (fenced)."""
+        ...
+
+    async def publish_in_order(
+        self, account_id: str, session_id: str, items: Sequence[tuple[str, bytes]]
+    ) -> list[str | FencingError]:
+        """Consecutive events of one session (stream, body) appended in one round trip,
+        in order; per item its stream id or the `FencingError` it met."""
         ...
 
     async def buffer_snapshot_part(

@@ -182,6 +182,30 @@ class Scripts:
         self._schedule_flush()
         return await call.reply
 
+    async def run_in_order(
+        self,
+        name: str,
+        keys: Sequence[str],
+        arg_lists: Sequence[Sequence[ScriptArg]],
+        *,
+        partition: int = 0,
+    ) -> list[Any]:
+        """Run a script once per item of `arg_lists`, in that order, in one pipeline.
+
+        `run` batches the calls of a loop iteration but may send them on several
+        connections at once; these calls are one pipeline on one connection, so they
+        execute in order (what one account's consecutive appends need). Replies come
+        back in order, an error reply as the exception in its place.
+        """
+        sha, _ = self._scripts[name]
+        head: tuple[ScriptArg, ...] = (sha, len(keys), *keys, self._templates[partition])
+        return await evalsha_pipeline(
+            self._redis,
+            [(*head, *args) for args in arg_lists],
+            self._sources.__getitem__,
+            wait=self._wait,
+        )
+
     def _schedule_flush(self) -> None:
         """Flush on the next loop iteration, unless one is due or the pipes are full."""
         if self._flush_scheduled or not self._pending:

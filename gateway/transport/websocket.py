@@ -25,9 +25,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from gateway.errors import CopierOverloaded, InvalidToken, StoreUnavailable
 from gateway.protocol import Send, SessionProtocol
-from gateway.sessions import SessionService
+from gateway.sessions import Applied, SessionService
 from gateway.transport.flush import FlushBatcher, Outlet
 from gateway.transport.handoff import LocalConnections, covers
+from gateway.uvicorn_ws import received_waiting
 from schemas.codes import CloseCode, CloseReason, SessionState
 from schemas.envelope import Envelope, encode_envelope
 
@@ -40,6 +41,10 @@ STORE_RETRY_AFTER_S = 5.0
 #: How long a new connection waits for the EA to report its ack_seq (InitRequest or
 #: StatusHeartbeat) before it writes the backlog anyway.
 READY_GRACE_S = 0.5
+
+#: Effects of the frames one connection has already received that are applied at
+#: once at most (a master's burst: each intent is two, its append and its Receipt).
+MAX_EFFECTS_PER_APPLY = 512
 #: Sockets `WebSocketPump.shutdown` closes concurrently.
 SHUTDOWN_CHUNK = 500
 
@@ -197,16 +202,36 @@ class WebSocketPump:
             if message["type"] == "websocket.disconnect":
                 conn.closed = True
                 return
-            data = message.get("text")
-            if data is None:
-                data = message.get("bytes") or b""
-            started_ns = time.time_ns()
-            effects = proto.receive_frame(data, self.service.clock())
-            with telemetry.message_span(
-                "websocket", proto.account_id, proto.last_message_type, start_time_ns=started_ns
-            ):
-                if await self._apply(conn, effects):
-                    return
+            data = _frame(message)
+            if telemetry.spans:  # one span per message, current while it is applied
+                started_ns = time.time_ns()
+                effects = proto.receive_frame(data, self.service.clock())
+                with telemetry.message_span(
+                    "websocket",
+                    proto.account_id,
+                    proto.last_message_type,
+                    start_time_ns=started_ns,
+                ):
+                    if await self._apply(conn, effects):
+                        return
+                continue
+            # every frame already received, applied together: one connection's
+            # consecutive intents and reports are appended in one round trip
+            now = self.service.clock()
+            effects = proto.receive_frame(data, now)
+            telemetry.count_message(proto.last_message_type)
+            while received_waiting(conn.websocket) and len(effects) < MAX_EFFECTS_PER_APPLY:
+                try:
+                    message = await conn.websocket.receive()
+                except (WebSocketDisconnect, RuntimeError):
+                    message = {"type": "websocket.disconnect"}
+                if message["type"] == "websocket.disconnect":
+                    conn.closed = True
+                    break
+                effects += proto.receive_frame(_frame(message), now)
+                telemetry.count_message(proto.last_message_type)
+            if await self._apply(conn, effects) or conn.closed:
+                return
 
     async def _apply(self, conn: _Connection, effects: list[Any]) -> bool:
         """Run effects; True when the connection is finished."""
@@ -241,8 +266,9 @@ class WebSocketPump:
         effects = conn.proto.refuse_overloaded(
             exc.ref_id, str(exc), exc.retry_after_ms, self.service.clock()
         )
+        before = exc.applied.outgoing if isinstance(exc.applied, Applied) else []
         applied = await self.service.apply(conn.proto, effects)
-        await conn.deliver(applied.outgoing, force=True)
+        await conn.deliver([*before, *applied.outgoing], force=True)
         await conn.close(int(CloseCode.POLICY_VIOLATION))
 
     async def closed_by_store(self, conn: _Connection, reason: str | None) -> None:
@@ -344,3 +370,9 @@ async def _notice_then_close(
     except Exception:  # the socket is closed all the same
         _log.debug("shutdown flush of %s failed", conn.proto.session_id, exc_info=True)
     await conn.close(code)
+
+
+def _frame(message: Any) -> str | bytes:
+    """The data of an ASGI ``websocket.receive`` event."""
+    data = message.get("text")
+    return data if data is not None else message.get("bytes") or b""

@@ -111,6 +111,37 @@ async def test_publish_intent_appends_for_the_active_session(
     ]
 
 
+async def test_publish_in_order_appends_a_sessions_run_of_intents_and_reports_in_order(
+    node: Node, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    await node.open("a1")
+    report = b'{"type":"ExecutionReport","id":"r1","ts":1,"payload":{"command_id":"c1"}}'
+    items = [("intents", intent(n)) for n in range(5)] + [("ea_inbox", report)]
+    ids = await node.sink.publish_in_order("demo-1", "a1", items)
+    partition = keys.partition_of("demo-1")
+    entries = await redis_client.xrange(keys.intent_stream(partition))
+    assert [entry_id.decode() for entry_id, _ in entries] == ids[:5]
+    assert [e["body"] for e in await stream(redis_client, keys.intent_stream(partition))] == [
+        intent(n).decode() for n in range(5)
+    ]
+    assert [e["body"] for e in await stream(redis_client, keys.ea_inbox_stream(partition))] == [
+        report.decode()
+    ]
+
+
+async def test_publish_in_order_by_a_preempted_session_appends_nothing_and_says_why(
+    node: Node, redis_client: aioredis.Redis, keys: RedisKeys
+) -> None:
+    await node.open("a1")
+    await node.open("a2")
+    results = await node.sink.publish_in_order(
+        "demo-1", "a1", [("intents", intent(1)), ("intents", intent(2))]
+    )
+    assert [type(r) for r in results] == [FencingError, FencingError]
+    assert all(isinstance(r, FencingError) and r.reason == "preempted" for r in results)
+    assert await redis_client.xlen(keys.intent_stream(keys.partition_of("demo-1"))) == 0
+
+
 @pytest.mark.parametrize("method", ["publish_intent", "publish_ea_event"])
 async def test_stream_append_by_preempted_session_is_fenced(
     node: Node, redis_client: aioredis.Redis, keys: RedisKeys, method: str
