@@ -72,13 +72,10 @@ async def _server_that_stops_reading() -> AsyncIterator[tuple[int, asyncio.Event
     """A RESP server answering every command with +OK until `stall` is set; then it
     reads nothing more, so the client's socket buffers fill up."""
     stall = asyncio.Event()
-    done = asyncio.Event()
-    writers: list[asyncio.StreamWriter] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         import hiredis
 
-        writers.append(writer)
         parser = hiredis.Reader()
         with contextlib.suppress(Exception):
             while not stall.is_set():
@@ -88,16 +85,14 @@ async def _server_that_stops_reading() -> AsyncIterator[tuple[int, asyncio.Event
                 parser.feed(data)
                 while parser.gets() is not False:
                     writer.write(b"+OK\r\n")
-            await done.wait()
+            await asyncio.sleep(3600)
+        writer.close()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
         yield port, stall
     finally:
-        done.set()
-        for writer in writers:
-            writer.close()
         server.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.wait_closed(), 1)
