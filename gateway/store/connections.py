@@ -15,8 +15,7 @@
   pipelines both clients have (and transactions within one slot).
 
 Both single-server pools queue callers at their connection cap instead of failing
-(`QueuedConnectionPool`), and their connections send a command without a task
-when the socket takes it at once (`immediate_writes`).
+(`QueuedConnectionPool`).
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
 from gateway.settings import Settings
-from gateway.store.immediate_writes import immediate_writes
 
 __all__ = [
     "REDIS_MAX_CONNECTIONS",
@@ -62,9 +60,6 @@ class _QueuedSlots:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: the class of new connections: writes without a task when the socket takes them
-        pool: Any = self  # redis-py's pool (the other base) has `connection_class`
-        pool.connection_class = immediate_writes(pool.connection_class)
         #: one slot per connection the pool may hand out
         self._slots = asyncio.Semaphore(self.max_connections)
         #: ids of the connections handed out, each holding one slot
