@@ -131,17 +131,7 @@ class RedisIntentSink:
         replies = await self._scripts.run_in_order(
             "publish_stream",
             [self._keys.account(account_id)],
-            [
-                (
-                    account_id,
-                    session_id,
-                    body,
-                    stream,
-                    self._stream_maxlen,
-                    current_traceparent() or "",
-                )
-                for stream, body in items
-            ],
+            [self._append_args(stream, account_id, session_id, body) for stream, body in items],
             partition=self._keys.partition_of(account_id),
         )
         out: list[str | FencingError] = []
@@ -231,16 +221,24 @@ class RedisIntentSink:
             raise FencingError(session_id, reply[1].decode() or None)
         return str(reply[1].decode())
 
-    async def _append(self, stream: str, account_id: str, session_id: str, body: bytes) -> str:
-        reply = await self._scripts.run(
-            "publish_stream",
-            [self._keys.account(account_id)],
+    def _append_args(
+        self, stream: str, account_id: str, session_id: str, body: bytes
+    ) -> tuple[str | bytes | int, ...]:
+        """ARGV of one `publish_stream` call (after the key templates)."""
+        return (
             account_id,
             session_id,
             body,
             stream,
             self._stream_maxlen,
             current_traceparent() or "",
+        )
+
+    async def _append(self, stream: str, account_id: str, session_id: str, body: bytes) -> str:
+        reply = await self._scripts.run(
+            "publish_stream",
+            [self._keys.account(account_id)],
+            *self._append_args(stream, account_id, session_id, body),
             partition=self._keys.partition_of(account_id),
         )
         if reply[0] != b"ok":

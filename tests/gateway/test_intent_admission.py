@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 
 from gateway.admission import IntentBacklog
 from gateway.app import GatewayRuntime, create_app
-from tests.e2e.harness import ADMIN_TOKEN, EA, Admin, envelope
+from tests.e2e.harness import ADMIN_TOKEN, EA, Admin, WsEA, envelope
 from tests.gateway.inprocess import Api, rules_settings
 from tests.gateway.served import served_in_this_loop
 
@@ -67,6 +67,22 @@ async def recorded(runtime: GatewayRuntime, account_id: str) -> list[str]:
     return ids
 
 
+async def master_with_receipts(
+    stack: contextlib.AsyncExitStack, base_url: str, account_id: str
+) -> WsEA:
+    """A provisioned master on a WebSocket (closed with `stack`), past an InitAck that
+    asked for a Receipt per recorded intent."""
+    ea = EA(base_url, account_id)
+    ea.key = await Admin(base_url).provision(account_id)
+    await ea.create_session()
+    ws = await stack.enter_async_context(
+        ea.websocket(base_url.replace("http", "ws", 1) + "/ea-gateway/v1/stream")
+    )
+    await ws.send(envelope("InitRequest", {"ack_seq": 0, "receipts": True}))
+    await ws.recv_type("InitAck")
+    return ws
+
+
 @pytest.fixture
 async def app() -> AsyncIterator[Starlette]:
     application = create_app(settings())
@@ -107,15 +123,7 @@ async def test_a_websocket_open_over_the_bound_gets_no_receipt_an_alert_and_a_10
     app = create_app(settings(admin_token=ADMIN_TOKEN))  # served: uvicorn runs its lifespan
     async with served_in_this_loop(app) as base_url, contextlib.AsyncExitStack() as stack:
         runtime: GatewayRuntime = app.state.runtime
-        ea = EA(base_url, "m-ws")
-        ea.key = await Admin(base_url).provision("m-ws")
-        await ea.create_session()
-        ws = await stack.enter_async_context(
-            ea.websocket(base_url.replace("http", "ws", 1) + "/ea-gateway/v1/stream")
-        )
-        init = envelope("InitRequest", {"ack_seq": 0, "receipts": True})
-        await ws.send(init)
-        await ws.recv_type("InitAck")
+        ws = await master_with_receipts(stack, base_url, "m-ws")
         admitted = order_intent("open", 1)
         await ws.send(admitted)
         assert (await ws.recv_type("Receipt"))["payload"]["ids"] == [admitted["id"]]

@@ -13,9 +13,16 @@ import contextlib
 from typing import Any
 
 from gateway.app import GatewayRuntime, create_app
-from tests.e2e.harness import ADMIN_TOKEN, EA, Admin, envelope
+from tests.e2e.harness import ADMIN_TOKEN
 from tests.gateway.served import served_in_this_loop
-from tests.gateway.test_intent_admission import SOFT, behind, order_intent, recorded, settings
+from tests.gateway.test_intent_admission import (
+    SOFT,
+    behind,
+    master_with_receipts,
+    order_intent,
+    recorded,
+    settings,
+)
 
 
 class CountingSink:
@@ -41,14 +48,7 @@ async def test_a_burst_of_intents_is_appended_in_one_round_trip_with_every_recei
         runtime: GatewayRuntime = app.state.runtime
         sink = CountingSink(runtime.store.intents)
         runtime.store.intents = sink  # type: ignore[assignment]
-        ea = EA(base_url, "m-burst")
-        ea.key = await Admin(base_url).provision("m-burst")
-        await ea.create_session()
-        ws = await stack.enter_async_context(
-            ea.websocket(base_url.replace("http", "ws", 1) + "/ea-gateway/v1/stream")
-        )
-        await ws.send(envelope("InitRequest", {"ack_seq": 0, "receipts": True}))
-        await ws.recv_type("InitAck")
+        ws = await master_with_receipts(stack, base_url, "m-burst")
         burst = [order_intent("open", ticket) for ticket in range(30)]
         for intent in burst:  # written before the server reads any of them
             await ws.send(intent)
@@ -63,14 +63,7 @@ async def test_a_refusal_inside_a_burst_sends_the_receipts_of_what_went_before_i
     app = create_app(settings(admin_token=ADMIN_TOKEN))
     async with served_in_this_loop(app) as base_url, contextlib.AsyncExitStack() as stack:
         runtime: GatewayRuntime = app.state.runtime
-        ea = EA(base_url, "m-refused")
-        ea.key = await Admin(base_url).provision("m-refused")
-        await ea.create_session()
-        ws = await stack.enter_async_context(
-            ea.websocket(base_url.replace("http", "ws", 1) + "/ea-gateway/v1/stream")
-        )
-        await ws.send(envelope("InitRequest", {"ack_seq": 0, "receipts": True}))
-        await ws.recv_type("InitAck")
+        ws = await master_with_receipts(stack, base_url, "m-refused")
         behind(runtime, "m-refused", SOFT)  # opens are refused, exits flow
         exits = [order_intent("close", ticket) for ticket in (1, 2)]
         refused, after = order_intent("open", 3), order_intent("close", 4)
