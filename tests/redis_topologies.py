@@ -51,6 +51,8 @@ __all__ = [
 SENTINEL_MASTER = "cgmaster"
 #: Lets tests stall a server (``DEBUG SLEEP``) from loopback.
 _DEBUG = ["--enable-debug-command", "local"]
+#: Longest wait for every sentinel to list a rejoined replica as promotable (s).
+SENTINEL_VIEW_WAIT_S = 90.0
 #: Persistence of the Sentinel group's servers: a killed server comes back with its
 #: data, never empty (a server that restarts empty and gets promoted, or that a
 #: replica syncs from, wipes the data set: the fault suite saw it).
@@ -269,11 +271,17 @@ class SentinelGroup:
         )
         cli(server.port, "CONFIG", "SET", "replica-priority", PROMOTABLE_PRIORITY)
         if wait_for_sentinels:
-            _wait_until(
-                lambda: all(self._sees_replica(s, server.port) for s in self.sentinels),
-                f"every sentinel to list {server.port} as a promotable replica",
-                within,
-            )
+            try:
+                # the sentinels see a restarted replica at their next ping and INFO
+                # rounds; on a loaded machine (CI on 2 cores) that took over 30 s once
+                _wait_until(
+                    lambda: all(self._sees_replica(s, server.port) for s in self.sentinels),
+                    f"every sentinel to list {server.port} as a promotable replica",
+                    max(within, SENTINEL_VIEW_WAIT_S),
+                )
+            except RuntimeError as exc:
+                views = [self._replica_view(s, server.port) for s in self.sentinels]
+                raise RuntimeError(f"{exc}; the sentinels list it as {views}") from None
 
     def wait_until_promotable(self, within: float = 30.0) -> None:
         """Until every sentinel lists the current primary's replica as healthy."""
@@ -288,17 +296,24 @@ class SentinelGroup:
     def _sees_replica(self, sentinel: RedisProcess, port: int) -> bool:
         """True when `sentinel` lists `port` as a healthy replica that it may promote:
         no down flag, its link to the primary up, its priority restored."""
+        replica = self._replica_view(sentinel, port)
+        return (
+            replica.get("flags") == "slave"
+            and replica.get("master-link-status") == "ok"
+            and replica.get("slave-priority") == PROMOTABLE_PRIORITY
+        )
+
+    def _replica_view(self, sentinel: RedisProcess, port: int) -> dict[str, str]:
+        """What `sentinel` lists of the replica on `port` (flags, link, priority); {}:
+        not listed."""
         fields = cli(sentinel.port, "SENTINEL", "replicas", self.master_name).splitlines()
         for i in range(0, len(fields) - 1):
             if fields[i] == "name" and fields[i + 1] == f"127.0.0.1:{port}":
                 end = fields.index("name", i + 2) if "name" in fields[i + 2 :] else len(fields)
                 replica = dict(zip(fields[i:end:2], fields[i + 1 : end : 2], strict=False))
-                return (
-                    replica.get("flags") == "slave"
-                    and replica.get("master-link-status") == "ok"
-                    and replica.get("slave-priority") == PROMOTABLE_PRIORITY
-                )
-        return False
+                keep = ("flags", "master-link-status", "slave-priority")
+                return {k: v for k, v in replica.items() if k in keep}
+        return {}
 
     def processes(self) -> list[RedisProcess]:
         """Every process of the group, sentinels first (the order to stop them)."""
