@@ -52,9 +52,10 @@ NON_BLOCKING_POLL_S = 0.01
 
 #: Consecutive reads at most that leave new intents unread while reports are behind
 #: (then intents are read once anyway: reports that never stop coming cannot starve
-#: them). 64 reads of 1,024 reports drain what one read of 64 intents makes for up
-#: to 1,000 followers.
-MAX_ROUNDS_HELD_BACK = 64
+#: them). 128 reads of 1,024 reports drain what one read of 256 intents makes for
+#: a master below the fan-out shard threshold (500 followers; bigger masters' intents
+#: are split into shard entries, read a few at a time).
+MAX_ROUNDS_HELD_BACK = 128
 
 
 class ReportBackPressure:
