@@ -29,13 +29,23 @@ AdmissionOf = Callable[[PublishIntent | PublishEaEvent], Admission | None]
 
 @dataclass(slots=True)
 class PublishRun:
-    """Consecutive appends of one session applied in one round trip (`_publish_run`)."""
+    """Consecutive appends of one session applied in one round trip (`publish_run`)."""
 
     #: each append with the Receipt `Send`s that follow it
     items: list[tuple[PublishIntent | PublishEaEvent, list[Send]]] = field(default_factory=list)
     #: the intent admission refused, which ends the run (with the verdict)
     refused: tuple[PublishIntent | PublishEaEvent, Admission] | None = None
     taken: int = 0  #: effects of the queue the run consumed (after its first)
+
+    def add(self, effect: PublishIntent | PublishEaEvent, admission_of: AdmissionOf) -> bool:
+        """Append `effect` to the run if admission lets it through; else end the run
+        with it as `refused`. True when the run goes on."""
+        verdict = admission_of(effect)
+        if verdict is not None and not verdict.admitted:
+            self.refused = (effect, verdict)
+            return False
+        self.items.append((effect, []))
+        return True
 
 
 def publish_run(
@@ -46,20 +56,15 @@ def publish_run(
     (kept as `refused`); None when `first` stands alone and is admitted (it then
     goes the usual way, batched with other connections' appends)."""
     run = PublishRun()
-    for effect in (first, *queue):
-        if isinstance(effect, Send) and run.items:
-            run.items[-1][1].append(effect)
-        elif isinstance(effect, (PublishIntent, PublishEaEvent)):
-            verdict = admission_of(effect)
-            if verdict is not None and not verdict.admitted:
-                run.refused = (effect, verdict)
-                run.taken += 1
+    if run.add(first, admission_of):
+        for effect in queue:
+            if isinstance(effect, Send):
+                run.items[-1][1].append(effect)
+            elif not isinstance(effect, (PublishIntent, PublishEaEvent)):
                 break
-            run.items.append((effect, []))
-        else:
-            break
-        run.taken += 1
-    run.taken = max(0, run.taken - 1)  # of `queue`: `first` is not in it
+            run.taken += 1  # a refused intent too: its refusal is its answer
+            if not isinstance(effect, Send) and not run.add(effect, admission_of):
+                break
     return run if len(run.items) > 1 or run.refused is not None else None
 
 

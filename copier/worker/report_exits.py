@@ -121,16 +121,8 @@ def _close_owed(
     `plan_exit` lowered the pending copy's remaining lots by that share; the fill
     report set them to what actually filled: the excess is owed.
     """
-    link = draft.record.links.links.get(key)
-    settings = None if link is None else subscriptions.get(link.master_account_id)
-    if (
-        link is None
-        or settings is None
-        or settings.status is SubscriptionStatus.PAUSED
-        or link.state is not LinkState.OPEN
-        or link.in_flight is not None
-        or link.follower_ticket is None
-    ):
+    link = _idle_open_link(draft, key, subscriptions)
+    if link is None:
         return
     round_id = f"owed:{report.command_id}"
     command, _ = exit_command(
@@ -162,16 +154,10 @@ def _close_if_orphaned(
     (once: only a pending copy's fill or a refused cancel lead here, never a refused
     close, so a close the broker keeps refusing is not sent again and again).
     """
-    link = draft.record.links.links.get(key)
-    settings = None if link is None else subscriptions.get(link.master_account_id)
+    link = _idle_open_link(draft, key, subscriptions)
     if (
         link is None
-        or settings is None
-        or settings.status is SubscriptionStatus.PAUSED
-        or link.state is not LinkState.OPEN
         or link.kind is not LinkKind.POSITION
-        or link.in_flight is not None
-        or link.follower_ticket is None
         or not link.master_closed
         or draft.record.parked_for(key)
     ):
@@ -180,6 +166,25 @@ def _close_if_orphaned(
     command, link = exit_command(link, draft.record.account_id, round_id)
     draft.record = replace(draft.record, links=draft.record.links.track(command.command_id, link))
     _send_reconcile_exit(draft, command, link, round_id, "the master no longer holds this position")
+
+
+def _idle_open_link(
+    draft: Draft, key: LinkKey, subscriptions: Mapping[str, SubscriptionSettings]
+) -> TicketLink | None:
+    """The follower's open link at `key` the copier may close on its own: its
+    subscription not paused, nothing in flight, a follower ticket known; else None."""
+    link = draft.record.links.links.get(key)
+    settings = None if link is None else subscriptions.get(link.master_account_id)
+    if (
+        link is None
+        or settings is None
+        or settings.status is SubscriptionStatus.PAUSED
+        or link.state is not LinkState.OPEN
+        or link.in_flight is not None
+        or link.follower_ticket is None
+    ):
+        return None
+    return link
 
 
 def _send_reconcile_exit(
